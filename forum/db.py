@@ -1,0 +1,112 @@
+"""The database layer: declarative base, one engine per app, one session per request."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from flask import Flask, current_app, g
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, func
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Base class of every model; constraint names follow NAMING_CONVENTION."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> dt.datetime:
+    """The current time in UTC, timezone-aware."""
+    return dt.datetime.now(dt.UTC)
+
+
+intpk = Annotated[int, mapped_column(primary_key=True)]
+created_at = Annotated[
+    dt.datetime,
+    mapped_column(DateTime(timezone=True), default=utcnow, server_default=func.now()),
+]
+updated_at = Annotated[
+    dt.datetime,
+    mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow, server_default=func.now()
+    ),
+]
+
+_EXTENSION_KEY = "forum.db"
+
+
+def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = 10_000) -> Engine:
+    """Create an engine; SQLite gets WAL, a busy timeout, foreign keys and real transactions."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, echo=echo, pool_pre_ping=True)
+
+    engine = create_engine(
+        url, echo=echo, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False}
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin, so that
+        # SAVEPOINTs and BEGIN work as documented (SQLAlchemy's pysqlite recipe).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if parsed.database and parsed.database != ":memory:":
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def init_app(app: Flask) -> None:
+    """Create the app's engine and session factory; close the request's session at teardown."""
+    engine = make_engine(
+        app.config["DATABASE_URL"],
+        echo=app.config["SQL_ECHO"],
+        busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"],
+    )
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    app.extensions[_EXTENSION_KEY] = (engine, factory)
+    app.teardown_appcontext(_close_session)
+
+
+def get_engine(app: Flask | None = None) -> Engine:
+    """The engine of ``app`` (or the current app)."""
+    engine, _factory = (app or current_app).extensions[_EXTENSION_KEY]
+    return engine  # type: ignore[no-any-return]
+
+
+def new_session(app: Flask | None = None) -> Session:
+    """A new session the caller must close (CLI commands, background work)."""
+    _engine, factory = (app or current_app).extensions[_EXTENSION_KEY]
+    return factory()  # type: ignore[no-any-return]
+
+
+def get_session() -> Session:
+    """The session of the current request or app context, created on first use."""
+    if "db_session" not in g:
+        g.db_session = new_session()
+    return g.db_session  # type: ignore[no-any-return]
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session: Session | None = g.pop("db_session", None)
+    if session is not None:
+        session.close()

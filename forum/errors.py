@@ -1,0 +1,74 @@
+"""Error pages in the site layout, and the mapping from service errors to status codes."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify, make_response, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
+
+from forum.db import get_session
+from forum.services.errors import Conflict, Forbidden, NotFound
+
+MESSAGES = {
+    400: ("Bad request", "The request could not be understood. Please go back and try again."),
+    403: ("Not allowed", "You don't have permission to do that."),
+    404: ("Page not found", "There is nothing here. It may have been moved or deleted."),
+    405: ("Method not allowed", "This address does not accept that kind of request."),
+    409: ("Conflict", "That clashes with a change someone else just made."),
+    413: ("Too large", "What you sent is larger than forum accepts."),
+    429: ("Slow down", "Too many attempts in a short time. Please wait a few minutes and try again."),
+    500: ("Something went wrong", "An unexpected error happened on our side. It has been logged."),
+}
+
+
+def _wants_json() -> bool:
+    if request.is_json or request.path.startswith("/api/") or request.path == "/healthz":
+        return True
+    accept = request.accept_mimetypes
+    return accept["application/json"] > accept["text/html"]
+
+
+def render_error(status: int, detail: str | None = None) -> Response:
+    """An error page (or JSON for API clients) with ``status``."""
+    title, message = MESSAGES.get(status, MESSAGES[500] if status >= 500 else MESSAGES[400])
+    if _wants_json():
+        response = jsonify(error=title, message=detail or message, status=status)
+    else:
+        response = make_response(render_template(
+            "errors/error.html", status=status, title=title, message=message, detail=detail
+        ))
+    response.status_code = status
+    return response
+
+
+def _handle_http(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    generic = type(exc).description
+    detail = exc.description if status in (400, 403, 404) and exc.description != generic else None
+    response = render_error(status, detail)
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    return response
+
+
+def _handle_csrf(exc: CSRFError) -> Response:
+    return render_error(
+        400, f"{exc.description} Reload the form and send it again: your browser's Back "
+        "button still has what you typed."
+    )
+
+
+def _handle_unexpected(_exc: InternalServerError) -> Response:
+    # Flask has logged the exception; leave the broken transaction before rendering.
+    get_session().rollback()
+    return render_error(500)
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers."""
+    app.register_error_handler(CSRFError, _handle_csrf)
+    app.register_error_handler(InternalServerError, _handle_unexpected)
+    app.register_error_handler(HTTPException, _handle_http)
+    app.register_error_handler(NotFound, lambda exc: render_error(404, str(exc) or None))
+    app.register_error_handler(Forbidden, lambda exc: render_error(403, str(exc) or None))
+    app.register_error_handler(Conflict, lambda exc: render_error(409, str(exc) or None))

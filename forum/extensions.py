@@ -1,0 +1,23 @@
+"""Extension objects shared by the app factory and the blueprints (no app import cycles)."""
+
+from __future__ import annotations
+
+from flask import request
+from flask_limiter import Limiter
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
+
+csrf = CSRFProtect()
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Please log in to continue."
+login_manager.login_message_category = "info"
+login_manager.session_protection = "strong"
+
+
+def client_address() -> str:
+    """The client's address as seen through the configured number of trusted proxies."""
+    return request.remote_addr or "unknown"
+
+
+limiter = Limiter(key_func=client_address)

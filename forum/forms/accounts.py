@@ -1,0 +1,69 @@
+"""Forms for registration, login, profile, password and roles."""
+
+from __future__ import annotations
+
+from wtforms import EmailField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from forum.forms import BaseForm
+from forum.models import Role
+from forum.services.accounts import ProfileData
+
+
+class RegisterForm(BaseForm):
+    """A newcomer's account."""
+
+    username = StringField("Username", validators=[DataRequired(), Length(max=32)],
+                           description="3–32 characters: letters, digits, '.', '_' or '-'.")
+    email = EmailField("Work email", validators=[DataRequired(), Length(max=254)])
+    display_name = StringField("Display name", validators=[DataRequired(), Length(max=80)],
+                               description="The name colleagues know you by.")
+    department = StringField("Department", validators=[Optional(), Length(max=80)])
+    job_title = StringField("Job title", validators=[Optional(), Length(max=80)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)],
+                             description="At least 10 characters; a short sentence works well.")
+
+    def profile(self) -> ProfileData:
+        """The profile part of the form."""
+        return ProfileData(
+            display_name=self.display_name.data or "", email=self.email.data or "",
+            department=self.department.data, job_title=self.job_title.data,
+        )
+
+
+class LoginForm(BaseForm):
+    """Username or email, and password."""
+
+    username = StringField("Username or email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+
+
+class ProfileForm(BaseForm):
+    """The editable parts of a profile."""
+
+    display_name = StringField("Display name", validators=[DataRequired(), Length(max=80)])
+    email = EmailField("Work email", validators=[DataRequired(), Length(max=254)])
+    department = StringField("Department", validators=[Optional(), Length(max=80)])
+    job_title = StringField("Job title", validators=[Optional(), Length(max=80)])
+    bio = TextAreaField("About you", validators=[Optional(), Length(max=5000)],
+                        description="What you work on and what colleagues can ask you about.")
+
+    def profile(self) -> ProfileData:
+        """The form as service input."""
+        return ProfileData(
+            display_name=self.display_name.data or "", email=self.email.data or "",
+            department=self.department.data, job_title=self.job_title.data, bio=self.bio.data,
+        )
+
+
+class PasswordForm(BaseForm):
+    """Change password: the current one, then the new one."""
+
+    current_password = PasswordField("Current password", validators=[DataRequired()])
+    new_password = PasswordField("New password", validators=[DataRequired(), Length(max=256)])
+
+
+class RoleForm(BaseForm):
+    """An admin's choice of role for a member."""
+
+    role = SelectField("Role", choices=[(r.value, r.value.capitalize()) for r in Role])

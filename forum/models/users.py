@@ -1,0 +1,86 @@
+"""Members of the forum and their roles."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import secrets
+
+from sqlalchemy import DateTime, Enum, String, Text, true
+from sqlalchemy.orm import Mapped, mapped_column
+
+from forum.db import Base, created_at, intpk
+
+
+class Role(enum.StrEnum):
+    """What a member may do beyond ordinary participation."""
+
+    MEMBER = "member"
+    MODERATOR = "moderator"
+    ADMIN = "admin"
+
+
+def new_auth_token() -> str:
+    """A random token that ties login sessions to the current password."""
+    return secrets.token_urlsafe(16)
+
+
+class User(Base):
+    """A member. ``username`` and ``email`` are stored lower-case and unique."""
+
+    __tablename__ = "users"
+
+    id: Mapped[intpk]
+    username: Mapped[str] = mapped_column(String(32), unique=True)
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(80))
+    # None for accounts that cannot log in (imported, not yet claimed).
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    auth_token: Mapped[str] = mapped_column(String(32), default=new_auth_token)
+    department: Mapped[str | None] = mapped_column(String(80))
+    job_title: Mapped[str | None] = mapped_column(String(80))
+    bio: Mapped[str | None] = mapped_column(Text)
+    role: Mapped[Role] = mapped_column(
+        Enum(Role, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        default=Role.MEMBER,
+        server_default=Role.MEMBER.value,
+    )
+    reputation: Mapped[int] = mapped_column(default=0, server_default="0")
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    created_at: Mapped[created_at]
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    # Flask-Login protocol: properties rather than a mixin, so the model stays plain data.
+    @property
+    def is_authenticated(self) -> bool:
+        """Every loaded member is authenticated; anonymous visitors are another class."""
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        """A member is never the anonymous visitor."""
+        return False
+
+    def get_id(self) -> str:
+        """The session identifier: id and auth token, so a password change ends other sessions."""
+        return f"{self.id}.{self.auth_token}"
+
+    @property
+    def is_moderator(self) -> bool:
+        """Moderators and admins facilitate discussions."""
+        return self.role in (Role.MODERATOR, Role.ADMIN)
+
+    @property
+    def is_admin(self) -> bool:
+        """Admins manage members and settings."""
+        return self.role is Role.ADMIN
+
+    @property
+    def initials(self) -> str:
+        """Up to two initials of the display name, for the generated avatar."""
+        parts = [p for p in self.display_name.split() if p[:1].isalnum()]
+        letters = "".join(p[0] for p in parts[:2]) or self.username[:1]
+        return letters.upper()
+
+    def __repr__(self) -> str:
+        return f"<User {self.username}>"

@@ -1,0 +1,1 @@
+"""Domain rules as plain functions on a session: no Flask, no commits."""

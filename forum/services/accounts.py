@@ -1,0 +1,281 @@
+"""Accounts: registration, authentication, profiles, passwords and roles."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from forum.db import utcnow
+from forum.models import Role, User
+from forum.models.users import new_auth_token
+from forum.services.errors import Forbidden, NotFound, ValidationError
+from forum.services.passwords import (
+    hash_password,
+    needs_rehash,
+    password_problems,
+    verify_password,
+)
+
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,30}[a-z0-9]$")
+# Names that would be confusing in links, mentions or the header.
+RESERVED_USERNAMES = frozenset(
+    {
+        "admin", "administrator", "anonymous", "api", "login", "logout", "me", "moderator",
+        "new", "register", "root", "settings", "staff", "support", "system", "forum",
+    }
+)
+
+
+@dataclass(frozen=True)
+class PasswordPolicy:
+    """How passwords are hashed and how strong they must be."""
+
+    hash_method: str
+    min_length: int = 10
+
+
+@dataclass
+class ProfileData:
+    """The editable parts of a profile."""
+
+    display_name: str
+    email: str
+    department: str | None = None
+    job_title: str | None = None
+    bio: str | None = None
+
+
+def normalise_username(username: str) -> str:
+    """Usernames compare case-insensitively; they are stored lower-case."""
+    return username.strip().lower()
+
+
+def _check_username(username: str) -> list[str]:
+    if not USERNAME_RE.match(username):
+        return [
+            "Use 3–32 characters: lower-case letters, digits, '.', '_' or '-', "
+            "starting and ending with a letter or digit."
+        ]
+    if username in RESERVED_USERNAMES:
+        return ["This username is reserved; please choose another."]
+    return []
+
+
+def _normalise_email(email: str) -> tuple[str | None, list[str]]:
+    try:
+        result = validate_email(email.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        return None, [f"Enter a valid email address ({exc})."]
+    return result.normalized.lower(), []
+
+
+def _check_profile(data: ProfileData) -> tuple[dict[str, list[str]], str | None]:
+    errors: dict[str, list[str]] = {}
+    if not data.display_name.strip():
+        errors["display_name"] = ["Enter the name colleagues know you by."]
+    elif len(data.display_name.strip()) > 80:
+        errors["display_name"] = ["Use at most 80 characters."]
+    email, email_errors = _normalise_email(data.email)
+    if email_errors:
+        errors["email"] = email_errors
+    for field in ("department", "job_title"):
+        value = getattr(data, field)
+        if value and len(value.strip()) > 80:
+            errors[field] = ["Use at most 80 characters."]
+    if data.bio and len(data.bio) > 5000:
+        errors["bio"] = ["Use at most 5,000 characters."]
+    return errors, email
+
+
+def _clean(value: str | None) -> str | None:
+    return value.strip() or None if value else None
+
+
+def _duplicates(session: Session, *, username: str | None, email: str | None,
+                exclude_id: int | None = None) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    checks = (("username", User.username, username), ("email", User.email, email))
+    for field, column, value in checks:
+        if value is None:
+            continue
+        query = select(User.id).where(column == value)
+        if exclude_id is not None:
+            query = query.where(User.id != exclude_id)
+        if session.scalar(query) is not None:
+            errors[field] = [f"This {field} is already taken."]
+    return errors
+
+
+def register(session: Session, *, username: str, password: str, profile: ProfileData,
+             policy: PasswordPolicy, role: Role = Role.MEMBER) -> User:
+    """Validate and stage a new member; raises ValidationError with per-field messages."""
+    username = normalise_username(username)
+    errors, email = _check_profile(profile)
+    if username_errors := _check_username(username):
+        errors["username"] = username_errors
+    problems = password_problems(
+        password, min_length=policy.min_length,
+        personal=[username, profile.display_name, *(profile.email.split("@")[:1])],
+    )
+    if problems:
+        errors["password"] = problems
+    for field, messages in _duplicates(session, username=username, email=email).items():
+        errors.setdefault(field, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+
+    user = User(
+        username=username,
+        email=email,
+        display_name=profile.display_name.strip(),
+        department=_clean(profile.department),
+        job_title=_clean(profile.job_title),
+        bio=_clean(profile.bio),
+        password_hash=hash_password(password, policy.hash_method),
+        role=role,
+    )
+    try:
+        with session.begin_nested():
+            session.add(user)
+    except IntegrityError:
+        # Someone registered the same name between the check and the insert.
+        raise ValidationError(
+            _duplicates(session, username=username, email=email)
+            or {"username": ["This username or email is already taken."]}
+        ) from None
+    return user
+
+
+def authenticate(session: Session, login: str, password: str,
+                 policy: PasswordPolicy) -> User | None:
+    """The member with this username or email and password, or None.
+
+    The hash is upgraded when it was made with older parameters. An unknown login
+    costs the same hashing work as a wrong password, so timing does not tell them apart.
+    """
+    login = login.strip().lower()
+    user = session.scalar(
+        select(User).where((User.username == login) | (User.email == login))
+    )
+    if user is None or not user.password_hash:
+        verify_password(_dummy_hash(policy.hash_method), password)
+        return None
+    if not verify_password(user.password_hash, password) or not user.is_active:
+        return None
+    if needs_rehash(user.password_hash, policy.hash_method):
+        user.password_hash = hash_password(password, policy.hash_method)
+    user.last_login_at = utcnow()
+    return user
+
+
+_DUMMY_HASHES: dict[str, str] = {}
+
+
+def _dummy_hash(method: str) -> str:
+    if method not in _DUMMY_HASHES:
+        _DUMMY_HASHES[method] = hash_password("not a real password", method)
+    return _DUMMY_HASHES[method]
+
+
+def load_session_user(session: Session, session_id: str) -> User | None:
+    """The member a login session belongs to, if its token is still current."""
+    user_id, _, token = session_id.partition(".")
+    if not user_id.isdigit() or not token:
+        return None
+    user = session.get(User, int(user_id))
+    if user is None or not user.is_active or user.auth_token != token:
+        return None
+    return user
+
+
+def get_by_username(session: Session, username: str) -> User:
+    """The member named ``username``; raises NotFound."""
+    user = session.scalar(select(User).where(User.username == normalise_username(username)))
+    if user is None:
+        raise NotFound(f"No member is called {username!r}.")
+    return user
+
+
+def update_profile(session: Session, user: User, profile: ProfileData) -> None:
+    """Change a member's profile; raises ValidationError."""
+    errors, email = _check_profile(profile)
+    for field, messages in _duplicates(
+        session, username=None, email=email, exclude_id=user.id
+    ).items():
+        errors.setdefault(field, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+    user.display_name = profile.display_name.strip()
+    user.email = email
+    user.department = _clean(profile.department)
+    user.job_title = _clean(profile.job_title)
+    user.bio = _clean(profile.bio)
+
+
+def change_password(session: Session, user: User, *, current: str, new: str,
+                    policy: PasswordPolicy) -> None:
+    """Set a new password after checking the current one; other login sessions end."""
+    errors: dict[str, list[str]] = {}
+    if not verify_password(user.password_hash, current):
+        errors["current_password"] = ["This is not your current password."]
+    problems = password_problems(
+        new, min_length=policy.min_length,
+        personal=[user.username, user.display_name, *((user.email or "").split("@")[:1])],
+    )
+    if problems:
+        errors["new_password"] = problems
+    if errors:
+        raise ValidationError(errors)
+    set_password(user, new, policy)
+
+
+def set_password(user: User, password: str, policy: PasswordPolicy) -> None:
+    """Store a new hash and rotate the token that existing login sessions carry."""
+    user.password_hash = hash_password(password, policy.hash_method)
+    user.auth_token = new_auth_token()
+
+
+def set_role(session: Session, *, actor: User, user: User, role: Role) -> None:
+    """Change a member's role; only admins may, and the last admin stays an admin."""
+    if not actor.is_admin:
+        raise Forbidden("Only admins can change roles.")
+    if user.role is Role.ADMIN and role is not Role.ADMIN:
+        admins = session.scalar(
+            select(func.count()).select_from(User).where(User.role == Role.ADMIN)
+        )
+        if (admins or 0) <= 1:
+            raise ValidationError({"role": ["forum needs at least one admin."]})
+    user.role = role
+
+
+def list_members(session: Session, *, department: str | None = None, query: str | None = None,
+                 page: int = 1, per_page: int = 30) -> tuple[list[User], int]:
+    """Members ordered by name, optionally filtered, with the total count."""
+    stmt = select(User).where(User.is_active.is_(True))
+    if department:
+        stmt = stmt.where(User.department == department)
+    if query:
+        like = f"%{query.strip().lower()}%"
+        stmt = stmt.where(
+            func.lower(User.display_name).like(like) | User.username.like(like)
+        )
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(
+        stmt.order_by(func.lower(User.display_name), User.id)
+        .limit(per_page).offset((max(page, 1) - 1) * per_page)
+    ).all()
+    return list(rows), total
+
+
+def departments(session: Session) -> list[str]:
+    """Departments members have named, alphabetically."""
+    rows = session.scalars(
+        select(User.department).where(User.department.is_not(None)).distinct()
+        .order_by(User.department)
+    ).all()
+    return [d for d in rows if d]

@@ -1,0 +1,24 @@
+// forum: small progressive enhancements. Every page works without this file.
+"use strict";
+
+document.addEventListener("DOMContentLoaded", () => {
+  // Keep relative times ("3 minutes ago") current on pages left open.
+  const units = [["year", 31536000], ["month", 2592000], ["day", 86400], ["hour", 3600], ["minute", 60]];
+  const relative = (iso) => {
+    const seconds = Math.floor((Date.now() - Date.parse(iso)) / 1000);
+    for (const [unit, size] of units) {
+      if (seconds >= size) {
+        const n = Math.floor(seconds / size);
+        return `${n} ${unit}${n === 1 ? "" : "s"} ago`;
+      }
+    }
+    return "just now";
+  };
+  const refresh = () => {
+    document.querySelectorAll("time[datetime]").forEach((el) => {
+      const iso = el.getAttribute("datetime");
+      if (iso && !Number.isNaN(Date.parse(iso))) el.textContent = relative(iso);
+    });
+  };
+  window.setInterval(refresh, 60000);
+});
