@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from wtforms import EmailField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import (
+    EmailField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, Optional
 
 from forum.forms import BaseForm
@@ -64,6 +71,12 @@ class PasswordForm(BaseForm):
 
 
 class RoleForm(BaseForm):
-    """An admin's choice of role for a member."""
+    """An admin's choice of role for a member (one per table row, so fields are prefixed).
 
-    role = SelectField("Role", choices=[(r.value, r.value.capitalize()) for r in Role])
+    CSRFProtect checks every POST app-wide; the prefixed form skips its own token field.
+    """
+
+    class Meta:
+        csrf = False
+
+    role = SelectField("Role", choices=[SelectChoice(r.value, r.value.capitalize()) for r in Role])
