@@ -64,8 +64,12 @@ def db_revision(message: str) -> None:
 
 @click.command("demo")
 @click.option("--if-empty", is_flag=True, help="Only load when the database has no members.")
-@click.option("--password", envvar="FORUM_DEMO_PASSWORD", default=None,
-              help="Password of every demo account (default: a generated one, printed).")
+@click.option(
+    "--password",
+    envvar="FORUM_DEMO_PASSWORD",
+    default=None,
+    help="Password of every demo account (default: a generated one, printed).",
+)
 @with_appcontext
 def demo_command(if_empty: bool, password: str | None) -> None:
     """Load demo content for a fictional company."""
@@ -76,9 +80,12 @@ def demo_command(if_empty: bool, password: str | None) -> None:
         if if_empty and not demo.database_is_empty(session):
             click.echo("The database already has content; demo content not loaded.")
             return
-        result = demo.load(session, password=password,
-                           hash_method=current_app.config["PASSWORD_HASH_METHOD"],
-                           progress=lambda msg: click.echo(f"  {msg}"))
+        result = demo.load(
+            session,
+            password=password,
+            hash_method=current_app.config["PASSWORD_HASH_METHOD"],
+            progress=lambda msg: click.echo(f"  {msg}"),
+        )
         session.commit()
     finally:
         session.close()
@@ -88,7 +95,9 @@ def demo_command(if_empty: bool, password: str | None) -> None:
             saved = Path(current_app.instance_path) / "demo-password.txt"
             saved.write_text(result.password + "\n", encoding="utf-8")
             saved.chmod(0o600)
-            click.echo(f"Every demo account uses the password: {result.password} (saved in {saved})")
+            click.echo(
+                f"Every demo account uses the password: {result.password} (saved in {saved})"
+            )
         else:
             click.echo("Every demo account uses the password you gave.")
         click.echo("Log in as 'amara' (admin), 'jonas' (moderator) or any other demo member.")
@@ -107,21 +116,33 @@ def users_group() -> None:
 @click.option("--department", default=None)
 @click.option("--job-title", default=None)
 @click.option("--admin", "role", flag_value=Role.ADMIN.value, help="Make the member an admin.")
-@click.option("--moderator", "role", flag_value=Role.MODERATOR.value,
-              help="Make the member a moderator.")
+@click.option(
+    "--moderator", "role", flag_value=Role.MODERATOR.value, help="Make the member a moderator."
+)
 @with_appcontext
-def users_create(username: str, email: str, display_name: str, password: str,
-                 department: str | None, job_title: str | None, role: str | None) -> None:
+def users_create(
+    username: str,
+    email: str,
+    display_name: str,
+    password: str,
+    department: str | None,
+    job_title: str | None,
+    role: str | None,
+) -> None:
     """Create a member (with --admin or --moderator, one with that role)."""
     from forum.web import password_policy
 
     session = new_session()
     try:
         user = accounts.register(
-            session, username=username, password=password,
-            profile=accounts.ProfileData(display_name=display_name, email=email,
-                                         department=department, job_title=job_title),
-            policy=password_policy(), role=Role(role or Role.MEMBER.value),
+            session,
+            username=username,
+            password=password,
+            profile=accounts.ProfileData(
+                display_name=display_name, email=email, department=department, job_title=job_title
+            ),
+            policy=password_policy(),
+            role=Role(role or Role.MEMBER.value),
         )
         session.commit()
     except ValidationError as exc:

@@ -43,7 +43,7 @@ DEFAULTS: dict[str, Any] = {
 
 
 def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
-    """Load settings in order: defaults, instance/config.py, FORUM_* environment (or a test dict)."""
+    """Load settings: defaults, instance/config.py, then FORUM_* variables (or a test dict)."""
     app.config.from_mapping(DEFAULTS)
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
@@ -60,9 +60,8 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URL"]
     app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
     if app.config["SEARCH_BACKEND"] not in {"whoosh", "postgres"}:
-        raise ValueError(
-            f"FORUM_SEARCH_BACKEND must be 'whoosh' or 'postgres', not {app.config['SEARCH_BACKEND']!r}"
-        )
+        backend = app.config["SEARCH_BACKEND"]
+        raise ValueError(f"FORUM_SEARCH_BACKEND must be 'whoosh' or 'postgres', not {backend!r}")
 
 
 def load_or_create_secret_key(path: Path) -> str:

@@ -30,12 +30,12 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-intpk = Annotated[int, mapped_column(primary_key=True)]
-created_at = Annotated[
+IntPK = Annotated[int, mapped_column(primary_key=True)]
+CreatedAt = Annotated[
     dt.datetime,
     mapped_column(DateTime(timezone=True), default=utcnow, server_default=func.now()),
 ]
-updated_at = Annotated[
+UpdatedAt = Annotated[
     dt.datetime,
     mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow, server_default=func.now()

@@ -16,7 +16,10 @@ MESSAGES = {
     405: ("Method not allowed", "This address does not accept that kind of request."),
     409: ("Conflict", "That clashes with a change someone else just made."),
     413: ("Too large", "What you sent is larger than forum accepts."),
-    429: ("Slow down", "Too many attempts in a short time. Please wait a few minutes and try again."),
+    429: (
+        "Slow down",
+        "Too many attempts in a short time. Please wait a few minutes and try again.",
+    ),
     500: ("Something went wrong", "An unexpected error happened on our side. It has been logged."),
 }
 
@@ -34,9 +37,11 @@ def render_error(status: int, detail: str | None = None) -> Response:
     if _wants_json():
         response = jsonify(error=title, message=detail or message, status=status)
     else:
-        response = make_response(render_template(
-            "errors/error.html", status=status, title=title, message=message, detail=detail
-        ))
+        response = make_response(
+            render_template(
+                "errors/error.html", status=status, title=title, message=message, detail=detail
+            )
+        )
     response.status_code = status
     return response
 
@@ -53,8 +58,9 @@ def _handle_http(exc: HTTPException) -> Response:
 
 def _handle_csrf(exc: CSRFError) -> Response:
     return render_error(
-        400, f"{exc.description} Reload the form and send it again: your browser's Back "
-        "button still has what you typed."
+        400,
+        f"{exc.description} Reload the form and send it again: your browser's Back "
+        "button still has what you typed.",
     )
 
 

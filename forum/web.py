@@ -33,7 +33,7 @@ def password_policy() -> PasswordPolicy:
 
 def current_member() -> User:
     """The logged-in member (views behind ``login_required`` only)."""
-    user = current_user._get_current_object()  # type: ignore[attr-defined]
+    user = current_user._get_current_object()
     if not isinstance(user, User):
         abort(401)
     return user
@@ -64,8 +64,13 @@ def _timeago(value: dt.datetime | None) -> str:
     seconds = int((utcnow() - value).total_seconds())
     if seconds < 60:
         return "just now"
-    for unit, size in (("year", 31_536_000), ("month", 2_592_000), ("day", 86_400),
-                       ("hour", 3_600), ("minute", 60)):
+    for unit, size in (
+        ("year", 31_536_000),
+        ("month", 2_592_000),
+        ("day", 86_400),
+        ("hour", 3_600),
+        ("minute", 60),
+    ):
         if seconds >= size:
             count = seconds // size
             return f"{count} {unit}{'s' if count != 1 else ''} ago"
@@ -89,8 +94,11 @@ def _exact_time(value: dt.datetime | None) -> str:
 
 
 def _navigation() -> dict[str, Any]:
-    items = [(label, endpoint) for label, endpoint in NAVIGATION
-             if endpoint in current_app.view_functions]
+    items = [
+        (label, endpoint)
+        for label, endpoint in NAVIGATION
+        if endpoint in current_app.view_functions
+    ]
     return {
         "navigation": items,
         "search_enabled": "search.index" in current_app.view_functions,

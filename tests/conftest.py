@@ -31,8 +31,9 @@ TEST_HASH_METHOD = "scrypt:1024:8:1"
 
 DATABASES = [
     pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgresql", id="postgresql",
-                 marks=pytest.mark.skipif(PG_URL is None, reason=NO_PG)),
+    pytest.param(
+        "postgresql", id="postgresql", marks=pytest.mark.skipif(PG_URL is None, reason=NO_PG)
+    ),
 ]
 
 
@@ -133,8 +134,9 @@ def app_config(tmp_path: Path, database_url: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def app(app_config: dict[str, Any], tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+def app(
+    app_config: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Flask]:
     """An application on a fresh database."""
     monkeypatch.setenv("FORUM_INSTANCE_PATH", str(tmp_path / "instance"))
     application = create_app(app_config)
@@ -182,8 +184,9 @@ class Browser:
         form = {"csrf_token": self.csrf_token(), **(data or {})}
         return self.client.post(path, data=form, **kwargs)
 
-    def register(self, username: str = "newhire", password: str = TEST_PASSWORD,
-                 **fields: str) -> Any:
+    def register(
+        self, username: str = "newhire", password: str = TEST_PASSWORD, **fields: str
+    ) -> Any:
         """Register through the form."""
         form = {
             "username": username,

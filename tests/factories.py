@@ -15,8 +15,9 @@ _counter = itertools.count(1)
 _HASH = hash_password(TEST_PASSWORD, TEST_HASH_METHOD)
 
 
-def make_user(session: Session, username: str | None = None, *, role: Role = Role.MEMBER,
-              **fields: Any) -> User:
+def make_user(
+    session: Session, username: str | None = None, *, role: Role = Role.MEMBER, **fields: Any
+) -> User:
     """A member whose password is TEST_PASSWORD, flushed so it has an id."""
     n = next(_counter)
     username = username or f"member{n}"

@@ -44,8 +44,15 @@ def users() -> ResponseReturnValue:
     query = (request.args.get("q") or "").strip()[:80] or None
     members, total = accounts.list_members(db, query=query, page=page, per_page=per_page)
     forms = {m.id: RoleForm(formdata=None, role=m.role.value, prefix=f"m{m.id}") for m in members}
-    return render_template("admin/users.html", members=members, forms=forms, total=total,
-                           page=page, pages=max(1, math.ceil(total / per_page)), query=query)
+    return render_template(
+        "admin/users.html",
+        members=members,
+        forms=forms,
+        total=total,
+        page=page,
+        pages=max(1, math.ceil(total / per_page)),
+        query=query,
+    )
 
 
 @bp.post("/users/<int:user_id>/role")

@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 from forum.db import get_session
 from forum.extensions import limiter
 from forum.forms.accounts import LoginForm, RegisterForm
+from forum.models import User
 from forum.security import safe_next
 from forum.services import accounts
 from forum.services.errors import ValidationError
@@ -39,7 +40,7 @@ def _login_failed(response: Response) -> bool:
     return response.status_code != 302
 
 
-def _start_session(user: accounts.User) -> None:
+def _start_session(user: User) -> None:
     # A fresh session on login: nothing from before (a planted cookie) survives.
     session.clear()
     session.permanent = True
@@ -59,8 +60,11 @@ def register() -> ResponseReturnValue:
     db = get_session()
     try:
         user = accounts.register(
-            db, username=form.username.data or "", password=form.password.data or "",
-            profile=form.profile(), policy=password_policy(),
+            db,
+            username=form.username.data or "",
+            password=form.password.data or "",
+            profile=form.profile(),
+            policy=password_policy(),
         )
     except ValidationError as exc:
         form.add_errors(exc.errors)
@@ -72,10 +76,19 @@ def register() -> ResponseReturnValue:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"],
-               deduct_when=_login_failed, scope="login-ip")
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], methods=["POST"],
-               key_func=_login_account_key, deduct_when=_login_failed, scope="login-account")
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_IP"],
+    methods=["POST"],
+    deduct_when=_login_failed,
+    scope="login-ip",
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
+    methods=["POST"],
+    key_func=_login_account_key,
+    deduct_when=_login_failed,
+    scope="login-account",
+)
 def login() -> ResponseReturnValue:
     """Log in with username or email and password."""
     next_url = safe_next(request.values.get("next"), url_for("main.index"))
@@ -86,8 +99,9 @@ def login() -> ResponseReturnValue:
         status = 400 if request.method == "POST" else 200
         return render_template("auth/login.html", form=form, next=next_url), status
     db = get_session()
-    user = accounts.authenticate(db, form.username.data or "", form.password.data or "",
-                                 password_policy())
+    user = accounts.authenticate(
+        db, form.username.data or "", form.password.data or "", password_policy()
+    )
     if user is None:
         form.form_errors.append(LOGIN_FAILED)
         return render_template("auth/login.html", form=form, next=next_url), 200

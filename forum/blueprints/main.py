@@ -19,7 +19,9 @@ def index() -> ResponseReturnValue:
     """The home page: what forum is for and who is here."""
     session = get_session()
     newest = session.scalars(
-        select(User).where(User.is_active.is_(True)).order_by(User.created_at.desc(), User.id.desc())
+        select(User)
+        .where(User.is_active.is_(True))
+        .order_by(User.created_at.desc(), User.id.desc())
         .limit(8)
     ).all()
     member_count = session.scalar(select(func.count()).select_from(User)) or 0

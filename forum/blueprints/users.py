@@ -29,8 +29,13 @@ def index() -> ResponseReturnValue:
         db, department=department, query=query, page=page, per_page=per_page
     )
     return render_template(
-        "users/index.html", members=members, total=total, page=page,
-        pages=max(1, math.ceil(total / per_page)), department=department, query=query,
+        "users/index.html",
+        members=members,
+        total=total,
+        page=page,
+        pages=max(1, math.ceil(total / per_page)),
+        department=department,
+        query=query,
         departments=accounts.departments(db),
     )
 
@@ -74,8 +79,13 @@ def change_password() -> ResponseReturnValue:
         return render_template("users/change_password.html", form=form), status
     db = get_session()
     try:
-        accounts.change_password(db, user, current=form.current_password.data or "",
-                                 new=form.new_password.data or "", policy=password_policy())
+        accounts.change_password(
+            db,
+            user,
+            current=form.current_password.data or "",
+            new=form.new_password.data or "",
+            policy=password_policy(),
+        )
     except ValidationError as exc:
         form.add_errors(exc.errors)
         return render_template("users/change_password.html", form=form), 400

@@ -33,8 +33,13 @@ def database_is_empty(session: Session) -> bool:
     return users == 0 and posts == 0
 
 
-def load(session: Session, *, password: str | None, hash_method: str,
-         progress: Callable[[str], None] = lambda _msg: None) -> DemoResult:
+def load(
+    session: Session,
+    *,
+    password: str | None,
+    hash_method: str,
+    progress: Callable[[str], None] = lambda _msg: None,
+) -> DemoResult:
     """Stage the demo content; members that already exist are left alone (re-runnable)."""
     result = DemoResult(password=password or secrets.token_urlsafe(9))
     existing = set(session.scalars(select(User.username)).all())
@@ -42,20 +47,20 @@ def load(session: Session, *, password: str | None, hash_method: str,
     for person in PEOPLE:
         if person.username in existing:
             continue
-        session.add(User(
-            username=person.username,
-            email=f"{person.username}@northwind.example",
-            display_name=person.display_name,
-            department=person.department,
-            job_title=person.job_title,
-            bio=person.bio,
-            role=person.role,
-            password_hash=hash_password(result.password or "", hash_method),
-        ))
+        session.add(
+            User(
+                username=person.username,
+                email=f"{person.username}@northwind.example",
+                display_name=person.display_name,
+                department=person.department,
+                job_title=person.job_title,
+                bio=person.bio,
+                role=person.role,
+                password_hash=hash_password(result.password or "", hash_method),
+            )
+        )
         created += 1
     session.flush()
     progress(f"{created} people")
     result.counts["people"] = created
     return result
-
-

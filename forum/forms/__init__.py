@@ -15,4 +15,4 @@ class BaseForm(FlaskForm):
             if field is None:
                 self.form_errors.extend(messages)
             else:
-                field.errors = [*field.errors, *messages]  # type: ignore[assignment]
+                field.errors = [*field.errors, *messages]

@@ -20,21 +20,32 @@ from forum.services.accounts import ProfileData
 class RegisterForm(BaseForm):
     """A newcomer's account."""
 
-    username = StringField("Username", validators=[DataRequired(), Length(max=32)],
-                           description="3–32 characters: letters, digits, '.', '_' or '-'.")
+    username = StringField(
+        "Username",
+        validators=[DataRequired(), Length(max=32)],
+        description="3–32 characters: letters, digits, '.', '_' or '-'.",
+    )
     email = EmailField("Work email", validators=[DataRequired(), Length(max=254)])
-    display_name = StringField("Display name", validators=[DataRequired(), Length(max=80)],
-                               description="The name colleagues know you by.")
+    display_name = StringField(
+        "Display name",
+        validators=[DataRequired(), Length(max=80)],
+        description="The name colleagues know you by.",
+    )
     department = StringField("Department", validators=[Optional(), Length(max=80)])
     job_title = StringField("Job title", validators=[Optional(), Length(max=80)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)],
-                             description="At least 10 characters; a short sentence works well.")
+    password = PasswordField(
+        "Password",
+        validators=[DataRequired(), Length(max=256)],
+        description="At least 10 characters; a short sentence works well.",
+    )
 
     def profile(self) -> ProfileData:
         """The profile part of the form."""
         return ProfileData(
-            display_name=self.display_name.data or "", email=self.email.data or "",
-            department=self.department.data, job_title=self.job_title.data,
+            display_name=self.display_name.data or "",
+            email=self.email.data or "",
+            department=self.department.data,
+            job_title=self.job_title.data,
         )
 
 
@@ -52,14 +63,20 @@ class ProfileForm(BaseForm):
     email = EmailField("Work email", validators=[DataRequired(), Length(max=254)])
     department = StringField("Department", validators=[Optional(), Length(max=80)])
     job_title = StringField("Job title", validators=[Optional(), Length(max=80)])
-    bio = TextAreaField("About you", validators=[Optional(), Length(max=5000)],
-                        description="What you work on and what colleagues can ask you about.")
+    bio = TextAreaField(
+        "About you",
+        validators=[Optional(), Length(max=5000)],
+        description="What you work on and what colleagues can ask you about.",
+    )
 
     def profile(self) -> ProfileData:
         """The form as service input."""
         return ProfileData(
-            display_name=self.display_name.data or "", email=self.email.data or "",
-            department=self.department.data, job_title=self.job_title.data, bio=self.bio.data,
+            display_name=self.display_name.data or "",
+            email=self.email.data or "",
+            department=self.department.data,
+            job_title=self.job_title.data,
+            bio=self.bio.data,
         )
 
 

@@ -21,13 +21,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from forum.db import Base, created_at, intpk, updated_at
+from forum.db import Base, CreatedAt, IntPK, UpdatedAt
 from forum.models.users import User
 
 
 def _enum(cls: type[enum.Enum], length: int) -> Enum:
     """A portable VARCHAR-backed enum storing the members' values."""
-    return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+    return Enum(
+        cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
+    )
 
 
 class PostKind(enum.StrEnum):
@@ -59,12 +61,12 @@ class Tag(Base):
 
     __tablename__ = "tags"
 
-    id: Mapped[intpk]
+    id: Mapped[IntPK]
     name: Mapped[str] = mapped_column(String(35), unique=True)
     excerpt: Mapped[str | None] = mapped_column(Text)
     description_md: Mapped[str | None] = mapped_column(Text)
     description_html: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[created_at]
+    created_at: Mapped[CreatedAt]
 
     def __repr__(self) -> str:
         return f"<Tag {self.name}>"
@@ -81,7 +83,7 @@ class Post(Base):
         CheckConstraint("answer_count >= 0", name="answer_count_nonnegative"),
     )
 
-    id: Mapped[intpk]
+    id: Mapped[IntPK]
     kind: Mapped[PostKind] = mapped_column(_enum(PostKind, 16))
     title: Mapped[str | None] = mapped_column(String(200))
     body_md: Mapped[str] = mapped_column(Text, default="")
@@ -91,9 +93,9 @@ class Post(Base):
     score: Mapped[int] = mapped_column(default=0, server_default="0")
     comment_count: Mapped[int] = mapped_column(default=0, server_default="0")
     revision_count: Mapped[int] = mapped_column(default=0, server_default="0")
-    created_at: Mapped[created_at]
-    updated_at: Mapped[updated_at]
-    last_activity_at: Mapped[created_at]
+    created_at: Mapped[CreatedAt]
+    updated_at: Mapped[UpdatedAt]
+    last_activity_at: Mapped[CreatedAt]
     deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     # Questions
@@ -170,7 +172,7 @@ class Revision(Base):
     __tablename__ = "revisions"
     __table_args__ = (UniqueConstraint("post_id", "number"),)
 
-    id: Mapped[intpk]
+    id: Mapped[IntPK]
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
     number: Mapped[int]
     title: Mapped[str | None] = mapped_column(String(200))
@@ -178,7 +180,7 @@ class Revision(Base):
     tags_text: Mapped[str] = mapped_column(String(400), default="")
     editor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     summary: Mapped[str] = mapped_column(String(300), default="")
-    created_at: Mapped[created_at]
+    created_at: Mapped[CreatedAt]
 
     post: Mapped[Post] = relationship(back_populates="revisions")
     editor: Mapped[User | None] = relationship()
@@ -194,11 +196,11 @@ class Vote(Base):
         Index("ix_votes_post_id", "post_id"),
     )
 
-    id: Mapped[intpk]
+    id: Mapped[IntPK]
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
     value: Mapped[int] = mapped_column(SmallInteger)
-    created_at: Mapped[created_at]
+    created_at: Mapped[CreatedAt]
 
 
 class Comment(Base):
@@ -207,19 +209,20 @@ class Comment(Base):
     __tablename__ = "comments"
     __table_args__ = (Index("ix_comments_post_id", "post_id"),)
 
-    id: Mapped[intpk]
+    id: Mapped[IntPK]
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
     body_md: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
     score: Mapped[int] = mapped_column(default=0, server_default="0")
-    created_at: Mapped[created_at]
-    updated_at: Mapped[updated_at]
+    created_at: Mapped[CreatedAt]
+    updated_at: Mapped[UpdatedAt]
     deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     post: Mapped[Post] = relationship()
     author: Mapped[User | None] = relationship()
-    parent: Mapped[Comment | None] = relationship(remote_side="Comment.id", back_populates="replies")
+    parent: Mapped[Comment | None] = relationship(
+        remote_side="Comment.id", back_populates="replies"
+    )
     replies: Mapped[list[Comment]] = relationship(back_populates="parent")
-

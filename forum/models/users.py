@@ -9,7 +9,7 @@ import secrets
 from sqlalchemy import DateTime, Enum, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
-from forum.db import Base, created_at, intpk
+from forum.db import Base, CreatedAt, IntPK
 
 
 class Role(enum.StrEnum):
@@ -30,7 +30,7 @@ class User(Base):
 
     __tablename__ = "users"
 
-    id: Mapped[intpk]
+    id: Mapped[IntPK]
     username: Mapped[str] = mapped_column(String(32), unique=True)
     email: Mapped[str | None] = mapped_column(String(254), unique=True)
     display_name: Mapped[str] = mapped_column(String(80))
@@ -47,7 +47,7 @@ class User(Base):
     )
     reputation: Mapped[int] = mapped_column(default=0, server_default="0")
     is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
-    created_at: Mapped[created_at]
+    created_at: Mapped[CreatedAt]
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     # Flask-Login protocol: properties rather than a mixin, so the model stays plain data.

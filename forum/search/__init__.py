@@ -12,13 +12,19 @@ def backend_status(config: dict[str, Any] | Any) -> dict[str, Any]:
     backend = config["SEARCH_BACKEND"]
     if backend == "postgres":
         ok = str(config["DATABASE_URL"]).startswith("postgresql")
-        return {"backend": backend, "ok": ok,
-                **({} if ok else {"error": "the postgres backend needs a PostgreSQL database"})}
+        return {
+            "backend": backend,
+            "ok": ok,
+            **({} if ok else {"error": "the postgres backend needs a PostgreSQL database"}),
+        }
     index_dir = Path(config["SEARCH_INDEX_DIR"])
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         return {"backend": backend, "ok": False, "error": f"index directory: {exc.strerror}"}
     writable = os.access(index_dir, os.W_OK)
-    return {"backend": backend, "ok": writable,
-            **({} if writable else {"error": "index directory is not writable"})}
+    return {
+        "backend": backend,
+        "ok": writable,
+        **({} if writable else {"error": "index directory is not writable"}),
+    }

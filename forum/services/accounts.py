@@ -25,8 +25,22 @@ USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,30}[a-z0-9]$")
 # Names that would be confusing in links, mentions or the header.
 RESERVED_USERNAMES = frozenset(
     {
-        "admin", "administrator", "anonymous", "api", "login", "logout", "me", "moderator",
-        "new", "register", "root", "settings", "staff", "support", "system", "forum",
+        "admin",
+        "administrator",
+        "anonymous",
+        "api",
+        "login",
+        "logout",
+        "me",
+        "moderator",
+        "new",
+        "register",
+        "root",
+        "settings",
+        "staff",
+        "support",
+        "system",
+        "forum",
     }
 )
 
@@ -96,8 +110,9 @@ def _clean(value: str | None) -> str | None:
     return value.strip() or None if value else None
 
 
-def _duplicates(session: Session, *, username: str | None, email: str | None,
-                exclude_id: int | None = None) -> dict[str, list[str]]:
+def _duplicates(
+    session: Session, *, username: str | None, email: str | None, exclude_id: int | None = None
+) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     checks = (("username", User.username, username), ("email", User.email, email))
     for field, column, value in checks:
@@ -111,15 +126,23 @@ def _duplicates(session: Session, *, username: str | None, email: str | None,
     return errors
 
 
-def register(session: Session, *, username: str, password: str, profile: ProfileData,
-             policy: PasswordPolicy, role: Role = Role.MEMBER) -> User:
+def register(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    profile: ProfileData,
+    policy: PasswordPolicy,
+    role: Role = Role.MEMBER,
+) -> User:
     """Validate and stage a new member; raises ValidationError with per-field messages."""
     username = normalise_username(username)
     errors, email = _check_profile(profile)
     if username_errors := _check_username(username):
         errors["username"] = username_errors
     problems = password_problems(
-        password, min_length=policy.min_length,
+        password,
+        min_length=policy.min_length,
         personal=[username, profile.display_name, *(profile.email.split("@")[:1])],
     )
     if problems:
@@ -151,17 +174,16 @@ def register(session: Session, *, username: str, password: str, profile: Profile
     return user
 
 
-def authenticate(session: Session, login: str, password: str,
-                 policy: PasswordPolicy) -> User | None:
+def authenticate(
+    session: Session, login: str, password: str, policy: PasswordPolicy
+) -> User | None:
     """The member with this username or email and password, or None.
 
     The hash is upgraded when it was made with older parameters. An unknown login
     costs the same hashing work as a wrong password, so timing does not tell them apart.
     """
     login = login.strip().lower()
-    user = session.scalar(
-        select(User).where((User.username == login) | (User.email == login))
-    )
+    user = session.scalar(select(User).where((User.username == login) | (User.email == login)))
     if user is None or not user.password_hash:
         verify_password(_dummy_hash(policy.hash_method), password)
         return None
@@ -217,14 +239,16 @@ def update_profile(session: Session, user: User, profile: ProfileData) -> None:
     user.bio = _clean(profile.bio)
 
 
-def change_password(session: Session, user: User, *, current: str, new: str,
-                    policy: PasswordPolicy) -> None:
+def change_password(
+    session: Session, user: User, *, current: str, new: str, policy: PasswordPolicy
+) -> None:
     """Set a new password after checking the current one; other login sessions end."""
     errors: dict[str, list[str]] = {}
     if not verify_password(user.password_hash, current):
         errors["current_password"] = ["This is not your current password."]
     problems = password_problems(
-        new, min_length=policy.min_length,
+        new,
+        min_length=policy.min_length,
         personal=[user.username, user.display_name, *((user.email or "").split("@")[:1])],
     )
     if problems:
@@ -253,21 +277,26 @@ def set_role(session: Session, *, actor: User, user: User, role: Role) -> None:
     user.role = role
 
 
-def list_members(session: Session, *, department: str | None = None, query: str | None = None,
-                 page: int = 1, per_page: int = 30) -> tuple[list[User], int]:
+def list_members(
+    session: Session,
+    *,
+    department: str | None = None,
+    query: str | None = None,
+    page: int = 1,
+    per_page: int = 30,
+) -> tuple[list[User], int]:
     """Members ordered by name, optionally filtered, with the total count."""
     stmt = select(User).where(User.is_active.is_(True))
     if department:
         stmt = stmt.where(User.department == department)
     if query:
         like = f"%{query.strip().lower()}%"
-        stmt = stmt.where(
-            func.lower(User.display_name).like(like) | User.username.like(like)
-        )
+        stmt = stmt.where(func.lower(User.display_name).like(like) | User.username.like(like))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(
         stmt.order_by(func.lower(User.display_name), User.id)
-        .limit(per_page).offset((max(page, 1) - 1) * per_page)
+        .limit(per_page)
+        .offset((max(page, 1) - 1) * per_page)
     ).all()
     return list(rows), total
 
@@ -275,7 +304,9 @@ def list_members(session: Session, *, department: str | None = None, query: str 
 def departments(session: Session) -> list[str]:
     """Departments members have named, alphabetically."""
     rows = session.scalars(
-        select(User.department).where(User.department.is_not(None)).distinct()
+        select(User.department)
+        .where(User.department.is_not(None))
+        .distinct()
         .order_by(User.department)
     ).all()
     return [d for d in rows if d]

@@ -33,8 +33,12 @@ def test_admin_changes_roles(browser: Browser, session: Session) -> None:
     assert response.status_code == 302
     session.refresh(member)
     assert member.role is Role.MODERATOR
-    assert browser.post(f"/admin/users/{member.id}/role",
-                        {f"m{member.id}-role": "emperor"}).status_code == 400
+    assert (
+        browser.post(
+            f"/admin/users/{member.id}/role", {f"m{member.id}-role": "emperor"}
+        ).status_code
+        == 400
+    )
     assert browser.post("/admin/users/999999/role", {"m999999-role": "admin"}).status_code == 404
 
 
@@ -42,8 +46,9 @@ def test_the_last_admin_cannot_step_down(browser: Browser, session: Session) -> 
     boss = make_user(session, "boss", role=Role.ADMIN)
     session.commit()
     browser.login("boss")
-    response = browser.post(f"/admin/users/{boss.id}/role", {f"m{boss.id}-role": "member"},
-                            follow_redirects=True)
+    response = browser.post(
+        f"/admin/users/{boss.id}/role", {f"m{boss.id}-role": "member"}, follow_redirects=True
+    )
     assert "forum needs at least one admin." in response.get_data(as_text=True)
     session.refresh(boss)
     assert boss.role is Role.ADMIN

@@ -23,8 +23,13 @@ def test_newcomer_registers_and_is_logged_in(browser: Browser, session: Session)
 
 
 def test_register_form_keeps_input_and_explains_errors(browser: Browser) -> None:
-    response = browser.register("x y", email="not-email", display_name="Kept Name",
-                                password="short", department="Kept Department")
+    response = browser.register(
+        "x y",
+        email="not-email",
+        display_name="Kept Name",
+        password="short",
+        department="Kept Department",
+    )
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert 'value="x y"' in page and 'value="not-email"' in page
@@ -57,8 +62,9 @@ def test_login_with_username_or_email_then_logout(browser: Browser, session: Ses
     assert browser.login("GRACE@example.com").status_code == 302
 
 
-def test_wrong_password_and_unknown_account_get_the_same_answer(browser: Browser,
-                                                                session: Session) -> None:
+def test_wrong_password_and_unknown_account_get_the_same_answer(
+    browser: Browser, session: Session
+) -> None:
     make_user(session, "grace")
     session.commit()
     wrong = browser.login("grace", "not the password")
@@ -91,14 +97,22 @@ def test_login_starts_a_fresh_session(browser: Browser, session: Session) -> Non
 
 @pytest.mark.parametrize(
     "target",
-    ["//evil.example", "/\\evil.example", "https:evil.example", "%2f%2fevil.example",
-     "javascript:alert(1)", "https://evil.example/path", "/%5c%5cevil.example"],
+    [
+        "//evil.example",
+        "/\\evil.example",
+        "https:evil.example",
+        "%2f%2fevil.example",
+        "javascript:alert(1)",
+        "https://evil.example/path",
+        "/%5c%5cevil.example",
+    ],
 )
 def test_next_never_leaves_the_site(browser: Browser, session: Session, target: str) -> None:
     make_user(session, "grace")
     session.commit()
-    response = browser.post("/login", {"username": "grace", "password": TEST_PASSWORD,
-                                       "next": target})
+    response = browser.post(
+        "/login", {"username": "grace", "password": TEST_PASSWORD, "next": target}
+    )
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
     # Already logged in: the GET form redirects too, and also stays on the site.
@@ -109,8 +123,9 @@ def test_next_never_leaves_the_site(browser: Browser, session: Session, target: 
 def test_next_keeps_local_paths(browser: Browser, session: Session) -> None:
     make_user(session, "grace")
     session.commit()
-    response = browser.post("/login", {"username": "grace", "password": TEST_PASSWORD,
-                                       "next": "/users?department=HR"})
+    response = browser.post(
+        "/login", {"username": "grace", "password": TEST_PASSWORD, "next": "/users?department=HR"}
+    )
     assert response.headers["Location"] == "/users?department=HR"
 
 

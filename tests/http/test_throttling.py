@@ -14,8 +14,14 @@ from tests.factories import make_user
 
 STORAGES = [
     pytest.param("memory://", id="memory"),
-    pytest.param(REDIS_URL or "", id="redis", marks=pytest.mark.skipif(
-        REDIS_URL is None, reason="FORUM_TEST_REDIS_URL is not set: Redis variants need a server")),
+    pytest.param(
+        REDIS_URL or "",
+        id="redis",
+        marks=pytest.mark.skipif(
+            REDIS_URL is None,
+            reason="FORUM_TEST_REDIS_URL is not set: Redis variants need a server",
+        ),
+    ),
 ]
 
 
@@ -38,8 +44,9 @@ def empty_limits(app: Flask) -> None:
     limiter.reset()
 
 
-def test_failed_logins_are_throttled_per_account(app: Flask, browser: Browser,
-                                                 session: Session) -> None:
+def test_failed_logins_are_throttled_per_account(
+    app: Flask, browser: Browser, session: Session
+) -> None:
     make_user(session, "grace")
     session.commit()
     for _ in range(3):
@@ -54,15 +61,17 @@ def test_failed_logins_are_throttled_per_account(app: Flask, browser: Browser,
     assert browser.login("tom").status_code == 302
 
 
-def test_failed_logins_are_throttled_per_address(app: Flask, browser: Browser,
-                                                 session: Session) -> None:
+def test_failed_logins_are_throttled_per_address(
+    app: Flask, browser: Browser, session: Session
+) -> None:
     for n in range(5):
         assert browser.login(f"someone{n}", "wrong password").status_code == 200
     assert browser.login("someone-else", "wrong password").status_code == 429
 
 
-def test_successful_logins_are_not_throttled(app: Flask, browser: Browser,
-                                             session: Session) -> None:
+def test_successful_logins_are_not_throttled(
+    app: Flask, browser: Browser, session: Session
+) -> None:
     make_user(session, "grace")
     session.commit()
     for _ in range(6):

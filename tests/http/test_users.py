@@ -11,8 +11,14 @@ from tests.factories import make_user
 
 
 def test_profile_shows_the_member(browser: Browser, session: Session) -> None:
-    make_user(session, "priya", display_name="Priya Raman", department="Engineering",
-              job_title="Backend Engineer", bio="Ask me about <SQL>.")
+    make_user(
+        session,
+        "priya",
+        display_name="Priya Raman",
+        department="Engineering",
+        job_title="Backend Engineer",
+        bio="Ask me about <SQL>.",
+    )
     session.commit()
     page = browser.get("/users/PRIYA").get_data(as_text=True)
     assert "Priya Raman" in page and "Backend Engineer" in page and "Engineering" in page
@@ -26,8 +32,9 @@ def test_unknown_profile_is_404_in_the_layout(browser: Browser) -> None:
     assert "Page not found" in response.get_data(as_text=True)
 
 
-def test_people_directory_filters_by_department_and_name(browser: Browser,
-                                                         session: Session) -> None:
+def test_people_directory_filters_by_department_and_name(
+    browser: Browser, session: Session
+) -> None:
     make_user(session, "sofia", display_name="Sofia Rossi", department="Sales")
     make_user(session, "grace", display_name="Grace Kim", department="HR")
     session.commit()
@@ -44,34 +51,56 @@ def test_edit_profile(browser: Browser, session: Session) -> None:
     make_user(session, "other", email="other@example.com")
     session.commit()
     browser.login("tom")
-    response = browser.post("/settings/profile", {
-        "display_name": "Tom Becker", "email": "other@example.com", "department": "Eng",
-        "job_title": "", "bio": "Learning k8s"})
+    response = browser.post(
+        "/settings/profile",
+        {
+            "display_name": "Tom Becker",
+            "email": "other@example.com",
+            "department": "Eng",
+            "job_title": "",
+            "bio": "Learning k8s",
+        },
+    )
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert "This email is already taken." in page and "Learning k8s" in page
-    response = browser.post("/settings/profile", {
-        "display_name": "Tom Becker", "email": "tom@example.com", "department": "Eng",
-        "job_title": "Developer", "bio": "Learning k8s"})
+    response = browser.post(
+        "/settings/profile",
+        {
+            "display_name": "Tom Becker",
+            "email": "tom@example.com",
+            "department": "Eng",
+            "job_title": "Developer",
+            "bio": "Learning k8s",
+        },
+    )
     assert response.status_code == 302
     session.refresh(user)
     assert (user.display_name, user.department, user.job_title, user.bio) == (
-        "Tom Becker", "Eng", "Developer", "Learning k8s")
+        "Tom Becker",
+        "Eng",
+        "Developer",
+        "Learning k8s",
+    )
 
 
-def test_password_change_logs_out_other_devices(browser: Browser, client: FlaskClient,
-                                                session: Session) -> None:
+def test_password_change_logs_out_other_devices(
+    browser: Browser, client: FlaskClient, session: Session
+) -> None:
     make_user(session, "tom")
     session.commit()
     other_device = Browser(client.application.test_client())
     other_device.login("tom")
     browser.login("tom")
-    bad = browser.post("/settings/password", {"current_password": "wrong",
-                                              "new_password": "new passphrase here"})
+    bad = browser.post(
+        "/settings/password", {"current_password": "wrong", "new_password": "new passphrase here"}
+    )
     assert bad.status_code == 400
     assert "This is not your current password." in bad.get_data(as_text=True)
-    ok = browser.post("/settings/password", {"current_password": TEST_PASSWORD,
-                                             "new_password": "new passphrase here"})
+    ok = browser.post(
+        "/settings/password",
+        {"current_password": TEST_PASSWORD, "new_password": "new passphrase here"},
+    )
     assert ok.status_code == 302
     assert "Log out" in browser.get("/").get_data(as_text=True)
     assert "Log out" not in other_device.get("/").get_data(as_text=True)
@@ -94,7 +123,8 @@ def test_settings_always_edit_the_logged_in_member(browser: Browser, session: Se
     mei = make_user(session, "mei", display_name="Mei Chen")
     session.commit()
     browser.login("tom")
-    browser.post("/settings/profile?user=mei", {
-        "display_name": "Hijacked", "email": "tom@example.com"})
+    browser.post(
+        "/settings/profile?user=mei", {"display_name": "Hijacked", "email": "tom@example.com"}
+    )
     session.expire_all()
     assert session.get(User, mei.id).display_name == "Mei Chen"  # type: ignore[union-attr]

@@ -38,8 +38,9 @@ def test_there_are_state_changing_routes_to_check(app: Flask) -> None:
 
 
 @pytest.mark.parametrize("token", [None, "forged-token"])
-def test_every_state_changing_route_requires_csrf(app: Flask, browser: Browser,
-                                                  session: Session, token: str | None) -> None:
+def test_every_state_changing_route_requires_csrf(
+    app: Flask, browser: Browser, session: Session, token: str | None
+) -> None:
     make_user(session, "amara", role=Role.ADMIN)
     session.commit()
     browser.login("amara")
@@ -53,8 +54,11 @@ def test_every_state_changing_route_requires_csrf(app: Flask, browser: Browser,
 
 
 def get_urls(app: Flask) -> list[str]:
-    return [sample_url(app, r) for r in app.url_map.iter_rules()
-            if r.methods and "GET" in r.methods and r.endpoint != "static"]
+    return [
+        sample_url(app, r)
+        for r in app.url_map.iter_rules()
+        if r.methods and "GET" in r.methods and r.endpoint != "static"
+    ]
 
 
 def assert_security_headers(response: Any) -> None:
@@ -66,13 +70,16 @@ def assert_security_headers(response: Any) -> None:
     assert response.headers["X-Frame-Options"] == "DENY"
 
 
-def test_security_headers_on_every_response(app: Flask, browser: Browser,
-                                            session: Session) -> None:
+def test_security_headers_on_every_response(app: Flask, browser: Browser, session: Session) -> None:
     make_user(session, "amara", role=Role.ADMIN)
     session.commit()
     responses = [browser.get(url) for url in get_urls(app)]
-    responses += [browser.get("/no/such/page"), browser.get("/static/css/forum.css"),
-                  browser.client.post("/login", data={}), browser.login("amara")]
+    responses += [
+        browser.get("/no/such/page"),
+        browser.get("/static/css/forum.css"),
+        browser.client.post("/login", data={}),
+        browser.login("amara"),
+    ]
     responses += [browser.get(url) for url in get_urls(app)]
     assert len(responses) > 10
     for response in responses:
@@ -84,33 +91,39 @@ def test_session_cookie_flags(browser: Browser, session: Session) -> None:
     make_user(session, "amara")
     session.commit()
     response = browser.login("amara")
-    cookie = next(v for v in response.headers.getlist("Set-Cookie")
-                  if v.startswith("forum_session="))
+    cookie = next(
+        v for v in response.headers.getlist("Set-Cookie") if v.startswith("forum_session=")
+    )
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
-def test_secure_cookies_when_configured(app_config: dict[str, Any], tmp_path: Any,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_secure_cookies_when_configured(
+    app_config: dict[str, Any], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from forum import create_app
 
     monkeypatch.setenv("FORUM_INSTANCE_PATH", str(tmp_path / "secure"))
     app = create_app({**app_config, "SESSION_COOKIE_SECURE": True})
     client = app.test_client()
     response = client.get("/login", base_url="https://localhost")
-    cookie = next(v for v in response.headers.getlist("Set-Cookie")
-                  if v.startswith("forum_session="))
+    cookie = next(
+        v for v in response.headers.getlist("Set-Cookie") if v.startswith("forum_session=")
+    )
     assert "Secure" in cookie
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
 
 
 @pytest.mark.parametrize(
     ("method", "path", "status", "title"),
-    [("GET", "/definitely/not/here", 404, "Page not found"),
-     ("PUT", "/login", 405, "Method not allowed"),
-     ("GET", "/logout", 405, "Method not allowed")],
+    [
+        ("GET", "/definitely/not/here", 404, "Page not found"),
+        ("PUT", "/login", 405, "Method not allowed"),
+        ("GET", "/logout", 405, "Method not allowed"),
+    ],
 )
-def test_error_pages_use_the_site_layout(browser: Browser, method: str, path: str, status: int,
-                                         title: str) -> None:
+def test_error_pages_use_the_site_layout(
+    browser: Browser, method: str, path: str, status: int, title: str
+) -> None:
     response = browser.client.open(path, method=method)
     assert response.status_code == status
     page = response.get_data(as_text=True)
@@ -168,8 +181,13 @@ def test_layout_is_accessible_and_works_without_script(browser: Browser) -> None
     page = browser.get("/").get_data(as_text=True)
     assert '<html lang="en">' in page
     assert 'class="skip-link" href="#main"' in page
-    for landmark in ('<header class="site-header">', '<nav class="site-nav" aria-label="Main">',
-                     '<main id="main"', '<footer class="site-footer">', 'role="search"'):
+    for landmark in (
+        '<header class="site-header">',
+        '<nav class="site-nav" aria-label="Main">',
+        '<main id="main"',
+        '<footer class="site-footer">',
+        'role="search"',
+    ):
         assert landmark in page
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
     assert "<script>" not in page and "onclick" not in page and "style=" not in page

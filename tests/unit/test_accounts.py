@@ -15,16 +15,23 @@ from tests.factories import make_user
 POLICY = PasswordPolicy(hash_method=TEST_HASH_METHOD)
 
 
-def register(session: Session, username: str = "ada", email: str = "ada@example.com",
-             password: str = TEST_PASSWORD, **profile: str) -> User:
+def register(
+    session: Session,
+    username: str = "ada",
+    email: str = "ada@example.com",
+    password: str = TEST_PASSWORD,
+    **profile: str,
+) -> User:
     data = ProfileData(display_name=profile.pop("display_name", "Ada L."), email=email, **profile)
-    return accounts.register(session, username=username, password=password, profile=data,
-                             policy=POLICY)
+    return accounts.register(
+        session, username=username, password=password, profile=data, policy=POLICY
+    )
 
 
 def test_register_normalises_and_hashes(session: Session) -> None:
-    user = register(session, username="  Ada.Dev ", email="Ada@Example.COM",
-                    department=" Engineering ")
+    user = register(
+        session, username="  Ada.Dev ", email="Ada@Example.COM", department=" Engineering "
+    )
     assert user.username == "ada.dev"
     assert user.email == "ada@example.com"
     assert user.department == "Engineering"
@@ -44,8 +51,9 @@ def test_register_normalises_and_hashes(session: Session) -> None:
         ({"display_name": "   "}, "display_name"),
     ],
 )
-def test_register_rejects_bad_input_per_field(session: Session, kwargs: dict[str, str],
-                                              field: str) -> None:
+def test_register_rejects_bad_input_per_field(
+    session: Session, kwargs: dict[str, str], field: str
+) -> None:
     with pytest.raises(ValidationError) as caught:
         register(session, **kwargs)
     assert field in caught.value.errors
@@ -93,8 +101,9 @@ def test_changing_password_rotates_the_session_token(session: Session) -> None:
     with pytest.raises(ValidationError) as caught:
         accounts.change_password(session, user, current="wrong", new="x", policy=POLICY)
     assert set(caught.value.errors) == {"current_password", "new_password"}
-    accounts.change_password(session, user, current=TEST_PASSWORD,
-                             new="a brand new passphrase", policy=POLICY)
+    accounts.change_password(
+        session, user, current=TEST_PASSWORD, new="a brand new passphrase", policy=POLICY
+    )
     assert accounts.load_session_user(session, old_id) is None
     assert accounts.load_session_user(session, user.get_id()) is user
     assert accounts.load_session_user(session, "garbage") is None
@@ -104,11 +113,13 @@ def test_update_profile_keeps_email_unique(session: Session) -> None:
     make_user(session, "other", email="taken@example.com")
     user = register(session)
     with pytest.raises(ValidationError) as caught:
-        accounts.update_profile(session, user, ProfileData(display_name="Ada",
-                                                           email="TAKEN@example.com"))
+        accounts.update_profile(
+            session, user, ProfileData(display_name="Ada", email="TAKEN@example.com")
+        )
     assert "email" in caught.value.errors
-    accounts.update_profile(session, user, ProfileData(display_name="Ada Lovelace",
-                                                       email="ada@example.com", bio="Hi"))
+    accounts.update_profile(
+        session, user, ProfileData(display_name="Ada Lovelace", email="ada@example.com", bio="Hi")
+    )
     assert user.display_name == "Ada Lovelace" and user.bio == "Hi"
 
 

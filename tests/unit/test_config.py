@@ -45,8 +45,9 @@ def test_each_instance_gets_its_own_key(tmp_path: Path) -> None:
     assert load_or_create_secret_key(tmp_path / "a") != load_or_create_secret_key(tmp_path / "b")
 
 
-def test_instance_config_file_then_environment(instance: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_instance_config_file_then_environment(
+    instance: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     instance.mkdir(parents=True)
     (instance / "config.py").write_text(
         "SEARCH_BACKEND = 'postgres'\nUSERS_PER_PAGE = 7\nSECRET_KEY = 'from-file'\n"
@@ -68,8 +69,7 @@ def test_instance_config_file_then_environment(instance: Path,
     assert not (instance / "secret_key").exists()
 
 
-def test_unknown_search_backend_is_refused(instance: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unknown_search_backend_is_refused(instance: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FORUM_SEARCH_BACKEND", "elastic")
     with pytest.raises(ValueError, match="FORUM_SEARCH_BACKEND"):
         create_app()

@@ -24,21 +24,36 @@ from tests.factories import make_user
 
 def test_posts_load_as_their_kind(session: Session) -> None:
     author = make_user(session)
-    question = Question(title="How do I get VPN access?", body_md="?", body_html="",
-                        author=author, tags=[Tag(name="vpn"), Tag(name="onboarding")])
+    question = Question(
+        title="How do I get VPN access?",
+        body_md="?",
+        body_html="",
+        author=author,
+        tags=[Tag(name="vpn"), Tag(name="onboarding")],
+    )
     session.add(question)
     session.flush()
     answer = Answer(body_md="Ask IT.", body_html="", author=author, question=question)
-    article = Article(title="Onboarding checklist", slug="onboarding-checklist", body_md="# Hi",
-                      body_html="", author=author, owner=author, article_type=ArticleType.TUTORIAL)
+    article = Article(
+        title="Onboarding checklist",
+        slug="onboarding-checklist",
+        body_md="# Hi",
+        body_html="",
+        author=author,
+        owner=author,
+        article_type=ArticleType.TUTORIAL,
+    )
     session.add_all([answer, article])
     question.accepted_answer = answer
     session.commit()
     session.expunge_all()
 
     kinds = {type(p).__name__: p.kind for p in session.scalars(select(Post))}
-    assert kinds == {"Question": PostKind.QUESTION, "Answer": PostKind.ANSWER,
-                     "Article": PostKind.ARTICLE}
+    assert kinds == {
+        "Question": PostKind.QUESTION,
+        "Answer": PostKind.ANSWER,
+        "Article": PostKind.ARTICLE,
+    }
     loaded = session.scalars(select(Question)).one()
     assert [t.name for t in loaded.tags] == ["onboarding", "vpn"]
     assert [a.body_md for a in loaded.answers] == ["Ask IT."]
@@ -76,8 +91,7 @@ def test_comments_reply_to_comments_and_cascade(session: Session) -> None:
     author = make_user(session)
     post = Question(title="t" * 20, body_md="b", body_html="", author=author)
     top = Comment(post=post, author=author, body_md="first", body_html="<p>first</p>")
-    reply = Comment(post=post, author=author, body_md="reply", body_html="<p>reply</p>",
-                    parent=top)
+    reply = Comment(post=post, author=author, body_md="reply", body_html="<p>reply</p>", parent=top)
     session.add_all([post, top, reply])
     session.commit()
     assert [r.body_md for r in top.replies] == ["reply"]
