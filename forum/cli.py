@@ -28,14 +28,16 @@ def db_group() -> None:
 
 
 @db_group.command("upgrade")
-@click.argument("revision", default="head")
+@click.argument("revision", default="heads")
 @with_appcontext
 def db_upgrade(revision: str) -> None:
     """Upgrade the database to REVISION (default: the newest)."""
     from forum import migrate
 
     migrate.upgrade(current_app._get_current_object(), revision)  # type: ignore[attr-defined]
-    click.echo(f"Database upgraded to {revision}.")
+    click.echo(
+        f"Database upgraded to {'the newest revision' if revision == 'heads' else revision}."
+    )
 
 
 @db_group.command("downgrade")
@@ -103,6 +105,16 @@ def demo_command(if_empty: bool, password: str | None) -> None:
         click.echo("Log in as 'amara' (admin), 'jonas' (moderator) or any other demo member.")
 
 
+@click.group("import")
+def import_group() -> None:
+    """Bring content in from other systems."""
+
+
+@click.group("export")
+def export_group() -> None:
+    """Write content out in portable formats."""
+
+
 @click.group("users")
 def users_group() -> None:
     """Manage member accounts."""
@@ -160,3 +172,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(demo_command)
     app.cli.add_command(users_group)
+    app.cli.add_command(import_group)
+    app.cli.add_command(export_group)

@@ -75,7 +75,7 @@ def test_db_downgrade_and_upgrade(app: Flask) -> None:
     assert runner.invoke(args=["db", "downgrade", "base"]).exit_code == 0
     assert "users" not in inspect(get_engine(app)).get_table_names()
     result = runner.invoke(args=["db", "upgrade"])
-    assert result.exit_code == 0 and "upgraded to head" in result.output
+    assert result.exit_code == 0 and "upgraded to the newest revision" in result.output
     assert "users" in inspect(get_engine(app)).get_table_names()
 
 
