@@ -41,3 +41,17 @@ typecheck: install-dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Production: migrate, then serve with gunicorn (settings in gunicorn.conf.py, FORUM_* variables).
+.PHONY: serve-prod audit bench
+serve-prod: install
+	$(BIN)/forum db upgrade
+	$(BIN)/gunicorn -c gunicorn.conf.py
+
+# Known vulnerabilities in the installed dependencies.
+audit: install-dev
+	.ci/audit
+
+# Benchmarks against a bare Flask baseline, on generated data (see bench/README.md).
+bench: install-dev
+	$(BIN)/python bench/run_bench.py

@@ -40,10 +40,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     """Database, login, CSRF, rate limits and security headers."""
-    from forum import db, security
+    from forum import db, observability, security
     from forum.extensions import csrf, limiter, login_manager
     from forum.web import init_login, init_templates
 
+    # First, so every later hook (and its log lines) already sees the request id.
+    observability.init_app(app)
     db.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -55,10 +57,20 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per area."""
-    from forum.blueprints import admin, auth, main, users
+    from forum.blueprints import admin, auth, main, questions, tags, users, wiki
+    from forum.blueprints import posts as post_views
 
-    for blueprint in (main.bp, auth.bp, users.bp, admin.bp):
+    for blueprint in (main.bp, auth.bp, users.bp, admin.bp, wiki.bp):
         app.register_blueprint(blueprint)
+    for blueprint in (questions.bp, post_views.bp, tags.bp):
+        app.register_blueprint(blueprint)
+    from forum.blueprints import badges
+
+    app.register_blueprint(badges.bp)
+    from forum.blueprints import people, search
+
+    app.register_blueprint(search.bp)
+    app.register_blueprint(people.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -115,6 +117,111 @@ def export_group() -> None:
     """Write content out in portable formats."""
 
 
+@import_group.command("markdown")
+@click.argument(
+    "directory", type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@click.option(
+    "--author",
+    default=None,
+    help="Username credited for files that name no known author (default: the first admin).",
+)
+@with_appcontext
+def import_markdown(directory: Path, author: str | None) -> None:
+    """Create or update articles from a folder of .md files (re-running changes nothing)."""
+    from sqlalchemy import select
+
+    from forum.interchange import markdown_io
+    from forum.models import User
+
+    session = new_session()
+    try:
+        query = select(User).order_by(User.id).limit(1)
+        if author:
+            query = query.where(User.username == author.lower())
+        else:
+            query = query.where(User.role == Role.ADMIN)
+        default_author = session.scalar(query)
+        if default_author is None:
+            click.echo("No such member to credit: create one or pass --author.", err=True)
+            raise SystemExit(1)
+        files = markdown_io.markdown_files(directory)
+        with click.progressbar(length=len(files), label="Importing articles") as bar:
+            summary = markdown_io.import_directory(
+                session, files, default_author=default_author, progress=lambda _p: bar.update(1)
+            )
+        session.commit()
+    finally:
+        session.close()
+    for name, message in summary.failed:
+        click.echo(f"  {name}: {message}", err=True)
+    click.echo(f"Imported {len(files)} files: {summary.line()}.")
+
+
+@import_group.command("stackexchange")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--site-url",
+    default=None,
+    help="The site's address, for attribution links (default: https://<folder name>).",
+)
+@with_appcontext
+def import_stackexchange(directory: Path, site_url: str | None) -> None:
+    """Import a Stack Exchange data dump folder (running it again changes nothing)."""
+    from forum.db import get_engine
+    from forum.importers import stackexchange
+
+    try:
+        stackexchange.site_for(directory, site_url)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    session = new_session()
+    try:
+        summary = stackexchange.import_dump(
+            session, directory, site_url=site_url, progress=_file_progress
+        )
+        session.commit()
+    except stackexchange.DumpError as exc:
+        session.rollback()
+        raise click.ClickException(f"{exc}. Nothing was imported.") from None
+    finally:
+        session.close()
+    summary.notes.append(
+        stackexchange.sync_search(get_engine(), current_app.config, summary.search_mode)
+    )
+    click.echo(f"Imported {directory} as {summary.site}:")
+    for line in summary.table():
+        click.echo(f"  {line}")
+    for note in summary.notes:
+        click.echo(note)
+
+
+@contextmanager
+def _file_progress(label: str, length: int) -> Iterator[Callable[[int], None]]:
+    """A progress bar over one file's bytes."""
+    with click.progressbar(length=length, label=f"Reading {label}") as bar:
+        yield bar.update
+
+
+@export_group.command("markdown")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@with_appcontext
+def export_markdown(out_dir: Path) -> None:
+    """Write every article as OUT_DIR/<slug>.md with YAML front matter."""
+    from forum.interchange import markdown_io
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    session = new_session()
+    try:
+        items = list(markdown_io.all_articles(session))
+        with click.progressbar(items, label="Exporting articles") as bar:
+            for article in bar:
+                markdown_io.export_article(article, out_dir)
+    finally:
+        session.close()
+    click.echo(f"Exported {len(items)} articles to {out_dir}.")
+
+
 @click.group("users")
 def users_group() -> None:
     """Manage member accounts."""
@@ -170,7 +277,17 @@ def users_create(
 def init_app(app: Flask) -> None:
     """Register the command groups on the app (so ``flask --app forum`` has them too)."""
     app.cli.add_command(db_group)
+    from forum.commands_recognition import badges_group, reputation_group
+
+    app.cli.add_command(reputation_group)
+    app.cli.add_command(badges_group)
     app.cli.add_command(demo_command)
     app.cli.add_command(users_group)
     app.cli.add_command(import_group)
     app.cli.add_command(export_group)
+    from forum.search.cli import search_group
+
+    app.cli.add_command(search_group)
+    from forum import commands_ops
+
+    commands_ops.init_app(app)

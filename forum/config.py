@@ -39,6 +39,15 @@ DEFAULTS: dict[str, Any] = {
     "SQL_ECHO": False,
     "SQLITE_BUSY_TIMEOUT_MS": 10_000,
     "USERS_PER_PAGE": 30,
+    # Reputation points and privilege thresholds; see forum.services.reputation for the
+    # names and defaults, e.g. {"daily_cap": 100} and {"downvote": 25}.
+    "REPUTATION_RULES": {},
+    "REPUTATION_THRESHOLDS": {},
+    # Q&A: per-member limits on new questions and answers, votes and comments.
+    "POST_RATE_LIMIT": "20 per hour",
+    "VOTE_RATE_LIMIT": "120 per hour",
+    "COMMENT_RATE_LIMIT": "60 per hour",
+    "QUESTIONS_PER_PAGE": 30,
 }
 
 

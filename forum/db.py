@@ -82,7 +82,12 @@ def init_app(app: Flask) -> None:
         echo=app.config["SQL_ECHO"],
         busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"],
     )
-    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    # Sessions carry the search settings so their after-commit drain finds the index.
+    from forum.search import search_config
+
+    factory = sessionmaker(
+        bind=engine, expire_on_commit=False, info={"search": search_config(app.config)}
+    )
     app.extensions[_EXTENSION_KEY] = (engine, factory)
     app.teardown_appcontext(_close_session)
 

@@ -7,8 +7,11 @@ import) goes through ``sanitize_html`` alone.
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,6 +19,11 @@ from urllib.parse import urlsplit
 import bleach
 from bleach.html5lib_shim import Filter
 from markdown_it import MarkdownIt
+from markdown_it.renderer import RendererHTML
+from markdown_it.rules_core import StateCore
+from markdown_it.rules_inline import StateInline
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
 from mdit_py_plugins.anchors import anchors_plugin
 from mdit_py_plugins.footnote import footnote_plugin
 from mdit_py_plugins.tasklists import tasklists_plugin
@@ -55,6 +63,7 @@ ALLOWED_TAGS = frozenset(
         "input",
         "kbd",
         "li",
+        "nav",
         "ol",
         "p",
         "pre",
@@ -91,6 +100,9 @@ def _allowed_attribute(tag: str, name: str, value: str) -> bool:
             "sup",
             "a",
             "ul",
+            "ol",
+            "p",
+            "nav",
             "input",
             "td",
             "th",
@@ -109,6 +121,8 @@ def _allowed_attribute(tag: str, name: str, value: str) -> bool:
         return (name == "type" and value == "checkbox") or name in {"checked", "disabled"}
     if tag == "ol":
         return name == "start" and value.isdigit()
+    if tag == "nav":
+        return name == "aria-label" and value == "Contents"
     if tag in {"td", "th"}:
         return name == "colspan" and value.isdigit()
     if tag == "abbr":
@@ -143,7 +157,8 @@ _CLEANER = bleach.sanitizer.Cleaner(
 
 def sanitize_html(html: str) -> str:
     """The one place bleach runs: keep only allowlisted tags, attributes and URL schemes."""
-    return _CLEANER.clean(html)
+    cleaned: str = _CLEANER.clean(html)
+    return cleaned
 
 
 class MarkdownTooLarge(ValueError):
@@ -165,7 +180,8 @@ def _highlight(code: str, lang: str, _attrs: str) -> str:
     if not name:
         return ""
     try:
-        lexer = get_lexer_by_name(name)
+        # Keep leading and trailing blank lines: the code is shown exactly as written.
+        lexer = get_lexer_by_name(name, stripnl=False)
     except ClassNotFound:
         return ""
     body = highlight(code, lexer, _FORMATTER)
@@ -173,25 +189,192 @@ def _highlight(code: str, lang: str, _attrs: str) -> str:
     return f'<pre class="highlight"><code class="language-{safe_name}">{body}</code></pre>\n'
 
 
-@lru_cache(maxsize=1)
-def _parser() -> MarkdownIt:
+#: Longest ``[[wiki link]]`` target accepted (the length of an article title).
+MAX_WIKI_TARGET = 200
+_WIKI_RE = re.compile(r"\[\[([^\[\]\n|]{1,200})(?:\|([^\[\]\n]{1,200}))?\]\]")
+_ALIGN_RE = re.compile(r"^text-align:(left|right|center)$")
+
+
+@dataclass(frozen=True)
+class WikiTarget:
+    """Where a ``[[wiki link]]`` points: an existing article, or a page to create it."""
+
+    href: str
+    exists: bool
+
+
+#: Turns a wiki link's title into its target; the knowledge base passes one in.
+WikiResolver = Callable[[str], WikiTarget]
+
+
+@dataclass(frozen=True)
+class Heading:
+    """A heading of a rendered document, for its table of contents."""
+
+    level: int
+    anchor: str
+    text: str
+
+
+@dataclass
+class Rendered:
+    """The output of ``render_document``: safe HTML and what the source links to."""
+
+    html: str
+    wiki_links: list[str] = field(default_factory=list)
+    headings: list[Heading] = field(default_factory=list)
+
+
+def wiki_key(title: str) -> str:
+    """How wiki link targets and article titles are matched: case- and spacing-insensitive."""
+    return " ".join(title.split()).casefold()[:MAX_WIKI_TARGET]
+
+
+def _wikilink_rule(state: StateInline, silent: bool) -> bool:
+    """Inline rule: ``[[Title]]`` or ``[[Title|label]]``."""
+    if state.src[state.pos : state.pos + 2] != "[[" or state.env.get("wiki_resolver") is None:
+        # Without a knowledge base (answers, comments) brackets keep their CommonMark meaning.
+        return False
+    match = _WIKI_RE.match(state.src, state.pos)
+    if match is None or not match.group(1).strip():
+        return False
+    if not silent:
+        token = state.push("wikilink", "", 0)
+        token.meta = {
+            "target": " ".join(match.group(1).split()),
+            "label": " ".join((match.group(2) or match.group(1)).split()),
+        }
+        token.content = match.group(0)
+    state.pos = match.end()
+    return True
+
+
+def _render_wikilink(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, _options: OptionsDict, env: EnvType
+) -> str:
+    token = tokens[idx]
+    resolver: WikiResolver = env["wiki_resolver"]
+    target = str(token.meta["target"])
+    env.setdefault("wiki_links", []).append(target)
+    resolved = resolver(target)
+    label = html.escape(str(token.meta["label"]))
+    href = html.escape(resolved.href, quote=True)
+    if resolved.exists:
+        return f'<a class="wikilink" href="{href}">{label}</a>'
+    return (
+        f'<a class="wikilink wikilink--missing" href="{href}" '
+        f'title="No article yet: create it">{label}</a>'
+    )
+
+
+def _table_alignment(state: StateCore) -> None:
+    """Core rule: table alignment as classes, since the CSP forbids style attributes."""
+    for token in state.tokens:
+        if token.type in {"th_open", "td_open"}:
+            style = token.attrs.pop("style", None)
+            match = _ALIGN_RE.match(str(style or ""))
+            if match:
+                token.attrSet("class", f"align-{match.group(1)}")
+
+
+def _collect_headings(state: StateCore) -> None:
+    """Core rule (after the anchors): remember headings for a table of contents."""
+    headings: list[Heading] = state.env.setdefault("headings", [])
+    tokens = state.tokens
+    for i, token in enumerate(tokens):
+        if token.type == "heading_open" and i + 1 < len(tokens):
+            anchor = token.attrGet("id")
+            if anchor:
+                text = "".join(
+                    child.content
+                    for child in tokens[i + 1].children or []
+                    if child.type in {"text", "code_inline"}
+                )
+                headings.append(Heading(int(token.tag[1]), str(anchor), text))
+
+
+def _render_fence(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    # The wrapper is the hook static/js/wiki.js adds a copy button to.
+    inner = RendererHTML.fence(self, tokens, idx, options, env)
+    return f'<div class="codeblock">{inner.rstrip()}</div>\n'
+
+
+@lru_cache(maxsize=2)
+def _parser(linkify: bool = True) -> MarkdownIt:
     md = MarkdownIt(
         "commonmark",
         # Raw HTML is never passed through: it is shown as text.
-        {"html": False, "linkify": True, "typographer": False, "highlight": _highlight},
+        {"html": False, "linkify": linkify, "typographer": False, "highlight": _highlight},
     )
     md.enable(["table", "strikethrough", "linkify"])
     md.use(footnote_plugin)
     md.use(tasklists_plugin, enabled=False)
     md.use(anchors_plugin, min_level=1, max_level=4, slug_func=_slugify)
+    md.inline.ruler.before("link", "wikilink", _wikilink_rule)
+    md.core.ruler.push("table_alignment", _table_alignment)
+    md.core.ruler.push("headings", _collect_headings)
+    md.add_render_rule("wikilink", _render_wikilink)
+    md.add_render_rule("fence", _render_fence)
     return md
 
 
-def render_markdown(source: str) -> str:
-    """Render member Markdown to sanitised HTML; raises MarkdownTooLarge over the size cap."""
-    if len(source.encode("utf-8")) > MAX_MARKDOWN_BYTES:
+def _toc_html(headings: list[Heading]) -> str:
+    items = "".join(
+        f'<li class="toc__level-{h.level}"><a href="#{html.escape(h.anchor, quote=True)}">'
+        f"{html.escape(h.text)}</a></li>"
+        for h in headings
+    )
+    return (
+        '<nav class="toc" aria-label="Contents"><p class="toc__title">Contents</p>'
+        f'<ol class="toc__list">{items}</ol></nav>\n'
+    )
+
+
+def check_size(source: str) -> None:
+    """Raise MarkdownTooLarge when ``source`` is over the size cap."""
+    size = len(source.encode("utf-8"))
+    if size > MAX_MARKDOWN_BYTES:
         raise MarkdownTooLarge(
             f"Markdown is limited to {MAX_MARKDOWN_BYTES // 1024} KB; this is "
-            f"{len(source.encode('utf-8')) // 1024} KB."
+            f"{-(-size // 1024)} KB."
         )
-    return sanitize_html(_parser().render(source))
+
+
+def render_unsanitised(
+    source: str, env: dict[str, Any] | None = None, *, linkify: bool = True
+) -> str:
+    """The parser's HTML before sanitising (the conformance script compares both).
+
+    ``linkify=False`` turns off only the bare-URL extension, so the script can tell which
+    differences from CommonMark it causes.
+    """
+    rendered: str = _parser(linkify).render(source, env if env is not None else {})
+    return rendered
+
+
+def render_document(
+    source: str, *, wiki_resolver: WikiResolver | None = None, toc: bool = False
+) -> Rendered:
+    """Render Markdown to sanitised HTML, with wiki links resolved and an optional contents list.
+
+    Raises MarkdownTooLarge over the size cap. The table of contents lists h2 and h3 headings
+    and appears when there are at least two of them.
+    """
+    check_size(source)
+    env: dict[str, Any] = {"wiki_resolver": wiki_resolver}
+    body = _parser().render(source, env)
+    headings: list[Heading] = env.get("headings", [])
+    contents = [h for h in headings if h.level in (2, 3)]
+    if toc and len(contents) >= 2:
+        body = _toc_html(contents) + body
+    links = list(dict.fromkeys(env.get("wiki_links", [])))
+    return Rendered(html=sanitize_html(body), wiki_links=links, headings=headings)
+
+
+def render_markdown(
+    source: str, *, wiki_resolver: WikiResolver | None = None, toc: bool = False
+) -> str:
+    """Render member Markdown to sanitised HTML; raises MarkdownTooLarge over the size cap."""
+    return render_document(source, wiki_resolver=wiki_resolver, toc=toc).html

@@ -6,11 +6,12 @@ import math
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import login_required, login_user
+from flask_login import current_user, login_required, login_user
 
 from forum.db import get_session
 from forum.forms.accounts import PasswordForm, ProfileForm
-from forum.services import accounts
+from forum.models import User
+from forum.services import accounts, leaderboards
 from forum.services.errors import ValidationError
 from forum.web import current_member, page_number, password_policy
 
@@ -43,8 +44,12 @@ def index() -> ResponseReturnValue:
 @bp.get("/users/<username>")
 def profile(username: str) -> ResponseReturnValue:
     """A member's public profile."""
-    user = accounts.get_by_username(get_session(), username)
-    return render_template("users/profile.html", user=user)
+    db = get_session()
+    user = accounts.get_by_username(db, username)
+    signed_in = current_user._get_current_object()
+    viewer = signed_in if isinstance(signed_in, User) else None
+    recognition = leaderboards.profile(db, user, viewer=viewer)
+    return render_template("users/profile.html", user=user, recognition=recognition)
 
 
 @bp.route("/settings/profile", methods=["GET", "POST"])

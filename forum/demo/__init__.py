@@ -63,4 +63,24 @@ def load(
     session.flush()
     progress(f"{created} people")
     result.counts["people"] = created
+    from forum.demo.articles import load_articles
+
+    result.counts["articles"] = load_articles(session, progress=progress)
+    from forum.demo.questions import load_questions
+
+    result.counts["questions"] = load_questions(session, progress=progress)
+    # Keep this step last: reputation and badges follow from everything loaded above.
+    _settle_recognition(session, result, progress)
     return result
+
+
+def _settle_recognition(
+    session: Session, result: DemoResult, progress: Callable[[str], None]
+) -> None:
+    """Bring reputation in line with the demo votes and award the badges they earn."""
+    from forum.services import badges, reputation
+
+    report = reputation.recalc(session, fix=True)
+    awarded = badges.award(session)
+    progress(f"reputation settled for {len(report.drift)} members, {len(awarded)} badges")
+    result.counts["badges"] = len(awarded)

@@ -107,6 +107,8 @@ class Post(Base):
     is_anonymous: Mapped[bool] = mapped_column(default=False, server_default=false())
     closed_reason: Mapped[str | None] = mapped_column(String(32))
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # The moderator's explanation shown on a closed question.
+    close_note: Mapped[str | None] = mapped_column(Text)
     duplicate_of_id: Mapped[int | None] = mapped_column(
         ForeignKey("posts.id", ondelete="SET NULL", use_alter=True)
     )
@@ -117,6 +119,8 @@ class Post(Base):
     article_type: Mapped[ArticleType | None] = mapped_column(_enum(ArticleType, 16))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     is_locked: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Past this date the article shows a notice and is listed at /articles/stale.
+    review_by: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     author: Mapped[User | None] = relationship(foreign_keys=[author_id])
     tags: Mapped[list[Tag]] = relationship(secondary=post_tags, order_by=Tag.name)

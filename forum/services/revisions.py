@@ -65,3 +65,27 @@ def diff_lines(old: str, new: str) -> list[DiffLine]:
         if op in {" ", "+", "-"}:
             lines.append(DiffLine(op, text))
     return lines
+
+
+def revision_text(revision: Revision) -> str:
+    """A revision as one text for diffs: title and tags on top, then the body."""
+    return f"# {revision.title or ''}\nTags: {revision.tags_text}\n\n{revision.body_md}"
+
+
+def diff_revisions(
+    session: Session, post: Post, from_number: int, to_number: int
+) -> tuple[Revision, Revision, list[DiffLine]]:
+    """Both revisions of ``post`` and the diff between them; NotFound for foreign numbers."""
+    old = get_revision(session, post, from_number)
+    new = get_revision(session, post, to_number)
+    return old, new, diff_lines(revision_text(old), revision_text(new))
+
+
+def latest_revision(session: Session, post: Post) -> Revision | None:
+    """The newest revision of a post (None before its first save)."""
+    return session.scalar(
+        select(Revision)
+        .where(Revision.post_id == post.id)
+        .order_by(Revision.number.desc())
+        .limit(1)
+    )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from forum.models import Tag
+from forum.models import Post, PostKind, Tag, TagFollow, TagSynonym, User, post_tags
+from forum.services.errors import Forbidden, NotFound, ValidationError
 
 TAG_NAME_RE = re.compile(r"^[a-z0-9+#.-]{1,35}$")
 MAX_TAGS = 5
@@ -51,3 +53,226 @@ def tags_named(session: Session, names: list[str]) -> list[Tag]:
             existing[name] = tag
         tags.append(tag)
     return tags
+
+
+# --- Tag pages, following, synonyms and merging ------------------------------------------
+
+MAX_EXCERPT = 300
+MAX_DESCRIPTION_BYTES = 50_000
+
+
+@dataclass(frozen=True)
+class TagSummary:
+    """A tag with how many live questions and articles carry it."""
+
+    tag: Tag
+    questions: int
+    articles: int
+
+    @property
+    def total(self) -> int:
+        """Questions and articles together."""
+        return self.questions + self.articles
+
+
+def resolve_names(session: Session, names: list[str]) -> list[str]:
+    """Names with synonyms replaced by their tag's name, in order, without repeats."""
+    if not names:
+        return []
+    rows = session.execute(
+        select(TagSynonym.name, Tag.name)
+        .join(Tag, Tag.id == TagSynonym.tag_id)
+        .where(TagSynonym.name.in_(names))
+    )
+    synonyms = {str(alias): str(target) for alias, target in rows}
+    resolved: list[str] = []
+    for name in names:
+        target = synonyms.get(name, name)
+        if target not in resolved:
+            resolved.append(target)
+    return resolved
+
+
+def missing_names(session: Session, names: list[str]) -> list[str]:
+    """The names among ``names`` that no tag has yet."""
+    existing = set(session.scalars(select(Tag.name).where(Tag.name.in_(names))))
+    return [n for n in names if n not in existing]
+
+
+def get_tag(session: Session, name: str) -> Tag:
+    """The tag called ``name`` (or a synonym of it); NotFound otherwise."""
+    name = (name or "").strip().lower()
+    tag = session.scalar(select(Tag).where(Tag.name == name))
+    if tag is None:
+        synonym = session.scalar(select(TagSynonym).where(TagSynonym.name == name))
+        if synonym is not None:
+            return synonym.tag
+        raise NotFound(f"There is no tag called {name!r}.")
+    return tag
+
+
+def _counts_query() -> Select[int, int, int]:
+    live = and_(Post.deleted_at.is_(None), Post.id == post_tags.c.post_id)
+    questions = func.count(Post.id).filter(Post.kind == PostKind.QUESTION)
+    articles = func.count(Post.id).filter(Post.kind == PostKind.ARTICLE)
+    return (
+        select(post_tags.c.tag_id, questions, articles)
+        .join(Post, live)
+        .group_by(post_tags.c.tag_id)
+    )
+
+
+def list_tags(
+    session: Session,
+    *,
+    query: str | None = None,
+    sort: str = "popular",
+    page: int = 1,
+    per_page: int = 60,
+) -> tuple[list[TagSummary], int]:
+    """Tags with their counts, most used (or by name) first, optionally filtered by a prefix."""
+    counts = _counts_query().subquery()
+    stmt = select(
+        Tag,
+        func.coalesce(counts.c[1], 0).label("questions"),
+        func.coalesce(counts.c[2], 0).label("articles"),
+    ).outerjoin(counts, counts.c.tag_id == Tag.id)
+    if query:
+        stmt = stmt.where(Tag.name.like(query.strip().lower().replace("%", "") + "%"))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    if sort == "name":
+        stmt = stmt.order_by(Tag.name)
+    else:
+        used = func.coalesce(counts.c[1], 0) + func.coalesce(counts.c[2], 0)
+        stmt = stmt.order_by(used.desc(), Tag.name)
+    rows = session.execute(stmt.limit(per_page).offset((max(page, 1) - 1) * per_page)).all()
+    return [TagSummary(tag, int(q), int(a)) for tag, q, a in rows], total
+
+
+def summary(session: Session, tag: Tag) -> TagSummary:
+    """One tag's counts."""
+    row = session.execute(_counts_query().where(post_tags.c.tag_id == tag.id)).first()
+    return TagSummary(tag, int(row[1]) if row else 0, int(row[2]) if row else 0)
+
+
+def synonyms_of(session: Session, tag: Tag) -> list[str]:
+    """Other names that lead to ``tag``."""
+    return list(
+        session.scalars(
+            select(TagSynonym.name).where(TagSynonym.tag_id == tag.id).order_by(TagSynonym.name)
+        )
+    )
+
+
+def edit_description(
+    session: Session, *, editor: User, tag: Tag, excerpt: str, description_md: str
+) -> None:
+    """Change a tag's excerpt and Markdown description (members with enough reputation)."""
+    from forum.services import posts
+
+    posts.require(editor, "edit_tag_wiki", "You need more reputation to edit tag descriptions.")
+    errors: dict[str, list[str]] = {}
+    excerpt = (excerpt or "").strip()
+    if len(excerpt) > MAX_EXCERPT:
+        errors["excerpt"] = [f"Keep the excerpt to {MAX_EXCERPT} characters."]
+    if len((description_md or "").encode("utf-8")) > MAX_DESCRIPTION_BYTES:
+        errors["description"] = ["The description is limited to 50 KB."]
+    if errors:
+        raise ValidationError(errors)
+    tag.excerpt = excerpt or None
+    tag.description_md = description_md.strip() or None
+    tag.description_html = (
+        posts.render(description_md, "description") if tag.description_md else None
+    )
+
+
+def is_following(session: Session, user: User | None, tag: Tag) -> bool:
+    """Whether ``user`` follows ``tag``."""
+    if user is None:
+        return False
+    return session.get(TagFollow, (user.id, tag.id)) is not None
+
+
+def followed_tags(session: Session, user: User) -> list[Tag]:
+    """The tags a member follows, by name."""
+    return list(
+        session.scalars(
+            select(Tag)
+            .join(TagFollow, TagFollow.tag_id == Tag.id)
+            .where(TagFollow.user_id == user.id)
+            .order_by(Tag.name)
+        )
+    )
+
+
+def follow(session: Session, *, user: User, tag: Tag) -> None:
+    """Follow a tag (again is harmless)."""
+    if session.get(TagFollow, (user.id, tag.id)) is None:
+        session.add(TagFollow(user_id=user.id, tag_id=tag.id))
+        session.flush()
+
+
+def unfollow(session: Session, *, user: User, tag: Tag) -> None:
+    """Stop following a tag."""
+    follow_row = session.get(TagFollow, (user.id, tag.id))
+    if follow_row is not None:
+        session.delete(follow_row)
+        session.flush()
+
+
+def add_synonym(session: Session, *, moderator: User, tag: Tag, name: str) -> TagSynonym:
+    """Make ``name`` lead to ``tag`` (moderators); an existing tag of that name is merged."""
+    if not moderator.is_moderator:
+        raise Forbidden("Only moderators manage tag synonyms.")
+    name = (name or "").strip().lower()
+    if errors := tag_errors([name]):
+        raise ValidationError({"synonym": errors})
+    if name == tag.name:
+        raise ValidationError({"synonym": ["A tag can't be a synonym of itself."]})
+    if session.scalar(select(TagSynonym).where(TagSynonym.name == name)) is not None:
+        raise ValidationError({"synonym": [f"{name!r} is already a synonym."]})
+    other = session.scalar(select(Tag).where(Tag.name == name))
+    if other is not None:
+        merge(session, moderator=moderator, source=other, target=tag)
+        synonym = session.scalar(select(TagSynonym).where(TagSynonym.name == name))
+        assert synonym is not None
+        return synonym
+    synonym = TagSynonym(name=name, tag_id=tag.id)
+    session.add(synonym)
+    session.flush()
+    return synonym
+
+
+def merge(session: Session, *, moderator: User, source: Tag, target: Tag) -> None:
+    """Move every post, follower and synonym of ``source`` to ``target``; ``source``
+    becomes a synonym of ``target``."""
+    if not moderator.is_moderator:
+        raise Forbidden("Only moderators merge tags.")
+    if source.id == target.id:
+        raise ValidationError({"target": ["Choose a different tag to merge into."]})
+    already = select(post_tags.c.post_id).where(post_tags.c.tag_id == target.id)
+    session.execute(
+        update(post_tags)
+        .where(post_tags.c.tag_id == source.id, post_tags.c.post_id.not_in(already))
+        .values(tag_id=target.id)
+    )
+    session.execute(delete(post_tags).where(post_tags.c.tag_id == source.id))
+    followed = select(TagFollow.user_id).where(TagFollow.tag_id == target.id)
+    session.execute(
+        update(TagFollow)
+        .where(TagFollow.tag_id == source.id, TagFollow.user_id.not_in(followed))
+        .values(tag_id=target.id)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(TagSynonym)
+        .where(TagSynonym.tag_id == source.id)
+        .values(tag_id=target.id)
+        .execution_options(synchronize_session=False)
+    )
+    name = source.name
+    session.delete(source)
+    session.flush()
+    session.add(TagSynonym(name=name, tag_id=target.id))
+    session.flush()
+    session.expire_all()

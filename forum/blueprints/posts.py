@@ -1,0 +1,190 @@
+"""Votes and comments on any post: questions, answers and articles."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_login import login_required
+
+from forum.blueprints.questions import member_key
+from forum.db import get_session
+from forum.extensions import limiter
+from forum.forms.questions import CommentForm
+from forum.models import Answer, Post
+from forum.security import safe_next
+from forum.services import comments, posts, votes
+from forum.services.errors import ValidationError
+from forum.web import current_member
+
+bp = Blueprint("posts", __name__)
+
+
+def vote_limit() -> str:
+    """The configured limit on votes per member."""
+    return str(current_app.config["VOTE_RATE_LIMIT"])
+
+
+def comment_limit() -> str:
+    """The configured limit on comments per member."""
+    return str(current_app.config["COMMENT_RATE_LIMIT"])
+
+
+def _wants_json() -> bool:
+    accept = request.accept_mimetypes
+    return accept["application/json"] > accept["text/html"]
+
+
+def _post_page(post: Post) -> str:
+    """Where a post is shown: the question page for questions and answers, else home."""
+    from forum.blueprints.questions import question_url
+
+    if isinstance(post, Answer):
+        question = get_session().get(Post, post.parent_id)
+        if question is not None:
+            return question_url(question) + f"#post-{post.id}"
+    if post.kind.value == "question":
+        return question_url(post)
+    if post.slug and "wiki.detail" in current_app.view_functions:
+        return url_for("wiki.detail", slug=post.slug)
+    return "/"
+
+
+def _back(default: str) -> str:
+    return safe_next(request.form.get("next") or request.args.get("next"), default)
+
+
+@bp.post("/posts/<int:post_id>/vote")
+@login_required
+@limiter.limit(vote_limit, key_func=member_key)
+def vote(post_id: int) -> ResponseReturnValue:
+    """Vote a post up (value=1) or down (value=-1); the same value again undoes the vote."""
+    db = get_session()
+    voter = current_member()
+    # The vote must open its own transaction (see forum.services.votes): end the read one
+    # the login check started.
+    db.commit()
+    try:
+        value = votes.parse_value(request.form.get("value"))
+        outcome = votes.cast(db, voter=voter, post_id=post_id, value=value)
+    except ValidationError as exc:
+        db.rollback()
+        if _wants_json():
+            return jsonify(error="Bad request", message=str(exc), status=400), 400
+        flash("A vote is up or down.", "error")
+        return redirect(_back("/")), 303
+    db.commit()
+    if _wants_json():
+        return jsonify(post_id=post_id, score=outcome.score, my_vote=outcome.my_vote)
+    flash(
+        {1: "Voted up.", -1: "Voted down.", 0: "Your vote is withdrawn."}[outcome.my_vote],
+        "success",
+    )
+    post = db.get(Post, post_id)
+    return redirect(_back(_post_page(post) if post is not None else "/"), 303)
+
+
+@bp.post("/comments/<int:comment_id>/vote")
+@login_required
+@limiter.limit(vote_limit, key_func=member_key)
+def comment_vote(comment_id: int) -> ResponseReturnValue:
+    """Up-vote a comment, or take the vote back."""
+    db = get_session()
+    voter = current_member()
+    db.commit()
+    outcome = votes.cast_on_comment(db, voter=voter, comment_id=comment_id)
+    db.commit()
+    if _wants_json():
+        return jsonify(comment_id=comment_id, score=outcome.score, my_vote=outcome.my_vote)
+    return redirect(_back("/"), 303)
+
+
+@bp.post("/posts/<int:post_id>/comments")
+@login_required
+@limiter.limit(comment_limit, key_func=member_key)
+def add_comment(post_id: int) -> ResponseReturnValue:
+    """Comment on a post, or reply to a comment (field parent_id)."""
+    db = get_session()
+    raw_parent = request.form.get("parent_id") or ""
+    parent_id = int(raw_parent) if raw_parent.isdigit() and len(raw_parent) < 10 else None
+    body = request.form.get("body") or ""
+    try:
+        comment = comments.add(
+            db, author=current_member(), post_id=post_id, body=body, parent_id=parent_id
+        )
+    except ValidationError as exc:
+        db.rollback()
+        post = posts.get_post(db, post_id)
+        form = CommentForm(formdata=None, body=body)
+        form.add_errors(exc.errors)
+        return render_template(
+            "questions/comment.html",
+            form=form,
+            post=post,
+            back=_back(_post_page(post)),
+            action="add",
+            parent_id=parent_id,
+        ), 400
+    db.commit()
+    flash("Your comment is posted.", "success")
+    return redirect(_back(_post_page(comment.post)).split("#")[0] + f"#comment-{comment.id}")
+
+
+@bp.route("/comments/<int:comment_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_comment(comment_id: int) -> ResponseReturnValue:
+    """Edit one's comment within ten minutes of posting it."""
+    db = get_session()
+    comment = comments.get(db, comment_id)
+    member = current_member()
+    if not comments.can_edit(member, comment):
+        from forum.services.errors import Forbidden
+
+        raise Forbidden("Only the author can edit a comment, for 10 minutes after posting it.")
+    form = CommentForm()
+    back = _back(_post_page(comment.post))
+    if request.method == "GET":
+        form.body.data = comment.body_md
+        return render_template(
+            "questions/comment.html",
+            form=form,
+            post=comment.post,
+            comment=comment,
+            back=back,
+            action="edit",
+        )
+    try:
+        comments.edit(db, editor=member, comment_id=comment_id, body=form.body.data or "")
+    except ValidationError as exc:
+        db.rollback()
+        form.add_errors(exc.errors)
+        return render_template(
+            "questions/comment.html",
+            form=form,
+            post=comment.post,
+            comment=comment,
+            back=back,
+            action="edit",
+        ), 400
+    db.commit()
+    flash("Your comment is updated.", "success")
+    return redirect(back.split("#")[0] + f"#comment-{comment_id}")
+
+
+@bp.post("/comments/<int:comment_id>/delete")
+@login_required
+def delete_comment(comment_id: int) -> ResponseReturnValue:
+    """Delete a comment (its author or a moderator)."""
+    db = get_session()
+    comment = comments.delete(db, actor=current_member(), comment_id=comment_id)
+    db.commit()
+    flash("The comment is deleted.", "info")
+    return redirect(_back(_post_page(comment.post)))

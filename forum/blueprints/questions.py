@@ -1,0 +1,477 @@
+"""Questions and answers: lists, asking, the question page, edits, acceptance, moderation."""
+
+from __future__ import annotations
+
+import math
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+from sqlalchemy.exc import OperationalError
+
+from forum.db import get_session
+from forum.extensions import client_address, limiter
+from forum.forms.questions import (
+    AnswerForm,
+    AskForm,
+    CloseForm,
+    EditQuestionForm,
+    RevealForm,
+)
+from forum.models import Post, User
+from forum.services import answers, posts, questions, revisions
+from forum.services import tags as tag_service
+from forum.services.errors import ValidationError
+from forum.services.questions import TAB_LABELS, Tab
+from forum.web import current_member, page_number
+
+bp = Blueprint("questions", __name__)
+
+
+def viewer() -> User | None:
+    """The logged-in member, or None for a visitor."""
+    user = current_user._get_current_object()
+    return user if isinstance(user, User) else None
+
+
+def member_key() -> str:
+    """Rate-limit key: the member (so colleagues behind one address don't share a budget)."""
+    user = viewer()
+    return f"member:{user.id}" if user is not None else f"address:{client_address()}"
+
+
+def post_limit() -> str:
+    """The configured limit on new questions and answers."""
+    return str(current_app.config["POST_RATE_LIMIT"])
+
+
+@bp.app_template_global()
+def question_url(question: Post, **kwargs: object) -> str:
+    """The canonical address of a question (with its slug)."""
+    return url_for(
+        "questions.detail",
+        question_id=question.id,
+        slug=questions.slugify(question.title),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+@bp.app_template_filter("post_author")
+def post_author_filter(post: Post) -> str:
+    """The author's name as pages may show it ("Anonymous colleague" for anonymous ones)."""
+    return posts.author_label(post)
+
+
+@bp.app_template_filter("post_author_username")
+def post_author_username_filter(post: Post) -> str | None:
+    """The author's username when it may be linked, else None."""
+    return posts.author_username(post)
+
+
+def _tab() -> Tab:
+    raw = request.args.get("tab", Tab.NEWEST.value)
+    try:
+        return Tab(raw)
+    except ValueError:
+        abort(400, "Unknown list.")
+
+
+@bp.get("/questions")
+def index() -> ResponseReturnValue:
+    """Question lists: newest, active, top, unanswered and followed tags."""
+    db = get_session()
+    tab = _tab()
+    page = page_number()
+    per_page = int(current_app.config["QUESTIONS_PER_PAGE"])
+    me = viewer()
+    followed = tag_service.followed_tags(db, me) if me is not None else []
+    rows, total = questions.list_questions(db, tab=tab, viewer=me, page=page, per_page=per_page)
+    return render_template(
+        "questions/index.html",
+        questions=rows,
+        total=total,
+        tab=tab,
+        tabs=TAB_LABELS,
+        page=page,
+        pages=max(1, math.ceil(total / per_page)),
+        followed=followed,
+    )
+
+
+@bp.route("/questions/ask", methods=["GET", "POST"])
+@login_required
+@limiter.limit(post_limit, key_func=member_key, methods=["POST"])
+def ask() -> ResponseReturnValue:
+    """Ask a question."""
+    form = AskForm()
+    if request.method == "GET":
+        form.tags.data = request.args.get("tags", "")[:200]
+        return render_template("questions/ask.html", form=form)
+    if not form.validate_on_submit():
+        return render_template("questions/ask.html", form=form), 400
+    db = get_session()
+    try:
+        question = questions.ask(
+            db,
+            author=_member(),
+            title=form.title.data or "",
+            body_md=form.body.data or "",
+            tags=form.tag_list(),
+            anonymous=bool(form.anonymous.data),
+        )
+    except ValidationError as exc:
+        db.rollback()
+        form.add_errors(exc.errors)
+        return render_template("questions/ask.html", form=form), 400
+    db.commit()
+    flash("Your question is posted. Colleagues following its tags will see it.", "success")
+    return redirect(question_url(question))
+
+
+def _member() -> User:
+    return current_member()
+
+
+def _render_detail(
+    question_id: int, answer_form: AnswerForm | None = None, status: int = 200
+) -> ResponseReturnValue:
+    db = get_session()
+    data = questions.page(db, question_id, viewer=viewer())
+    return (
+        render_template(
+            "questions/detail.html",
+            page=data,
+            question=data.question,
+            answer_form=answer_form or AnswerForm(),
+        ),
+        status,
+    )
+
+
+@bp.get("/questions/<int:question_id>")
+@bp.get("/questions/<int:question_id>/<slug>")
+def detail(question_id: int, slug: str | None = None) -> ResponseReturnValue:
+    """A question with its answers and comments; counts one view per person per hour."""
+    db = get_session()
+    data = questions.page(db, question_id, viewer=viewer())
+    # End the read transaction first: on SQLite the view count's write then waits for the
+    # write lock instead of failing on a stale snapshot. A lost view never fails the page.
+    db.commit()
+    key = questions.viewer_key(viewer(), client_address(), current_app.config["SECRET_KEY"])
+    try:
+        counted = questions.record_view(db, question_id, key)
+        db.commit()
+    except OperationalError:
+        db.rollback()
+        current_app.logger.warning("view of question %s not counted: database busy", question_id)
+        counted = False
+    return render_template(
+        "questions/detail.html",
+        page=data,
+        question=data.question,
+        answer_form=AnswerForm(),
+        shown_views=data.question.view_count + (1 if counted else 0),
+    )
+
+
+@bp.route("/questions/<int:question_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(question_id: int) -> ResponseReturnValue:
+    """Edit a question; every save is a revision."""
+    db = get_session()
+    question = questions.get(db, question_id, viewer=_member())
+    if not posts.can_edit(_member(), question):
+        abort(403, "You can't edit this question.")
+    form = EditQuestionForm()
+    if request.method == "GET":
+        form.title.data = question.title
+        form.body.data = question.body_md
+        form.tags.data = " ".join(t.name for t in question.tags)
+        form.base_revision.data = str(question.revision_count)
+        return render_template("questions/edit.html", form=form, question=question)
+    if not form.validate_on_submit():
+        return render_template("questions/edit.html", form=form, question=question), 400
+    try:
+        questions.edit(
+            db,
+            editor=_member(),
+            question_id=question_id,
+            title=form.title.data or "",
+            body_md=form.body.data or "",
+            tags=form.tag_list(),
+            summary=form.summary.data or "",
+            base_revision=form.base_revision_number(),
+        )
+    except ValidationError as exc:
+        db.rollback()
+        form.add_errors(exc.errors)
+        question = questions.get(db, question_id, viewer=_member())
+        return render_template("questions/edit.html", form=form, question=question), 400
+    db.commit()
+    flash("Your edit is saved.", "success")
+    return redirect(question_url(question))
+
+
+def _history(post: Post, title: str, back: str, endpoint: str, args: dict[str, int]) -> str:
+    db = get_session()
+    history = revisions.history(db, post)
+    lines = None
+    from_n = request.args.get("from", type=int)
+    to_n = request.args.get("to", type=int)
+    if from_n and to_n:
+        old = revisions.get_revision(db, post, from_n)
+        new = revisions.get_revision(db, post, to_n)
+        lines = revisions.diff_lines(
+            f"{old.title or ''}\n\n{old.body_md}\n\nTags: {old.tags_text}",
+            f"{new.title or ''}\n\n{new.body_md}\n\nTags: {new.tags_text}",
+        )
+    hidden = _hidden_author_id(post)
+    return render_template(
+        "questions/history.html",
+        post=post,
+        title=title,
+        back=back,
+        history=history,
+        lines=lines,
+        from_n=from_n,
+        to_n=to_n,
+        endpoint=endpoint,
+        args=args,
+        hidden_editor_id=hidden,
+    )
+
+
+def _hidden_author_id(post: Post) -> int | None:
+    db = get_session()
+    question = post if post.parent_id is None else db.get(Post, post.parent_id)
+    if question is not None and question.is_anonymous:
+        return question.author_id
+    return None
+
+
+@bp.get("/questions/<int:question_id>/history")
+def history(question_id: int) -> ResponseReturnValue:
+    """Revisions of a question, and a diff of any two."""
+    question = questions.get(get_session(), question_id, viewer=viewer())
+    return _history(
+        question,
+        f"History of “{question.title}”",
+        question_url(question),
+        "questions.history",
+        {"question_id": question.id},
+    )
+
+
+@bp.get("/answers/<int:answer_id>/history")
+def answer_history(answer_id: int) -> ResponseReturnValue:
+    """Revisions of an answer."""
+    found = answers.get(get_session(), answer_id, viewer=viewer())
+    return _history(
+        found,
+        "History of an answer",
+        url_for("questions.detail", question_id=found.parent_id) + f"#post-{found.id}",
+        "questions.answer_history",
+        {"answer_id": found.id},
+    )
+
+
+@bp.post("/questions/<int:question_id>/answer")
+@login_required
+@limiter.limit(post_limit, key_func=member_key)
+def answer(question_id: int) -> ResponseReturnValue:
+    """Post an answer."""
+    form = AnswerForm()
+    if not form.validate_on_submit():
+        return _render_detail(question_id, form, 400)
+    db = get_session()
+    try:
+        new = answers.answer(
+            db, author=_member(), question_id=question_id, body_md=form.body.data or ""
+        )
+    except ValidationError as exc:
+        db.rollback()
+        form.add_errors(exc.errors)
+        return _render_detail(question_id, form, 400)
+    db.commit()
+    flash("Thanks for answering!", "success")
+    return redirect(url_for("questions.detail", question_id=question_id) + f"#post-{new.id}")
+
+
+@bp.route("/answers/<int:answer_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_answer(answer_id: int) -> ResponseReturnValue:
+    """Edit an answer; every save is a revision."""
+    db = get_session()
+    found = answers.get(db, answer_id, viewer=_member())
+    if not posts.can_edit(_member(), found):
+        abort(403, "You can't edit this answer.")
+    form = AnswerForm()
+    if request.method == "GET":
+        form.body.data = found.body_md
+        form.base_revision.data = str(found.revision_count)
+        return render_template("questions/edit_answer.html", form=form, answer=found)
+    if not form.validate_on_submit():
+        return render_template("questions/edit_answer.html", form=form, answer=found), 400
+    try:
+        answers.edit(
+            db,
+            editor=_member(),
+            answer_id=answer_id,
+            body_md=form.body.data or "",
+            summary=form.summary.data or "",
+            base_revision=form.base_revision_number(),
+        )
+    except ValidationError as exc:
+        db.rollback()
+        form.add_errors(exc.errors)
+        found = answers.get(db, answer_id, viewer=_member())
+        return render_template("questions/edit_answer.html", form=form, answer=found), 400
+    db.commit()
+    flash("Your edit is saved.", "success")
+    return redirect(url_for("questions.detail", question_id=found.parent_id) + f"#post-{found.id}")
+
+
+@bp.post("/answers/<int:answer_id>/accept")
+@login_required
+def accept(answer_id: int) -> ResponseReturnValue:
+    """Accept an answer (or undo the acceptance): the asker only."""
+    db = get_session()
+    question = answers.accept(db, acceptor=_member(), answer_id=answer_id)
+    db.commit()
+    if question.accepted_answer_id == answer_id:
+        flash("You accepted this answer. Thank you for closing the loop!", "success")
+    else:
+        flash("The answer is no longer accepted.", "info")
+    return redirect(question_url(question) + f"#post-{answer_id}")
+
+
+@bp.post("/answers/<int:answer_id>/delete")
+@login_required
+def delete_answer(answer_id: int) -> ResponseReturnValue:
+    """Delete an answer (its author or a moderator)."""
+    db = get_session()
+    found = answers.delete(db, actor=_member(), answer_id=answer_id)
+    db.commit()
+    flash("The answer is deleted. A moderator can restore it.", "info")
+    return redirect(url_for("questions.detail", question_id=found.parent_id))
+
+
+@bp.post("/answers/<int:answer_id>/undelete")
+@login_required
+def undelete_answer(answer_id: int) -> ResponseReturnValue:
+    """Restore a deleted answer (moderators)."""
+    db = get_session()
+    found = answers.undelete(db, actor=_member(), answer_id=answer_id)
+    db.commit()
+    flash("The answer is restored.", "success")
+    return redirect(url_for("questions.detail", question_id=found.parent_id) + f"#post-{found.id}")
+
+
+@bp.post("/questions/<int:question_id>/delete")
+@login_required
+def delete(question_id: int) -> ResponseReturnValue:
+    """Delete a question (its author or a moderator)."""
+    db = get_session()
+    questions.delete(db, actor=_member(), question_id=question_id)
+    db.commit()
+    flash("The question is deleted. A moderator can restore it.", "info")
+    return redirect(url_for("questions.index"))
+
+
+@bp.post("/questions/<int:question_id>/undelete")
+@login_required
+def undelete(question_id: int) -> ResponseReturnValue:
+    """Restore a deleted question (moderators)."""
+    db = get_session()
+    question = questions.undelete(db, actor=_member(), question_id=question_id)
+    db.commit()
+    flash("The question is restored.", "success")
+    return redirect(question_url(question))
+
+
+def _moderator() -> User:
+    member = _member()
+    if not member.is_moderator:
+        abort(403, "Only moderators can do this.")
+    return member
+
+
+@bp.route("/questions/<int:question_id>/close", methods=["GET", "POST"])
+@login_required
+def close(question_id: int) -> ResponseReturnValue:
+    """Close a question as a duplicate, off-topic or needing detail (moderators)."""
+    moderator = _moderator()
+    db = get_session()
+    question = questions.get(db, question_id, viewer=moderator)
+    form = CloseForm()
+    if request.method == "GET":
+        return render_template("questions/close.html", form=form, question=question)
+    if not form.validate_on_submit():
+        return render_template("questions/close.html", form=form, question=question), 400
+    try:
+        questions.close(
+            db,
+            moderator=moderator,
+            question_id=question_id,
+            reason=form.reason.data or "",
+            note=form.note.data or "",
+            duplicate_of_id=form.duplicate_of.data,
+        )
+    except ValidationError as exc:
+        db.rollback()
+        form.add_errors(exc.errors)
+        question = questions.get(db, question_id, viewer=moderator)
+        return render_template("questions/close.html", form=form, question=question), 400
+    db.commit()
+    flash("The question is closed.", "success")
+    return redirect(question_url(question))
+
+
+@bp.post("/questions/<int:question_id>/reopen")
+@login_required
+def reopen(question_id: int) -> ResponseReturnValue:
+    """Reopen a closed question (moderators)."""
+    db = get_session()
+    question = questions.reopen(db, moderator=_member(), question_id=question_id)
+    db.commit()
+    flash("The question is open again.", "success")
+    return redirect(question_url(question))
+
+
+@bp.route("/questions/<int:question_id>/reveal", methods=["GET", "POST"])
+@login_required
+def reveal(question_id: int) -> ResponseReturnValue:
+    """Reveal an anonymous question's author to a moderator, with a reason (audited)."""
+    moderator = _moderator()
+    db = get_session()
+    question = questions.get(db, question_id, viewer=moderator)
+    form = RevealForm()
+    if request.method == "GET":
+        return render_template("questions/reveal.html", form=form, question=question, author=None)
+    if not form.validate_on_submit():
+        return render_template(
+            "questions/reveal.html", form=form, question=question, author=None
+        ), 400
+    try:
+        author = questions.reveal_author(
+            db, moderator=moderator, question_id=question_id, reason=form.reason.data or ""
+        )
+    except ValidationError as exc:
+        db.rollback()
+        form.add_errors(exc.errors)
+        return render_template(
+            "questions/reveal.html", form=form, question=question, author=None
+        ), 400
+    db.commit()
+    return render_template(
+        "questions/reveal.html", form=form, question=question, author=author, revealed=True
+    )

@@ -1,0 +1,163 @@
+"""Tags: the directory, a tag's page with its questions and articles, following, synonyms."""
+
+from __future__ import annotations
+
+import math
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import login_required
+from sqlalchemy import select
+
+from forum.blueprints.questions import viewer
+from forum.db import get_session
+from forum.forms.questions import SynonymForm, TagEditForm
+from forum.models import Article, Post, post_tags
+from forum.services import posts, questions
+from forum.services import tags as tag_service
+from forum.services.errors import Forbidden, ValidationError
+from forum.services.questions import TAB_LABELS, Tab
+from forum.web import current_member, page_number
+
+bp = Blueprint("tags", __name__)
+
+
+@bp.get("/tags")
+def index() -> ResponseReturnValue:
+    """Every tag with its counts and excerpt, most used first (or by name)."""
+    db = get_session()
+    page = page_number()
+    sort = "name" if request.args.get("sort") == "name" else "popular"
+    query = (request.args.get("q") or "").strip()[:35] or None
+    per_page = 60
+    rows, total = tag_service.list_tags(db, query=query, sort=sort, page=page, per_page=per_page)
+    return render_template(
+        "tags/index.html",
+        tags=rows,
+        total=total,
+        sort=sort,
+        query=query,
+        page=page,
+        pages=max(1, math.ceil(total / per_page)),
+    )
+
+
+def _articles(tag_id: int, limit: int = 10) -> list[Post]:
+    db = get_session()
+    return list(
+        db.scalars(
+            select(Article)
+            .join(post_tags, post_tags.c.post_id == Article.id)
+            .where(post_tags.c.tag_id == tag_id, Article.deleted_at.is_(None))
+            .order_by(Article.score.desc(), Article.created_at.desc())
+            .limit(limit)
+        )
+    )
+
+
+@bp.get("/tags/<name>")
+def detail(name: str) -> ResponseReturnValue:
+    """A tag: its description, its questions (with the usual lists) and its articles."""
+    db = get_session()
+    tag = tag_service.get_tag(db, name)
+    if tag.name != name:
+        return redirect(url_for("tags.detail", name=tag.name), 301)
+    tab_raw = request.args.get("tab", Tab.NEWEST.value)
+    tab = Tab(tab_raw) if tab_raw in {t.value for t in Tab} - {Tab.MY_TAGS.value} else Tab.NEWEST
+    page = page_number()
+    per_page = int(current_app.config["QUESTIONS_PER_PAGE"])
+    rows, total = questions.list_questions(db, tab=tab, tag=tag, page=page, per_page=per_page)
+    me = viewer()
+    return render_template(
+        "tags/detail.html",
+        tag=tag,
+        summary=tag_service.summary(db, tag),
+        synonyms=tag_service.synonyms_of(db, tag),
+        questions=rows,
+        total=total,
+        tab=tab,
+        tabs={k: v for k, v in TAB_LABELS.items() if k is not Tab.MY_TAGS},
+        page=page,
+        pages=max(1, math.ceil(total / per_page)),
+        articles=_articles(tag.id),
+        following=tag_service.is_following(db, me, tag),
+        can_edit=posts.can(me, "edit_tag_wiki"),
+        synonym_form=SynonymForm(),
+    )
+
+
+@bp.route("/tags/<name>/edit", methods=["GET", "POST"])
+@login_required
+def edit(name: str) -> ResponseReturnValue:
+    """Edit a tag's excerpt and description (members with enough reputation)."""
+    db = get_session()
+    tag = tag_service.get_tag(db, name)
+    member = current_member()
+    if not posts.can(member, "edit_tag_wiki"):
+        raise Forbidden("You need more reputation to edit tag descriptions.")
+    form = TagEditForm()
+    if request.method == "GET":
+        form.excerpt.data = tag.excerpt or ""
+        form.description.data = tag.description_md or ""
+        return render_template("tags/edit.html", form=form, tag=tag)
+    if not form.validate_on_submit():
+        return render_template("tags/edit.html", form=form, tag=tag), 400
+    try:
+        tag_service.edit_description(
+            db,
+            editor=member,
+            tag=tag,
+            excerpt=form.excerpt.data or "",
+            description_md=form.description.data or "",
+        )
+    except ValidationError as exc:
+        db.rollback()
+        form.add_errors(exc.errors)
+        return render_template("tags/edit.html", form=form, tag=tag), 400
+    db.commit()
+    flash("The tag description is saved.", "success")
+    return redirect(url_for("tags.detail", name=tag.name))
+
+
+@bp.post("/tags/<name>/follow")
+@login_required
+def follow(name: str) -> ResponseReturnValue:
+    """Follow a tag: its questions appear under "My tags"."""
+    db = get_session()
+    tag = tag_service.get_tag(db, name)
+    tag_service.follow(db, user=current_member(), tag=tag)
+    db.commit()
+    flash(f"You follow {tag.name}.", "success")
+    return redirect(url_for("tags.detail", name=tag.name))
+
+
+@bp.post("/tags/<name>/unfollow")
+@login_required
+def unfollow(name: str) -> ResponseReturnValue:
+    """Stop following a tag."""
+    db = get_session()
+    tag = tag_service.get_tag(db, name)
+    tag_service.unfollow(db, user=current_member(), tag=tag)
+    db.commit()
+    flash(f"You no longer follow {tag.name}.", "info")
+    return redirect(url_for("tags.detail", name=tag.name))
+
+
+@bp.post("/tags/<name>/synonyms")
+@login_required
+def add_synonym(name: str) -> ResponseReturnValue:
+    """Add a synonym; an existing tag with that name is merged into this one (moderators)."""
+    db = get_session()
+    tag = tag_service.get_tag(db, name)
+    form = SynonymForm()
+    try:
+        tag_service.add_synonym(
+            db, moderator=current_member(), tag=tag, name=form.synonym.data or ""
+        )
+    except ValidationError as exc:
+        db.rollback()
+        flash(" ".join(m for msgs in exc.errors.values() for m in msgs), "error")
+        return redirect(url_for("tags.detail", name=name))
+    db.commit()
+    flash("The synonym is added; posts with that tag now carry this one.", "success")
+    return redirect(url_for("tags.detail", name=name))

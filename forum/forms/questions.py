@@ -1,0 +1,138 @@
+"""Forms of Q&A: asking, answering, editing, closing, revealing, comments and tags."""
+
+from __future__ import annotations
+
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import Length, NumberRange, Optional
+
+from forum.forms import BaseForm
+from forum.services.questions import CloseReason
+from forum.services.tags import parse_tags
+
+
+def _base_revision(field: HiddenField) -> int | None:
+    raw = (field.data or "").strip()
+    return int(raw) if raw.isdigit() and len(raw) < 9 else None
+
+
+class AskForm(BaseForm):
+    """A question: the service validates lengths and tags so messages stay in one place."""
+
+    title = StringField(
+        "Title",
+        description="15–150 characters. Be specific: “How do I rotate the staging database "
+        "password?”",
+    )
+    body = TextAreaField(
+        "Your question",
+        description="Markdown. Say what you are trying to do, what you tried and what happened.",
+    )
+    tags = StringField(
+        "Tags", description="1–5 tags separated by commas or spaces, e.g. python sql."
+    )
+    anonymous = BooleanField(
+        "Ask anonymously",
+        description="Your name is shown as “Anonymous colleague” everywhere. Moderators can "
+        "reveal it only with a recorded reason. You earn no reputation for it.",
+    )
+
+    def tag_list(self) -> list[str]:
+        """The tags as a list of names."""
+        return parse_tags(self.tags.data or "")
+
+
+class EditQuestionForm(BaseForm):
+    """An edit of a question, recorded as a revision."""
+
+    title = StringField("Title", description="15–150 characters.")
+    body = TextAreaField("Question", description="Markdown.")
+    tags = StringField("Tags", description="1–5 tags separated by commas or spaces.")
+    summary = StringField(
+        "Edit summary",
+        validators=[Optional(), Length(max=300)],
+        description="What you changed, for the history.",
+    )
+    base_revision = HiddenField()
+
+    def tag_list(self) -> list[str]:
+        """The tags as a list of names."""
+        return parse_tags(self.tags.data or "")
+
+    def base_revision_number(self) -> int | None:
+        """The revision the edit started from."""
+        return _base_revision(self.base_revision)
+
+
+class AnswerForm(BaseForm):
+    """An answer (or an edit of one)."""
+
+    body = TextAreaField(
+        "Your answer", description="Markdown. Explain why, not only what; link to sources."
+    )
+    summary = StringField(
+        "Edit summary", validators=[Optional(), Length(max=300)], description="What you changed."
+    )
+    base_revision = HiddenField()
+
+    def base_revision_number(self) -> int | None:
+        """The revision the edit started from."""
+        return _base_revision(self.base_revision)
+
+
+class CommentForm(BaseForm):
+    """A comment's text (used to edit one)."""
+
+    body = TextAreaField("Comment", validators=[Length(max=2000)])
+
+
+class CloseForm(BaseForm):
+    """A moderator closes a question."""
+
+    reason = SelectField(
+        "Reason",
+        choices=[SelectChoice(r.value, r.label) for r in CloseReason],
+        default="needs-detail",
+    )
+    duplicate_of = IntegerField(
+        "Original question number",
+        validators=[Optional(), NumberRange(min=1)],
+        description="For duplicates: the number in the original question's address.",
+    )
+    note = TextAreaField(
+        "Note to the asker",
+        validators=[Optional(), Length(max=500)],
+        description="Shown on the question: what would make it answerable.",
+    )
+
+
+class RevealForm(BaseForm):
+    """A moderator's reason for revealing an anonymous author (written to the audit log)."""
+
+    reason = TextAreaField(
+        "Reason",
+        validators=[Length(max=2000)],
+        description="Why the author must be known. This is recorded in the audit log.",
+    )
+
+
+class TagEditForm(BaseForm):
+    """A tag's excerpt and description."""
+
+    excerpt = TextAreaField(
+        "Excerpt", validators=[Optional(), Length(max=300)], description="One or two sentences."
+    )
+    description = TextAreaField("Description", description="Markdown: when to use the tag.")
+
+
+class SynonymForm(BaseForm):
+    """A moderator adds a synonym (an existing tag of that name is merged)."""
+
+    synonym = StringField("Synonym", description="Another name that should lead to this tag.")

@@ -1,0 +1,1 @@
+"""Importers that bring content in from other systems (``forum import ...``)."""

@@ -1,0 +1,1 @@
+"""Moving content in and out of forum in portable formats."""

@@ -1,0 +1,817 @@
+"""The Whoosh backend: index files under SEARCH_INDEX_DIR, one searcher per process."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import re
+import shutil
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+from whoosh import collectors, index, query, scoring, sorting
+from whoosh.analysis import RegexTokenizer, StemmingAnalyzer, StopFilter
+from whoosh.analysis.filters import LowercaseFilter
+from whoosh.fields import BOOLEAN, DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+from whoosh.filedb.filestore import FileStorage, RamStorage, Storage
+from whoosh.index import LockError
+from whoosh.lang import porter
+from whoosh.reading import EmptyReader, MultiReader, SegmentReader
+from whoosh.searching import Searcher
+from whoosh.writing import IndexWriter
+
+from forum.search import query as q
+from forum.search.base import TIME_LIMIT, Busy, Hit, ProgressFn, Results, leading_text, marked_html
+from forum.search.documents import (
+    MARK_END,
+    MARK_START,
+    SearchDoc,
+    count_documents,
+    iter_all_documents,
+)
+
+#: Bump when the schema or the analysis changes: an index with another version is rebuilt.
+SCHEMA_VERSION = 6
+INDEX_NAME = "forum"
+CURRENT = "current"
+PREFIX_EXPANSIONS = 48
+TEXT_FIELDS = ("title", "body", "thread")
+
+_stem = StemmingAnalyzer()
+_spell = RegexTokenizer() | LowercaseFilter() | StopFilter(minsize=3)
+
+
+class SchemaMismatch(Exception):
+    """The index on disk was written with another schema version."""
+
+
+def make_schema() -> Schema:
+    """The index schema; field boosts make title and tags weigh most, comments least."""
+    return Schema(
+        id=ID(stored=True, unique=True),
+        kind=ID(stored=True),
+        subtype=ID(stored=True),
+        slug=ID(stored=True),
+        title=TEXT(analyzer=_stem, stored=True, field_boost=3.0),
+        display_title=STORED(),
+        tags=KEYWORD(stored=True, commas=True, lowercase=True, scorable=True, field_boost=2.0),
+        body=TEXT(analyzer=_stem, stored=True),
+        # A thread's answers and comments, in one field: fewer matchers per query word.
+        thread=TEXT(analyzer=_stem, field_boost=0.5, phrase=False),
+        # Unstemmed words: the vocabulary for "did you mean" and for expanding kube*.
+        spell=TEXT(analyzer=_spell, phrase=False),
+        user=ID(stored=True),
+        author=NUMERIC(int, stored=True),
+        question=NUMERIC(int, stored=True),
+        score=NUMERIC(int, stored=True, sortable=True, signed=True, bits=32),
+        answer_count=NUMERIC(int, stored=True, bits=32),
+        accepted=BOOLEAN(stored=True),
+        created=DATETIME(stored=True, sortable=True),
+        version=ID(stored=True),
+    )
+
+
+#: BM25F; field boosts in the schema make title and tags weigh most, comments least.
+_WEIGHTING = scoring.BM25F()
+
+
+def _nudge(hits: list[Hit]) -> list[Hit]:
+    """Reorder one page a little by votes and acceptance, never past a clearly better match.
+
+    Done on the page rather than in Whoosh's ``final`` hook, which would disable its
+    block-quality skipping and look up every matching document's score.
+    """
+
+    def key(hit: Hit) -> float:
+        boost = 1.0 + 0.05 * math.log1p(max(hit.post_score, 0)) + (0.03 if hit.accepted else 0)
+        return -hit.relevance * boost
+
+    return sorted(hits, key=key)
+
+
+class _Deadline(collectors.WrappingCollector):  # type: ignore[misc]
+    """Stops collecting at ``deadline`` (keeping what it has) and skips ``mask``'s documents.
+
+    Whoosh's own TimeLimitCollector bypasses a mask and needs a timer thread or SIGALRM,
+    which only the main thread may use.
+    """
+
+    def __init__(self, child: Any, deadline: float, mask: Any = None) -> None:
+        self.child = child
+        self.deadline = deadline
+        self.mask_results = mask
+        self._mask: Any = None
+
+    def prepare(self, top_searcher: Any, q: Any, context: Any) -> None:
+        self.child.prepare(top_searcher, q, context)
+        self._mask = self.mask_results.docs() if self.mask_results is not None else None
+
+    def collect_matches(self) -> None:
+        child = self.child
+        mask = self._mask
+        offset = self.offset
+        deadline = self.deadline
+        for n, sub_docnum in enumerate(child.matches()):
+            if n % 256 == 0 and time.monotonic() > deadline:
+                raise collectors.TimeLimit
+            if mask is not None and offset + sub_docnum in mask:
+                continue
+            child.collect(sub_docnum)
+
+    def results(self) -> Any:
+        return self.child.results()
+
+
+def _refreshed(ix: Any, old: Any) -> Any:
+    """A searcher on the newest generation reusing the unchanged segments' open readers.
+
+    Whoosh's own ``Searcher.refresh`` keeps a reused segment's old deletions (an updated
+    document shows twice) and cannot refresh an empty index; here a reused reader is given
+    the new segment object, which carries the deletions.
+    """
+    if ix.latest_generation() == old.reader().generation():
+        return old
+    toc = ix._read_toc()
+    leaves: dict[str, Any] = {}
+    for reader, _offset in old.reader().leaf_readers():
+        segment = reader.segment()
+        if segment is not None:
+            leaves[segment.segment_id()] = reader
+    readers = []
+    for segment in toc.segments:
+        reader = leaves.pop(segment.segment_id(), None)
+        if reader is None:
+            reader = SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation)
+        else:
+            reader._segment = segment
+            reader._perdoc._segment = segment
+            reader._gen = toc.generation
+            reader.__dict__.pop("deleted_docs_set", None)  # a cached property
+        readers.append(reader)
+    for reader in leaves.values():
+        reader.close()
+    if not readers:
+        combined: Any = EmptyReader(toc.schema)
+    elif len(readers) == 1:
+        combined = readers[0]
+    else:
+        combined = MultiReader(readers, generation=toc.generation)
+    return Searcher(combined, fromindex=ix, weighting=_WEIGHTING)
+
+
+def _fields(doc: SearchDoc) -> dict[str, Any]:
+    return {
+        "id": str(doc.id),
+        "kind": doc.kind,
+        "subtype": doc.subtype or "",
+        "slug": doc.slug or "",
+        # An answer shows its question's title but is not found by it (the thread is).
+        "title": "" if doc.kind == "answer" else doc.title,
+        "display_title": doc.title if doc.kind == "answer" else "",
+        "tags": ",".join(doc.tags),
+        "body": doc.body,
+        "thread": f"{doc.answers}\n{doc.comments}",
+        # Titles and tags only: indexing bodies twice made rebuilds a third slower.
+        "spell": f"{'' if doc.kind == 'answer' else doc.title} {' '.join(doc.tags)}",
+        "user": (doc.username or "").lower(),
+        "author": doc.author_id or 0,
+        "question": doc.question_id or 0,
+        "score": doc.score,
+        "answer_count": doc.answer_count,
+        "accepted": doc.accepted,
+        "created": doc.created_at.astimezone(dt.UTC).replace(tzinfo=None),
+        "version": doc.version,
+    }
+
+
+def _open_retrying(storage: Storage, attempts: int = 20) -> Any:
+    """open_dir, retried: a commit in another process briefly removes the TOC being read."""
+    for attempt in range(attempts):
+        try:
+            return storage.open_index(INDEX_NAME)
+        except (FileNotFoundError, index.EmptyIndexError, OSError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.02 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+class _WhooshWriter:
+    """A locked Whoosh writer; documents are replaced by id."""
+
+    def __init__(self, writer: IndexWriter, on_done: Any = None) -> None:
+        self._writer = writer
+        self._on_done = on_done
+
+    def update(self, docs: Sequence[SearchDoc]) -> None:
+        for doc in docs:
+            self._writer.update_document(**_fields(doc))
+
+    def delete(self, ids: Sequence[int]) -> None:
+        for post_id in ids:
+            self._writer.delete_by_term("id", str(post_id))
+
+    def commit(self) -> None:
+        self._writer.commit(merge=True)
+        if self._on_done:
+            self._on_done()
+
+    def cancel(self) -> None:
+        self._writer.cancel()
+        if self._on_done:
+            self._on_done()
+
+
+class WhooshBackend:
+    """Index files in ``directory`` (``current`` points at the live generation), or RAM."""
+
+    name = "whoosh"
+
+    def __init__(self, directory: str | Path | None) -> None:
+        self.directory = Path(directory) if directory is not None else None
+        self._lock = threading.RLock()
+        self._storage: Storage | None = None
+        self._ix: Any = None
+        self._generation_path: Path | None = None
+        self._searcher: Any = None
+
+    # -- storage -------------------------------------------------------------------------
+
+    def _live_path(self) -> Path | None:
+        assert self.directory is not None
+        link = self.directory / CURRENT
+        try:
+            return self.directory / os.readlink(link)
+        except OSError:
+            return None
+
+    def _new_generation(self) -> Path:
+        assert self.directory is not None
+        self.directory.mkdir(parents=True, exist_ok=True)
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S%f")
+        path = self.directory / f"gen-{stamp}-{os.getpid()}"
+        path.mkdir()
+        (path / "SCHEMA_VERSION").write_text(str(SCHEMA_VERSION), encoding="ascii")
+        return path
+
+    def _swap(self, path: Path) -> None:
+        """Point ``current`` at ``path`` atomically (a symlink renamed over the old one)."""
+        assert self.directory is not None
+        tmp = self.directory / f".current-{os.getpid()}-{threading.get_ident()}"
+        if tmp.is_symlink():
+            tmp.unlink()
+        os.symlink(path.name, tmp)
+        os.replace(tmp, self.directory / CURRENT)
+
+    def _ensure_open(self) -> Any:
+        """The live index, opened (or created on first use); reopened after a rebuild."""
+        with self._lock:
+            if self.directory is None:
+                if self._ix is None:
+                    self._storage = RamStorage()
+                    self._ix = self._storage.create_index(make_schema(), indexname=INDEX_NAME)
+                return self._ix
+            live = self._live_path()
+            if self._ix is not None and live == self._generation_path:
+                return self._ix
+            if live is None:
+                live = self._create_first()
+            version = (live / "SCHEMA_VERSION").read_text(encoding="ascii").strip()
+            if version != str(SCHEMA_VERSION):
+                raise SchemaMismatch(
+                    f"the search index has schema {version}, this code needs {SCHEMA_VERSION}:"
+                    " run `forum search rebuild`"
+                )
+            self._close_searcher()
+            storage = FileStorage(str(live))
+            self._ix = _open_retrying(storage)
+            self._storage = storage
+            self._generation_path = live
+            return self._ix
+
+    def _create_first(self) -> Path:
+        """Create the first generation; a process that loses the race uses the winner's."""
+        assert self.directory is not None
+        path = self._new_generation()
+        FileStorage(str(path)).create_index(make_schema(), indexname=INDEX_NAME)
+        tmp = self.directory / f".first-{os.getpid()}"
+        os.symlink(path.name, tmp)
+        try:
+            os.link(tmp, self.directory / CURRENT, follow_symlinks=False)
+        except FileExistsError:
+            shutil.rmtree(path, ignore_errors=True)
+        finally:
+            tmp.unlink()
+        live = self._live_path()
+        assert live is not None
+        return live
+
+    def schema_ok(self) -> bool:
+        """Whether the live index has this code's schema version (no index yet counts)."""
+        try:
+            self._ensure_open()
+        except SchemaMismatch:
+            return False
+        return True
+
+    def _close_searcher(self) -> None:
+        if self._searcher is not None:
+            self._searcher.close()
+            self._searcher = None
+
+    def close(self) -> None:
+        """Close the searcher; the index reopens on the next use."""
+        with self._lock:
+            self._close_searcher()
+            self._ix = None
+            self._generation_path = None
+
+    @contextmanager
+    def _searching(self) -> Iterator[Any]:
+        """The process's searcher, refreshed (not reopened) when the index has changed."""
+        with self._lock:
+            ix = self._ensure_open()
+            if self._searcher is None:
+                self._searcher = ix.searcher(weighting=_WEIGHTING)
+            else:
+                try:
+                    self._searcher = _refreshed(ix, self._searcher)
+                except OSError:
+                    self._close_searcher()
+                    self._searcher = ix.searcher(weighting=_WEIGHTING)
+            yield self._searcher
+
+    # -- writing -------------------------------------------------------------------------
+
+    def writer(self, session: Session, *, timeout: float) -> _WhooshWriter:
+        """The index writer; Busy when another process keeps it past ``timeout``."""
+        ix = self._ensure_open()
+        try:
+            writer = ix.writer(timeout=timeout, delay=0.05)
+        except LockError:
+            raise Busy("the search index is being written by another process") from None
+        if self.directory is not None and self._live_path() != self._generation_path:
+            # A rebuild swapped generations while we waited: write to the new one.
+            writer.cancel()
+            return self.writer(session, timeout=timeout)
+        return _WhooshWriter(writer)
+
+    def rebuild(self, session: Session, progress: ProgressFn | None) -> tuple[int, _WhooshWriter]:
+        """Build a new generation beside the live one and swap it in."""
+        if self.directory is None:
+            with self._lock:
+                self._close_searcher()
+                self._storage = RamStorage()
+                self._ix = self._storage.create_index(make_schema(), indexname=INDEX_NAME)
+            count = self._fill(self._ix, session, progress)
+            return count, _WhooshWriter(self._ix.writer())
+        live_writer: Any = None
+        try:
+            live_ix = self._ensure_open()
+            # Holding the live writer keeps other processes' changes in the outbox.
+            live_writer = live_ix.writer(timeout=30.0, delay=0.1)
+        except SchemaMismatch:
+            live_writer = None
+        except LockError:
+            raise Busy("the search index is being written by another process") from None
+        try:
+            path = self._new_generation()
+            new_ix = FileStorage(str(path)).create_index(make_schema(), indexname=INDEX_NAME)
+            count = self._fill(new_ix, session, progress)
+            new_writer = new_ix.writer(timeout=5.0)
+            old = self._live_path()
+            self._swap(path)
+        except BaseException:
+            if live_writer is not None:
+                live_writer.cancel()
+            raise
+        if live_writer is not None:
+            live_writer.cancel()
+        with self._lock:
+            self._close_searcher()
+            self._ix = new_ix
+            self._storage = new_ix.storage
+            self._generation_path = path
+        self._remove_old_generations(keep={path, old})
+        return count, _WhooshWriter(new_writer)
+
+    def _fill(self, ix: Any, session: Session, progress: ProgressFn | None) -> int:
+        # One writer: Whoosh's multi-process writer pickles every document through a queue
+        # and was slower here than a single process.
+        writer = ix.writer(limitmb=256)
+        count = 0
+        try:
+            for doc in iter_all_documents(session):
+                writer.add_document(**_fields(doc))
+                count += 1
+                if progress is not None and count % 500 == 0:
+                    progress(count)
+        except BaseException:
+            writer.cancel()
+            raise
+        writer.commit()
+        if progress is not None:
+            progress(count)
+        return count
+
+    def _remove_old_generations(self, keep: set[Path | None]) -> None:
+        assert self.directory is not None
+        for child in self.directory.glob("gen-*"):
+            if child not in keep and child.is_dir():
+                # Processes still reading it keep their open files (POSIX unlink semantics).
+                shutil.rmtree(child, ignore_errors=True)
+
+    def expected_count(self, session: Session) -> int:
+        """How many documents a rebuild will write."""
+        return count_documents(session)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def versions(self, session: Session) -> dict[int, str]:
+        """Every indexed document id with its version."""
+        with self._searching() as searcher:
+            return {
+                int(fields["id"]): fields["version"]
+                for fields in searcher.reader().all_stored_fields()
+            }
+
+    def doc_count(self) -> int:
+        """Documents in the live index."""
+        with self._searching() as searcher:
+            return int(searcher.doc_count())
+
+    def _word(self, searcher: Any, word: q.Word) -> query.Query | None:
+        if word.prefix:
+            # Stems may change the prefix's last letter ("deploy" is indexed as "deploi"),
+            # so expand one letter shorter; at most PREFIX_EXPANSIONS terms per field.
+            reader = searcher.reader()
+            stem_prefix = word.text[:-1] if len(word.text) > q.MIN_PREFIX else word.text
+            stems: set[str] = set()
+            for field in ("title", "body"):
+                for n, term in enumerate(reader.expand_prefix(field, stem_prefix)):
+                    if n >= PREFIX_EXPANSIONS:
+                        break
+                    stems.add(term.decode("utf-8") if isinstance(term, bytes) else term)
+            expansions: list[query.Query] = [
+                query.Term(f, s) for s in sorted(stems) for f in TEXT_FIELDS
+            ]
+            for n, term in enumerate(reader.expand_prefix("tags", word.text)):
+                if n >= PREFIX_EXPANSIONS:
+                    break
+                text = term.decode("utf-8") if isinstance(term, bytes) else term
+                expansions.append(query.Term("tags", text))
+            return query.Or(expansions) if expansions else query.NullQuery
+        analysed = [t.text for t in _stem(word.text)]
+        if not analysed:
+            return None  # a stop word
+        if len(analysed) > 1:
+            return self._phrase(q.Phrase(tuple(analysed)))
+        stem = analysed[0]
+        # A tag names what a post is about, even when its text never says the word.
+        parts: list[query.Query] = [query.Term(f, stem) for f in TEXT_FIELDS]
+        return query.Or([*parts, query.Term("tags", word.text)])
+
+    def _phrase(self, phrase: q.Phrase) -> query.Query | None:
+        # The index drops stop words and renumbers positions; the phrase must do the same.
+        stems = [t.text for w in phrase.words for t in _stem(w)]
+        if not stems:
+            return None
+        if len(stems) == 1:
+            return self._word(searcher=None, word=q.Word(stems[0]))
+        return query.Or([query.Phrase(f, stems) for f in ("title", "body")])
+
+    def _node(self, searcher: Any, node: q.Node) -> query.Query | None:
+        if isinstance(node, q.Word):
+            return self._word(searcher, node)
+        if isinstance(node, q.Phrase):
+            return self._phrase(node)
+        parts = [p for p in (self._node(searcher, n) for n in node.parts) if p is not None]
+        if not parts:
+            return None
+        if isinstance(node, q.Any_):
+            return query.Or(parts)
+        return query.And(parts)
+
+    def _filters(self, searcher: Any, parsed: q.Query) -> tuple[list[query.Query], list[Any]]:
+        must: list[query.Query] = []
+        must_not: list[query.Query] = []
+        must += [query.Term("tags", t) for t in parsed.tags]
+        must_not += [query.Term("tags", t) for t in parsed.excluded_tags]
+        # Anonymous posts are indexed with an empty user, so user: never finds them.
+        must += [query.Term("user", u) for u in parsed.users]
+        kinds = set(parsed.kinds)
+        if parsed.article_types:
+            must.append(query.Or([query.Term("subtype", t) for t in sorted(parsed.article_types)]))
+            if not kinds:
+                kinds.add("article")
+        if not kinds and parsed.statuses & {"answered", "unanswered"}:
+            kinds.add("question")
+        if kinds:
+            must.append(query.Or([query.Term("kind", k) for k in sorted(kinds)]))
+        if "answered" in parsed.statuses:
+            must.append(query.NumericRange("answer_count", 1, None))
+        if "unanswered" in parsed.statuses:
+            must.append(query.Term("answer_count", 0))
+        if "accepted" in parsed.statuses:
+            must.append(query.Term("accepted", True))
+        for r in parsed.score:
+            must.append(_numeric_range("score", r))
+        for r in parsed.created:
+            must.append(_date_range(r))
+        for node in parsed.excluded:
+            excluded = self._node(searcher, node)
+            if excluded is not None:
+                must_not.append(excluded)
+        return must, must_not
+
+    def search(
+        self,
+        session: Session,
+        query_: q.Query,
+        *,
+        sort: str = "relevance",
+        offset: int = 0,
+        limit: int = 20,
+        facets: bool = True,
+    ) -> Results:
+        """Documents matching every word first, then those matching some, with facets."""
+        with self._searching() as searcher:
+            clauses = [c for c in (self._node(searcher, n) for n in query_.clauses) if c]
+            must, must_not = self._filters(searcher, query_)
+            if not clauses and not must:
+                return Results()
+            sortedby = _sort_facet(sort)
+            complete_q = _combine(clauses, must, must_not, all_words=True)
+            results = Results()
+            wanted = offset + limit
+            multiword = len(clauses) > 1
+            # Scored passes collect only the top documents (Whoosh skips low-scoring blocks);
+            # facets and the total come from one unscored pass over every match.
+            first = self._run(searcher, complete_q, wanted, sortedby, results)
+            collected = first.scored_length()
+            # Fewer than asked for means every complete match was collected: an exact count
+            # for free. Otherwise Whoosh's estimate avoids a second pass over the postings.
+            results.complete = collected if collected < wanted else first.estimated_length()
+            raw_first = list(first[offset:wanted]) if collected > offset else []
+            raw_second: list[Any] = []
+            every_q = complete_q
+            second = None
+            if multiword:
+                # Partial matches are kept, ranked after the documents that contain every word.
+                every_q = _combine(clauses, must, must_not, all_words=False)
+                need = max(0, wanted - collected)
+                if need:
+                    # Every complete match was collected, so masking them leaves the partial.
+                    second = self._run(searcher, every_q, need, sortedby, results, mask=first)
+                    start = max(0, offset - results.complete)
+                    raw_second = list(second[start : start + need])
+            if facets:
+                # The page: facets and an exact total from one unscored pass over every match.
+                counted = self._run(searcher, every_q, None, None, results, facets=True)
+                results.total = max(results.complete, len(counted))
+            else:
+                partial = second.estimated_length() if second is not None else 0
+                results.total = results.complete + partial
+            highlight_q = every_q
+            results.tags = sorted(results.tags, key=lambda kv: (-kv[1], kv[0]))[:10]
+            hits_first = [self._hit(searcher, h, highlight_q) for h in raw_first]
+            hits_second = [self._hit(searcher, h, highlight_q) for h in raw_second]
+            if sort == "relevance":
+                hits_first, hits_second = _nudge(hits_first), _nudge(hits_second)
+            results.hits = (hits_first + hits_second)[:limit]
+            return results
+
+    def _run(
+        self,
+        searcher: Any,
+        whoosh_q: query.Query,
+        limit: int | None,
+        sortedby: Any,
+        results: Results,
+        mask: Any = None,
+        facets: bool = False,
+    ) -> Any:
+        groupedby = None
+        if facets:
+            groupedby = sorting.Facets()
+            groupedby.add_field("kind", maptype=sorting.Count)
+            groupedby.add_field("tags", allow_overlap=True, maptype=sorting.Count)
+        collector = searcher.collector(
+            limit=limit, sortedby=sortedby, groupedby=groupedby, scored=limit is not None
+        )
+        timed = _Deadline(collector, time.monotonic() + TIME_LIMIT, mask)
+        try:
+            searcher.search_with_collector(whoosh_q, timed)
+        except collectors.TimeLimit:
+            results.timed_out = True
+        found = timed.results()
+        if facets:
+            self._facets(found, results)
+        return found
+
+    @staticmethod
+    def _facets(found: Any, results: Results) -> None:
+        for kind, n in found.groups("kind").items():
+            results.kinds[kind] = results.kinds.get(kind, 0) + n
+        merged = dict(results.tags)
+        for tag, n in found.groups("tags").items():
+            if tag:
+                merged[tag] = merged.get(tag, 0) + n
+        results.tags = list(merged.items())
+
+    def _hit(self, searcher: Any, hit: Any, highlight_q: query.Query, snippets: bool = True) -> Hit:
+        fields = hit.fields()
+        body = fields.get("body", "")
+        title = fields.get("display_title") or fields.get("title", "")
+        snippet = title_html = ""
+        if snippets:
+            snippet = _highlight(searcher, highlight_q, "body", body, fragments=2)
+            title_html = _highlight(searcher, highlight_q, "title", title, fragments=0)
+        created = fields.get("created")
+        return Hit(
+            id=int(fields["id"]),
+            kind=fields["kind"],
+            subtype=fields.get("subtype") or None,
+            slug=fields.get("slug") or None,
+            title=title,
+            snippet=snippet or marked_html(leading_text(body)),
+            title_html=title_html or marked_html(title),
+            tags=[t for t in fields.get("tags", "").split(",") if t],
+            post_score=int(fields.get("score", 0)),
+            answer_count=int(fields.get("answer_count", 0)),
+            accepted=bool(fields.get("accepted")),
+            question_id=int(fields.get("question") or 0) or None,
+            created_at=created.replace(tzinfo=dt.UTC) if created else None,
+            username=fields.get("user") or None,
+            author_id=int(fields.get("author") or 0) or None,
+            relevance=float(hit.score) if isinstance(hit.score, int | float) else 0.0,
+        )
+
+    def similar(self, session: Session, title: str, limit: int) -> list[Hit]:
+        """Questions sharing the most distinctive words of ``title``."""
+        stems = list(dict.fromkeys(t.text for t in _stem(title)))[:16]
+        if not stems:
+            return []
+        with self._searching() as searcher:
+            words = query.Or(
+                [query.Term("title", s, boost=2.0) for s in stems]
+                + [query.Term("body", s) for s in stems]
+            )
+            whoosh_q = query.And([words, query.Term("kind", "question")])
+            found = searcher.search(whoosh_q, limit=limit)
+            return [self._hit(searcher, h, words) for h in found]
+
+    def correct(self, session: Session, words: Sequence[str]) -> dict[str, str]:
+        """Replace each unknown or rare word by a much more common one at edit distance <= 2."""
+        out: dict[str, str] = {}
+        with self._searching() as searcher:
+            reader = searcher.reader()
+            for word in words:
+                word = word.lower()
+                if len(word) < 3 or not word.isalpha():
+                    continue
+                freq = reader.doc_frequency("spell", word)
+                if freq >= 3:
+                    continue
+                best: tuple[int, str] | None = None
+                for candidate in reader.terms_within("spell", word, 2, prefix=1):
+                    if candidate == word:
+                        continue
+                    n = reader.doc_frequency("spell", candidate)
+                    if n >= max(2, 3 * freq) and (best is None or n > best[0]):
+                        best = (n, candidate)
+                if best:
+                    out[word] = best[1]
+        return out
+
+    def experts_evidence(self, session: Session, parsed: q.Query, limit: int) -> list[Hit]:
+        """Answers and articles matching ``parsed`` whose author is known (not anonymous)."""
+        with self._searching() as searcher:
+            clauses = [c for c in (self._node(searcher, n) for n in parsed.clauses) if c]
+            must, must_not = self._filters(searcher, parsed)
+            if not clauses and not must:
+                return []
+            kinds = query.Or([query.Term("kind", "answer"), query.Term("kind", "article")])
+            whoosh_q = query.AndNot(
+                _combine(clauses, [*must, kinds], must_not, all_words=False),
+                query.Term("author", 0),
+            )
+            found = searcher.search(whoosh_q, limit=limit)
+            return [self._hit(searcher, h, whoosh_q, snippets=False) for h in found]
+
+
+def _combine(
+    clauses: list[query.Query],
+    must: list[query.Query],
+    must_not: list[query.Query],
+    *,
+    all_words: bool,
+) -> query.Query:
+    parts: list[query.Query] = list(must)
+    if clauses:
+        parts.insert(0, query.And(clauses) if all_words else query.Or(clauses))
+    combined: query.Query = query.And(parts) if len(parts) > 1 else parts[0]
+    if must_not:
+        combined = query.AndNot(combined, query.Or(must_not))
+    return combined
+
+
+def _numeric_range(fieldname: str, r: q.Range) -> query.Query:
+    value = int(r.value)  # type: ignore[arg-type]
+    if r.op == "=":
+        return query.NumericRange(fieldname, value, value)
+    if r.op in (">", ">="):
+        return query.NumericRange(fieldname, value, None, startexcl=r.op == ">")
+    return query.NumericRange(fieldname, None, value, endexcl=r.op == "<")
+
+
+def _date_range(r: q.Range) -> query.Query:
+    day = r.value
+    assert isinstance(day, dt.date)
+    start = dt.datetime(day.year, day.month, day.day)
+    end = start + dt.timedelta(days=1) - dt.timedelta(microseconds=1)
+    if r.op == "=":
+        return query.DateRange("created", start, end)
+    if r.op == ">":
+        return query.DateRange("created", end, None, startexcl=True)
+    if r.op == ">=":
+        return query.DateRange("created", start, None)
+    if r.op == "<":
+        return query.DateRange("created", None, start, endexcl=True)
+    return query.DateRange("created", None, end)
+
+
+def _sort_facet(sort: str) -> Any:
+    if sort == "newest":
+        return sorting.FieldFacet("created", reverse=True)
+    if sort == "votes":
+        return [
+            sorting.FieldFacet("score", reverse=True),
+            sorting.FieldFacet("created", reverse=True),
+        ]
+    return None
+
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+SNIPPET_WORDS = 32
+SNIPPET_SCAN = 20_000
+
+
+@lru_cache(maxsize=65_536)
+def _stem_word(word: str) -> str:
+    return str(porter.stem(word))
+
+
+def _highlight(searcher: Any, whoosh_q: query.Query, field: str, text: str, fragments: int) -> str:
+    """Escaped text of ``field`` with <mark> around words the query matched.
+
+    Whoosh's highlighter re-runs the whole analyzer and scores every fragment (a few ms
+    per hit); here words are stemmed with a cache and the best window is picked directly.
+    """
+    if not text:
+        return ""
+    terms = {t for t in whoosh_q.iter_all_terms(phrases=True) if t[0] == field}
+    if not terms:
+        return ""
+    wanted = {t[1].decode("utf-8") if isinstance(t[1], bytes) else t[1] for t in terms}
+    tokens = list(_TOKEN.finditer(text[:SNIPPET_SCAN]))
+    hits = [i for i, m in enumerate(tokens) if _stem_word(m.group(0).lower()) in wanted]
+    if not hits:
+        return ""
+    if fragments == 0:
+        start, end = 0, len(tokens)
+    else:
+        # The window of SNIPPET_WORDS tokens holding the most matches.
+        best_start, best_count, right = hits[0], 0, 0
+        for left in range(len(hits)):
+            while right < len(hits) and hits[right] - hits[left] < SNIPPET_WORDS:
+                right += 1
+            if right - left > best_count:
+                best_start, best_count = hits[left], right - left
+        start = max(0, min(best_start - 6, len(tokens) - SNIPPET_WORDS))
+        end = min(len(tokens), start + SNIPPET_WORDS)
+    matched = set(hits)
+    out: list[str] = []
+    char_start = tokens[start].start() if start > 0 else 0
+    cursor = char_start
+    for i in range(start, end):
+        m = tokens[i]
+        out.append(text[cursor : m.start()])
+        if i in matched:
+            out.append(MARK_START + m.group(0) + MARK_END)
+        else:
+            out.append(m.group(0))
+        cursor = m.end()
+    if end >= len(tokens):
+        out.append(text[cursor:])
+    snippet = "".join(out).strip()
+    if fragments:
+        snippet = ("… " if start > 0 else "") + snippet + (" …" if end < len(tokens) else "")
+    return marked_html(snippet)

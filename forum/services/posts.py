@@ -1,0 +1,159 @@
+"""Helpers every kind of post shares: loading, author labels, permissions, recognition hooks."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from forum.db import utcnow
+from forum.markdown import MarkdownTooLarge, render_markdown
+from forum.models import Answer, Post, Question, User
+from forum.services.errors import Forbidden, NotFound, ValidationError
+
+#: How an anonymous question's author appears to everyone (the author included, in lists).
+ANONYMOUS_LABEL = "Anonymous colleague"
+FORMER_MEMBER_LABEL = "Former member"
+
+
+def _reputation() -> ModuleType | None:
+    """The recognition module when it is installed (it arrives with reputation and badges)."""
+    try:
+        return importlib.import_module("forum.services.reputation")
+    except ModuleNotFoundError:
+        return None
+
+
+#: Privileges every member has while recognition (reputation thresholds) is not installed;
+#: the others are then left to moderators.
+OPEN_PRIVILEGES = frozenset({"downvote", "create_tags"})
+
+
+def can(user: User | None, privilege: str) -> bool:
+    """Whether ``user`` has a reputation privilege such as "downvote" or "edit_others"."""
+    if user is None:
+        return False
+    if user.is_moderator:
+        return True
+    module = _reputation()
+    if module is None or not hasattr(module, "can"):
+        return privilege in OPEN_PRIVILEGES
+    return bool(module.can(user, privilege))
+
+
+def require(user: User, privilege: str, message: str) -> None:
+    """Raise Forbidden with ``message`` unless ``user`` has ``privilege``."""
+    if not can(user, privilege):
+        raise Forbidden(message)
+
+
+def call_hook(name: str, session: Session, **kwargs: Any) -> None:
+    """Call a recognition hook in the caller's transaction, when recognition is installed."""
+    module = _reputation()
+    hook = getattr(module, name, None) if module is not None else None
+    if hook is not None:
+        hook(session, **kwargs)
+
+
+def render(body_md: str, field: str = "body") -> str:
+    """Member Markdown to safe HTML; too large a text is a form error on ``field``."""
+    try:
+        return render_markdown(body_md)
+    except MarkdownTooLarge as exc:
+        raise ValidationError({field: [str(exc)]}) from None
+
+
+def author_label(post: Post) -> str:
+    """The name a page shows for a post's author; anonymous questions never show theirs."""
+    if post.is_anonymous:
+        return ANONYMOUS_LABEL
+    if post.author is None:
+        return FORMER_MEMBER_LABEL
+    return post.author.display_name
+
+
+def author_username(post: Post) -> str | None:
+    """The username to link to for a post's author, or None when it must not be shown."""
+    if post.is_anonymous or post.author is None:
+        return None
+    return post.author.username
+
+
+def get_post(session: Session, post_id: int, *, viewer: User | None = None) -> Post:
+    """A post by id; deleted posts exist only for their author and moderators."""
+    post = session.get(Post, post_id)
+    if post is None or (post.is_deleted and not can_see_deleted(viewer, post)):
+        raise NotFound("There is no such post.")
+    return post
+
+
+def can_see_deleted(viewer: User | None, post: Post) -> bool:
+    """Deleted posts stay visible to their author and to moderators."""
+    return viewer is not None and (viewer.is_moderator or viewer.id == post.author_id)
+
+
+def can_edit(viewer: User | None, post: Post) -> bool:
+    """Authors edit their posts; moderators and trusted members edit anyone's."""
+    if viewer is None or (post.is_deleted and not viewer.is_moderator):
+        return False
+    return viewer.id == post.author_id or can(viewer, "edit_others")
+
+
+def touch(session: Session, post: Post) -> None:
+    """Mark activity on a question (directly, or through one of its answers)."""
+    question_id = post.parent_id if isinstance(post, Answer) else post.id
+    if isinstance(post, Question | Answer) and question_id is not None:
+        session.execute(
+            update(Post)
+            .where(Post.id == question_id)
+            .values(last_activity_at=utcnow(), updated_at=Post.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def soft_delete(session: Session, *, actor: User, post: Post) -> None:
+    """Hide a post: its author or a moderator may; history and votes stay for undelete."""
+    if post.is_deleted:
+        return
+    if actor.id != post.author_id and not actor.is_moderator:
+        raise Forbidden("Only the author or a moderator can delete this.")
+    post.deleted_at = utcnow()
+    if isinstance(post, Answer) and post.parent_id is not None:
+        session.execute(
+            update(Post)
+            .where(Post.id == post.parent_id)
+            .values(answer_count=Post.answer_count - 1, updated_at=Post.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+        question = session.get(Question, post.parent_id)
+        if question is not None and question.accepted_answer_id == post.id:
+            question.accepted_answer = None
+            call_hook(
+                "on_accept",
+                session,
+                question=question,
+                old_answer=post,
+                new_answer=None,
+                acceptor=actor,
+            )
+    call_hook("on_post_deleted", session, post=post)
+
+
+def undelete(session: Session, *, actor: User, post: Post) -> None:
+    """Bring a deleted post back; moderators only."""
+    if not actor.is_moderator:
+        raise Forbidden("Only moderators can undelete posts.")
+    if not post.is_deleted:
+        return
+    post.deleted_at = None
+    if isinstance(post, Answer) and post.parent_id is not None:
+        session.execute(
+            update(Post)
+            .where(Post.id == post.parent_id)
+            .values(answer_count=Post.answer_count + 1, updated_at=Post.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+    call_hook("on_post_undeleted", session, post=post)

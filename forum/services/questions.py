@@ -1,0 +1,490 @@
+"""Questions: asking (openly or anonymously), editing with revisions, lists, views, closing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, aliased, joinedload
+
+from forum.db import utcnow
+from forum.models import Answer, AuditLog, Post, PostKind, Question, Tag, TagFollow, User, post_tags
+from forum.models.qa import PostView
+from forum.services import comments as comment_service
+from forum.services import posts, revisions
+from forum.services import tags as tag_service
+from forum.services import votes as vote_service
+from forum.services.comments import CommentNode
+from forum.services.errors import Conflict, Forbidden, NotFound, ValidationError
+
+TITLE_MIN = 15
+TITLE_MAX = 150
+VIEW_WINDOW = dt.timedelta(hours=1)
+
+
+class CloseReason(enum.StrEnum):
+    """Why a moderator closed a question."""
+
+    DUPLICATE = "duplicate"
+    OFF_TOPIC = "off-topic"
+    NEEDS_DETAIL = "needs-detail"
+
+    @property
+    def label(self) -> str:
+        """How the reason reads on the page."""
+        return {
+            "duplicate": "Duplicate",
+            "off-topic": "Off-topic",
+            "needs-detail": "Needs more detail",
+        }[self.value]
+
+
+class Tab(enum.StrEnum):
+    """The question lists."""
+
+    NEWEST = "newest"
+    ACTIVE = "active"
+    TOP_WEEK = "top-week"
+    TOP_MONTH = "top-month"
+    TOP_ALL = "top"
+    UNANSWERED = "unanswered"
+    MY_TAGS = "my-tags"
+
+
+TAB_LABELS = {
+    Tab.NEWEST: "Newest",
+    Tab.ACTIVE: "Active",
+    Tab.TOP_WEEK: "Top this week",
+    Tab.TOP_MONTH: "Top this month",
+    Tab.TOP_ALL: "Top of all time",
+    Tab.UNANSWERED: "Unanswered",
+    Tab.MY_TAGS: "My tags",
+}
+
+
+def slugify(title: str | None) -> str:
+    """A URL slug for a question title (decoration only: ids find questions)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", (title or "").lower()).strip("-")
+    return slug[:80].rstrip("-") or "question"
+
+
+def validate(title: str, body_md: str, tag_names: list[str]) -> dict[str, list[str]]:
+    """Per-field problems with a question's title, body and tags."""
+    errors: dict[str, list[str]] = {}
+    title = (title or "").strip()
+    if len(title) < TITLE_MIN:
+        errors["title"] = [
+            f"Use at least {TITLE_MIN} characters: a title colleagues can recognise."
+        ]
+    elif len(title) > TITLE_MAX:
+        errors["title"] = [f"Use at most {TITLE_MAX} characters."]
+    if not (body_md or "").strip():
+        errors["body"] = ["Describe what you are trying to do and what you have tried."]
+    if problems := tag_service.tag_errors(tag_names):
+        errors["tags"] = problems
+    return errors
+
+
+def _resolve_tags(session: Session, user: User, names: list[str]) -> list[Tag]:
+    names = tag_service.resolve_names(session, names)
+    new = tag_service.missing_names(session, names)
+    if new and not posts.can(user, "create_tags"):
+        raise ValidationError(
+            {"tags": ["You need more reputation to create new tags: " + ", ".join(new)]}
+        )
+    return tag_service.tags_named(session, names)
+
+
+def ask(
+    session: Session,
+    *,
+    author: User,
+    title: str,
+    body_md: str,
+    tags: list[str],
+    anonymous: bool = False,
+) -> Question:
+    """Validate and stage a new question (revision 1 included)."""
+    errors = validate(title, body_md, tags)
+    if errors:
+        raise ValidationError(errors)
+    body_html = posts.render(body_md)
+    question = Question(
+        author=author,
+        title=title.strip(),
+        body_md=body_md,
+        body_html=body_html,
+        tags=_resolve_tags(session, author, tags),
+        is_anonymous=anonymous,
+    )
+    session.add(question)
+    revisions.record_revision(session, question, editor=author, summary="Asked")
+    session.flush()
+    return question
+
+
+def get(session: Session, question_id: int, *, viewer: User | None = None) -> Question:
+    """A question by id; deleted ones only for their author and moderators."""
+    question = session.get(Question, question_id)
+    if question is None or (question.is_deleted and not posts.can_see_deleted(viewer, question)):
+        raise NotFound("There is no such question.")
+    return question
+
+
+def edit(
+    session: Session,
+    *,
+    editor: User,
+    question_id: int,
+    title: str,
+    body_md: str,
+    tags: list[str],
+    summary: str = "",
+    base_revision: int | None = None,
+) -> Question:
+    """Save an edit as a new revision; a stale edit (someone saved meanwhile) is refused."""
+    question = get(session, question_id, viewer=editor)
+    if not posts.can_edit(editor, question):
+        raise Forbidden("You can't edit this question.")
+    errors = validate(title, body_md, tags)
+    if base_revision is not None and base_revision != question.revision_count:
+        errors.setdefault("body", []).append(
+            "Someone saved a newer version while you were editing. Your text is below; "
+            "open the question again to see their change before saving."
+        )
+    if errors:
+        raise ValidationError(errors)
+    question.body_html = posts.render(body_md)
+    question.title = title.strip()
+    question.body_md = body_md
+    question.tags = _resolve_tags(session, editor, tags)
+    question.last_activity_at = utcnow()
+    revisions.record_revision(session, question, editor=editor, summary=summary or "Edited")
+    session.flush()
+    return question
+
+
+@dataclass
+class AnswerView:
+    """An answer as one viewer sees it on the question page."""
+
+    answer: Answer
+    author_label: str
+    author_username: str | None
+    can_edit: bool
+    can_delete: bool
+    can_vote: bool
+
+
+@dataclass
+class QuestionPage:
+    """Everything the question page shows, loaded in a fixed number of queries."""
+
+    question: Question
+    author_label: str
+    author_username: str | None
+    is_own: bool
+    answers: list[AnswerView]
+    threads: dict[int, list[CommentNode]]
+    my_votes: dict[int, int]
+    duplicate_of: Post | None
+    duplicates: list[Post] = field(default_factory=list)
+    can_edit: bool = False
+    can_answer: bool = False
+    can_accept: bool = False
+    can_moderate: bool = False
+
+
+def page(session: Session, question_id: int, *, viewer: User | None) -> QuestionPage:
+    """The question with answers, comments, the viewer's votes and related questions."""
+    question = (
+        session.scalars(
+            select(Question)
+            .where(Question.id == question_id)
+            .options(
+                joinedload(Question.author),
+                joinedload(Question.tags),
+                joinedload(Question.attribution),  # type: ignore[attr-defined]
+            )
+        )
+        .unique()
+        .first()
+    )
+    if question is None or (question.is_deleted and not posts.can_see_deleted(viewer, question)):
+        raise NotFound("There is no such question.")
+    answer_query = (
+        select(Answer)
+        .where(Answer.parent_id == question.id)
+        .options(joinedload(Answer.author), joinedload(Answer.attribution))  # type: ignore[attr-defined]
+        .order_by(
+            case((Answer.id == (question.accepted_answer_id or -1), 0), else_=1),
+            Answer.score.desc(),
+            Answer.created_at,
+            Answer.id,
+        )
+    )
+    if viewer is None or not viewer.is_moderator:
+        answer_query = answer_query.where(
+            or_(Answer.deleted_at.is_(None), Answer.author_id == (viewer.id if viewer else -1))
+        )
+    answers = list(session.scalars(answer_query))
+    post_ids = [question.id, *(a.id for a in answers)]
+    loaded = comment_service.load(session, post_ids)
+    mine, voted = vote_service.viewer_votes(session, viewer, post_ids, [c.id for c in loaded])
+    hidden_author = question.author_id if question.is_anonymous else None
+    threads = comment_service.build_threads(
+        loaded, viewer=viewer, voted=voted, anonymous_author_id=hidden_author
+    )
+    related = list(
+        session.scalars(
+            select(Post).where(
+                Post.kind == PostKind.QUESTION,
+                Post.deleted_at.is_(None),
+                or_(
+                    Post.duplicate_of_id == question.id,
+                    Post.id == (question.duplicate_of_id or -1),
+                ),
+            )
+        )
+    )
+    duplicate_of = next((p for p in related if p.id == question.duplicate_of_id), None)
+    is_own = viewer is not None and viewer.id == question.author_id
+    views = []
+    for a in answers:
+        masked = hidden_author is not None and a.author_id == hidden_author
+        views.append(
+            AnswerView(
+                answer=a,
+                author_label=posts.ANONYMOUS_LABEL + " (asker)"
+                if masked
+                else posts.author_label(a),
+                author_username=None if masked else posts.author_username(a),
+                can_edit=posts.can_edit(viewer, a),
+                can_delete=viewer is not None
+                and not a.is_deleted
+                and (viewer.id == a.author_id or viewer.is_moderator),
+                can_vote=viewer is None or viewer.id != a.author_id,
+            )
+        )
+    return QuestionPage(
+        question=question,
+        author_label=posts.author_label(question),
+        author_username=posts.author_username(question),
+        is_own=is_own,
+        answers=views,
+        threads=threads,
+        my_votes=mine,
+        duplicate_of=duplicate_of,
+        duplicates=[p for p in related if p.id != question.duplicate_of_id],
+        can_edit=posts.can_edit(viewer, question),
+        can_answer=viewer is not None and question.closed_at is None and not question.is_deleted,
+        can_accept=is_own,
+        can_moderate=viewer is not None and viewer.is_moderator,
+    )
+
+
+def viewer_key(user: User | None, address: str | None, secret: str) -> str:
+    """Who is viewing: a member id, or a keyed hash of the visitor's address (never stored raw)."""
+    if user is not None:
+        return f"u:{user.id}"
+    digest = hashlib.sha256(f"{secret}:{address or 'unknown'}".encode()).hexdigest()
+    return "a:" + digest[:40]
+
+
+def record_view(
+    session: Session, question_id: int, viewer: str, *, now: dt.datetime | None = None
+) -> bool:
+    """Count a view once per viewer per hour; True when this one counted."""
+    now = now or utcnow()
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = insert(PostView).values(post_id=question_id, viewer=viewer, viewed_at=now)
+    stmt = values.on_conflict_do_update(
+        index_elements=[PostView.post_id, PostView.viewer],
+        set_={"viewed_at": now},
+        where=PostView.viewed_at < now - VIEW_WINDOW,
+    ).returning(PostView.post_id)
+    counted = session.scalar(stmt) is not None
+    if counted:
+        session.execute(
+            update(Post)
+            .where(Post.id == question_id)
+            .values(view_count=Post.view_count + 1, updated_at=Post.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+    return counted
+
+
+def _unanswered() -> ColumnElement[bool]:
+    # Questions and answers share the posts table: the inner one needs its own alias.
+    answer = aliased(Post)
+    good_answer = exists().where(
+        answer.parent_id == Question.id,
+        answer.kind == PostKind.ANSWER,
+        answer.deleted_at.is_(None),
+        answer.score > 0,
+    )
+    return and_(Question.accepted_answer_id.is_(None), ~good_answer)
+
+
+def list_questions(
+    session: Session,
+    *,
+    tab: Tab = Tab.NEWEST,
+    viewer: User | None = None,
+    tag: Tag | None = None,
+    page: int = 1,
+    per_page: int = 30,
+    now: dt.datetime | None = None,
+) -> tuple[list[Question], int]:
+    """One page of a question list (with authors and tags loaded) and the total."""
+    now = now or utcnow()
+    stmt: Select[Question] = select(Question).where(Question.deleted_at.is_(None))
+    if tag is not None:
+        stmt = stmt.where(
+            exists().where(post_tags.c.post_id == Question.id, post_tags.c.tag_id == tag.id)
+        )
+    if tab is Tab.MY_TAGS:
+        followed = select(TagFollow.tag_id).where(
+            TagFollow.user_id == (viewer.id if viewer else -1)
+        )
+        stmt = stmt.where(
+            exists().where(post_tags.c.post_id == Question.id, post_tags.c.tag_id.in_(followed))
+        )
+    if tab is Tab.UNANSWERED:
+        stmt = stmt.where(_unanswered())
+    if tab is Tab.TOP_WEEK:
+        stmt = stmt.where(Question.created_at >= now - dt.timedelta(days=7))
+    if tab is Tab.TOP_MONTH:
+        stmt = stmt.where(Question.created_at >= now - dt.timedelta(days=30))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    order: list[ColumnElement[Any]]
+    if tab is Tab.ACTIVE:
+        order = [Question.last_activity_at.desc(), Question.id.desc()]
+    elif tab in (Tab.TOP_WEEK, Tab.TOP_MONTH, Tab.TOP_ALL):
+        order = [Question.score.desc(), Question.created_at.desc(), Question.id.desc()]
+    else:
+        order = [Question.created_at.desc(), Question.id.desc()]
+    rows = session.scalars(
+        stmt.options(joinedload(Question.author), joinedload(Question.tags))
+        .order_by(*order)
+        .limit(per_page)
+        .offset((max(page, 1) - 1) * per_page)
+    ).unique()
+    return list(rows), total
+
+
+def _require_moderator(user: User) -> None:
+    if not user.is_moderator:
+        raise Forbidden("Only moderators can do this.")
+
+
+def close(
+    session: Session,
+    *,
+    moderator: User,
+    question_id: int,
+    reason: str,
+    note: str = "",
+    duplicate_of_id: int | None = None,
+) -> Question:
+    """Close a question as a duplicate (of another question), off-topic or needing detail."""
+    _require_moderator(moderator)
+    question = get(session, question_id, viewer=moderator)
+    if question.closed_at is not None:
+        raise Conflict("This question is already closed.")
+    try:
+        why = CloseReason(reason)
+    except ValueError:
+        raise ValidationError({"reason": ["Choose why the question is closed."]}) from None
+    if len((note or "").strip()) > 500:
+        raise ValidationError({"note": ["Keep the note to 500 characters."]})
+    original: Question | None = None
+    if why is CloseReason.DUPLICATE:
+        original = session.get(Question, duplicate_of_id) if duplicate_of_id else None
+        if original is None or original.is_deleted or original.id == question.id:
+            raise ValidationError(
+                {"duplicate_of": ["Give the number of the original question (another one)."]}
+            )
+    question.closed_reason = why.value
+    question.close_note = (note or "").strip() or None
+    question.closed_at = utcnow()
+    question.duplicate_of_id = original.id if original is not None else None
+    session.add(
+        AuditLog(
+            actor_id=moderator.id,
+            action="question.close",
+            target_type="post",
+            target_id=question.id,
+            reason=f"{why.value}: {question.close_note or ''}".strip(": "),
+        )
+    )
+    return question
+
+
+def reopen(session: Session, *, moderator: User, question_id: int) -> Question:
+    """Reopen a closed question."""
+    _require_moderator(moderator)
+    question = get(session, question_id, viewer=moderator)
+    if question.closed_at is None:
+        raise Conflict("This question is open.")
+    question.closed_reason = None
+    question.close_note = None
+    question.closed_at = None
+    question.duplicate_of_id = None
+    session.add(
+        AuditLog(
+            actor_id=moderator.id,
+            action="question.reopen",
+            target_type="post",
+            target_id=question.id,
+            reason="",
+        )
+    )
+    return question
+
+
+def reveal_author(
+    session: Session, *, moderator: User, question_id: int, reason: str
+) -> User | None:
+    """The real author of an anonymous question, for a moderator who gives a reason (audited)."""
+    _require_moderator(moderator)
+    question = get(session, question_id, viewer=moderator)
+    if not question.is_anonymous:
+        raise Conflict("This question was not asked anonymously.")
+    reason = (reason or "").strip()
+    if len(reason) < 10:
+        raise ValidationError(
+            {"reason": ["Explain why the author must be revealed (at least 10 characters)."]}
+        )
+    session.add(
+        AuditLog(
+            actor_id=moderator.id,
+            action="question.reveal_author",
+            target_type="post",
+            target_id=question.id,
+            reason=reason[:2000],
+        )
+    )
+    session.flush()
+    return question.author
+
+
+def delete(session: Session, *, actor: User, question_id: int) -> Question:
+    """Soft-delete a question (its author or a moderator)."""
+    question = get(session, question_id, viewer=actor)
+    posts.soft_delete(session, actor=actor, post=question)
+    return question
+
+
+def undelete(session: Session, *, actor: User, question_id: int) -> Question:
+    """Restore a deleted question (moderators)."""
+    question = get(session, question_id, viewer=actor)
+    posts.undelete(session, actor=actor, post=question)
+    return question

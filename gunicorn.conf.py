@@ -1,0 +1,71 @@
+"""gunicorn settings for production: ``gunicorn -c gunicorn.conf.py`` (or ``make serve-prod``).
+
+Every value can be changed through the environment variables named below.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+wsgi_app = "forum:create_app()"
+bind = os.environ.get("FORUM_BIND", "127.0.0.1:8000")
+
+# Sync workers: each request holds one worker, so the count bounds concurrency. Two per core
+# plus one keeps the cores busy while some workers wait on PostgreSQL.
+workers = int(os.environ.get("FORUM_WORKERS") or 2 * (os.cpu_count() or 1) + 1)
+threads = int(os.environ.get("FORUM_THREADS") or 1)
+timeout = int(os.environ.get("FORUM_WORKER_TIMEOUT") or 30)
+graceful_timeout = int(os.environ.get("FORUM_GRACEFUL_TIMEOUT") or 30)
+keepalive = int(os.environ.get("FORUM_KEEPALIVE") or 5)
+# Recycle workers now and then so a slow leak never grows without bound; the jitter keeps
+# them from restarting all at once.
+max_requests = int(os.environ.get("FORUM_MAX_REQUESTS") or 2000)
+max_requests_jitter = max_requests // 10
+
+# Never import the app in the master: each worker opens its own database pool and search
+# index after the fork (a Whoosh index or a connection shared across a fork breaks).
+preload_app = False
+
+# One line per request: who, what, status, size, the request id forum returned and the
+# duration in milliseconds.
+accesslog = os.environ.get("FORUM_ACCESS_LOG", "-")
+errorlog = os.environ.get("FORUM_ERROR_LOG", "-")
+loglevel = os.environ.get("FORUM_LOG_LEVEL", "info")
+access_log_format = (
+    '%(h)s "%(r)s" %(s)s %(B)s request_id=%({x-request-id}o)s duration_ms=%(M)s "%(a)s"'
+)
+
+# Prometheus metrics from every worker: each writes its samples under this folder and
+# /metrics adds them up. It must be set before a worker imports forum.
+_own_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _own_metrics_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="forum-metrics-")
+
+
+def on_starting(server: Any) -> None:
+    """Start from an empty metrics folder: old workers' files would be counted again."""
+    folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    if folder.exists():
+        for child in folder.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Drop a dead worker's live gauges from the metrics."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    """Remove the metrics folder this configuration created for itself."""
+    if _own_metrics_dir:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

@@ -1,0 +1,174 @@
+"""The questions, answers and comments services without a request."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy.orm import Session
+
+from forum.models import Role
+from forum.services import answers, comments, questions
+from forum.services.errors import Conflict, Forbidden, NotFound, ValidationError
+from forum.services.questions import Tab
+from tests.factories import make_answer, make_comment, make_question, make_user
+
+
+@pytest.mark.parametrize(
+    ("title", "body", "tags", "fields"),
+    [
+        ("short", "body", ["a"], {"title"}),
+        ("A perfectly fine title", "", ["a"], {"body"}),
+        ("A perfectly fine title", "body", [], {"tags"}),
+        ("A perfectly fine title", "body", ["a", "b", "c", "d", "e", "f"], {"tags"}),
+        ("A perfectly fine title", "body", ["UPPER"], {"tags"}),
+        ("A perfectly fine title", "body", ["c#", "c++", "node.js", "a-b"], set()),
+    ],
+)
+def test_validation(title: str, body: str, tags: list[str], fields: set[str]) -> None:
+    assert set(questions.validate(title, body, tags)) == fields
+
+
+def test_slugs() -> None:
+    assert questions.slugify("How do I use C# & .NET?") == "how-do-i-use-c-net"
+    assert questions.slugify("???") == "question"
+
+
+def test_anonymous_questions_and_the_askers_answers_hide_the_author(session: Session) -> None:
+    asker = make_user(session, display_name="Secret Person")
+    question = make_question(session, asker, anonymous=True)
+    own = make_answer(session, question, asker)
+    other = make_answer(session, question)
+    make_comment(session, question, asker, body="from the asker")
+    session.commit()
+    page = questions.page(session, question.id, viewer=None)
+    assert page.author_label == "Anonymous colleague" and page.author_username is None
+    labels = {view.answer.id: view.author_label for view in page.answers}
+    assert labels[own.id] == "Anonymous colleague (asker)"
+    assert labels[other.id] != labels[own.id]
+    assert own.is_anonymous and not other.is_anonymous
+    node = page.threads[question.id][0]
+    assert node.author_label == "Anonymous colleague (asker)" and node.author_username is None
+
+
+def test_answering_a_closed_question_is_refused(session: Session) -> None:
+    question = make_question(session)
+    moderator = make_user(session, role=Role.MODERATOR)
+    questions.close(session, moderator=moderator, question_id=question.id, reason="needs-detail")
+    with pytest.raises(ValidationError):
+        answers.answer(session, author=make_user(session), question_id=question.id, body_md="x")
+    with pytest.raises(Conflict):
+        questions.close(session, moderator=moderator, question_id=question.id, reason="off-topic")
+
+
+def test_only_moderators_close_and_reasons_are_checked(session: Session) -> None:
+    question = make_question(session)
+    with pytest.raises(Forbidden):
+        questions.close(
+            session, moderator=make_user(session), question_id=question.id, reason="off-topic"
+        )
+    moderator = make_user(session, role=Role.MODERATOR)
+    with pytest.raises(ValidationError):
+        questions.close(session, moderator=moderator, question_id=question.id, reason="boring")
+    with pytest.raises(ValidationError):
+        questions.close(
+            session,
+            moderator=moderator,
+            question_id=question.id,
+            reason="duplicate",
+            duplicate_of_id=question.id,
+        )
+
+
+def test_comment_edit_window_and_reply_depth(session: Session) -> None:
+    question = make_question(session)
+    author = make_user(session)
+    first = make_comment(session, question, author)
+    reply = make_comment(session, question, parent=first)
+    deeper = make_comment(session, question, parent=reply)
+    assert deeper.parent_id == first.id  # two levels: replies join the thread
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=11)
+    with pytest.raises(Forbidden):
+        comments.edit(session, editor=author, comment_id=first.id, body="late", now=later)
+    with pytest.raises(Forbidden):
+        comments.edit(session, editor=make_user(session), comment_id=first.id, body="not mine")
+    comments.edit(session, editor=author, comment_id=first.id, body="in time")
+    assert first.body_md == "in time"
+    other = make_question(session)
+    with pytest.raises(NotFound):
+        comments.add(session, author=author, post_id=other.id, body="x", parent_id=first.id)
+
+
+def test_counts_follow_answers_and_comments(session: Session) -> None:
+    question = make_question(session)
+    answer = make_answer(session, question)
+    comment = make_comment(session, answer)
+    session.commit()
+    session.refresh(question)
+    session.refresh(answer)
+    assert (question.answer_count, answer.comment_count) == (1, 1)
+    comments.delete(session, actor=comment.author, comment_id=comment.id)
+    answers.delete(session, actor=answer.author, answer_id=answer.id)
+    session.commit()
+    session.refresh(question)
+    session.refresh(answer)
+    assert (question.answer_count, answer.comment_count) == (0, 0)
+
+
+def test_record_view_counts_once_per_hour(session: Session) -> None:
+    question = make_question(session)
+    session.commit()
+    now = dt.datetime.now(dt.UTC)
+    assert questions.record_view(session, question.id, "u:1", now=now)
+    assert not questions.record_view(
+        session, question.id, "u:1", now=now + dt.timedelta(minutes=59)
+    )
+    assert questions.record_view(session, question.id, "u:2", now=now)
+    assert questions.record_view(session, question.id, "u:1", now=now + dt.timedelta(minutes=61))
+    session.commit()
+    session.refresh(question)
+    assert question.view_count == 3
+
+
+def test_visitor_keys_never_hold_the_address() -> None:
+    key = questions.viewer_key(None, "10.1.2.3", "secret")
+    assert "10.1.2.3" not in key and key == questions.viewer_key(None, "10.1.2.3", "secret")
+    assert key != questions.viewer_key(None, "10.1.2.4", "secret")
+
+
+def test_my_tags_is_empty_for_visitors(session: Session) -> None:
+    make_question(session)
+    session.commit()
+    rows, total = questions.list_questions(session, tab=Tab.MY_TAGS, viewer=None)
+    assert (rows, total) == ([], 0)
+
+
+def test_demo_questions_have_threads_votes_and_one_duplicate(session: Session) -> None:
+    from sqlalchemy import func, select
+
+    from forum import demo
+    from forum.demo.questions import load_questions
+    from forum.models import Answer, Comment, Question, Vote
+    from tests.conftest import TEST_HASH_METHOD
+
+    result = demo.load(session, password="demo pass phrase", hash_method=TEST_HASH_METHOD)
+    session.commit()
+    assert result.counts["questions"] >= 40
+
+    def count(model: type) -> int:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+    assert count(Question) >= 40 and count(Answer) >= 30
+    assert count(Comment) >= 5 and count(Vote) >= 50
+    accepted = session.scalar(
+        select(func.count()).select_from(Question).where(Question.accepted_answer_id.is_not(None))
+    )
+    assert (accepted or 0) >= 20
+    anonymous = session.scalar(
+        select(func.count()).select_from(Question).where(Question.is_anonymous.is_(True))
+    )
+    assert (anonymous or 0) >= 3
+    duplicate = session.scalars(select(Question).where(Question.closed_reason == "duplicate")).one()
+    assert duplicate.duplicate_of_id is not None
+    # Loading again adds nothing.
+    assert load_questions(session) == 0

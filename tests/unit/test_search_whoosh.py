@@ -1,0 +1,117 @@
+"""Whoosh specifics: schema versions, generations swapped atomically, one refreshed searcher."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from forum import search
+from forum.search import whoosh_backend
+from forum.search.whoosh_backend import CURRENT, SchemaMismatch, WhooshBackend
+from tests.factories import make_user, search_question
+
+
+@pytest.fixture(autouse=True)
+def _close_search_backends() -> Iterator[None]:
+    yield
+    search.close_backends()
+
+
+def _titles(session: Session, text: str) -> list[str]:
+    return [h.title for h in search.search(session, text).results.hits]
+
+
+def test_a_schema_version_mismatch_makes_sync_rebuild(app: Flask, session: Session) -> None:
+    author = make_user(session)
+    search_question(session, author, "Pangolin scales", "Keratin.")
+    session.commit()
+    backend = search.session_backend(session)
+    assert isinstance(backend, WhooshBackend)
+    live = Path(app.config["SEARCH_INDEX_DIR"]) / CURRENT
+    (live / "SCHEMA_VERSION").write_text("1", encoding="ascii")
+    backend.close()
+    with pytest.raises(SchemaMismatch):
+        backend.doc_count()
+    result = app.test_cli_runner().invoke(args=["search", "sync"])
+    assert result.exit_code == 0, result.output
+    assert "another schema version: rebuilding" in result.output
+    assert _titles(session, "pangolin") == ["Pangolin scales"]
+
+
+def test_rebuild_swaps_generations_and_readers_follow(app: Flask, session: Session) -> None:
+    author = make_user(session)
+    search_question(session, author, "Narwhal tusks", "Teeth.")
+    session.commit()
+    index_dir = Path(app.config["SEARCH_INDEX_DIR"])
+    before = (index_dir / CURRENT).resolve()
+    other_process = WhooshBackend(index_dir)  # another worker's view of the same index
+    assert other_process.doc_count() == 1
+    result = app.test_cli_runner().invoke(args=["search", "rebuild"])
+    assert result.exit_code == 0, result.output
+    after = (index_dir / CURRENT).resolve()
+    assert after != before and (index_dir / CURRENT).is_symlink()
+    search_question(session, author, "Narwhal songs", "Clicks.")
+    session.commit()
+    assert other_process.doc_count() == 2  # reopened on the new generation
+    other_process.close()
+
+
+def test_one_searcher_is_refreshed_not_reopened(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    author = make_user(session)
+    search_question(session, author, "Ibis migration", "South.")
+    session.commit()
+    backend = search.session_backend(session)
+    assert isinstance(backend, WhooshBackend)
+    assert _titles(session, "ibis") == ["Ibis migration"]
+    opened: list[object] = []
+    original = backend._ix.searcher
+
+    def counting(*args: object, **kwargs: object) -> object:
+        opened.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(backend._ix, "searcher", counting)
+    search_question(session, author, "Ibis feathers", "White.")
+    session.commit()
+    assert sorted(_titles(session, "ibis")) == ["Ibis feathers", "Ibis migration"]
+    first = backend._searcher
+    assert _titles(session, "feathers") == ["Ibis feathers"]
+    assert backend._searcher is first  # unchanged index: the same searcher
+    assert opened == []  # refreshed, never reopened
+
+
+def test_an_updated_document_appears_once_after_refresh(session: Session) -> None:
+    author = make_user(session)
+    question = search_question(session, author, "Lemur diet", "Fruit.")
+    session.commit()
+    assert _titles(session, "lemur") == ["Lemur diet"]
+    for n in range(3):
+        question.body_md = f"Fruit and leaves, take {n}."
+        session.commit()
+        assert _titles(session, "lemur") == ["Lemur diet"]
+
+
+def test_open_dir_is_retried_while_another_process_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = WhooshBackend(tmp_path / "ix")
+    assert backend.doc_count() == 0
+    backend.close()
+    real = whoosh_backend.FileStorage.open_index
+    failures = iter([FileNotFoundError("_MAIN_1.toc"), FileNotFoundError("_MAIN_1.toc")])
+
+    def flaky(self: object, *args: object, **kwargs: object) -> object:
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(whoosh_backend.FileStorage, "open_index", flaky)
+    assert backend.doc_count() == 0
+    backend.close()
