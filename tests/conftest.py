@@ -159,6 +159,23 @@ def session(app: Flask) -> Iterator[Session]:
         db.close()
 
 
+@pytest.fixture(params=DATABASES)
+def empty_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    """An app on a database with no tables at all (for migration tests)."""
+    name = f"forum_empty_{os.getpid()}"
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'empty.db'}"
+    else:
+        url = create_pg_database(name)
+    application = create_app(base_config(tmp_path, url))
+    yield application
+    from forum.db import get_engine
+
+    get_engine(application).dispose()
+    if request.param == "postgresql":
+        drop_pg_database(name)
+
+
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 

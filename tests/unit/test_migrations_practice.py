@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -16,27 +12,11 @@ from alembic.script import ScriptDirectory
 from flask import Flask
 from sqlalchemy import Connection, MetaData, Table, select
 
-from forum import create_app, migrate
+from forum import migrate
 from forum.db import get_engine
 from forum.models import Base
-from tests.conftest import DATABASES, base_config, create_pg_database, drop_pg_database
 
 NOW = dt.datetime(2026, 5, 1, 12, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(params=DATABASES)
-def empty_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
-    """An app on a database with no tables at all."""
-    name = f"forum_practice_{os.getpid()}"
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'empty.db'}"
-    else:
-        url = create_pg_database(name)
-    app = create_app(base_config(tmp_path, url))
-    yield app
-    get_engine(app).dispose()
-    if request.param == "postgresql":
-        drop_pg_database(name)
 
 
 def script() -> ScriptDirectory:
