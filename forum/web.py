@@ -20,6 +20,10 @@ NAVIGATION = [
     ("Questions", "questions.index"),
     ("Tags", "tags.index"),
     ("People", "users.index"),
+    ("Mentoring", "mentoring.index"),
+    ("Circles", "circles.index"),
+    ("Paths", "paths.index"),
+    ("Gaps", "gaps.index"),
 ]
 
 
