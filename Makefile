@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-dev lint typecheck clean
+.PHONY: run test install install-dev lint typecheck clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,15 +22,25 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-install-dev: $(VENV)/.installed-dev
+# axe-core (accessibility checks in the browser tests) comes from the npm registry.
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+install-dev: $(VENV)/.installed-dev node_modules/axe-core/axe.min.js
 
 run: install
 	$(BIN)/forum db upgrade
 	$(BIN)/forum demo --if-empty
+	$(BIN)/forum search sync
 	$(BIN)/forum run --host $(HOST) --port $(PORT)
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Regenerate docs/screenshots/ (desktop and phone, light and dark) from the browser tests.
+screenshots: install-dev
+	FORUM_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser/test_pages.py -q $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .
@@ -40,12 +50,13 @@ typecheck: install-dev
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
 
 # Production: migrate, then serve with gunicorn (settings in gunicorn.conf.py, FORUM_* variables).
 .PHONY: serve-prod audit bench
 serve-prod: install
 	$(BIN)/forum db upgrade
+	$(BIN)/forum search sync
 	$(BIN)/gunicorn -c gunicorn.conf.py
 
 # Known vulnerabilities in the installed dependencies.

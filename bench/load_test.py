@@ -437,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(exist_ok=True)
     text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
     (RESULTS / "load-latest.json").write_text(text, encoding="utf-8")
+    stamp = started_at.replace(":", "").replace("-", "")
+    (RESULTS / f"load-{stamp}.json").write_text(text, encoding="utf-8")
     print(text)
     print("PASSED" if passed else "FAILED")
     return 0 if passed else 1

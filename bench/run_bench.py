@@ -7,6 +7,7 @@ and the table in bench/README.md.
 
     python bench/run_bench.py --posts 100000          # the full size
     python bench/run_bench.py --posts 10000 --duration 5
+    python bench/run_bench.py --data /tmp/forum-bench  # keep the data and index for next time
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ sys.path.insert(0, str(ROOT))
 
 #: Goals on the reference machine (2 cores), from the production issue.
 GOALS = {"ratio": 0.6, "p99_ms": 50.0, "queries": 8, "rss_mb": 150.0}
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+#: Written next to reused data: what was generated, and whether the search index is built.
+DATA_MARKER = "bench-data.json"
 
 
 @dataclass
@@ -56,6 +60,8 @@ class Measurement:
     p99_ms: float
     queries: int | None = None
     ratio: float | None = None
+    #: RSS of each forum worker right after this page's run, in MB.
+    rss_mb: list[float] | None = None
 
 
 def free_port() -> int:
@@ -157,8 +163,12 @@ def measure(name: str, port: int, path: str, *, seconds: float, concurrency: int
     return result
 
 
-def worker_rss_mb(master_pid: int) -> list[float]:
-    """Resident memory of each worker of a gunicorn master, in MB."""
+def worker_rss_mb(master_pid: int, field: str = "VmRSS") -> list[float]:
+    """Resident memory of each worker of a gunicorn master, in MB.
+
+    ``field="RssAnon"`` gives the workers' own memory, without the file pages they map (the
+    Whoosh index is read through mmap: those pages are the page cache, shared by all).
+    """
     rss = []
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
@@ -166,7 +176,7 @@ def worker_rss_mb(master_pid: int) -> list[float]:
         except OSError:
             continue
         ppid = re.search(r"^PPid:\s+(\d+)", text, re.M)
-        kb = re.search(r"^VmRSS:\s+(\d+) kB", text, re.M)
+        kb = re.search(rf"^{field}:\s+(\d+) kB", text, re.M)
         if ppid and kb and int(ppid.group(1)) == master_pid:
             rss.append(round(int(kb.group(1)) / 1024, 1))
     return sorted(rss)
@@ -191,8 +201,10 @@ def queries_per_page(env: dict[str, str], paths: dict[str, str]) -> dict[str, in
                 os.environ[key] = value
     counter = {"n": 0}
 
-    def count(*_args: Any) -> None:
-        counter["n"] += 1
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        # As tests/http/test_query_counts.py counts: transaction control is not a query.
+        if not statement.lstrip().upper().startswith(TRANSACTION_CONTROL):
+            counter["n"] += 1
 
     engine = get_engine(app)
     event.listen(engine, "before_cursor_execute", count)
@@ -306,23 +318,27 @@ def markdown_table(report: dict[str, Any]) -> str:
         f"{report['workers']} sync workers; {report['concurrency']} client threads for "
         f"{report['duration']} s per page.",
         "",
-        "| page | req/s | × baseline | p50 ms | p99 ms | SQL queries | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| page | req/s | × baseline | p50 ms | p99 ms | SQL queries | RSS MB after | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in report["pages"]:
         ratio = "1.00" if row["ratio"] is None else f"{row['ratio']:.2f}"
         queries = "–" if row["queries"] is None else str(row["queries"])
         kinds = ", ".join(f"{n}× {k}" for k, n in row["error_kinds"].items())
+        rss_after = "–" if not row.get("rss_mb") else f"{max(row['rss_mb']):.0f}"
         lines.append(
             f"| {row['name']} | {row['throughput']:.1f} | {ratio} | {row['p50_ms']:.1f} | "
-            f"{row['p99_ms']:.1f} | {queries} | {row['errors']}{f' ({kinds})' if kinds else ''} |"
+            f"{row['p99_ms']:.1f} | {queries} | {rss_after} | "
+            f"{row['errors']}{f' ({kinds})' if kinds else ''} |"
         )
     rss = report["rss_mb_per_worker"]
     if report.get("pages_left_out"):
         lines += ["", "Left out (the page failed): " + ", ".join(report["pages_left_out"]) + "."]
     lines += [
         "",
-        f"RSS per forum worker after the run: {', '.join(f'{r:.0f} MB' for r in rss)}. "
+        f"RSS per forum worker after the run: {', '.join(f'{r:.0f} MB' for r in rss)} "
+        f"(of which anonymous, i.e. not mapped files: "
+        f"{', '.join(f'{r:.0f} MB' for r in report.get('rss_anon_mb_per_worker') or [])}). "
         f"Load average (1, 5, 15 min) before measuring: "
         f"{', '.join(str(x) for x in report['load_average_1_5_15']['before'])}.",
         "",
@@ -357,11 +373,28 @@ def main(argv: list[str] | None = None) -> None:
         help="an EMPTY database to fill (default: a new SQLite file in a temporary folder)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="a folder for the database and search index, kept and reused by later runs "
+        "with the same --posts, --members and database (only the schema is upgraded)",
+    )
+    parser.add_argument(
+        "--reindex", action="store_true", help="rebuild the search index of reused data"
+    )
     parser.add_argument("--no-readme", action="store_true", help="do not update bench/README.md")
     args = parser.parse_args(argv)
 
-    work = Path(tempfile.mkdtemp(prefix="forum-bench-"))
+    if args.data is not None:
+        args.data.mkdir(parents=True, exist_ok=True)
+    work = args.data.resolve() if args.data else Path(tempfile.mkdtemp(prefix="forum-bench-"))
     database_url = args.database_url or f"sqlite:///{work / 'bench.db'}"
+    wanted = {"posts": args.posts, "members": args.members, "database_url": database_url}
+    marker = work / DATA_MARKER
+    reused = json.loads(marker.read_text()) if marker.exists() else {}
+    if reused and {k: reused.get(k) for k in wanted} != wanted:
+        raise SystemExit(f"{work} holds other data ({reused}); choose another --data folder")
     started_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     env = {
         **os.environ,
@@ -371,33 +404,46 @@ def main(argv: list[str] | None = None) -> None:
         "FORUM_RATELIMIT_ENABLED": "false",
     }
     servers: list[subprocess.Popen[bytes]] = []
+    forum_cli = str(Path(PYTHON).parent / "forum")
     try:
-        print(f"Generating {args.posts} posts for {args.members} members ...", flush=True)
-        subprocess.run(
-            [
-                PYTHON,
-                str(BENCH / "generate.py"),
-                "--database-url",
-                database_url,
-                "--posts",
-                str(args.posts),
-                "--members",
-                str(args.members),
-            ],
-            env=env,
-            cwd=work,
-            check=True,
-        )
-        print("Building the search index ...", flush=True)
-        indexed = time.monotonic()
-        subprocess.run(
-            [str(Path(PYTHON).parent / "forum"), "search", "rebuild"],
-            env=env,
-            cwd=work,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        index_seconds = round(time.monotonic() - indexed, 1)
+        if reused:
+            print(f"Reusing the data in {work}; upgrading its schema ...", flush=True)
+            subprocess.run([forum_cli, "db", "upgrade"], env=env, cwd=work, check=True)
+        else:
+            print(f"Generating {args.posts} posts for {args.members} members ...", flush=True)
+            subprocess.run(
+                [
+                    PYTHON,
+                    str(BENCH / "generate.py"),
+                    "--database-url",
+                    database_url,
+                    "--posts",
+                    str(args.posts),
+                    "--members",
+                    str(args.members),
+                ],
+                env=env,
+                cwd=work,
+                check=True,
+            )
+            if args.data:
+                marker.write_text(json.dumps({**wanted, "indexed": False}))
+        index_seconds = reused.get("index_seconds")
+        if not reused.get("indexed") or args.reindex:
+            print("Building the search index ...", flush=True)
+            indexed = time.monotonic()
+            subprocess.run(
+                [forum_cli, "search", "rebuild"],
+                env=env,
+                cwd=work,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            index_seconds = round(time.monotonic() - indexed, 1)
+            if args.data:
+                marker.write_text(
+                    json.dumps({**wanted, "indexed": True, "index_seconds": index_seconds})
+                )
         pages = pick_pages(database_url)
         queries = queries_per_page({k: v for k, v in env.items() if k.startswith("FORUM_")}, pages)
         skipped = sorted(set(pages) - set(queries))
@@ -448,13 +494,18 @@ def main(argv: list[str] | None = None) -> None:
             row = measure(name, forum_port, path, **options)
             row.queries = queries[name]
             row.ratio = round(row.throughput / base.throughput, 2)
+            row.rss_mb = worker_rss_mb(forum.pid)
+            print(f"  {'':<14} RSS per worker after it: {row.rss_mb} MB", flush=True)
             rows.append(row)
         rss = worker_rss_mb(forum.pid)
+        rss_anon = worker_rss_mb(forum.pid, "RssAnon")
         load_after = [round(x, 2) for x in os.getloadavg()]
     finally:
         for server in servers:
             stop(server)
-        if not args.keep:
+        if args.data:
+            print(f"Kept the data in {work}")
+        elif not args.keep:
             shutil.rmtree(work, ignore_errors=True)
         else:
             print(f"Kept {work}")
@@ -465,12 +516,18 @@ def main(argv: list[str] | None = None) -> None:
         "started_at": started_at,
         "machine": machine(),
         "database": database_url.split(":", 1)[0].split("+")[0],
-        "data": {"posts": args.posts, "members": args.members, "index_seconds": index_seconds},
+        "data": {
+            "posts": args.posts,
+            "members": args.members,
+            "index_seconds": index_seconds,
+            "reused": bool(reused),
+        },
         "workers": args.workers,
         "concurrency": args.concurrency,
         "duration": args.duration,
         "pages": [asdict(r) for r in rows],
         "rss_mb_per_worker": rss,
+        "rss_anon_mb_per_worker": rss_anon,
         "pages_left_out": skipped,
         # Other work on the machine takes CPU from both servers: judge the figures with it.
         "load_average_1_5_15": {"before": load_before, "after": load_after},

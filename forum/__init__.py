@@ -71,6 +71,23 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(search.bp)
     app.register_blueprint(people.bp)
+    from forum.blueprints import moderation
+
+    app.register_blueprint(moderation.bp)
+    from forum.blueprints import analytics, gaps
+
+    app.register_blueprint(gaps.bp)
+    app.register_blueprint(analytics.bp)
+    from forum.blueprints import circles
+
+    app.register_blueprint(circles.bp)
+    from forum.blueprints import notifications
+
+    app.register_blueprint(notifications.bp)
+    from forum.blueprints import mentoring, paths
+
+    app.register_blueprint(mentoring.bp)
+    app.register_blueprint(paths.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

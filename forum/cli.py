@@ -291,3 +291,6 @@ def init_app(app: Flask) -> None:
     from forum import commands_ops
 
     commands_ops.init_app(app)
+    from forum.commands_notifications import digest_group
+
+    app.cli.add_command(digest_group)

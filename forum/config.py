@@ -48,6 +48,14 @@ DEFAULTS: dict[str, Any] = {
     "VOTE_RATE_LIMIT": "120 per hour",
     "COMMENT_RATE_LIMIT": "60 per hour",
     "QUESTIONS_PER_PAGE": 30,
+    # Learning circles: the IANA time zone new sessions are scheduled in unless changed.
+    "DEFAULT_TIMEZONE": "Europe/London",
+    # Email digests: smtp://[user:password@]host:port (smtps:// for TLS from the start;
+    # ?starttls=1 to upgrade a plain connection), the sender, and the site's address for links.
+    "SMTP_URL": None,
+    "SMTP_TIMEOUT": 30,
+    "MAIL_FROM": "forum <forum@localhost>",
+    "SITE_URL": "http://localhost:5000",
 }
 
 

@@ -62,6 +62,8 @@ ALLOWED_TAGS = frozenset(
         "img",
         "input",
         "kbd",
+        # Wraps a task-list checkbox so it has an accessible name (no attributes allowed).
+        "label",
         "li",
         "nav",
         "ol",
@@ -223,6 +225,8 @@ class Rendered:
     html: str
     wiki_links: list[str] = field(default_factory=list)
     headings: list[Heading] = field(default_factory=list)
+    #: Usernames of the members the source mentions, in order of first mention.
+    mentions: list[str] = field(default_factory=list)
 
 
 def wiki_key(title: str) -> str:
@@ -265,6 +269,41 @@ def _render_wikilink(
         f'<a class="wikilink wikilink--missing" href="{href}" '
         f'title="No article yet: create it">{label}</a>'
     )
+
+
+#: Turns a mentioned username into the member's profile URL, or None when there is no such member.
+MentionResolver = Callable[[str], str | None]
+_MENTION_RE = re.compile(r"@([A-Za-z0-9][A-Za-z0-9_.-]{0,31})")
+#: A mention never continues a word, an address or a path: ``me@example.com`` is no mention.
+_MENTION_BLOCKED_BEFORE = frozenset("_.-+@/=&")
+
+
+def _mention_rule(state: StateInline, silent: bool) -> bool:
+    """Inline rule: ``@username`` of an existing member (never inside a link's text)."""
+    resolver: MentionResolver | None = state.env.get("mention_resolver")
+    if resolver is None or state.src[state.pos] != "@" or state.linkLevel > 0:
+        return False
+    before = state.src[state.pos - 1] if state.pos > 0 else " "
+    if before.isalnum() or before in _MENTION_BLOCKED_BEFORE:
+        return False
+    match = _MENTION_RE.match(state.src, state.pos, state.posMax)
+    if match is None:
+        return False
+    name = match.group(1).rstrip("._-")
+    href = resolver(name.lower()) if name else None
+    if href is None:
+        return False
+    if not silent:
+        # An ordinary link, so alt texts, heading anchors and linkify treat it as one.
+        token = state.push("link_open", "a", 1)
+        token.attrs = {"class": "mention", "href": href}
+        token.markup = "mention"
+        text = state.push("text", "", 0)
+        text.content = "@" + name
+        state.push("link_close", "a", -1).markup = "mention"
+        state.env.setdefault("mentions", []).append(name.lower())
+    state.pos += 1 + len(name)
+    return True
 
 
 def _table_alignment(state: StateCore) -> None:
@@ -310,9 +349,10 @@ def _parser(linkify: bool = True) -> MarkdownIt:
     )
     md.enable(["table", "strikethrough", "linkify"])
     md.use(footnote_plugin)
-    md.use(tasklists_plugin, enabled=False)
+    md.use(tasklists_plugin, enabled=False, label=True)
     md.use(anchors_plugin, min_level=1, max_level=4, slug_func=_slugify)
     md.inline.ruler.before("link", "wikilink", _wikilink_rule)
+    md.inline.ruler.before("link", "mention", _mention_rule)
     md.core.ruler.push("table_alignment", _table_alignment)
     md.core.ruler.push("headings", _collect_headings)
     md.add_render_rule("wikilink", _render_wikilink)
@@ -355,26 +395,40 @@ def render_unsanitised(
 
 
 def render_document(
-    source: str, *, wiki_resolver: WikiResolver | None = None, toc: bool = False
+    source: str,
+    *,
+    wiki_resolver: WikiResolver | None = None,
+    toc: bool = False,
+    mention_resolver: MentionResolver | None = None,
 ) -> Rendered:
     """Render Markdown to sanitised HTML, with wiki links resolved and an optional contents list.
 
     Raises MarkdownTooLarge over the size cap. The table of contents lists h2 and h3 headings
-    and appears when there are at least two of them.
+    and appears when there are at least two of them. With a ``mention_resolver``, ``@username``
+    of an existing member (outside code and links) becomes a link to their profile.
     """
     check_size(source)
-    env: dict[str, Any] = {"wiki_resolver": wiki_resolver}
+    env: dict[str, Any] = {"wiki_resolver": wiki_resolver, "mention_resolver": mention_resolver}
     body = _parser().render(source, env)
     headings: list[Heading] = env.get("headings", [])
     contents = [h for h in headings if h.level in (2, 3)]
     if toc and len(contents) >= 2:
         body = _toc_html(contents) + body
     links = list(dict.fromkeys(env.get("wiki_links", [])))
-    return Rendered(html=sanitize_html(body), wiki_links=links, headings=headings)
+    mentions = list(dict.fromkeys(env.get("mentions", [])))
+    return Rendered(
+        html=sanitize_html(body), wiki_links=links, headings=headings, mentions=mentions
+    )
 
 
 def render_markdown(
-    source: str, *, wiki_resolver: WikiResolver | None = None, toc: bool = False
+    source: str,
+    *,
+    wiki_resolver: WikiResolver | None = None,
+    toc: bool = False,
+    mention_resolver: MentionResolver | None = None,
 ) -> str:
     """Render member Markdown to sanitised HTML; raises MarkdownTooLarge over the size cap."""
-    return render_document(source, wiki_resolver=wiki_resolver, toc=toc).html
+    return render_document(
+        source, wiki_resolver=wiki_resolver, toc=toc, mention_resolver=mention_resolver
+    ).html

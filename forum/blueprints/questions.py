@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import threading
+import time
 
 from flask import (
     Blueprint,
@@ -18,6 +20,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from sqlalchemy.exc import OperationalError
 
+from forum import search
 from forum.db import get_session
 from forum.extensions import client_address, limiter
 from forum.forms.questions import (
@@ -94,15 +97,19 @@ def index() -> ResponseReturnValue:
     per_page = int(current_app.config["QUESTIONS_PER_PAGE"])
     me = viewer()
     followed = tag_service.followed_tags(db, me) if me is not None else []
-    rows, total = questions.list_questions(db, tab=tab, viewer=me, page=page, per_page=per_page)
+    limit = max(questions.COUNT_LIMIT, page * per_page)
+    rows, total = questions.list_questions(
+        db, tab=tab, viewer=me, page=page, per_page=per_page, count_limit=limit
+    )
     return render_template(
         "questions/index.html",
         questions=rows,
-        total=total,
+        total=min(total, limit),
+        more=total > limit,
         tab=tab,
         tabs=TAB_LABELS,
         page=page,
-        pages=max(1, math.ceil(total / per_page)),
+        pages=max(1, math.ceil(min(total, limit) / per_page)),
         followed=followed,
     )
 
@@ -180,7 +187,37 @@ def detail(question_id: int, slug: str | None = None) -> ResponseReturnValue:
         question=data.question,
         answer_form=AnswerForm(),
         shown_views=data.question.view_count + (1 if counted else 0),
+        related=_related(data.question),
     )
+
+
+#: How long each worker keeps a question's related questions, and for how many questions:
+#: finding them scores a large part of the search index (hundreds of milliseconds at 100k
+#: posts), so a popular question pays once and its sidebar may lag a few minutes.
+RELATED_CACHE_SECONDS = 600
+RELATED_CACHE_SIZE = 2000
+_related_lock = threading.Lock()
+
+
+def _related(question: Post) -> list[search.Hit]:
+    """Up to 5 similar questions for the sidebar; the page never fails for want of them."""
+    cache: dict[tuple[int, str], tuple[float, list[search.Hit]]]
+    cache = current_app.extensions.setdefault("forum.related_questions", {})
+    key = (question.id, question.title or "")
+    now = time.monotonic()
+    cached = cache.get(key)
+    if cached is not None and now - cached[0] < RELATED_CACHE_SECONDS:
+        return cached[1]
+    try:
+        hits = search.related(get_session(), question.id, question.title or "", limit=5)
+    except Exception:  # noqa: BLE001 - an unreadable index only hides the sidebar
+        current_app.logger.exception("related questions for %s unavailable", question.id)
+        return []
+    with _related_lock:
+        while len(cache) >= RELATED_CACHE_SIZE:
+            cache.pop(next(iter(cache)))
+        cache[key] = (now, hits)
+    return hits
 
 
 @bp.route("/questions/<int:question_id>/edit", methods=["GET", "POST"])

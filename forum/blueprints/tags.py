@@ -66,19 +66,29 @@ def detail(name: str) -> ResponseReturnValue:
     tab = Tab(tab_raw) if tab_raw in {t.value for t in Tab} - {Tab.MY_TAGS.value} else Tab.NEWEST
     page = page_number()
     per_page = int(current_app.config["QUESTIONS_PER_PAGE"])
-    rows, total = questions.list_questions(db, tab=tab, tag=tag, page=page, per_page=per_page)
+    limit = max(questions.COUNT_LIMIT, page * per_page)
+    summary = tag_service.summary(db, tag)
+    # The summary counted the tag's questions already (from the tag's side, which is cheap);
+    # only the lists that filter further need a count of their own.
+    known = summary.questions if tab in (Tab.NEWEST, Tab.ACTIVE, Tab.TOP_ALL) else None
+    rows, total = questions.list_questions(
+        db, tab=tab, tag=tag, page=page, per_page=per_page, count_limit=limit, total=known
+    )
+    if known is not None:
+        limit = max(limit, known)
     me = viewer()
     return render_template(
         "tags/detail.html",
         tag=tag,
-        summary=tag_service.summary(db, tag),
+        summary=summary,
         synonyms=tag_service.synonyms_of(db, tag),
         questions=rows,
-        total=total,
+        total=min(total, limit),
+        more=total > limit,
         tab=tab,
         tabs={k: v for k, v in TAB_LABELS.items() if k is not Tab.MY_TAGS},
         page=page,
-        pages=max(1, math.ceil(total / per_page)),
+        pages=max(1, math.ceil(min(total, limit) / per_page)),
         articles=_articles(tag.id),
         following=tag_service.is_following(db, me, tag),
         can_edit=posts.can(me, "edit_tag_wiki"),

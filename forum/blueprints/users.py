@@ -11,7 +11,7 @@ from flask_login import current_user, login_required, login_user
 from forum.db import get_session
 from forum.forms.accounts import PasswordForm, ProfileForm
 from forum.models import User
-from forum.services import accounts, leaderboards
+from forum.services import accounts, leaderboards, skills
 from forum.services.errors import ValidationError
 from forum.web import current_member, page_number, password_policy
 
@@ -49,7 +49,10 @@ def profile(username: str) -> ResponseReturnValue:
     signed_in = current_user._get_current_object()
     viewer = signed_in if isinstance(signed_in, User) else None
     recognition = leaderboards.profile(db, user, viewer=viewer)
-    return render_template("users/profile.html", user=user, recognition=recognition)
+    programs = skills.profile_programs(db, user)
+    return render_template(
+        "users/profile.html", user=user, recognition=recognition, programs=programs
+    )
 
 
 @bp.route("/settings/profile", methods=["GET", "POST"])
@@ -58,12 +61,16 @@ def edit_profile() -> ResponseReturnValue:
     """Edit one's own profile."""
     user = current_member()
     form = ProfileForm(obj=user)
+    db = get_session()
+    if request.method == "GET":
+        form.show_skills(skills.skills_of(db, user))
     if not form.validate_on_submit():
         status = 400 if request.method == "POST" else 200
         return render_template("users/edit_profile.html", form=form), status
-    db = get_session()
     try:
         accounts.update_profile(db, user, form.profile())
+        if (choices := form.skills()) is not None:
+            skills.set_skills(db, user, **choices)
     except ValidationError as exc:
         db.rollback()
         form.add_errors(exc.errors)

@@ -146,8 +146,8 @@ def preview() -> ResponseReturnValue:
 def detail(slug: str) -> ResponseReturnValue:
     """An article with its backlinks, helpful share and freshness."""
     db = get_session()
-    article = articles.get_by_slug(db, slug)
     viewer = _viewer()
+    article = articles.get_by_slug(db, slug, viewer=viewer)
     context = articles.page_context(db, article, viewer)
     return render_template(
         "wiki/detail.html",

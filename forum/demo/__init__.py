@@ -69,6 +69,21 @@ def load(
     from forum.demo.questions import load_questions
 
     result.counts["questions"] = load_questions(session, progress=progress)
+    from forum.demo.requests import load_requests
+
+    result.counts["tutorial requests"] = load_requests(session, progress=progress)
+    from forum.demo.circles import load_circles
+
+    result.counts["learning circles"] = load_circles(session, progress=progress)
+    from forum.demo.mentoring import load_mentoring
+
+    result.counts["mentorships"] = load_mentoring(session, progress=progress)
+    from forum.demo.paths import load_paths
+
+    result.counts["learning paths"] = load_paths(session, progress=progress)
+    from forum.demo.notifications import load_notifications
+
+    result.counts["notifications"] = load_notifications(session, progress=progress)
     # Keep this step last: reputation and badges follow from everything loaded above.
     _settle_recognition(session, result, progress)
     return result

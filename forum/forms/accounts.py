@@ -15,6 +15,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from forum.forms import BaseForm
 from forum.models import Role
 from forum.services.accounts import ProfileData
+from forum.services.skills import AVAILABILITY_LABELS, Skills
 
 
 class RegisterForm(BaseForm):
@@ -68,6 +69,36 @@ class ProfileForm(BaseForm):
         validators=[Optional(), Length(max=5000)],
         description="What you work on and what colleagues can ask you about.",
     )
+
+    skills_help = StringField(
+        "Tags I can help with",
+        validators=[Optional(), Length(max=400)],
+        description="Comma- or space-separated tags, e.g. python sql.",
+    )
+    skills_learn = StringField(
+        "Tags I want to learn",
+        validators=[Optional(), Length(max=400)],
+        description="Mentoring suggests colleagues who know these.",
+    )
+    mentoring_availability = SelectField(
+        "Mentoring availability",
+        choices=[SelectChoice(k, v) for k, v in AVAILABILITY_LABELS.items()],
+    )
+
+    def show_skills(self, current: Skills) -> None:
+        """Fill the skill fields with the member's current skills."""
+        self.skills_help.data = " ".join(current.help)
+        self.skills_learn.data = " ".join(current.learn)
+
+    def skills(self) -> dict[str, str] | None:
+        """The skill fields as service input (None when the request did not include them)."""
+        if not self.skills_help.raw_data and not self.skills_learn.raw_data:
+            return None
+        return {
+            "help_text": self.skills_help.data or "",
+            "learn_text": self.skills_learn.data or "",
+            "availability": self.mentoring_availability.data or "open",
+        }
 
     def profile(self) -> ProfileData:
         """The form as service input."""

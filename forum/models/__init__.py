@@ -4,7 +4,23 @@ from forum.db import Base
 from forum.models.articles import ArticleFeedback, ArticleLink
 from forum.models.audit import AuditLog
 from forum.models.badges import BadgeAward
+from forum.models.circles import (
+    CalendarToken,
+    Circle,
+    CircleMember,
+    CircleResource,
+    CircleSession,
+    Rsvp,
+    RsvpResponse,
+    SessionKind,
+    WorkshopRating,
+    circle_tags,
+)
 from forum.models.imports import ImportRecord, PostAttribution, RelatedPost
+from forum.models.mentoring import BuddyPair, CheckIn, MemberSkill, Mentorship, MentorshipGoal
+from forum.models.moderation import ConductRevision, Flag, ModerationWarning
+from forum.models.notifications import Mention, Notification, NotificationPreference
+from forum.models.paths import LearningPath, PathEnrolment, PathStep, StepCompletion
 from forum.models.posts import (
     Answer,
     Article,
@@ -20,10 +36,38 @@ from forum.models.posts import (
 )
 from forum.models.qa import CommentVote, PostView, TagFollow, TagSynonym
 from forum.models.reputation import ReputationEvent
+from forum.models.requests import (
+    RequestStatus,
+    TutorialRequest,
+    TutorialRequestVote,
+    tutorial_request_tags,
+)
 from forum.models.search import SearchDocument, SearchOutbox, ZeroResultQuery
 from forum.models.users import Role, User
 
 __all__ = [
+    "ModerationWarning",
+    "Flag",
+    "ConductRevision",
+    "BuddyPair",
+    "CheckIn",
+    "LearningPath",
+    "MemberSkill",
+    "Mentorship",
+    "MentorshipGoal",
+    "PathEnrolment",
+    "PathStep",
+    "StepCompletion",
+    "CalendarToken",
+    "Circle",
+    "CircleMember",
+    "CircleResource",
+    "CircleSession",
+    "Rsvp",
+    "RsvpResponse",
+    "SessionKind",
+    "WorkshopRating",
+    "circle_tags",
     "Answer",
     "AuditLog",
     "Article",
@@ -35,6 +79,9 @@ __all__ = [
     "Comment",
     "CommentVote",
     "ImportRecord",
+    "Mention",
+    "Notification",
+    "NotificationPreference",
     "Post",
     "PostAttribution",
     "PostKind",
@@ -42,6 +89,7 @@ __all__ = [
     "Question",
     "RelatedPost",
     "ReputationEvent",
+    "RequestStatus",
     "Revision",
     "Role",
     "SearchDocument",
@@ -49,8 +97,11 @@ __all__ = [
     "Tag",
     "TagFollow",
     "TagSynonym",
+    "TutorialRequest",
+    "TutorialRequestVote",
     "User",
     "Vote",
     "ZeroResultQuery",
     "post_tags",
+    "tutorial_request_tags",
 ]

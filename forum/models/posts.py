@@ -80,6 +80,10 @@ class Post(Base):
         Index("ix_posts_kind_created_at", "kind", "created_at"),
         Index("ix_posts_parent_id", "parent_id"),
         Index("ix_posts_author_id", "author_id"),
+        # Question lists ("Active", "Top") and the question page's duplicates (0013).
+        Index("ix_posts_kind_last_activity_at", "kind", "last_activity_at"),
+        Index("ix_posts_kind_score_created_at", "kind", "score", "created_at"),
+        Index("ix_posts_duplicate_of_id", "duplicate_of_id"),
         CheckConstraint("answer_count >= 0", name="answer_count_nonnegative"),
     )
 

@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 import secrets
 
-from sqlalchemy import DateTime, Enum, String, Text, true
+from sqlalchemy import DateTime, Enum, String, Text, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from forum.db import Base, CreatedAt, IntPK
@@ -46,9 +46,17 @@ class User(Base):
         server_default=Role.MEMBER.value,
     )
     reputation: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Kept by forum.services.notifications so the header needs no query to show it.
+    unread_notifications: Mapped[int] = mapped_column(default=0, server_default="0")
     is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[CreatedAt]
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Whether the member takes mentees: 'open', 'limited' or 'closed'.
+    mentoring_availability: Mapped[str] = mapped_column(
+        String(8), default="open", server_default="open"
+    )
+    # People partners (HR) pair new members with buddies, as admins do.
+    people_partner: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     # Flask-Login protocol: properties rather than a mixin, so the model stays plain data.
     @property

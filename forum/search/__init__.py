@@ -30,6 +30,7 @@ __all__ = [
     "delete",
     "get_backend",
     "index",
+    "related",
     "search",
     "search_config",
     "similar",
@@ -194,6 +195,16 @@ def similar(session: Session, title: str, limit: int = 5) -> list[Hit]:
     if len(title) < 3:
         return []
     return session_backend(session).similar(session, title, limit)
+
+
+def related(session: Session, question_id: int, title: str, limit: int = 5) -> list[Hit]:
+    """Questions like ``question_id`` (itself left out), for the question page's sidebar.
+
+    Titles and answer counts come from the index's stored fields: no database query on
+    Whoosh, one on PostgreSQL.
+    """
+    hits = similar(session, title, limit=limit + 1)
+    return [hit for hit in hits if hit.id != question_id][:limit]
 
 
 def backend_status(config: dict[str, Any] | Any, engine: Engine | None = None) -> dict[str, Any]:

@@ -57,6 +57,8 @@ class Results:
     kinds: dict[str, int] = field(default_factory=dict)
     tags: list[tuple[str, int]] = field(default_factory=list)
     timed_out: bool = False
+    #: The total (and facets) were counted on the first matches only; the total is an estimate.
+    approximate: bool = False
 
 
 class Writer(Protocol):

@@ -9,6 +9,7 @@ import re
 import shutil
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -38,11 +39,18 @@ from forum.search.documents import (
 )
 
 #: Bump when the schema or the analysis changes: an index with another version is rebuilt.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 INDEX_NAME = "forum"
 CURRENT = "current"
 PREFIX_EXPANSIONS = 48
 TEXT_FIELDS = ("title", "body", "thread")
+#: Characters of a body kept for snippets: highlighting never re-reads a long text.
+EXCERPT_CHARS = 2_000
+#: Facets (and the exact total) come from at most this many matches; beyond, an estimate.
+FACET_SCAN = 4_000
+#: Documents per segment in a rebuild: each segment's postings are sorted in memory.
+REBUILD_SEGMENT_DOCS = 20_000
+REBUILD_LIMIT_MB = 512
 
 _stem = StemmingAnalyzer()
 _spell = RegexTokenizer() | LowercaseFilter() | StopFilter(minsize=3)
@@ -52,30 +60,81 @@ class SchemaMismatch(Exception):
     """The index on disk was written with another schema version."""
 
 
+def _patch_length_lookups() -> None:
+    """Remember that a segment has no length column for a field.
+
+    Whoosh 2.7 looks the column file up on disk again for every posting of an unscored
+    field (ids, kinds, numbers) while writing a segment: a stat call per posting.
+    """
+    from whoosh.codec import whoosh3
+
+    cls = whoosh3.W3PerDocReader
+    if getattr(cls, "_forum_cached_lengths", False):
+        return
+    original = cls._cached_reader
+
+    def _cached_reader(self: Any, fieldname: str, column: Any) -> Any:
+        readers = self._readers
+        if fieldname in readers:
+            return readers[fieldname]
+        reader = original(self, fieldname, column)
+        readers[fieldname] = reader
+        return reader
+
+    cls._cached_reader = _cached_reader
+    cls._forum_cached_lengths = True
+
+
+_patch_length_lookups()
+
+
+def _numeric(bits: int = 32, **kwargs: Any) -> NUMERIC:
+    # Fewer precision tiers: 2 terms per value instead of 8 (ranges stay exact).
+    return NUMERIC(int, bits=bits, shift_step=16, **kwargs)
+
+
 def make_schema() -> Schema:
-    """The index schema; field boosts make title and tags weigh most, comments least."""
+    """The index schema; field boosts make title and tags weigh most, comments least.
+
+    Only what is searched is indexed; what is only shown is STORED (slug, question, version).
+    """
+    created = DATETIME(stored=True, sortable=True)
+    created.shift_step = 16  # 4 terms per date instead of 8
     return Schema(
         id=ID(stored=True, unique=True),
         kind=ID(stored=True),
         subtype=ID(stored=True),
-        slug=ID(stored=True),
+        slug=STORED(),
         title=TEXT(analyzer=_stem, stored=True, field_boost=3.0),
         display_title=STORED(),
         tags=KEYWORD(stored=True, commas=True, lowercase=True, scorable=True, field_boost=2.0),
-        body=TEXT(analyzer=_stem, stored=True),
+        body=TEXT(analyzer=_stem),
+        # The start of the body, for snippets and the leading text.
+        excerpt=STORED(),
         # A thread's answers and comments, in one field: fewer matchers per query word.
         thread=TEXT(analyzer=_stem, field_boost=0.5, phrase=False),
         # Unstemmed words: the vocabulary for "did you mean" and for expanding kube*.
         spell=TEXT(analyzer=_spell, phrase=False),
         user=ID(stored=True),
-        author=NUMERIC(int, stored=True),
-        question=NUMERIC(int, stored=True),
-        score=NUMERIC(int, stored=True, sortable=True, signed=True, bits=32),
-        answer_count=NUMERIC(int, stored=True, bits=32),
+        # "0" for anonymous posts (experts leave them out).
+        author=ID(stored=True),
+        question=STORED(),
+        score=_numeric(stored=True, sortable=True, signed=True),
+        answer_count=_numeric(stored=True),
         accepted=BOOLEAN(stored=True),
-        created=DATETIME(stored=True, sortable=True),
-        version=ID(stored=True),
+        created=created,
+        version=STORED(),
     )
+
+
+class _Or(query.Or):  # type: ignore[misc]
+    """Or as a tree of union matchers, always.
+
+    Whoosh preloads every match into arrays for segments under 5,000 documents, and the
+    small segments recent edits leave behind made every query pay for that.
+    """
+
+    matcher_type = query.Or.DEFAULT_MATCHER
 
 
 #: BM25F; field boosts in the schema make title and tags weigh most, comments least.
@@ -103,15 +162,13 @@ class _Deadline(collectors.WrappingCollector):  # type: ignore[misc]
     which only the main thread may use.
     """
 
-    def __init__(self, child: Any, deadline: float, mask: Any = None) -> None:
+    def __init__(self, child: Any, deadline: float, mask: set[int] | None = None) -> None:
         self.child = child
         self.deadline = deadline
-        self.mask_results = mask
-        self._mask: Any = None
+        self._mask = mask
 
     def prepare(self, top_searcher: Any, q: Any, context: Any) -> None:
         self.child.prepare(top_searcher, q, context)
-        self._mask = self.mask_results.docs() if self.mask_results is not None else None
 
     def collect_matches(self) -> None:
         child = self.child
@@ -177,11 +234,12 @@ def _fields(doc: SearchDoc) -> dict[str, Any]:
         "display_title": doc.title if doc.kind == "answer" else "",
         "tags": ",".join(doc.tags),
         "body": doc.body,
+        "excerpt": doc.body[:EXCERPT_CHARS],
         "thread": f"{doc.answers}\n{doc.comments}",
         # Titles and tags only: indexing bodies twice made rebuilds a third slower.
         "spell": f"{'' if doc.kind == 'answer' else doc.title} {' '.join(doc.tags)}",
         "user": (doc.username or "").lower(),
-        "author": doc.author_id or 0,
+        "author": str(doc.author_id or 0),
         "question": doc.question_id or 0,
         "score": doc.score,
         "answer_count": doc.answer_count,
@@ -403,20 +461,32 @@ class WhooshBackend:
         return count, _WhooshWriter(new_writer)
 
     def _fill(self, ix: Any, session: Session, progress: ProgressFn | None) -> int:
-        # One writer: Whoosh's multi-process writer pickles every document through a queue
-        # and was slower here than a single process.
-        writer = ix.writer(limitmb=256)
+        """Write segments of REBUILD_SEGMENT_DOCS documents, committed without merging.
+
+        Each segment's postings fit Whoosh's in-memory pool, so they are sorted in memory
+        rather than spilled to pickled runs and merged back; a merge would re-sort them all.
+        Whoosh's multi-process writer pickles every document through a queue and was no
+        faster on two shared cores.
+        """
+        writer: Any = None
         count = 0
         try:
             for doc in iter_all_documents(session):
+                if writer is None:
+                    writer = ix.writer(limitmb=REBUILD_LIMIT_MB)
                 writer.add_document(**_fields(doc))
                 count += 1
+                if count % REBUILD_SEGMENT_DOCS == 0:
+                    writer.commit(merge=False)
+                    writer = None
                 if progress is not None and count % 500 == 0:
                     progress(count)
         except BaseException:
-            writer.cancel()
+            if writer is not None:
+                writer.cancel()
             raise
-        writer.commit()
+        if writer is not None:
+            writer.commit(merge=False)
         if progress is not None:
             progress(count)
         return count
@@ -467,7 +537,7 @@ class WhooshBackend:
                     break
                 text = term.decode("utf-8") if isinstance(term, bytes) else term
                 expansions.append(query.Term("tags", text))
-            return query.Or(expansions) if expansions else query.NullQuery
+            return _Or(expansions) if expansions else query.NullQuery
         analysed = [t.text for t in _stem(word.text)]
         if not analysed:
             return None  # a stop word
@@ -476,7 +546,7 @@ class WhooshBackend:
         stem = analysed[0]
         # A tag names what a post is about, even when its text never says the word.
         parts: list[query.Query] = [query.Term(f, stem) for f in TEXT_FIELDS]
-        return query.Or([*parts, query.Term("tags", word.text)])
+        return _Or([*parts, query.Term("tags", word.text)])
 
     def _phrase(self, phrase: q.Phrase) -> query.Query | None:
         # The index drops stop words and renumbers positions; the phrase must do the same.
@@ -485,7 +555,7 @@ class WhooshBackend:
             return None
         if len(stems) == 1:
             return self._word(searcher=None, word=q.Word(stems[0]))
-        return query.Or([query.Phrase(f, stems) for f in ("title", "body")])
+        return _Or([query.Phrase(f, stems) for f in ("title", "body")])
 
     def _node(self, searcher: Any, node: q.Node) -> query.Query | None:
         if isinstance(node, q.Word):
@@ -496,7 +566,7 @@ class WhooshBackend:
         if not parts:
             return None
         if isinstance(node, q.Any_):
-            return query.Or(parts)
+            return _Or(parts)
         return query.And(parts)
 
     def _filters(self, searcher: Any, parsed: q.Query) -> tuple[list[query.Query], list[Any]]:
@@ -508,13 +578,13 @@ class WhooshBackend:
         must += [query.Term("user", u) for u in parsed.users]
         kinds = set(parsed.kinds)
         if parsed.article_types:
-            must.append(query.Or([query.Term("subtype", t) for t in sorted(parsed.article_types)]))
+            must.append(_Or([query.Term("subtype", t) for t in sorted(parsed.article_types)]))
             if not kinds:
                 kinds.add("article")
         if not kinds and parsed.statuses & {"answered", "unanswered"}:
             kinds.add("question")
         if kinds:
-            must.append(query.Or([query.Term("kind", k) for k in sorted(kinds)]))
+            must.append(_Or([query.Term("kind", k) for k in sorted(kinds)]))
         if "answered" in parsed.statuses:
             must.append(query.NumericRange("answer_count", 1, None))
         if "unanswered" in parsed.statuses:
@@ -569,23 +639,31 @@ class WhooshBackend:
                 need = max(0, wanted - collected)
                 if need:
                     # Every complete match was collected, so masking them leaves the partial.
-                    second = self._run(searcher, every_q, need, sortedby, results, mask=first)
+                    # Their document numbers are in hand: no second pass to list them.
+                    done = {docnum for _key, docnum in first.top_n}
+                    second = self._run(searcher, every_q, need, sortedby, results, mask=done)
                     start = max(0, offset - results.complete)
                     raw_second = list(second[start : start + need])
             if facets:
-                # The page: facets and an exact total from one unscored pass over every match.
-                counted = self._run(searcher, every_q, None, None, results, facets=True)
-                results.total = max(results.complete, len(counted))
+                # The page: facets and the total from one unscored pass over the matches.
+                matched, exact = self._count_facets(searcher, every_q, results)
+                results.total = max(results.complete, matched)
+                results.approximate = not exact
             else:
                 partial = second.estimated_length() if second is not None else 0
                 results.total = results.complete + partial
             highlight_q = every_q
             results.tags = sorted(results.tags, key=lambda kv: (-kv[1], kv[0]))[:10]
-            hits_first = [self._hit(searcher, h, highlight_q) for h in raw_first]
-            hits_second = [self._hit(searcher, h, highlight_q) for h in raw_second]
+            texts: dict[int, str] = {}
+            hits_first = [_plain_hit(h, texts) for h in raw_first]
+            hits_second = [_plain_hit(h, texts) for h in raw_second]
             if sort == "relevance":
                 hits_first, hits_second = _nudge(hits_first), _nudge(hits_second)
-            results.hits = (hits_first + hits_second)[:limit]
+            # Only the page's hits are highlighted.
+            results.hits = [
+                _highlighted(h, texts[h.id], highlight_q)
+                for h in (hits_first + hits_second)[:limit]
+            ]
             return results
 
     def _run(
@@ -595,64 +673,54 @@ class WhooshBackend:
         limit: int | None,
         sortedby: Any,
         results: Results,
-        mask: Any = None,
-        facets: bool = False,
+        mask: set[int] | None = None,
     ) -> Any:
-        groupedby = None
-        if facets:
-            groupedby = sorting.Facets()
-            groupedby.add_field("kind", maptype=sorting.Count)
-            groupedby.add_field("tags", allow_overlap=True, maptype=sorting.Count)
-        collector = searcher.collector(
-            limit=limit, sortedby=sortedby, groupedby=groupedby, scored=limit is not None
-        )
+        collector = searcher.collector(limit=limit, sortedby=sortedby, scored=limit is not None)
         timed = _Deadline(collector, time.monotonic() + TIME_LIMIT, mask)
         try:
             searcher.search_with_collector(whoosh_q, timed)
         except collectors.TimeLimit:
             results.timed_out = True
-        found = timed.results()
-        if facets:
-            self._facets(found, results)
-        return found
+        return timed.results()
 
     @staticmethod
-    def _facets(found: Any, results: Results) -> None:
-        for kind, n in found.groups("kind").items():
+    def _count_facets(searcher: Any, whoosh_q: query.Query, results: Results) -> tuple[int, bool]:
+        """Count kinds and tags over the first FACET_SCAN matches; return (matches, exact).
+
+        Whoosh's own tag facet re-reads every tag's postings on each search; here each
+        segment's kinds and tags per document are read once and kept with its reader.
+        """
+        kinds: Counter[str] = Counter()
+        tags: Counter[str] = Counter()
+        scanned = 0
+        exact = True
+        deadline = time.monotonic() + TIME_LIMIT
+        for sub, _offset in searcher.leaf_searchers():
+            matcher = whoosh_q.matcher(sub, sub.boolean_context())
+            if not matcher.is_active():
+                continue
+            doc_kinds, doc_tags = _facet_lists(sub.reader())
+            for docnum in matcher.all_ids():
+                kinds[doc_kinds[docnum]] += 1
+                tags.update(doc_tags[docnum])
+                scanned += 1
+                if scanned >= FACET_SCAN or (scanned % 256 == 0 and time.monotonic() > deadline):
+                    exact = False
+                    break
+            if not exact:
+                break
+        kinds.pop("", None)
+        for kind, n in kinds.items():
             results.kinds[kind] = results.kinds.get(kind, 0) + n
-        merged = dict(results.tags)
-        for tag, n in found.groups("tags").items():
-            if tag:
-                merged[tag] = merged.get(tag, 0) + n
-        results.tags = list(merged.items())
+        results.tags = [(t, n) for t, n in tags.items() if t]
+        if exact:
+            return scanned, True
+        return max(scanned, int(whoosh_q.estimate_size(searcher.reader()))), False
 
     def _hit(self, searcher: Any, hit: Any, highlight_q: query.Query, snippets: bool = True) -> Hit:
-        fields = hit.fields()
-        body = fields.get("body", "")
-        title = fields.get("display_title") or fields.get("title", "")
-        snippet = title_html = ""
-        if snippets:
-            snippet = _highlight(searcher, highlight_q, "body", body, fragments=2)
-            title_html = _highlight(searcher, highlight_q, "title", title, fragments=0)
-        created = fields.get("created")
-        return Hit(
-            id=int(fields["id"]),
-            kind=fields["kind"],
-            subtype=fields.get("subtype") or None,
-            slug=fields.get("slug") or None,
-            title=title,
-            snippet=snippet or marked_html(leading_text(body)),
-            title_html=title_html or marked_html(title),
-            tags=[t for t in fields.get("tags", "").split(",") if t],
-            post_score=int(fields.get("score", 0)),
-            answer_count=int(fields.get("answer_count", 0)),
-            accepted=bool(fields.get("accepted")),
-            question_id=int(fields.get("question") or 0) or None,
-            created_at=created.replace(tzinfo=dt.UTC) if created else None,
-            username=fields.get("user") or None,
-            author_id=int(fields.get("author") or 0) or None,
-            relevance=float(hit.score) if isinstance(hit.score, int | float) else 0.0,
-        )
+        texts: dict[int, str] = {}
+        result = _plain_hit(hit, texts)
+        return _highlighted(result, texts[result.id], highlight_q) if snippets else result
 
     def similar(self, session: Session, title: str, limit: int) -> list[Hit]:
         """Questions sharing the most distinctive words of ``title``."""
@@ -660,7 +728,7 @@ class WhooshBackend:
         if not stems:
             return []
         with self._searching() as searcher:
-            words = query.Or(
+            words = _Or(
                 [query.Term("title", s, boost=2.0) for s in stems]
                 + [query.Term("body", s) for s in stems]
             )
@@ -698,13 +766,72 @@ class WhooshBackend:
             must, must_not = self._filters(searcher, parsed)
             if not clauses and not must:
                 return []
-            kinds = query.Or([query.Term("kind", "answer"), query.Term("kind", "article")])
+            kinds = _Or([query.Term("kind", "answer"), query.Term("kind", "article")])
             whoosh_q = query.AndNot(
                 _combine(clauses, [*must, kinds], must_not, all_words=False),
-                query.Term("author", 0),
+                query.Term("author", "0"),
             )
             found = searcher.search(whoosh_q, limit=limit)
             return [self._hit(searcher, h, whoosh_q, snippets=False) for h in found]
+
+
+def _plain_hit(hit: Any, texts: dict[int, str]) -> Hit:
+    """A result from a Whoosh hit's stored fields; its excerpt goes into ``texts``."""
+    fields = hit.fields()
+    body = fields.get("excerpt", "")
+    title = fields.get("display_title") or fields.get("title", "")
+    created = fields.get("created")
+    texts[int(fields["id"])] = body
+    return Hit(
+        id=int(fields["id"]),
+        kind=fields["kind"],
+        subtype=fields.get("subtype") or None,
+        slug=fields.get("slug") or None,
+        title=title,
+        snippet=marked_html(leading_text(body)),
+        title_html=marked_html(title),
+        tags=[t for t in fields.get("tags", "").split(",") if t],
+        post_score=int(fields.get("score", 0)),
+        answer_count=int(fields.get("answer_count", 0)),
+        accepted=bool(fields.get("accepted")),
+        question_id=int(fields.get("question") or 0) or None,
+        created_at=created.replace(tzinfo=dt.UTC) if created else None,
+        username=fields.get("user") or None,
+        author_id=int(fields.get("author") or 0) or None,
+        relevance=float(hit.score) if isinstance(hit.score, int | float) else 0.0,
+    )
+
+
+def _highlighted(hit: Hit, body: str, highlight_q: query.Query) -> Hit:
+    """``hit`` with its snippet and title highlighted for ``highlight_q``."""
+    snippet = _highlight(None, highlight_q, "body", body, fragments=2)
+    title_html = _highlight(None, highlight_q, "title", hit.title, fragments=0)
+    if snippet:
+        hit.snippet = snippet
+    if title_html:
+        hit.title_html = title_html
+    return hit
+
+
+def _facet_lists(reader: Any) -> tuple[list[str], list[tuple[str, ...]]]:
+    """Each document's kind and tags in one segment, read once and kept with its reader."""
+    cached = reader.__dict__.get("_forum_facets")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    size = reader.doc_count_all()
+    kinds = [""] * size
+    tag_lists: list[list[str]] = [[] for _ in range(size)]
+    for btext in reader.lexicon("kind"):
+        kind = btext.decode("utf-8")
+        for docnum in reader.postings("kind", btext).all_ids():
+            kinds[docnum] = kind
+    for btext in reader.lexicon("tags"):
+        tag = btext.decode("utf-8")
+        for docnum in reader.postings("tags", btext).all_ids():
+            tag_lists[docnum].append(tag)
+    cached = (kinds, [tuple(t) for t in tag_lists])
+    reader.__dict__["_forum_facets"] = cached
+    return cached
 
 
 def _combine(
@@ -716,10 +843,10 @@ def _combine(
 ) -> query.Query:
     parts: list[query.Query] = list(must)
     if clauses:
-        parts.insert(0, query.And(clauses) if all_words else query.Or(clauses))
+        parts.insert(0, query.And(clauses) if all_words else _Or(clauses))
     combined: query.Query = query.And(parts) if len(parts) > 1 else parts[0]
     if must_not:
-        combined = query.AndNot(combined, query.Or(must_not))
+        combined = query.AndNot(combined, _Or(must_not))
     return combined
 
 

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from forum.db import utcnow
 from forum.models import Answer, Post, Question, User
-from forum.services import posts, revisions
+from forum.services import mentions, notification_events, posts, revisions
 from forum.services import questions as question_service
 from forum.services.errors import Forbidden, NotFound, ValidationError
 
@@ -34,7 +34,7 @@ def answer(session: Session, *, author: User, question_id: int, body_md: str) ->
         # reputation all honour is_anonymous on the answer too.
         is_anonymous=question.is_anonymous and question.author_id == author.id,
         body_md=body_md,
-        body_html=posts.render(body_md),
+        body_html=posts.render(body_md, mention_resolver=mentions.resolver(session)),
     )
     session.add(new)
     session.execute(
@@ -49,6 +49,7 @@ def answer(session: Session, *, author: User, question_id: int, body_md: str) ->
     )
     revisions.record_revision(session, new, editor=author, summary="Answered")
     session.flush()
+    notification_events.answer_posted(session, new, question, author)
     return new
 
 
@@ -83,11 +84,12 @@ def edit(
                 ]
             }
         )
-    found.body_html = posts.render(body_md)
+    found.body_html = posts.render(body_md, mention_resolver=mentions.resolver(session))
     found.body_md = body_md
     revisions.record_revision(session, found, editor=editor, summary=summary or "Edited")
     posts.touch(session, found)
     session.flush()
+    notification_events.post_edited(session, found, editor)
     return found
 
 
@@ -123,4 +125,6 @@ def accept(session: Session, *, acceptor: User, answer_id: int) -> Question:
         "on_accept", session, question=question, old_answer=old, new_answer=new, acceptor=acceptor
     )
     session.flush()
+    if new is not None:
+        notification_events.answer_accepted(session, question, new, acceptor)
     return question

@@ -18,7 +18,7 @@ from forum.markdown import MarkdownTooLarge, WikiResolver, WikiTarget, check_siz
 from forum.markdown import render_document as _render_document
 from forum.models import Article, ArticleFeedback, ArticleLink, ArticleType, Post, Tag, User
 from forum.models.posts import post_tags
-from forum.services import reputation, revisions
+from forum.services import mentions, notification_events, reputation, revisions
 from forum.services.errors import Forbidden, NotFound, ServiceError, ValidationError
 from forum.services.tags import parse_tags, tag_errors, tags_named
 
@@ -196,7 +196,10 @@ def render_article(
 ) -> tuple[str, list[str]]:
     """Sanitised HTML of an article body and the wiki link titles it contains."""
     rendered = _render_document(
-        body_md, wiki_resolver=resolver(session), toc=article_type is ArticleType.TUTORIAL
+        body_md,
+        wiki_resolver=resolver(session),
+        toc=article_type is ArticleType.TUTORIAL,
+        mention_resolver=mentions.resolver(session),
     )
     return rendered.html, rendered.wiki_links
 
@@ -278,14 +281,20 @@ def _apply(session: Session, article: Article, clean: _Clean) -> list[str]:
 # ---------------------------------------------------------------- reading
 
 
-def get_by_slug(session: Session, slug: str) -> Article:
-    """The live article with this slug; NotFound otherwise."""
+def get_by_slug(session: Session, slug: str, *, viewer: User | None = None) -> Article:
+    """The live article with this slug; NotFound otherwise.
+
+    Moderators (and the author) also get a deleted or hidden article, so flagged content they
+    hid stays reviewable; everyone else gets NotFound for it.
+    """
     article = session.scalar(
-        select(Article)
-        .where(Article.slug == slug, Article.deleted_at.is_(None))
-        .options(selectinload(Article.tags))
+        select(Article).where(Article.slug == slug).options(selectinload(Article.tags))
     )
     if article is None:
+        raise NotFound("There is no article at this address.")
+    if article.deleted_at is not None and not (
+        viewer is not None and (viewer.is_moderator or viewer.id == article.author_id)
+    ):
         raise NotFound("There is no article at this address.")
     return article
 
@@ -440,6 +449,7 @@ def create_article(
     _sync_links(session, article, links)
     _relink_sources(session, article)
     session.flush()
+    notification_events.article_saved(session, article, author)
     return article
 
 
@@ -565,6 +575,7 @@ def edit_article(
     if wiki_key(clean.title) != old_key:
         _relink_sources(session, article)
     session.flush()
+    notification_events.article_saved(session, article, editor)
     return EditResult(article=article, changed=True, merged_with=merged_with)
 
 

@@ -40,6 +40,7 @@ from forum.models import (
     Vote,
     post_tags,
 )
+from forum.services import notification_events
 from forum.services.reputation import day_of
 
 log = logging.getLogger(__name__)
@@ -168,7 +169,8 @@ def accepted_answers(session: Session, user_ids: Collection[int] | None) -> dict
     return _grouped(
         session,
         select(Post.author_id, func.count())
-        .join(question, question.accepted_answer_id == Post.id)
+        # Through the parent key, so the join is a primary-key lookup per answer.
+        .join(question, and_(question.id == Post.parent_id, question.accepted_answer_id == Post.id))
         .where(
             _counting(),
             question.deleted_at.is_(None),
@@ -371,8 +373,8 @@ def _answer_timing(
     first_other = (
         select(func.count())
         .where(
+            # Only answers have a parent; no kind test, so the parent index is the one used.
             earlier.parent_id == Post.parent_id,
-            earlier.kind == PostKind.ANSWER,
             earlier.deleted_at.is_(None),
             earlier.id != Post.id,
             earlier.created_at <= Post.created_at,
@@ -603,6 +605,7 @@ def award(
             row = _insert_once(session, badge.key, grant)
             if row is not None:
                 new.append(row)
+                notification_events.badge_awarded(session, grant.user_id, badge.key, badge.name)
     session.flush()
     return new
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from forum.db import utcnow
 from forum.models import Comment, Post, User
-from forum.services import posts, votes
+from forum.services import mentions, notification_events, posts, votes
 from forum.services.errors import Forbidden, NotFound, ValidationError
 
 MAX_COMMENT_LENGTH = 2000
@@ -71,7 +71,7 @@ def add(
         author_id=author.id,
         parent_id=parent.id if parent is not None else None,
         body_md=text,
-        body_html=posts.render(text),
+        body_html=posts.render(text, mention_resolver=mentions.resolver(session)),
     )
     session.add(comment)
     session.execute(
@@ -82,6 +82,7 @@ def add(
     )
     posts.touch(session, post)
     session.flush()
+    notification_events.comment_posted(session, comment, post, author)
     return comment
 
 
@@ -116,8 +117,9 @@ def edit(
         raise Forbidden("Comments can be edited for 10 minutes after they are posted.")
     text = _check_body(body)
     comment.body_md = text
-    comment.body_html = posts.render(text)
+    comment.body_html = posts.render(text, mention_resolver=mentions.resolver(session))
     comment.updated_at = now or utcnow()
+    notification_events.comment_edited(session, comment, editor)
     return comment
 
 
@@ -169,6 +171,8 @@ def build_threads(
     in its thread show as the anonymous asker, never by name.
     """
     now = now or utcnow()
+    # Moderators also see removed comments (hidden ones with their text, for review).
+    keep_removed = viewer is not None and viewer.is_moderator
     nodes: dict[int, CommentNode] = {}
     threads: dict[int, list[CommentNode]] = {}
     for comment in comments:
@@ -193,13 +197,13 @@ def build_threads(
         nodes[comment.id] = node
         parent = nodes.get(comment.parent_id) if comment.parent_id is not None else None
         if parent is not None:
-            if comment.deleted_at is None:
+            if comment.deleted_at is None or keep_removed:
                 parent.replies.append(node)
         else:
             threads.setdefault(comment.post_id, []).append(node)
     # A deleted comment stays as a placeholder only while replies hang from it.
     return {
-        post_id: [n for n in roots if n.comment.deleted_at is None or n.replies]
+        post_id: [n for n in roots if n.comment.deleted_at is None or n.replies or keep_removed]
         for post_id, roots in threads.items()
     }
 

@@ -9,13 +9,16 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import and_, desc, false, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.attributes import set_committed_value
 
 from forum.db import utcnow
 from forum.models import (
+    Answer,
     ArticleFeedback,
     ArticleType,
     Post,
     PostKind,
+    Question,
     Tag,
     User,
     post_tags,
@@ -270,19 +273,40 @@ def top_tags(session: Session, user: User, *, limit: int = 8) -> list[TagScore]:
     return [TagScore(str(name), int(score or 0), int(n)) for name, score, n in rows]
 
 
+#: The question of an answer, loaded next to it (built once: an alias is costly to build).
+_PARENT = aliased(Question, name="parent_question")
+
+
 def recent_posts(
-    session: Session, user: User, kind: PostKind, *, viewer: User | None, limit: int = 5
-) -> list[Post]:
-    """A member's latest posts of a kind; anonymous ones only for the member themself."""
-    query = (
-        select(Post)
-        .where(Post.author_id == user.id, Post.kind == kind, Post.deleted_at.is_(None))
-        .order_by(Post.created_at.desc(), Post.id.desc())
-        .limit(limit)
-    )
+    session: Session, user: User, *, viewer: User | None, limit: int = 5
+) -> dict[PostKind, list[Post]]:
+    """A member's latest posts of each kind; anonymous ones only for the member themself.
+
+    One statement: the posts are ranked per kind, and answers come with their question.
+    """
+    ranked = select(
+        Post.id,
+        func.row_number()
+        .over(partition_by=Post.kind, order_by=(Post.created_at.desc(), Post.id.desc()))
+        .label("n"),
+    ).where(Post.author_id == user.id, Post.deleted_at.is_(None))
     if viewer is None or viewer.id != user.id:
-        query = query.where(Post.is_anonymous == false())
-    return list(session.scalars(query))
+        ranked = ranked.where(Post.is_anonymous == false())
+    latest = ranked.subquery()
+    rows = session.execute(
+        select(Post, _PARENT)
+        .join(latest, latest.c.id == Post.id)
+        .outerjoin(_PARENT, _PARENT.id == Post.parent_id)
+        .where(latest.c.n <= limit)
+        .order_by(Post.created_at.desc(), Post.id.desc())
+    )
+    found: dict[PostKind, list[Post]] = {kind: [] for kind in PostKind}
+    for post, question in rows:
+        if isinstance(post, Answer):
+            # Loaded already: ``answer.question`` needs no query of its own.
+            set_committed_value(post, "question", question)
+        found[PostKind(post.kind)].append(post)
+    return found
 
 
 @dataclass(frozen=True)
@@ -345,14 +369,15 @@ def profile(session: Session, user: User, *, viewer: User | None) -> Recognition
     """Chart, badges, expertise and recent posts; progress and privileges for oneself."""
     held = badges.badges_of(session, user)
     own = viewer is not None and viewer.id == user.id
+    recent = recent_posts(session, user, viewer=viewer)
     return RecognitionProfile(
         chart=chart(reputation.series(session, user)),
         badges=held,
         tiers=badges.tier_counts(held),
         top_tags=top_tags(session, user),
-        questions=recent_posts(session, user, PostKind.QUESTION, viewer=viewer),
-        answers=recent_posts(session, user, PostKind.ANSWER, viewer=viewer),
-        articles=recent_posts(session, user, PostKind.ARTICLE, viewer=viewer),
+        questions=recent[PostKind.QUESTION],
+        answers=recent[PostKind.ANSWER],
+        articles=recent[PostKind.ARTICLE],
         history=reputation.history(session, user, limit=10) if own else [],
         progress=badges.progress_of(session, user) if own else [],
         privileges=reputation.privileges_of(user) if own else [],

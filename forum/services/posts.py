@@ -10,7 +10,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from forum.db import utcnow
-from forum.markdown import MarkdownTooLarge, render_markdown
+from forum.markdown import MarkdownTooLarge, MentionResolver, render_markdown
 from forum.models import Answer, Post, Question, User
 from forum.services.errors import Forbidden, NotFound, ValidationError
 
@@ -58,10 +58,12 @@ def call_hook(name: str, session: Session, **kwargs: Any) -> None:
         hook(session, **kwargs)
 
 
-def render(body_md: str, field: str = "body") -> str:
+def render(
+    body_md: str, field: str = "body", *, mention_resolver: MentionResolver | None = None
+) -> str:
     """Member Markdown to safe HTML; too large a text is a form error on ``field``."""
     try:
-        return render_markdown(body_md)
+        return render_markdown(body_md, mention_resolver=mention_resolver)
     except MarkdownTooLarge as exc:
         raise ValidationError({field: [str(exc)]}) from None
 

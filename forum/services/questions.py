@@ -9,15 +9,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, aliased, joinedload
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from forum.db import utcnow
-from forum.models import Answer, AuditLog, Post, PostKind, Question, Tag, TagFollow, User, post_tags
+from forum.models import Answer, AuditLog, Post, Question, Tag, TagFollow, User, post_tags
 from forum.models.qa import PostView
 from forum.services import comments as comment_service
-from forum.services import posts, revisions
+from forum.services import mentions, notification_events, posts, revisions
 from forum.services import tags as tag_service
 from forum.services import votes as vote_service
 from forum.services.comments import CommentNode
@@ -114,7 +115,7 @@ def ask(
     errors = validate(title, body_md, tags)
     if errors:
         raise ValidationError(errors)
-    body_html = posts.render(body_md)
+    body_html = posts.render(body_md, mention_resolver=mentions.resolver(session))
     question = Question(
         author=author,
         title=title.strip(),
@@ -126,6 +127,7 @@ def ask(
     session.add(question)
     revisions.record_revision(session, question, editor=author, summary="Asked")
     session.flush()
+    notification_events.question_asked(session, question, author)
     return question
 
 
@@ -160,13 +162,14 @@ def edit(
         )
     if errors:
         raise ValidationError(errors)
-    question.body_html = posts.render(body_md)
+    question.body_html = posts.render(body_md, mention_resolver=mentions.resolver(session))
     question.title = title.strip()
     question.body_md = body_md
     question.tags = _resolve_tags(session, editor, tags)
     question.last_activity_at = utcnow()
     revisions.record_revision(session, question, editor=editor, summary=summary or "Edited")
     session.flush()
+    notification_events.post_edited(session, question, editor)
     return question
 
 
@@ -201,39 +204,57 @@ class QuestionPage:
     can_moderate: bool = False
 
 
+#: The posts table under a second name, for subqueries on the table a statement selects from
+#: (built once: an ORM alias costs milliseconds to build on every request).
+_LINKED = Post.__table__.alias("linked")
+
+
 def page(session: Session, question_id: int, *, viewer: User | None) -> QuestionPage:
     """The question with answers, comments, the viewer's votes and related questions."""
-    question = (
+    # One statement finds the question, its answers and the questions linked to it as
+    # duplicates; each branch of the OR has its own index. Tags come in a second one (a
+    # joined many-to-many load makes SQLite scan all of post_tags).
+    duplicate_of_id = (
+        select(_LINKED.c.duplicate_of_id).where(_LINKED.c.id == question_id).scalar_subquery()
+    )
+    # Only answers have a parent and only questions a duplicate_of: no condition on the kind,
+    # which would let the database pick a kind index over the selective one.
+    answer_visible: ColumnElement[bool] = true()
+    if viewer is None or not viewer.is_moderator:
+        answer_visible = or_(
+            Post.deleted_at.is_(None), Post.author_id == (viewer.id if viewer else -1)
+        )
+    rows = (
         session.scalars(
-            select(Question)
-            .where(Question.id == question_id)
+            select(Post)
+            .where(
+                or_(
+                    Post.id == question_id,
+                    and_(Post.parent_id == question_id, answer_visible),
+                    and_(Post.duplicate_of_id == question_id, Post.deleted_at.is_(None)),
+                    and_(Post.id == duplicate_of_id, Post.deleted_at.is_(None)),
+                )
+            )
             .options(
-                joinedload(Question.author),
-                joinedload(Question.tags),
-                joinedload(Question.attribution),  # type: ignore[attr-defined]
+                joinedload(Post.author),
+                joinedload(Post.attribution),  # type: ignore[attr-defined]
             )
         )
         .unique()
-        .first()
+        .all()
     )
-    if question is None or (question.is_deleted and not posts.can_see_deleted(viewer, question)):
+    question = next((p for p in rows if p.id == question_id), None)
+    if not isinstance(question, Question) or (
+        question.is_deleted and not posts.can_see_deleted(viewer, question)
+    ):
         raise NotFound("There is no such question.")
-    answer_query = (
-        select(Answer)
-        .where(Answer.parent_id == question.id)
-        .options(joinedload(Answer.author), joinedload(Answer.attribution))  # type: ignore[attr-defined]
-        .order_by(
-            case((Answer.id == (question.accepted_answer_id or -1), 0), else_=1),
-            Answer.score.desc(),
-            Answer.created_at,
-            Answer.id,
-        )
+    # Only the question shows its tags: one plain statement (cheaper than a selectin load).
+    _load_tags(session, [question])
+    accepted_id = question.accepted_answer_id
+    answers = sorted(
+        (p for p in rows if isinstance(p, Answer) and p.parent_id == question.id),
+        key=lambda a: (a.id != accepted_id, -a.score, a.created_at, a.id),
     )
-    if viewer is None or not viewer.is_moderator:
-        answer_query = answer_query.where(
-            or_(Answer.deleted_at.is_(None), Answer.author_id == (viewer.id if viewer else -1))
-        )
-    answers = list(session.scalars(answer_query))
     post_ids = [question.id, *(a.id for a in answers)]
     loaded = comment_service.load(session, post_ids)
     mine, voted = vote_service.viewer_votes(session, viewer, post_ids, [c.id for c in loaded])
@@ -241,17 +262,9 @@ def page(session: Session, question_id: int, *, viewer: User | None) -> Question
     threads = comment_service.build_threads(
         loaded, viewer=viewer, voted=voted, anonymous_author_id=hidden_author
     )
-    related = list(
-        session.scalars(
-            select(Post).where(
-                Post.kind == PostKind.QUESTION,
-                Post.deleted_at.is_(None),
-                or_(
-                    Post.duplicate_of_id == question.id,
-                    Post.id == (question.duplicate_of_id or -1),
-                ),
-            )
-        )
+    related = sorted(
+        (p for p in rows if isinstance(p, Question) and p.id != question.id and not p.is_deleted),
+        key=lambda p: p.id,
     )
     duplicate_of = next((p for p in related if p.id == question.duplicate_of_id), None)
     is_own = viewer is not None and viewer.id == question.author_id
@@ -322,15 +335,21 @@ def record_view(
 
 
 def _unanswered() -> ColumnElement[bool]:
-    # Questions and answers share the posts table: the inner one needs its own alias.
-    answer = aliased(Post)
+    # Questions and answers share the posts table: the inner one needs its own alias. Only
+    # answers have a parent: a condition on the kind would let the database pick the
+    # (kind, score) index over the parent one.
+    answer = _LINKED.c
     good_answer = exists().where(
         answer.parent_id == Question.id,
-        answer.kind == PostKind.ANSWER,
         answer.deleted_at.is_(None),
         answer.score > 0,
     )
     return and_(Question.accepted_answer_id.is_(None), ~good_answer)
+
+
+#: Lists count their questions up to here ("1000+ questions"): an exact count would read
+#: every question on every page view.
+COUNT_LIMIT = 1000
 
 
 def list_questions(
@@ -342,28 +361,45 @@ def list_questions(
     page: int = 1,
     per_page: int = 30,
     now: dt.datetime | None = None,
+    count_limit: int | None = None,
+    total: int | None = None,
 ) -> tuple[list[Question], int]:
-    """One page of a question list (with authors and tags loaded) and the total."""
+    """One page of a question list (with authors and tags loaded) and the total.
+
+    With ``count_limit`` the count stops after ``count_limit + 1`` questions: a total above
+    the limit means "more than the limit". A caller that knows the total (a tag page knows
+    its tag's questions) passes it as ``total`` and nothing is counted.
+    """
     now = now or utcnow()
-    stmt: Select[Question] = select(Question).where(Question.deleted_at.is_(None))
+    where: list[ColumnElement[bool]] = [Question.deleted_at.is_(None)]
+    # A page of a tag's newest questions probes each question's tags (it stops after a
+    # page); a count reads the tag's list of posts once (it goes through many questions).
+    tagged: list[ColumnElement[bool]] = []
+    counted_tagged: list[ColumnElement[bool]] = []
     if tag is not None:
-        stmt = stmt.where(
+        tagged.append(
             exists().where(post_tags.c.post_id == Question.id, post_tags.c.tag_id == tag.id)
+        )
+        counted_tagged.append(
+            Question.id.in_(select(post_tags.c.post_id).where(post_tags.c.tag_id == tag.id))
         )
     if tab is Tab.MY_TAGS:
         followed = select(TagFollow.tag_id).where(
             TagFollow.user_id == (viewer.id if viewer else -1)
         )
-        stmt = stmt.where(
+        where.append(
             exists().where(post_tags.c.post_id == Question.id, post_tags.c.tag_id.in_(followed))
         )
     if tab is Tab.UNANSWERED:
-        stmt = stmt.where(_unanswered())
+        where.append(_unanswered())
     if tab is Tab.TOP_WEEK:
-        stmt = stmt.where(Question.created_at >= now - dt.timedelta(days=7))
+        where.append(Question.created_at >= now - dt.timedelta(days=7))
     if tab is Tab.TOP_MONTH:
-        stmt = stmt.where(Question.created_at >= now - dt.timedelta(days=30))
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        where.append(Question.created_at >= now - dt.timedelta(days=30))
+    counted = select(Question.id).where(*where, *counted_tagged)
+    if count_limit is not None:
+        counted = counted.limit(count_limit + 1)
+    total_of = select(func.count()).select_from(counted.subquery())
     order: list[ColumnElement[Any]]
     if tab is Tab.ACTIVE:
         order = [Question.last_activity_at.desc(), Question.id.desc()]
@@ -371,13 +407,40 @@ def list_questions(
         order = [Question.score.desc(), Question.created_at.desc(), Question.id.desc()]
     else:
         order = [Question.created_at.desc(), Question.id.desc()]
-    rows = session.scalars(
-        stmt.options(joinedload(Question.author), joinedload(Question.tags))
+    # The total rides along as an uncorrelated subquery (computed once per statement); tags
+    # come in a second statement, as a joined many-to-many load makes SQLite scan post_tags.
+    counted_total = total_of.scalar_subquery() if total is None else literal(total)
+    result = session.execute(
+        select(Question, counted_total.label("total"))
+        .where(*where, *tagged)
+        .options(joinedload(Question.author))
         .order_by(*order)
         .limit(per_page)
         .offset((max(page, 1) - 1) * per_page)
-    ).unique()
-    return list(rows), total
+    )
+    pairs = [(question, n) for question, n in result]
+    rows = [question for question, _total in pairs]
+    _load_tags(session, rows)
+    if total is None:
+        # An empty page counts on its own.
+        total = pairs[0][1] if pairs else session.scalar(total_of)
+    return rows, int(total or 0)
+
+
+def _load_tags(session: Session, shown: list[Question]) -> None:
+    """Fill ``tags`` of these questions with one plain statement (no query when none)."""
+    if not shown:
+        return
+    by_post: dict[int, list[Tag]] = {q.id: [] for q in shown}
+    for post_id, tag in session.execute(
+        select(post_tags.c.post_id, Tag)
+        .join(Tag, Tag.id == post_tags.c.tag_id)
+        .where(post_tags.c.post_id.in_(list(by_post)))
+        .order_by(Tag.name)
+    ):
+        by_post[post_id].append(tag)
+    for question in shown:
+        set_committed_value(question, "tags", by_post[question.id])
 
 
 def _require_moderator(user: User) -> None:

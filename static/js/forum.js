@@ -21,4 +21,19 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   };
   window.setInterval(refresh, 60000);
+
+  // The phone menu is a <details> that works without this; here it also closes on Escape
+  // (focus back on its button) and when the reader taps elsewhere.
+  const menu = document.querySelector(".site-menu");
+  if (menu) {
+    document.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && menu.open) {
+        menu.open = false;
+        menu.querySelector("summary")?.focus();
+      }
+    });
+    document.addEventListener("click", (event) => {
+      if (menu.open && event.target instanceof Node && !menu.contains(event.target)) menu.open = false;
+    });
+  }
 });

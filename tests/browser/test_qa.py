@@ -6,17 +6,9 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, LiveServer
+from tests.browser.conftest import ARTIFACTS, PASSWORD, LiveServer
 
 pytestmark = pytest.mark.browser
-PASSWORD = "demo pass phrase for tests"
-
-
-@pytest.fixture(scope="module")
-def demo_server(live_server: LiveServer) -> LiveServer:
-    """The live server with the demo content loaded."""
-    live_server.forum("demo", "--password", PASSWORD)
-    return live_server
 
 
 def _login(page: Any, server: LiveServer, username: str) -> None:

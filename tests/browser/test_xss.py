@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import LiveServer, create_member
 from tests.unit.xss_check import load_vectors
 
 pytestmark = pytest.mark.browser
@@ -31,20 +31,10 @@ def xss_articles(live_server: LiveServer, tmp_path_factory: pytest.TempPathFacto
         front = f"---\ntitle: Vector {vector['id']}\nslug: {vector['id']}\ntype: {kind}\n"
         front += "tags: [security]\n---\n"
         (folder / f"{vector['id']}.md").write_text(front + text, encoding="utf-8")
-    live_server.forum(
-        "users",
-        "create",
-        "--username",
-        "secteam",
-        "--email",
-        "sec@example.com",
-        "--display-name",
-        "Security Team",
-        "--password",
-        "a long test password",
-        "--admin",
+    live_server.forum_many(
+        create_member("secteam", "Security Team", admin=True),
+        ["import", "markdown", str(folder), "--author", "secteam"],
     )
-    live_server.forum("import", "markdown", str(folder), "--author", "secteam")
     return live_server
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from forum.db import get_engine
 from forum.services import votes
 from tests.conftest import Browser
-from tests.factories import make_answer, make_comment, make_question, make_user
+from tests.factories import make_answer, make_article, make_comment, make_question, make_user
 
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
@@ -124,3 +124,80 @@ def test_lists_are_bounded(
     assert response.status_code == 200
     assert len(statements) <= limit, "\n\n".join(statements)
     print(f"\n{path}: {len(statements)} statements")
+
+
+@pytest.fixture
+def busy_member(session: Session) -> str:
+    """A member with 12 questions, 12 answers on others' questions, articles, votes, badges."""
+    from forum.services import badges
+
+    expert = make_user(session, "expert", reputation=500)
+    others = [make_user(session, reputation=100) for _ in range(4)]
+    make_user(session, "onlooker")
+    session.commit()
+    for n in range(12):
+        make_question(session, expert, tags=("python", f"topic{n % 5}"), anonymous=n % 6 == 0)
+        asked = make_question(session, others[n % 4], tags=("sql", f"area{n % 3}"))
+        answer = make_answer(session, asked, expert)
+        session.commit()
+        votes.cast(session, voter=others[(n + 1) % 4], post_id=answer.id, value=1)
+        session.commit()
+    make_article(session, expert, tags="python")
+    make_article(session, expert, tags="ops")
+    session.commit()
+    badges.award(session, [expert.id])
+    session.commit()
+    return "expert"
+
+
+@pytest.mark.parametrize("who", ["visitor", "member"])
+def test_profile_is_bounded(app: Flask, browser: Browser, busy_member: str, who: str) -> None:
+    """A profile's recent answers name their questions without one query per answer."""
+    if who == "member":
+        browser.login("onlooker")
+        browser.get("/")
+    with counted(app) as statements:
+        response = browser.get(f"/users/{busy_member}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    # Five recent questions and five recent answers, each answer titled by its question.
+    assert page.count("How do I do thing number") >= 10
+    assert len(statements) <= 8, "\n\n".join(statements)
+    print(f"\nprofile ({who}): {len(statements)} statements")
+
+
+@pytest.mark.parametrize(("path", "limit"), [("/questions", 3), ("/tags/python", 7)])
+def test_lists_count_a_bounded_number_of_rows(
+    app: Flask,
+    client: Any,
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+    path: str,
+    limit: int,
+) -> None:
+    """Past questions.COUNT_LIMIT a list says "N+" instead of counting every question."""
+    from forum.services import questions
+
+    monkeypatch.setattr(questions, "COUNT_LIMIT", 35)
+    author = make_user(session)
+    for n in range(45):
+        make_question(session, author, tags=("python", f"topic{n % 3}"))
+    session.commit()
+    with counted(app) as statements:
+        response = client.get(path)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert len(statements) <= limit, "\n\n".join(statements)
+    print(f"\n{path} (visitor): {len(statements)} statements")
+    if path == "/questions":
+        # Counted up to 35 (+1 to know there are more): two pages at least, and a next link.
+        assert "35+ questions" in page
+        assert "Page 1 of 2+" in page and 'rel="next"' in page
+    else:
+        # A tag page knows its count from the tag's summary: exact, and no count of its own.
+        assert "Page 1 of 2<" in page and 'rel="next"' in page
+        assert not any("count(" in s.lower() and "limit" in s.lower() for s in statements)
+    # The second page counts further (up to its own end) and knows it is the last.
+    second = client.get(path + "?page=2").get_data(as_text=True)
+    assert "Page 2 of 2<" in second and 'rel="next"' not in second
+    assert second.count('class="question-summary"') == 15

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -62,6 +63,8 @@ def test_results_are_highlighted_escaped_and_linked(client: FlaskClient, session
     assert "<script>alert" not in body and "&lt;script&gt;" in body
     assert 'value="restart safe"' in body  # the query is echoed in the box
     assert f'href="/questions/{ids["q1"]}#post-{ids["a1"]}"' in body
+    # The author's name and the time are separate words.
+    assert re.search(r'>amara</a> <time datetime="', body)
 
 
 def test_facets_link_to_narrower_searches(client: FlaskClient, session: Session) -> None:
@@ -156,3 +159,27 @@ def test_health_shows_the_search_backlog(client: FlaskClient, session: Session) 
     assert search["ok"] is True
     assert search["pending"] == session.scalar(select(func.count()).select_from(SearchOutbox))
     assert search["oldest_pending_seconds"] is not None
+
+
+def test_question_page_shows_related_questions_within_its_query_budget(
+    app: Flask, client: FlaskClient, session: Session
+) -> None:
+    from tests.http.test_query_counts import counted
+
+    ids = seed(session)
+    author = make_user(session, "noor")
+    twin = search_question(session, author, "Restart kubernetes pods after a deployment", "How?")
+    session.commit()
+    search_answer(session, twin, author, "Delete them.")
+    unrelated = search_question(session, author, "Lunch menu on Friday", "Soup?")
+    session.commit()
+    with counted(app) as statements:
+        body = text_of(client.get(f"/questions/{ids['q1']}"))
+    assert len(statements) <= 8
+    aside = body.split('id="related-heading"', 1)[1].split("</aside>", 1)[0]
+    assert f'href="/questions/{twin.id}"' in aside and "1 answer" in aside
+    assert f'href="/questions/{ids["q1"]}"' not in aside  # not itself
+    assert f'href="/questions/{unrelated.id}"' not in aside
+    assert f'href="/questions/{ids["a1"]}"' not in aside  # questions only
+    lonely = text_of(client.get(f"/questions/{unrelated.id}"))
+    assert 'id="related-heading"' not in lonely

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -290,8 +292,25 @@ BUILDERS: dict[str, Builder] = {
 }
 
 
+# Badges the peer-learning programs declare; each is tested beside its program.
+PROGRAM_BADGES = {
+    "path_finisher": "tests/unit/test_paths.py",
+    "gap_filler": "tests/unit/test_tutorial_requests.py",
+    "workshop_host": "tests/unit/test_circles.py",
+    "popular_host": "tests/unit/test_circles.py",
+}
+# Importing the programs declares their badges, as the app does at start.
+importlib.import_module("forum.services.paths")
+importlib.import_module("forum.services.tutorial_requests")
+importlib.import_module("forum.services.circles")
+
+
 def test_every_badge_has_a_threshold_test_and_the_catalogue_is_rich() -> None:
-    assert set(BUILDERS) == set(badges.BADGES)
+    assert set(BUILDERS) | set(PROGRAM_BADGES) == set(badges.BADGES)
+    assert not set(BUILDERS) & set(PROGRAM_BADGES)
+    root = Path(__file__).parents[2]
+    for key, test_file in PROGRAM_BADGES.items():
+        assert f'"{key}"' in (root / test_file).read_text(encoding="utf-8"), key
     assert len(badges.BADGES) >= 30
     tiers = {b.tier for b in badges.BADGES.values()}
     assert tiers == {badges.Tier.BRONZE, badges.Tier.SILVER, badges.Tier.GOLD}

@@ -1,0 +1,259 @@
+"""Moderation and safety: the code of conduct, flags, the moderators' queue and the audit log."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+
+from forum.db import get_session
+from forum.forms.moderation import ConductForm, FlagForm, ModerationActionForm
+from forum.models import Comment, Post, User
+from forum.services import conduct, moderation
+from forum.services.errors import Conflict, ValidationError
+from forum.web import current_member, page_number
+
+bp = Blueprint("moderation", __name__)
+
+AUDIT_PER_PAGE = 50
+
+
+def _moderator() -> User:
+    member = current_member()
+    if not member.is_moderator:
+        abort(403, "Only moderators and admins can see this.")
+    return member
+
+
+def _page_url(target: moderation.Target) -> str:
+    url = url_for(target.page_endpoint, **target.page_params)
+    return url + (f"#{target.anchor}" if target.anchor else "")
+
+
+@bp.app_template_global()
+def moderation_hidden(obj: Post | Comment) -> bool:
+    """Whether moderators hid this post or comment (pages show it to moderators with a banner)."""
+    if obj.deleted_at is None:
+        return False
+    return moderation.is_hidden(get_session(), obj)
+
+
+@bp.app_template_global()
+def hidden_for_moderator(obj: Post | Comment) -> bool:
+    """Whether to show hidden content with a banner: to moderators, when moderators hid it."""
+    user = current_user._get_current_object()
+    return isinstance(user, User) and user.is_moderator and moderation_hidden(obj)
+
+
+@bp.app_template_global()
+def flag_url(kind: str, obj: Post | Comment) -> str | None:
+    """Where the logged-in member flags a post or comment; None when they can't."""
+    user = current_user._get_current_object()
+    if not isinstance(user, User) or obj.deleted_at is not None or user.id == obj.author_id:
+        return None
+    return url_for("moderation.new_flag", target=f"{kind}:{obj.id}")
+
+
+@bp.get("/conduct")
+def conduct_page() -> ResponseReturnValue:
+    """The code of conduct."""
+    return render_template("moderation/conduct.html", conduct=conduct.current(get_session()))
+
+
+@bp.route("/conduct/edit", methods=["GET", "POST"])
+@login_required
+def conduct_edit() -> ResponseReturnValue:
+    """Admins change the code of conduct; every version is kept."""
+    member = current_member()
+    if not member.is_admin:
+        abort(403, "Only admins can change the code of conduct.")
+    db = get_session()
+    form = ConductForm()
+    history = conduct.history(db)
+    if request.method == "GET":
+        form.body.data = conduct.current(db).body_md
+        return render_template("moderation/conduct_edit.html", form=form, history=history)
+    if not form.validate_on_submit():
+        return render_template("moderation/conduct_edit.html", form=form, history=history), 400
+    try:
+        conduct.edit(
+            db, editor=member, body_md=form.body.data or "", summary=form.summary.data or ""
+        )
+    except ValidationError as exc:
+        db.rollback()
+        form.add_errors(exc.errors)
+        return render_template("moderation/conduct_edit.html", form=form, history=history), 400
+    db.commit()
+    flash("The code of conduct is updated.", "success")
+    return redirect(url_for("moderation.conduct_page"))
+
+
+def _flag_target() -> moderation.Target:
+    raw = request.form.get("target") if request.method == "POST" else None
+    raw = raw or request.args.get("target")
+    try:
+        kind, target_id = moderation.parse_target(raw)
+    except ValidationError:
+        abort(400, "Say which post or comment to flag, e.g. target=post:12.")
+    return moderation.load_target(get_session(), kind, target_id)
+
+
+def _render_flag(
+    form: FlagForm, target: moderation.Target, status: int = 200
+) -> ResponseReturnValue:
+    return (
+        render_template(
+            "moderation/flag.html", form=form, target=target, page_url=_page_url(target)
+        ),
+        status,
+    )
+
+
+@bp.route("/flags/new", methods=["GET", "POST"])
+@login_required
+def new_flag() -> ResponseReturnValue:
+    """The flag form for ``?target=post:<id>`` or ``comment:<id>``."""
+    if request.method == "POST":
+        return _submit_flag()
+    member = current_member()
+    db = get_session()
+    target = _flag_target()
+    form = FlagForm(target=target.ref)
+    try:
+        moderation.check_can_flag(db, member, target)
+    except Conflict as exc:
+        form.form_errors.append(str(exc))
+        return _render_flag(form, target, 409)
+    return _render_flag(form, target)
+
+
+@bp.post("/flags")
+@login_required
+def create_flag() -> ResponseReturnValue:
+    """Flag a post or comment for the moderators."""
+    return _submit_flag()
+
+
+def _submit_flag() -> ResponseReturnValue:
+    member = current_member()
+    db = get_session()
+    target = _flag_target()
+    form = FlagForm()
+    form.target.data = target.ref
+    if not form.validate_on_submit():
+        return _render_flag(form, target, 400)
+    try:
+        moderation.flag(
+            db,
+            reporter=member,
+            target=target.ref,
+            reason=form.reason.data or "",
+            text=form.text.data or "",
+        )
+    except ValidationError as exc:
+        db.rollback()
+        form.add_errors(exc.errors)
+        return _render_flag(form, target, 400)
+    except Conflict as exc:
+        db.rollback()
+        form.form_errors.append(str(exc))
+        return _render_flag(form, target, 409)
+    db.commit()
+    flash("Thank you. The moderators will look at it.", "success")
+    return redirect(_page_url(target))
+
+
+def _render_queue(
+    errors: dict[int, dict[str, list[str]]] | None = None,
+    typed: dict[int, dict[str, str]] | None = None,
+    status: int = 200,
+) -> ResponseReturnValue:
+    moderator = _moderator()
+    items = moderation.queue(get_session(), viewer=moderator)
+    return (
+        render_template(
+            "moderation/queue.html",
+            items=items,
+            errors=errors or {},
+            typed=typed or {},
+            page_url=_page_url,
+        ),
+        status,
+    )
+
+
+@bp.get("/moderation")
+@login_required
+def queue() -> ResponseReturnValue:
+    """Open flags grouped by what they concern, with the actions moderators take."""
+    return _render_queue()
+
+
+@bp.post("/moderation/flags/<int:flag_id>/<action>")
+@login_required
+def act(flag_id: int, action: str) -> ResponseReturnValue:
+    """Dismiss, edit, hide, delete or warn: resolves every open flag on the target."""
+    moderator = _moderator()
+    if action not in moderation.ACTIONS:
+        abort(404, "There is no such moderation action.")
+    db = get_session()
+    form = ModerationActionForm()
+    if not form.validate_on_submit():
+        return _queue_errors(flag_id, form.errors, form)
+    try:
+        outcome = moderation.act(
+            db,
+            moderator=moderator,
+            flag_id=flag_id,
+            action=action,
+            note=form.note.data or "",
+            warning=form.warning.data or "",
+        )
+    except ValidationError as exc:
+        db.rollback()
+        return _queue_errors(flag_id, exc.errors, form)
+    db.commit()
+    if action == "edit" and outcome.target.edit_endpoint:
+        flash("The flags are resolved. Edit the post; the edit is kept in its history.", "info")
+        return redirect(url_for(outcome.target.edit_endpoint, **outcome.target.edit_params))
+    flash(
+        {
+            "dismiss": "Flags dismissed: no action needed.",
+            "hide": f"The {outcome.target.label} is hidden from members.",
+            "delete": f"The {outcome.target.label} is deleted.",
+            "warn": "The member has been sent the moderators' note.",
+        }[action],
+        "success",
+    )
+    return redirect(url_for("moderation.queue"))
+
+
+def _queue_errors(flag_id: int, errors: Any, form: ModerationActionForm) -> ResponseReturnValue:
+    typed = {flag_id: {"note": form.note.data or "", "warning": form.warning.data or ""}}
+    return _render_queue({flag_id: dict(errors)}, typed, 400)
+
+
+@bp.get("/moderation/audit")
+@login_required
+def audit() -> ResponseReturnValue:
+    """Every moderator action, newest first, filtered by action."""
+    moderator = _moderator()
+    db = get_session()
+    action = request.args.get("action", "").strip()[:64] or None
+    page = page_number()
+    entries, total = moderation.audit_log(
+        db, viewer=moderator, action=action, page=page, per_page=AUDIT_PER_PAGE
+    )
+    return render_template(
+        "moderation/audit.html",
+        entries=entries,
+        total=total,
+        page=page,
+        pages=max(1, math.ceil(total / AUDIT_PER_PAGE)),
+        action=action,
+        actions=moderation.audit_actions(db),
+        labels=moderation.ACTION_LABELS,
+    )

@@ -1,0 +1,132 @@
+"""Sending email over SMTP, configured by one URL (``FORUM_SMTP_URL``).
+
+``smtp://host:port`` is a plain connection, ``smtp://host:port?starttls=1`` upgrades it with
+STARTTLS, ``smtps://host:port`` uses TLS from the start; ``user:password@`` (URL-encoded) logs in.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from collections.abc import Iterable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
+from urllib.parse import parse_qs, unquote, urlsplit
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+class MailConfigError(ValueError):
+    """The SMTP URL or sender address is unusable."""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where and how to connect."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = False
+    tls: bool = False
+    timeout: float = 30.0
+
+
+def parse_smtp_url(url: str, *, timeout: float = 30.0) -> SmtpSettings:
+    """Read ``smtp://[user:password@]host[:port][?starttls=1]`` or ``smtps://...``."""
+    parts = urlsplit(url or "")
+    if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
+        raise MailConfigError(
+            "FORUM_SMTP_URL must look like smtp://host:port or smtps://host:port."
+        )
+    tls = parts.scheme == "smtps"
+    try:
+        port = parts.port or (465 if tls else 25)
+    except ValueError:
+        raise MailConfigError("The port in FORUM_SMTP_URL is not a number.") from None
+    query = parse_qs(parts.query)
+    starttls = (query.get("starttls", ["0"])[-1].lower() in _TRUE) and not tls
+    return SmtpSettings(
+        host=parts.hostname,
+        port=port,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        starttls=starttls,
+        tls=tls,
+        timeout=timeout,
+    )
+
+
+def build_message(
+    *, sender: str, to: str, subject: str, text: str, html: str | None = None
+) -> EmailMessage:
+    """A message with a plain-text body and, when given, an HTML alternative."""
+    if not parseaddr(sender)[1]:
+        raise MailConfigError("FORUM_MAIL_FROM is not an email address.")
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].rpartition("@")[2] or None)
+    message.set_content(text)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
+    return message
+
+
+class Mailer:
+    """One SMTP connection for a batch of messages (use as a context manager)."""
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+        self._smtp: smtplib.SMTP | None = None
+
+    def __enter__(self) -> Mailer:
+        s = self.settings
+        context = ssl.create_default_context()
+        smtp: smtplib.SMTP
+        if s.tls:
+            smtp = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+        try:
+            smtp.ehlo()
+            if s.starttls:
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            if s.username:
+                smtp.login(s.username, s.password or "")
+        except BaseException:
+            smtp.close()
+            raise
+        self._smtp = smtp
+        return self
+
+    def send(self, message: EmailMessage) -> None:
+        """Send one message; raises smtplib errors when the server refuses it."""
+        if self._smtp is None:
+            raise RuntimeError("Mailer is not connected; use it in a with block.")
+        self._smtp.send_message(message)
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except smtplib.SMTPException:
+                self._smtp.close()
+            except OSError:
+                self._smtp.close()
+            self._smtp = None
+
+
+def send_all(settings: SmtpSettings, messages: Iterable[EmailMessage]) -> int:
+    """Send every message over one connection; returns how many were sent."""
+    sent = 0
+    with Mailer(settings) as mailer:
+        for message in messages:
+            mailer.send(message)
+            sent += 1
+    return sent

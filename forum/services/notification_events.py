@@ -1,0 +1,247 @@
+"""What happens in the forum that members are notified about.
+
+The services that perform an action call one of these functions in the same transaction,
+after the action's rows are flushed (ids assigned). Anonymous questions never reveal their
+author: notifications they cause store no actor and use neutral wording.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from forum.models import Comment, Post, PostKind, Question, TagFollow, User
+from forum.services import mentions
+from forum.services.notifications import notify
+
+ANONYMOUS_ACTOR = "Someone"
+ANONYMOUS_ASKER = "The anonymous asker"
+
+
+def _quoted(title: str | None, limit: int = 120) -> str:
+    text = " ".join((title or "").split()) or "untitled"
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return f"“{text}”"
+
+
+def _root(session: Session, post: Post) -> Post:
+    """The question of an answer; any other post is its own root."""
+    if post.kind is PostKind.ANSWER and post.parent_id is not None:
+        parent = session.get(Post, post.parent_id)
+        if parent is not None:
+            return parent
+    return post
+
+
+def post_link(session: Session, post: Post) -> tuple[str, dict[str, int | str]]:
+    """The endpoint and parameters of the page that shows ``post``."""
+    if post.kind is PostKind.ARTICLE:
+        return "wiki.detail", {"slug": post.slug or ""}
+    root = _root(session, post)
+    params: dict[str, int | str] = {"question_id": root.id}
+    if root.id != post.id:
+        params["_anchor"] = f"post-{post.id}"
+    return "questions.detail", params
+
+
+def _title(session: Session, post: Post) -> str:
+    return _quoted(_root(session, post).title)
+
+
+def _hides_author(session: Session, post: Post, author_id: int | None) -> bool:
+    """Whether ``author_id`` wrote anonymously in this post's thread (the anonymous asker)."""
+    root = _root(session, post)
+    return bool(root.is_anonymous and author_id is not None and author_id == root.author_id)
+
+
+def _name(user: User, hidden: bool, hidden_label: str = ANONYMOUS_ACTOR) -> str:
+    return hidden_label if hidden else user.display_name
+
+
+def _what(post: Post) -> str:
+    return {PostKind.QUESTION: "question", PostKind.ANSWER: "answer"}.get(post.kind, "article")
+
+
+def _post_mentions(
+    session: Session, post: Post, author: User, skip: set[int] | None = None
+) -> None:
+    hidden = _hides_author(session, post, author.id)
+    endpoint, params = post_link(session, post)
+    mentions.notify_mentioned(
+        session,
+        body_html=post.body_html,
+        subject=mentions.subject_of_post(post.id),
+        author=author,
+        anonymous=hidden,
+        text=f"{_name(author, hidden)} mentioned you in the {_what(post)} {_title(session, post)}",
+        endpoint=endpoint,
+        params=params,
+        skip=skip or set(),
+    )
+
+
+def question_asked(session: Session, question: Question, author: User) -> None:
+    """A new question: members following its tags, and members it mentions."""
+    endpoint, params = post_link(session, question)
+    hidden = question.is_anonymous
+    tag_ids = [tag.id for tag in question.tags]
+    told: set[int] = set()
+    if tag_ids:
+        followers = session.scalars(
+            select(User)
+            .join(TagFollow, TagFollow.user_id == User.id)
+            .where(TagFollow.tag_id.in_(tag_ids), User.id != author.id)
+            .distinct()
+            .order_by(User.id)
+        )
+        followed = {tag.id: tag.name for tag in question.tags}
+        follows = session.execute(
+            select(TagFollow.user_id, TagFollow.tag_id).where(TagFollow.tag_id.in_(tag_ids))
+        ).all()
+        for follower in followers:
+            names = sorted(followed[t] for u, t in follows if u == follower.id)
+            tags = ", ".join(names[:3])
+            sent = notify(
+                session,
+                recipient=follower,
+                kind="followed_tag",
+                text=f"New question in {tags}: {_quoted(question.title)}",
+                endpoint=endpoint,
+                params=params,
+                actor=None if hidden else author,
+            )
+            if sent is not None:
+                told.add(follower.id)
+    _post_mentions(session, question, author, skip=told)
+
+
+def post_edited(session: Session, post: Post, editor: User) -> None:
+    """An edited question, answer or article: members newly mentioned in it."""
+    _post_mentions(session, post, editor)
+
+
+def article_saved(session: Session, article: Post, editor: User) -> None:
+    """A new or edited article: members newly mentioned in it."""
+    _post_mentions(session, article, editor)
+
+
+def answer_posted(session: Session, answer: Post, question: Post, author: User) -> None:
+    """A new answer: the question's author, and members it mentions."""
+    hidden = _hides_author(session, answer, author.id)
+    endpoint, params = post_link(session, answer)
+    told: set[int] = set()
+    asker = question.author
+    if asker is not None and asker.id != author.id:
+        sent = notify(
+            session,
+            recipient=asker,
+            kind="answer",
+            text=f"{_name(author, hidden)} answered your question {_quoted(question.title)}",
+            endpoint=endpoint,
+            params=params,
+            actor=None if hidden else author,
+        )
+        if sent is not None:
+            told.add(asker.id)
+    _post_mentions(session, answer, author, skip=told)
+
+
+def comment_posted(session: Session, comment: Comment, post: Post, author: User) -> None:
+    """A new comment: the post's author (comment), the replied-to comment's author (reply),
+    and members it mentions; each member is told once."""
+    hidden = _hides_author(session, post, author.id)
+    who = _name(author, hidden, ANONYMOUS_ASKER)
+    actor = None if hidden else author
+    endpoint, params = post_link(session, post)
+    params = {**params, "_anchor": f"comment-{comment.id}"}
+    title = _title(session, post)
+    told: set[int] = {author.id}
+    parent = session.get(Comment, comment.parent_id) if comment.parent_id is not None else None
+    if parent is not None and parent.author is not None and parent.author_id not in told:
+        notify(
+            session,
+            recipient=parent.author,
+            kind="reply",
+            text=f"{who} replied to your comment on {title}",
+            endpoint=endpoint,
+            params=params,
+            actor=actor,
+        )
+        told.add(parent.author.id)
+    owner = post.author
+    if owner is not None and owner.id not in told:
+        # The anonymous asker is told about comments on their question, never named.
+        notify(
+            session,
+            recipient=owner,
+            kind="comment",
+            text=f"{who} commented on your {_what(post)} {title}",
+            endpoint=endpoint,
+            params=params,
+            actor=actor,
+        )
+        told.add(owner.id)
+    mentions.notify_mentioned(
+        session,
+        body_html=comment.body_html,
+        subject=mentions.subject_of_comment(comment.id),
+        author=author,
+        anonymous=hidden,
+        text=f"{who} mentioned you in a comment on {title}",
+        endpoint=endpoint,
+        params=params,
+        skip=told,
+    )
+
+
+def comment_edited(session: Session, comment: Comment, editor: User) -> None:
+    """An edited comment: members newly mentioned in it."""
+    post = session.get(Post, comment.post_id)
+    if post is None:
+        return
+    hidden = _hides_author(session, post, editor.id)
+    endpoint, params = post_link(session, post)
+    mentions.notify_mentioned(
+        session,
+        body_html=comment.body_html,
+        subject=mentions.subject_of_comment(comment.id),
+        author=editor,
+        anonymous=hidden,
+        text=f"{_name(editor, hidden, ANONYMOUS_ASKER)} mentioned you in a comment on "
+        f"{_title(session, post)}",
+        endpoint=endpoint,
+        params={**params, "_anchor": f"comment-{comment.id}"},
+    )
+
+
+def answer_accepted(session: Session, question: Post, answer: Post, acceptor: User) -> None:
+    """The asker accepted an answer: its author."""
+    if answer.author is None:
+        return
+    hidden = question.is_anonymous
+    endpoint, params = post_link(session, answer)
+    notify(
+        session,
+        recipient=answer.author,
+        kind="accepted",
+        text=f"{_name(acceptor, hidden)} accepted your answer to {_quoted(question.title)}",
+        endpoint=endpoint,
+        params=params,
+        actor=None if hidden else acceptor,
+    )
+
+
+def badge_awarded(session: Session, user_id: int, badge_key: str, badge_name: str) -> None:
+    """A member earned a badge."""
+    member = session.get(User, user_id)
+    if member is None:
+        return
+    notify(
+        session,
+        recipient=member,
+        kind="badge",
+        text=f"You earned the badge {_quoted(badge_name)}",
+        endpoint="badges.detail",
+        params={"key": badge_key},
+    )

@@ -1,0 +1,115 @@
+"""/gaps and /requests through the test client: figures, filters, the request lifecycle."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from forum.models import RequestStatus, TutorialRequest
+from forum.models.notifications import Notification
+from tests.conftest import Browser
+from tests.factories import (
+    make_user,
+    search_answer,
+    search_article,
+    search_question,
+    search_tags,
+)
+
+
+def _text(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_gaps_page_shows_figures_and_accessible_charts(browser: Browser, session: Session) -> None:
+    asker = make_user(session, department="Support")
+    helper = make_user(session, department="Sales")
+    answered = search_question(session, asker, "How do refunds work?", tags=("billing",))
+    search_answer(session, answered, helper, "Like this.", score=4)
+    search_question(session, asker, "Who approves refunds?", tags=("billing",))
+    session.commit()
+    response = browser.get("/gaps")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    text = _text(html)
+    # billing: 2 questions, 1 unanswered (50%), no article, one member can help.
+    # need = (2×1 + 2) / (1 + 1) = 2.0
+    assert "billing 2.0 2 1 (50.0%)" in text
+    assert 'role="img"' in html and "<title id=" in html and "<desc id=" in html
+    assert "The figures as a table" in html
+    assert 'href="/static/css/gaps.css"' in html
+    assert browser.get("/gaps?department=Support").status_code == 200
+    assert "billing" not in _text(browser.get("/gaps?department=Sales").get_data(as_text=True))
+    assert browser.get("/gaps?department=Nowhere").status_code == 400
+
+
+def test_hostile_names_are_escaped(browser: Browser, session: Session) -> None:
+    evil = "<script>alert(1)</script>"
+    asker = make_user(session, department=evil)
+    search_question(session, asker, "Anything at all?", tags=("<img src=x onerror=1>",))
+    session.commit()
+    html = browser.get("/gaps").get_data(as_text=True)
+    assert evil not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=1&gt;" in html
+
+
+def test_request_lifecycle(browser: Browser, session: Session) -> None:
+    search_tags(session, ["postgresql"])
+    make_user(session, "asker")
+    make_user(session, "fan")
+    author = make_user(session, "author")
+    asker_question = search_question(session, author, "A question, not an article")
+    article = search_article(session, author, "EXPLAIN explained", article_type="tutorial")
+    session.commit()
+
+    assert browser.get("/requests/new").status_code == 302
+    browser.login("asker")
+    bad = browser.post("/requests/new", {"title": "short", "details": "*keep me*", "tags": ""})
+    assert bad.status_code == 400
+    assert "*keep me*" in bad.get_data(as_text=True)
+    created = browser.post(
+        "/requests/new",
+        {"title": "Reading EXPLAIN output", "details": "With *examples*.", "tags": "postgresql"},
+    )
+    assert created.status_code == 302
+    request = session.scalars(select(TutorialRequest)).one()
+    assert created.headers["Location"].endswith(f"/requests/{request.id}")
+    page = browser.get(f"/requests/{request.id}").get_data(as_text=True)
+    assert "<em>examples</em>" in page
+    assert browser.post(f"/requests/{request.id}/plus-one").status_code == 403
+    browser.logout()
+
+    browser.login("fan")
+    assert browser.post(f"/requests/{request.id}/plus-one").status_code == 302
+    assert browser.post(f"/requests/{request.id}/plus-one").status_code == 409
+    listing = _text(browser.get("/requests").get_data(as_text=True))
+    assert "1 +1s Reading EXPLAIN output" in listing and "Undo +1" in listing
+    assert (
+        browser.post(f"/requests/{request.id}/fulfil", {"article": article.slug}).status_code == 403
+    )
+    browser.logout()
+
+    browser.login("author")
+    wrong = browser.post(
+        f"/requests/{request.id}/fulfil", {"article": f"/questions/{asker_question.id}"}
+    )
+    assert wrong.status_code == 400
+    assert "That is a question, not a tip or tutorial." in wrong.get_data(as_text=True)
+    done = browser.post(f"/requests/{request.id}/fulfil", {"article": f"/articles/{article.slug}"})
+    assert done.status_code == 302
+    session.rollback()
+    assert request.status is RequestStatus.FULFILLED and request.article_id == article.id
+    told = session.scalars(
+        select(Notification.recipient_id).where(Notification.kind == "request_fulfilled")
+    ).all()
+    assert len(told) == 2
+    article_page = _text(browser.get(f"/articles/{article.slug}").get_data(as_text=True))
+    assert "Fulfils tutorial requests Reading EXPLAIN output (1 +1s)" in article_page
+    fulfilled = _text(browser.get("/requests?status=fulfilled").get_data(as_text=True))
+    assert "fulfilled by EXPLAIN explained" in fulfilled
+    assert browser.get("/requests?status=closed").status_code == 400
+    assert browser.get("/requests/999999").status_code == 404
+    assert browser.post(f"/requests/{request.id}/plus-one/undo").status_code == 409
