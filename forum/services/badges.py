@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, event, false, func, inspect, or_, select, true
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, aliased
 
 from forum.models import (
@@ -678,6 +679,10 @@ def _note_changes(session: Session, _context: Any) -> None:
             comment_ids.add(obj.comment_id)
 
 
+# How often after-commit awarding starts over when SQLite reports the database busy.
+AWARD_ATTEMPTS = 3
+
+
 def _award_after_commit(session: Session) -> None:
     """After a commit: award the noted members' badges in a transaction of their own."""
     if session.in_nested_transaction():
@@ -690,23 +695,38 @@ def _award_after_commit(session: Session) -> None:
     bind = session.bind
     if bind is None:
         return
-    with Session(bind=bind, expire_on_commit=False) as awarding:
-        try:
-            if comment_ids:
-                members |= {
-                    int(a)
-                    for a in awarding.scalars(
-                        select(Comment.author_id).where(Comment.id.in_(sorted(comment_ids)))
-                    )
-                    if a is not None
-                }
-            award(awarding, members)
-            awarding.commit()
-        except Exception:
-            # The member's own change is already committed; badges catch up at the next
-            # event or with `forum badges award --all`.
-            awarding.rollback()
-            log.exception("Awarding badges after commit failed")
+    for attempt in range(1, AWARD_ATTEMPTS + 1):
+        with Session(bind=bind, expire_on_commit=False) as awarding:
+            try:
+                _award_members(awarding, members, comment_ids)
+                awarding.commit()
+                return
+            except OperationalError:
+                # SQLite refuses to turn a read transaction into a write one when another
+                # process wrote in between ("database is locked"); a fresh transaction reads
+                # the new state and may write. Awarding is idempotent, so trying again is safe.
+                awarding.rollback()
+                if attempt == AWARD_ATTEMPTS:
+                    log.exception("Awarding badges after commit failed %d times", attempt)
+            except Exception:
+                # The member's own change is already committed; badges catch up at the next
+                # event or with `forum badges award --all`.
+                awarding.rollback()
+                log.exception("Awarding badges after commit failed")
+                return
+
+
+def _award_members(session: Session, members: set[int], comment_ids: set[int]) -> None:
+    """Award the badges of these members and of the authors of these comments."""
+    if comment_ids:
+        members = members | {
+            int(a)
+            for a in session.scalars(
+                select(Comment.author_id).where(Comment.id.in_(sorted(comment_ids)))
+            )
+            if a is not None
+        }
+    award(session, members)
 
 
 def _forget(session: Session, previous: Any) -> None:

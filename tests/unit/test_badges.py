@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from forum.db import new_session, utcnow
@@ -379,6 +379,35 @@ def test_badges_are_awarded_after_commit_without_any_view_calling(app: Flask) ->
         assert "supporter" in set(
             session.scalars(select(BadgeAward.badge_key).where(BadgeAward.user_id == voter.id))
         )
+
+
+def test_after_commit_awarding_tries_again_when_the_database_is_busy(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with new_session(app) as session:
+        member = make_user(session)
+        session.commit()
+        member_id = member.id
+    real = badges._award_members
+    calls: list[set[int]] = []
+
+    def busy_once(session: Session, members: set[int], comment_ids: set[int]) -> None:
+        calls.append(set(members))
+        if len(calls) == 1:
+            raise OperationalError("INSERT", {}, Exception("database is locked"))
+        real(session, members, comment_ids)
+
+    monkeypatch.setattr(badges, "_award_members", busy_once)
+    with new_session(app) as session:
+        member = session.get(User, member_id)
+        assert member is not None
+        question(session, member)
+        session.commit()
+        held = set(
+            session.scalars(select(BadgeAward.badge_key).where(BadgeAward.user_id == member_id))
+        )
+    assert calls == [{member_id}, {member_id}]
+    assert "curious" in held
 
 
 def test_posting_and_editing_a_profile_award_after_commit(app: Flask) -> None:
