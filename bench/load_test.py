@@ -39,7 +39,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
 from generate import HASH_METHOD, PASSWORD, TOPICS, WORDS  # noqa: E402
-from run_bench import free_port, machine, start, stop, wait_until_up  # noqa: E402
+from run_bench import (  # noqa: E402
+    free_port,
+    machine,
+    start,
+    stop,
+    update_readme,
+    wait_until_up,
+)
 
 CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 QUESTION_LINK = re.compile(r'href="/questions/(\d+)')
@@ -293,17 +300,6 @@ def summary_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_readme(text: str) -> None:
-    """Replace the load-test section of bench/README.md."""
-    readme = BENCH / "README.md"
-    start_mark, end_mark = "<!-- load:start -->", "<!-- load:end -->"
-    current = readme.read_text(encoding="utf-8") if readme.exists() else ""
-    if start_mark in current and end_mark in current:
-        head, rest = current.split(start_mark, 1)
-        _old, tail = rest.split(end_mark, 1)
-        readme.write_text(f"{head}{start_mark}\n{text}{end_mark}{tail}", encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Fill, serve, load, check, report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -433,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         and verify_code == 0
     )
     report["passed"] = passed
-    update_readme(summary_markdown(report))
+    update_readme(summary_markdown(report), "load")
     RESULTS.mkdir(exist_ok=True)
     text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
     (RESULTS / "load-latest.json").write_text(text, encoding="utf-8")

@@ -348,10 +348,10 @@ def markdown_table(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_readme(table: str) -> None:
-    """Replace the generated table in bench/README.md."""
+def update_readme(table: str, section: str = "results") -> None:
+    """Replace a generated section (between its start and end markers) of bench/README.md."""
     readme = BENCH / "README.md"
-    start_mark, end_mark = "<!-- results:start -->", "<!-- results:end -->"
+    start_mark, end_mark = f"<!-- {section}:start -->", f"<!-- {section}:end -->"
     text = readme.read_text(encoding="utf-8") if readme.exists() else ""
     if start_mark in text and end_mark in text:
         head, rest = text.split(start_mark, 1)
