@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from flask import Flask, current_app, g
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, func
+from flask import Flask, current_app, g, has_request_context, request
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event, func
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 
@@ -43,6 +43,11 @@ UpdatedAt = Annotated[
 ]
 
 _EXTENSION_KEY = "forum.db"
+_WRITER_KEY = "forum.db.writer"
+#: Execution option marking a bind whose transactions will write (SQLite: BEGIN IMMEDIATE).
+WRITE_OPTION = "forum_writes"
+#: Request methods that change state: their sessions begin as writers.
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = 10_000) -> Engine:
@@ -70,7 +75,11 @@ def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = 10_000) 
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # BEGIN IMMEDIATE takes the write lock up front (waiting up to the busy timeout). A
+        # plain BEGIN that reads and then writes fails at once, without waiting, when another
+        # process committed in between: SQLite cannot upgrade a stale snapshot.
+        immediate = connection.get_execution_options().get(WRITE_OPTION)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 
@@ -89,6 +98,7 @@ def init_app(app: Flask) -> None:
         bind=engine, expire_on_commit=False, info={"search": search_config(app.config)}
     )
     app.extensions[_EXTENSION_KEY] = (engine, factory)
+    app.extensions[_WRITER_KEY] = writing(engine)
     app.teardown_appcontext(_close_session)
 
 
@@ -98,16 +108,36 @@ def get_engine(app: Flask | None = None) -> Engine:
     return engine  # type: ignore[no-any-return]
 
 
-def new_session(app: Flask | None = None) -> Session:
-    """A new session the caller must close (CLI commands, background work)."""
-    _engine, factory = (app or current_app).extensions[_EXTENSION_KEY]
+def writing(bind: Engine | Connection) -> Engine | Connection:
+    """``bind`` for transactions that will write: on SQLite they take the write lock first.
+
+    A connection is returned as it is (its transaction, if any, has begun already).
+    """
+    if isinstance(bind, Connection):
+        return bind
+    return bind.execution_options(**{WRITE_OPTION: True})
+
+
+def new_session(app: Flask | None = None, *, writes: bool = False) -> Session:
+    """A new session the caller must close (CLI commands, background work).
+
+    ``writes``: its transactions will write, so on SQLite they wait for the write lock at
+    the start instead of failing when another process writes between a read and a write.
+    """
+    extensions = (app or current_app).extensions
+    _engine, factory = extensions[_EXTENSION_KEY]
+    if writes:
+        return factory(bind=extensions[_WRITER_KEY])  # type: ignore[no-any-return]
     return factory()  # type: ignore[no-any-return]
 
 
 def get_session() -> Session:
-    """The session of the current request or app context, created on first use."""
+    """The session of the current request or app context, created on first use.
+
+    A state-changing request's session is a writer (see ``new_session``).
+    """
     if "db_session" not in g:
-        g.db_session = new_session()
+        g.db_session = new_session(writes=has_request_context() and request.method in WRITE_METHODS)
     return g.db_session  # type: ignore[no-any-return]
 
 

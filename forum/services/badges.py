@@ -27,6 +27,7 @@ from sqlalchemy import and_, event, false, func, inspect, or_, select, true
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, aliased
 
+from forum.db import writing
 from forum.models import (
     ArticleFeedback,
     ArticleType,
@@ -696,15 +697,15 @@ def _award_after_commit(session: Session) -> None:
     if bind is None:
         return
     for attempt in range(1, AWARD_ATTEMPTS + 1):
-        with Session(bind=bind, expire_on_commit=False) as awarding:
+        with Session(bind=writing(bind), expire_on_commit=False) as awarding:
             try:
                 _award_members(awarding, members, comment_ids)
                 awarding.commit()
                 return
             except OperationalError:
-                # SQLite refuses to turn a read transaction into a write one when another
-                # process wrote in between ("database is locked"); a fresh transaction reads
-                # the new state and may write. Awarding is idempotent, so trying again is safe.
+                # The transaction takes SQLite's write lock first (``writing``), so "database
+                # is locked" means the busy timeout ran out; awarding is idempotent, so trying
+                # again is safe.
                 awarding.rollback()
                 if attempt == AWARD_ATTEMPTS:
                     log.exception("Awarding badges after commit failed %d times", attempt)
