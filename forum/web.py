@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Flask, abort, current_app, request
+import flask
+from flask import Flask, abort, current_app, g, request
+from flask.globals import _cv_request
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 
 from forum.db import get_session, utcnow
 from forum.extensions import login_manager
@@ -49,6 +52,68 @@ def page_number() -> int:
     if not raw.isdigit() or int(raw) < 1 or int(raw) > 100_000:
         abort(400, "The page number must be a positive whole number.")
     return int(raw)
+
+
+#: Relative URLs remembered per app. Building one walks the URL map (tens of microseconds) and
+#: a list page builds over a hundred, most of them the same from one request to the next.
+URL_CACHE_SIZE = 8192
+_URL_CACHE_KEY = "forum.urls"
+
+
+def url_for(endpoint: str, /, **values: Any) -> str:
+    """``flask.url_for``, remembering the URLs built in requests (same arguments, same URL).
+
+    A URL depends only on the endpoint, the arguments and the request's base (script root,
+    host, scheme), which are all part of the key. Anything else (blueprint-relative
+    endpoints, ``_external``, ``_anchor`` and other options, values that are not plain
+    strings or integers, apps with URL default functions) is built every time.
+    """
+    # The request context itself (one context variable), not three proxies: this runs
+    # hundreds of times per page.
+    ctx = _cv_request.get(None)
+    if ctx is None or endpoint[:1] == "." or ctx.app.url_default_functions:
+        return flask.url_for(endpoint, **values)
+    for name, value in values.items():
+        kind = type(value)
+        if name[:1] == "_" or (kind is not str and kind is not int and value is not None):
+            return flask.url_for(endpoint, **values)
+    adapter = ctx.url_adapter
+    if adapter is None:
+        return flask.url_for(endpoint, **values)
+    # Values are str, int or None, so equal keys mean equal arguments (True is not 1 here).
+    key = (
+        adapter.script_name,
+        adapter.server_name,
+        adapter.subdomain,
+        adapter.url_scheme,
+        endpoint,
+        tuple(values.items()),
+    )
+    cache: dict[tuple[Any, ...], str] = ctx.app.extensions.setdefault(_URL_CACHE_KEY, {})
+    url = cache.get(key)
+    if url is None:
+        url = flask.url_for(endpoint, **values)
+        if len(cache) >= URL_CACHE_SIZE:
+            # Arguments such as ?next= are unbounded: start over rather than grow.
+            cache.clear()
+        cache[key] = url
+    return url
+
+
+def csrf_token() -> str:
+    """The request's CSRF token, as ``flask_wtf.csrf.generate_csrf`` gives it.
+
+    generate_csrf makes the token once per request and keeps it on ``g`` under the field
+    name; a page asks for it once per form (dozens of times), so later calls read it there
+    without generate_csrf's configuration look-ups.
+    """
+    ctx = _cv_request.get(None)
+    if ctx is not None:
+        field_name = ctx.app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+        token = g.get(field_name)
+        if isinstance(token, str):
+            return token
+    return str(generate_csrf())
 
 
 def _load_user(session_id: str) -> User | None:
@@ -111,6 +176,8 @@ def _navigation() -> dict[str, Any]:
 
 def init_templates(app: Flask) -> None:
     """Filters and globals the templates share."""
+    app.jinja_env.globals["url_for"] = url_for
+    app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.filters["timeago"] = _timeago
     app.jinja_env.filters["isotime"] = _isotime
     app.jinja_env.filters["exacttime"] = _exact_time

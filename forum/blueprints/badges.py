@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, render_template, url_for
+from flask import Blueprint, render_template
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from werkzeug.routing import BuildError
@@ -13,6 +13,7 @@ from forum.db import get_session
 from forum.models import Post, PostKind
 from forum.services import badges, reputation
 from forum.web import page_number
+from forum.web import url_for as cached_url_for
 
 bp = Blueprint("badges", __name__)
 
@@ -33,11 +34,13 @@ def post_url(post: Post | None) -> str | None:
     if post is None or post.is_deleted:
         return None
     try:
+        # Called for every post a profile lists: the memoised builder.
         if post.kind == PostKind.ARTICLE:
-            return url_for("wiki.detail", slug=post.slug)
+            return cached_url_for("wiki.detail", slug=post.slug)
         if post.kind == PostKind.ANSWER:
-            return url_for("questions.detail", question_id=post.parent_id) + f"#post-{post.id}"
-        return url_for("questions.detail", question_id=post.id)
+            url = cached_url_for("questions.detail", question_id=post.parent_id)
+            return url + f"#post-{post.id}"
+        return cached_url_for("questions.detail", question_id=post.id)
     except BuildError:
         return None
 

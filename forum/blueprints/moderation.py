@@ -15,6 +15,7 @@ from forum.models import Comment, Post, User
 from forum.services import conduct, moderation
 from forum.services.errors import Conflict, ValidationError
 from forum.web import current_member, page_number
+from forum.web import url_for as cached_url_for
 
 bp = Blueprint("moderation", __name__)
 
@@ -54,7 +55,8 @@ def flag_url(kind: str, obj: Post | Comment) -> str | None:
     user = current_user._get_current_object()
     if not isinstance(user, User) or obj.deleted_at is not None or user.id == obj.author_id:
         return None
-    return url_for("moderation.new_flag", target=f"{kind}:{obj.id}")
+    # Called for every post and comment on a page: the memoised builder.
+    return cached_url_for("moderation.new_flag", target=f"{kind}:{obj.id}")
 
 
 @bp.get("/conduct")

@@ -36,6 +36,7 @@ from forum.services import tags as tag_service
 from forum.services.errors import ValidationError
 from forum.services.questions import TAB_LABELS, Tab
 from forum.web import current_member, page_number
+from forum.web import url_for as cached_url_for
 
 bp = Blueprint("questions", __name__)
 
@@ -60,11 +61,11 @@ def post_limit() -> str:
 @bp.app_template_global()
 def question_url(question: Post, **kwargs: object) -> str:
     """The canonical address of a question (with its slug)."""
-    return url_for(
+    return cached_url_for(
         "questions.detail",
         question_id=question.id,
         slug=questions.slugify(question.title),
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
-from sqlalchemy import select
+from sqlalchemy import Integer, Select, bindparam, select
 
 from forum.blueprints.questions import viewer
 from forum.db import get_session
@@ -42,17 +43,23 @@ def index() -> ResponseReturnValue:
     )
 
 
+@functools.cache
+def _articles_statement(limit: int) -> Select[Article]:
+    # Built once per limit (the tag is a parameter): a tag page runs it on every view.
+    return (
+        select(Article)
+        .join(post_tags, post_tags.c.post_id == Article.id)
+        .where(
+            post_tags.c.tag_id == bindparam("tag_id", type_=Integer), Article.deleted_at.is_(None)
+        )
+        .order_by(Article.score.desc(), Article.created_at.desc())
+        .limit(limit)
+    )
+
+
 def _articles(tag_id: int, limit: int = 10) -> list[Post]:
     db = get_session()
-    return list(
-        db.scalars(
-            select(Article)
-            .join(post_tags, post_tags.c.post_id == Article.id)
-            .where(post_tags.c.tag_id == tag_id, Article.deleted_at.is_(None))
-            .order_by(Article.score.desc(), Article.created_at.desc())
-            .limit(limit)
-        )
-    )
+    return list(db.scalars(_articles_statement(limit), {"tag_id": tag_id}))
 
 
 @bp.get("/tags/<name>")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from forum.db import utcnow
@@ -142,19 +143,23 @@ def delete(session: Session, *, actor: User, comment_id: int) -> Comment:
     return comment
 
 
+@functools.cache
+def _load_statement() -> Select[Comment]:
+    """Comments of some posts with their authors (built once; the ids are a parameter)."""
+    return (
+        select(Comment)
+        .where(Comment.post_id.in_(bindparam("post_ids", expanding=True)))
+        .options(joinedload(Comment.author))
+        .order_by(Comment.created_at, Comment.id)
+    )
+
+
 def load(session: Session, post_ids: Iterable[int]) -> list[Comment]:
     """Every comment on these posts with its author, oldest first, in one query."""
     ids = list(post_ids)
     if not ids:
         return []
-    return list(
-        session.scalars(
-            select(Comment)
-            .where(Comment.post_id.in_(ids))
-            .options(joinedload(Comment.author))
-            .order_by(Comment.created_at, Comment.id)
-        )
-    )
+    return list(session.scalars(_load_statement(), {"post_ids": ids}))
 
 
 def build_threads(

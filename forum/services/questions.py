@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -209,8 +222,14 @@ class QuestionPage:
 _LINKED = Post.__table__.alias("linked")
 
 
-def page(session: Session, question_id: int, *, viewer: User | None) -> QuestionPage:
-    """The question with answers, comments, the viewer's votes and related questions."""
+@functools.cache
+def _page_statement(moderator: bool) -> Select[Post]:
+    """The question page's main statement, built once per kind of viewer.
+
+    Building it (and its cache key) on every request costs more than running it; the
+    question and the viewer are bound parameters.
+    """
+    question_id = bindparam("question_id", type_=Integer)
     # One statement finds the question, its answers and the questions linked to it as
     # duplicates; each branch of the OR has its own index. Tags come in a second one (a
     # joined many-to-many load makes SQLite scan all of post_tags).
@@ -220,25 +239,33 @@ def page(session: Session, question_id: int, *, viewer: User | None) -> Question
     # Only answers have a parent and only questions a duplicate_of: no condition on the kind,
     # which would let the database pick a kind index over the selective one.
     answer_visible: ColumnElement[bool] = true()
-    if viewer is None or not viewer.is_moderator:
+    if not moderator:
         answer_visible = or_(
-            Post.deleted_at.is_(None), Post.author_id == (viewer.id if viewer else -1)
+            Post.deleted_at.is_(None), Post.author_id == bindparam("viewer_id", type_=Integer)
         )
+    return (
+        select(Post)
+        .where(
+            or_(
+                Post.id == question_id,
+                and_(Post.parent_id == question_id, answer_visible),
+                and_(Post.duplicate_of_id == question_id, Post.deleted_at.is_(None)),
+                and_(Post.id == duplicate_of_id, Post.deleted_at.is_(None)),
+            )
+        )
+        .options(
+            joinedload(Post.author),
+            joinedload(Post.attribution),  # type: ignore[attr-defined]
+        )
+    )
+
+
+def page(session: Session, question_id: int, *, viewer: User | None) -> QuestionPage:
+    """The question with answers, comments, the viewer's votes and related questions."""
     rows = (
         session.scalars(
-            select(Post)
-            .where(
-                or_(
-                    Post.id == question_id,
-                    and_(Post.parent_id == question_id, answer_visible),
-                    and_(Post.duplicate_of_id == question_id, Post.deleted_at.is_(None)),
-                    and_(Post.id == duplicate_of_id, Post.deleted_at.is_(None)),
-                )
-            )
-            .options(
-                joinedload(Post.author),
-                joinedload(Post.attribution),  # type: ignore[attr-defined]
-            )
+            _page_statement(viewer is not None and viewer.is_moderator),
+            {"question_id": question_id, "viewer_id": viewer.id if viewer else -1},
         )
         .unique()
         .all()
@@ -310,27 +337,47 @@ def viewer_key(user: User | None, address: str | None, secret: str) -> str:
     return "a:" + digest[:40]
 
 
+@functools.cache
+def _record_view_statements(dialect: str) -> tuple[Any, Any]:
+    """The upsert counting a view and the counter update, built once per database dialect."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = insert(PostView).values(
+        post_id=bindparam("view_post_id", type_=Integer),
+        viewer=bindparam("view_viewer", type_=PostView.viewer.type),
+        viewed_at=bindparam("view_now", type_=PostView.viewed_at.type),
+    )
+    upsert = values.on_conflict_do_update(
+        index_elements=[PostView.post_id, PostView.viewer],
+        set_={"viewed_at": values.excluded.viewed_at},
+        where=PostView.viewed_at < bindparam("view_since", type_=PostView.viewed_at.type),
+    ).returning(PostView.post_id)
+    count = (
+        update(Post)
+        .where(Post.id == bindparam("view_post_id", type_=Integer))
+        .values(view_count=Post.view_count + 1, updated_at=Post.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+    return upsert, count
+
+
 def record_view(
     session: Session, question_id: int, viewer: str, *, now: dt.datetime | None = None
 ) -> bool:
     """Count a view once per viewer per hour; True when this one counted."""
     now = now or utcnow()
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    values = insert(PostView).values(post_id=question_id, viewer=viewer, viewed_at=now)
-    stmt = values.on_conflict_do_update(
-        index_elements=[PostView.post_id, PostView.viewer],
-        set_={"viewed_at": now},
-        where=PostView.viewed_at < now - VIEW_WINDOW,
-    ).returning(PostView.post_id)
-    counted = session.scalar(stmt) is not None
+    upsert, count = _record_view_statements(session.get_bind().dialect.name)
+    params = {
+        "view_post_id": question_id,
+        "view_viewer": viewer,
+        "view_now": now,
+        "view_since": now - VIEW_WINDOW,
+    }
+    # Plain Core statements on the session's connection (same transaction): the ORM's bulk
+    # insert path adds a millisecond for nothing, as no object is loaded or changed.
+    connection = session.connection()
+    counted = connection.execute(upsert, params).scalar() is not None
     if counted:
-        session.execute(
-            update(Post)
-            .where(Post.id == question_id)
-            .values(view_count=Post.view_count + 1, updated_at=Post.updated_at)
-            .execution_options(synchronize_session=False)
-        )
+        connection.execute(count, {"view_post_id": question_id})
     return counted
 
 
@@ -352,6 +399,70 @@ def _unanswered() -> ColumnElement[bool]:
 COUNT_LIMIT = 1000
 
 
+#: How far back the "top" lists look.
+_TOP_PERIODS = {Tab.TOP_WEEK: dt.timedelta(days=7), Tab.TOP_MONTH: dt.timedelta(days=30)}
+
+
+@functools.cache
+def _list_statements(
+    tab: Tab, tagged: bool, capped: bool, known_total: bool
+) -> tuple[Select[Question, int], Select[int]]:
+    """A question list's page statement and its count, built once per shape of list.
+
+    Everything that varies between requests (tag, viewer, period start, cap, page) is a bound
+    parameter: building these statements costs more than running them.
+    """
+    tag_id = bindparam("tag_id", type_=Integer)
+    where: list[ColumnElement[bool]] = [Question.deleted_at.is_(None)]
+    # A page of a tag's newest questions probes each question's tags (it stops after a
+    # page); a count reads the tag's list of posts once (it goes through many questions).
+    page_tagged: list[ColumnElement[bool]] = []
+    counted_tagged: list[ColumnElement[bool]] = []
+    if tagged:
+        page_tagged.append(
+            exists().where(post_tags.c.post_id == Question.id, post_tags.c.tag_id == tag_id)
+        )
+        counted_tagged.append(
+            Question.id.in_(select(post_tags.c.post_id).where(post_tags.c.tag_id == tag_id))
+        )
+    if tab is Tab.MY_TAGS:
+        followed = select(TagFollow.tag_id).where(
+            TagFollow.user_id == bindparam("viewer_id", type_=Integer)
+        )
+        where.append(
+            exists().where(post_tags.c.post_id == Question.id, post_tags.c.tag_id.in_(followed))
+        )
+    if tab is Tab.UNANSWERED:
+        where.append(_unanswered())
+    if tab in _TOP_PERIODS:
+        where.append(Question.created_at >= bindparam("since", type_=Question.created_at.type))
+    counted = select(Question.id).where(*where, *counted_tagged)
+    if capped:
+        counted = counted.limit(bindparam("count_cap", type_=Integer))
+    total_of = select(func.count()).select_from(counted.subquery())
+    order: list[ColumnElement[Any]]
+    if tab is Tab.ACTIVE:
+        order = [Question.last_activity_at.desc(), Question.id.desc()]
+    elif tab in (Tab.TOP_WEEK, Tab.TOP_MONTH, Tab.TOP_ALL):
+        order = [Question.score.desc(), Question.created_at.desc(), Question.id.desc()]
+    else:
+        order = [Question.created_at.desc(), Question.id.desc()]
+    # The total rides along as an uncorrelated subquery (computed once per statement); tags
+    # come in a second statement, as a joined many-to-many load makes SQLite scan post_tags.
+    counted_total = (
+        bindparam("known_total", type_=Integer) if known_total else total_of.scalar_subquery()
+    )
+    listed = (
+        select(Question, counted_total.label("total"))
+        .where(*where, *page_tagged)
+        .options(joinedload(Question.author))
+        .order_by(*order)
+        .limit(bindparam("per_page", type_=Integer))
+        .offset(bindparam("skip", type_=Integer))
+    )
+    return listed, total_of
+
+
 def list_questions(
     session: Session,
     *,
@@ -371,60 +482,37 @@ def list_questions(
     its tag's questions) passes it as ``total`` and nothing is counted.
     """
     now = now or utcnow()
-    where: list[ColumnElement[bool]] = [Question.deleted_at.is_(None)]
-    # A page of a tag's newest questions probes each question's tags (it stops after a
-    # page); a count reads the tag's list of posts once (it goes through many questions).
-    tagged: list[ColumnElement[bool]] = []
-    counted_tagged: list[ColumnElement[bool]] = []
-    if tag is not None:
-        tagged.append(
-            exists().where(post_tags.c.post_id == Question.id, post_tags.c.tag_id == tag.id)
-        )
-        counted_tagged.append(
-            Question.id.in_(select(post_tags.c.post_id).where(post_tags.c.tag_id == tag.id))
-        )
-    if tab is Tab.MY_TAGS:
-        followed = select(TagFollow.tag_id).where(
-            TagFollow.user_id == (viewer.id if viewer else -1)
-        )
-        where.append(
-            exists().where(post_tags.c.post_id == Question.id, post_tags.c.tag_id.in_(followed))
-        )
-    if tab is Tab.UNANSWERED:
-        where.append(_unanswered())
-    if tab is Tab.TOP_WEEK:
-        where.append(Question.created_at >= now - dt.timedelta(days=7))
-    if tab is Tab.TOP_MONTH:
-        where.append(Question.created_at >= now - dt.timedelta(days=30))
-    counted = select(Question.id).where(*where, *counted_tagged)
-    if count_limit is not None:
-        counted = counted.limit(count_limit + 1)
-    total_of = select(func.count()).select_from(counted.subquery())
-    order: list[ColumnElement[Any]]
-    if tab is Tab.ACTIVE:
-        order = [Question.last_activity_at.desc(), Question.id.desc()]
-    elif tab in (Tab.TOP_WEEK, Tab.TOP_MONTH, Tab.TOP_ALL):
-        order = [Question.score.desc(), Question.created_at.desc(), Question.id.desc()]
-    else:
-        order = [Question.created_at.desc(), Question.id.desc()]
-    # The total rides along as an uncorrelated subquery (computed once per statement); tags
-    # come in a second statement, as a joined many-to-many load makes SQLite scan post_tags.
-    counted_total = total_of.scalar_subquery() if total is None else literal(total)
-    result = session.execute(
-        select(Question, counted_total.label("total"))
-        .where(*where, *tagged)
-        .options(joinedload(Question.author))
-        .order_by(*order)
-        .limit(per_page)
-        .offset((max(page, 1) - 1) * per_page)
+    listed, total_of = _list_statements(
+        tab, tag is not None, count_limit is not None, total is not None
     )
+    params: dict[str, Any] = {
+        "tag_id": tag.id if tag is not None else None,
+        "viewer_id": viewer.id if viewer else -1,
+        "since": now - _TOP_PERIODS.get(tab, dt.timedelta()),
+        "count_cap": (count_limit or 0) + 1,
+        "known_total": total,
+        "per_page": per_page,
+        "skip": (max(page, 1) - 1) * per_page,
+    }
+    result = session.execute(listed, params)
     pairs = [(question, n) for question, n in result]
     rows = [question for question, _total in pairs]
     _load_tags(session, rows)
     if total is None:
         # An empty page counts on its own.
-        total = pairs[0][1] if pairs else session.scalar(total_of)
+        total = pairs[0][1] if pairs else session.scalar(total_of, params)
     return rows, int(total or 0)
+
+
+@functools.cache
+def _tags_statement() -> Select[int, Tag]:
+    """Tags of some posts by post id, in name order (built once; the ids are a parameter)."""
+    return (
+        select(post_tags.c.post_id, Tag)
+        .join(Tag, Tag.id == post_tags.c.tag_id)
+        .where(post_tags.c.post_id.in_(bindparam("post_ids", expanding=True)))
+        .order_by(Tag.name)
+    )
 
 
 def _load_tags(session: Session, shown: list[Question]) -> None:
@@ -432,12 +520,7 @@ def _load_tags(session: Session, shown: list[Question]) -> None:
     if not shown:
         return
     by_post: dict[int, list[Tag]] = {q.id: [] for q in shown}
-    for post_id, tag in session.execute(
-        select(post_tags.c.post_id, Tag)
-        .join(Tag, Tag.id == post_tags.c.tag_id)
-        .where(post_tags.c.post_id.in_(list(by_post)))
-        .order_by(Tag.name)
-    ):
+    for post_id, tag in session.execute(_tags_statement(), {"post_ids": list(by_post)}):
         by_post[post_id].append(tag)
     for question in shown:
         set_committed_value(question, "tags", by_post[question.id])

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, literal, select, union_all
+from sqlalchemy import CompoundSelect, Integer, bindparam, delete, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from forum.models import BuddyPair, MemberSkill, Tag, User
@@ -62,20 +63,27 @@ class ProfilePrograms:
     buddy_name: str | None = None
 
 
-def profile_programs(session: Session, user: User) -> ProfilePrograms:
-    """A member's skills and buddy for their profile page, in one query."""
+@functools.cache
+def _programs_statement() -> CompoundSelect[str, str, str]:
+    """A member's stated skills and buddy (built once; the member is a parameter)."""
+    member_id = bindparam("member_id", type_=Integer)
     stated = (
         select(MemberSkill.kind, Tag.name, literal("").label("extra"))
         .join(Tag, Tag.id == MemberSkill.tag_id)
-        .where(MemberSkill.user_id == user.id)
+        .where(MemberSkill.user_id == member_id)
     )
     buddy = (
         select(literal("buddy"), User.username, User.display_name)
         .join(BuddyPair, BuddyPair.buddy_id == User.id)
-        .where(BuddyPair.newcomer_id == user.id)
+        .where(BuddyPair.newcomer_id == member_id)
     )
+    return union_all(stated, buddy)
+
+
+def profile_programs(session: Session, user: User) -> ProfilePrograms:
+    """A member's skills and buddy for their profile page, in one query."""
     result = ProfilePrograms(Skills(), AVAILABILITY_LABELS.get(user.mentoring_availability, ""))
-    for kind, name, extra in session.execute(union_all(stated, buddy)):
+    for kind, name, extra in session.execute(_programs_statement(), {"member_id": user.id}):
         if kind == "buddy":
             result.buddy_username, result.buddy_name = str(name), str(extra)
         else:

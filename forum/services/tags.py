@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, delete, func, select, update
+from sqlalchemy import Integer, Select, and_, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from forum.models import Post, PostKind, Tag, TagFollow, TagSynonym, User, post_tags
@@ -99,10 +100,16 @@ def missing_names(session: Session, names: list[str]) -> list[str]:
     return [n for n in names if n not in existing]
 
 
+@functools.cache
+def _tag_by_name() -> Select[Tag]:
+    """A tag by its name (built once: every tag page starts with it)."""
+    return select(Tag).where(Tag.name == bindparam("tag_name", type_=Tag.name.type))
+
+
 def get_tag(session: Session, name: str) -> Tag:
     """The tag called ``name`` (or a synonym of it); NotFound otherwise."""
     name = (name or "").strip().lower()
-    tag = session.scalar(select(Tag).where(Tag.name == name))
+    tag = session.scalar(_tag_by_name(), {"tag_name": name})
     if tag is None:
         synonym = session.scalar(select(TagSynonym).where(TagSynonym.name == name))
         if synonym is not None:
@@ -149,19 +156,31 @@ def list_tags(
     return [TagSummary(tag, int(q), int(a)) for tag, q, a in rows], total
 
 
+@functools.cache
+def _summary_statement() -> Select[int, int, int]:
+    """One tag's counts (built once; the tag is a parameter)."""
+    return _counts_query().where(post_tags.c.tag_id == bindparam("tag_id", type_=Integer))
+
+
 def summary(session: Session, tag: Tag) -> TagSummary:
     """One tag's counts."""
-    row = session.execute(_counts_query().where(post_tags.c.tag_id == tag.id)).first()
+    row = session.execute(_summary_statement(), {"tag_id": tag.id}).first()
     return TagSummary(tag, int(row[1]) if row else 0, int(row[2]) if row else 0)
+
+
+@functools.cache
+def _synonyms_statement() -> Select[str]:
+    """A tag's synonyms by name (built once; the tag is a parameter)."""
+    return (
+        select(TagSynonym.name)
+        .where(TagSynonym.tag_id == bindparam("tag_id", type_=Integer))
+        .order_by(TagSynonym.name)
+    )
 
 
 def synonyms_of(session: Session, tag: Tag) -> list[str]:
     """Other names that lead to ``tag``."""
-    return list(
-        session.scalars(
-            select(TagSynonym.name).where(TagSynonym.tag_id == tag.id).order_by(TagSynonym.name)
-        )
-    )
+    return list(session.scalars(_synonyms_statement(), {"tag_id": tag.id}))
 
 
 def edit_description(

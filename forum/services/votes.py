@@ -10,9 +10,20 @@ delta in one ``UPDATE ... SET score = score + :delta`` in the same transaction a
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
-from sqlalchemy import Table, func, literal, select, union_all, update
+from sqlalchemy import (
+    CompoundSelect,
+    Integer,
+    Table,
+    bindparam,
+    func,
+    literal,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -145,23 +156,38 @@ def cast_on_comment(session: Session, *, voter: User, comment_id: int) -> VoteOu
     return VoteOutcome(comment_id, score, now)
 
 
+@functools.cache
+def _viewer_votes_statement() -> CompoundSelect[int, int, str]:
+    """A member's votes on some posts and comments (built once; all inputs are parameters)."""
+    voter_id = bindparam("voter_id", type_=Integer)
+    on_posts = select(Vote.post_id.label("target"), Vote.value, literal("p").label("kind")).where(
+        Vote.user_id == voter_id, Vote.post_id.in_(bindparam("post_ids", expanding=True))
+    )
+    on_comments = select(
+        CommentVote.comment_id.label("target"),
+        literal(1).label("value"),
+        literal("c").label("kind"),
+    ).where(
+        CommentVote.user_id == voter_id,
+        CommentVote.comment_id.in_(bindparam("comment_ids", expanding=True)),
+    )
+    return union_all(on_posts, on_comments)
+
+
 def viewer_votes(
     session: Session, viewer: User | None, post_ids: list[int], comment_ids: list[int]
 ) -> tuple[dict[int, int], set[int]]:
     """The viewer's votes on these posts (id → ±1) and comments (ids), in one query."""
     if viewer is None or not (post_ids or comment_ids):
         return {}, set()
-    on_posts = select(Vote.post_id.label("target"), Vote.value, literal("p").label("kind")).where(
-        Vote.user_id == viewer.id, Vote.post_id.in_(post_ids or [-1])
-    )
-    on_comments = select(
-        CommentVote.comment_id.label("target"),
-        literal(1).label("value"),
-        literal("c").label("kind"),
-    ).where(CommentVote.user_id == viewer.id, CommentVote.comment_id.in_(comment_ids or [-1]))
     mine: dict[int, int] = {}
     voted: set[int] = set()
-    for target, value, kind in session.execute(union_all(on_posts, on_comments)):
+    params = {
+        "voter_id": viewer.id,
+        "post_ids": post_ids or [-1],
+        "comment_ids": comment_ids or [-1],
+    }
+    for target, value, kind in session.execute(_viewer_votes_statement(), params):
         if kind == "p":
             mine[int(target)] = int(value)
         else:
