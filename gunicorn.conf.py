@@ -22,8 +22,9 @@ timeout = int(os.environ.get("FORUM_WORKER_TIMEOUT") or 30)
 graceful_timeout = int(os.environ.get("FORUM_GRACEFUL_TIMEOUT") or 30)
 keepalive = int(os.environ.get("FORUM_KEEPALIVE") or 5)
 # Recycle workers now and then so a slow leak never grows without bound; the jitter keeps
-# them from restarting all at once.
-max_requests = int(os.environ.get("FORUM_MAX_REQUESTS") or 2000)
+# them from restarting all at once. Not too often: a new worker spends about a second of CPU
+# starting and loses its caches (related questions, URLs, statements).
+max_requests = int(os.environ.get("FORUM_MAX_REQUESTS") or 20_000)
 max_requests_jitter = max_requests // 10
 
 # Never import the app in the master: each worker opens its own database pool and search

@@ -62,6 +62,8 @@ class Measurement:
     ratio: float | None = None
     #: RSS of each forum worker right after this page's run, in MB.
     rss_mb: list[float] | None = None
+    #: Throughput of each run when the row joins several (the baseline: before and after).
+    runs: list[float] | None = None
 
 
 def free_port() -> int:
@@ -163,11 +165,32 @@ def measure(name: str, port: int, path: str, *, seconds: float, concurrency: int
     return result
 
 
+def averaged(first: Measurement, last: Measurement) -> Measurement:
+    """Two runs of one page as one: requests and time added, percentiles averaged."""
+    errors = dict(first.error_kinds)
+    for kind, n in last.error_kinds.items():
+        errors[kind] = errors.get(kind, 0) + n
+    seconds = first.seconds + last.seconds
+    requests = first.requests + last.requests
+    return Measurement(
+        name=first.name,
+        path=first.path,
+        requests=requests,
+        errors=first.errors + last.errors,
+        error_kinds=errors,
+        seconds=round(seconds, 2),
+        throughput=round(requests / seconds, 1),
+        p50_ms=round((first.p50_ms + last.p50_ms) / 2, 2),
+        p99_ms=round((first.p99_ms + last.p99_ms) / 2, 2),
+        runs=[first.throughput, last.throughput],
+    )
+
+
 def worker_rss_mb(master_pid: int, field: str = "VmRSS") -> list[float]:
     """Resident memory of each worker of a gunicorn master, in MB.
 
-    ``field="RssAnon"`` gives the workers' own memory, without the file pages they map (the
-    Whoosh index is read through mmap: those pages are the page cache, shared by all).
+    ``field="RssAnon"`` gives the workers' own memory, without the file pages they map
+    (shared libraries and any memory-mapped file: the page cache, shared by all).
     """
     rss = []
     for status in Path("/proc").glob("[0-9]*/status"):
@@ -332,6 +355,14 @@ def markdown_table(report: dict[str, Any]) -> str:
             f"{row['errors']}{f' ({kinds})' if kinds else ''} |"
         )
     rss = report["rss_mb_per_worker"]
+    runs = report["pages"][0].get("runs")
+    if runs:
+        lines += [
+            "",
+            "The baseline ran before and after the pages ("
+            + " and ".join(f"{r:.1f} req/s" for r in runs)
+            + "); its row and the ratios use both.",
+        ]
     if report.get("pages_left_out"):
         lines += ["", "Left out (the page failed): " + ", ".join(report["pages_left_out"]) + "."]
     lines += [
@@ -487,16 +518,22 @@ def main(argv: list[str] | None = None) -> None:
         print("Measuring ...", flush=True)
         load_before = [round(x, 2) for x in os.getloadavg()]
         options = {"seconds": args.duration, "concurrency": args.concurrency}
-        base = measure("baseline", baseline_port, "/question", **options)
-        stop(baseline)
-        rows = [base]
+        # The baseline is measured before and after the pages and averaged, so a change in
+        # the machine's other load during the run weighs on both sides of each ratio.
+        base_first = measure("baseline", baseline_port, "/question", **options)
+        rows = []
         for name, path in pages.items():
             row = measure(name, forum_port, path, **options)
             row.queries = queries[name]
-            row.ratio = round(row.throughput / base.throughput, 2)
             row.rss_mb = worker_rss_mb(forum.pid)
             print(f"  {'':<14} RSS per worker after it: {row.rss_mb} MB", flush=True)
             rows.append(row)
+        base_last = measure("baseline", baseline_port, "/question", **options)
+        stop(baseline)
+        base = averaged(base_first, base_last)
+        for row in rows:
+            row.ratio = round(row.throughput / base.throughput, 2)
+        rows.insert(0, base)
         rss = worker_rss_mb(forum.pid)
         rss_anon = worker_rss_mb(forum.pid, "RssAnon")
         load_after = [round(x, 2) for x in os.getloadavg()]

@@ -113,6 +113,9 @@ class Backend(Protocol):
         """Build a fresh index from the database and swap it in; return the count and a
         writer on the new index, still locked, so the caller replays what changed meanwhile."""
 
+    def compact(self, *, timeout: float) -> int:
+        """Tidy the index's storage when it is fragmented; return how much was merged."""
+
     def close(self) -> None:
         """Release files and searchers."""
 

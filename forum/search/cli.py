@@ -39,10 +39,13 @@ def sync_command() -> None:
         _rebuild(backend)
     try:
         applied = outbox.drain(engine, backend, timeout=30.0)
+        merged = backend.compact(timeout=30.0)
     except Busy as exc:
         raise click.ClickException(str(exc)) from None
     left, _age = outbox.pending(engine)
     click.echo(f"Applied {applied} pending change(s); {left} left.")
+    if merged:
+        click.echo(f"Merged index segments: {merged} fewer.")
     if left:
         raise SystemExit(1)
 

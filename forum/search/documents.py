@@ -102,16 +102,19 @@ def build_documents(session: Session, post_ids: Sequence[int]) -> dict[int, Sear
     return docs
 
 
-def iter_all_documents(session: Session, batch: int = BATCH) -> Iterator[SearchDoc]:
-    """Every live document, in id order, a batch at a time (for rebuild and verify)."""
-    last = 0
+def iter_all_documents(
+    session: Session, batch: int = BATCH, *, after: int = 0, upto: int | None = None
+) -> Iterator[SearchDoc]:
+    """Every live document, in id order, a batch at a time (for rebuild and verify).
+
+    ``after`` and ``upto`` limit it to posts with ``after < id <= upto`` (one worker's part).
+    """
+    last = after
     while True:
-        ids = session.scalars(
-            select(Post.id)
-            .where(Post.id > last, Post.deleted_at.is_(None))
-            .order_by(Post.id)
-            .limit(batch)
-        ).all()
+        where = [Post.id > last, Post.deleted_at.is_(None)]
+        if upto is not None:
+            where.append(Post.id <= upto)
+        ids = session.scalars(select(Post.id).where(*where).order_by(Post.id).limit(batch)).all()
         if not ids:
             return
         last = ids[-1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 import time
 from collections.abc import Sequence
@@ -39,6 +40,9 @@ HEADLINE = (
 )
 TITLE_HEADLINE = f"StartSel={MARK_START}, StopSel={MARK_END}, HighlightAll=true"
 VOCABULARY_TTL = 300.0
+#: The total and facets come from at most this many matches; beyond, the planner's estimate
+#: (ranking still considers every match).
+COUNT_SCAN = 4_000
 
 _DOCUMENT_SQL = (
     "setweight(to_tsvector('english', :indexed_title || ' ' || :tag_words), 'A')"
@@ -143,6 +147,10 @@ class PostgresBackend:
     def close(self) -> None:
         """Nothing is held open between calls."""
         self._vocabulary = None
+
+    def compact(self, *, timeout: float) -> int:
+        """Nothing to merge: PostgreSQL maintains the GIN index itself (autovacuum)."""
+        return 0
 
     def writer(self, session: Session, *, timeout: float) -> _PgWriter:
         """Take the drain lock (a transaction-level advisory lock) or raise Busy."""
@@ -274,9 +282,21 @@ class PostgresBackend:
             complete = true()
             rank = literal(0.0)
         where = and_(matches, *conds)
+        # Counting every match re-reads every matching document: count the first COUNT_SCAN.
+        scanned = (
+            select(
+                SearchDocument.post_id,
+                SearchDocument.kind,
+                SearchDocument.tags,
+                complete.label("complete"),
+            )
+            .where(where)
+            .limit(COUNT_SCAN + 1)
+            .subquery()
+        )
         try:
             counts = session.execute(
-                select(func.count(), func.count().filter(complete)).where(where)
+                select(func.count(), func.count().filter(scanned.c.complete)).select_from(scanned)
             ).one()
         except Exception as exc:  # noqa: BLE001 - a cancelled statement is a timeout
             if "statement timeout" in str(exc) or "canceling statement" in str(exc):
@@ -287,6 +307,9 @@ class PostgresBackend:
         results.total, results.complete = int(counts[0]), int(counts[1])
         if results.total == 0:
             return results
+        if results.total > COUNT_SCAN:
+            results.approximate = True
+            results.total = max(COUNT_SCAN, _estimated_rows(session, where))
         is_complete = case((complete, 1), else_=0)
         order: list[ColumnElement[Any]]
         if sort == "newest":
@@ -325,11 +348,11 @@ class PostgresBackend:
         ]
         if facets:
             kind_rows = session.execute(
-                select(SearchDocument.kind, func.count()).where(where).group_by(SearchDocument.kind)
+                select(scanned.c.kind, func.count()).group_by(scanned.c.kind)
             ).all()
             results.kinds = {str(k): int(n) for k, n in kind_rows}
-            tag = func.unnest(func.string_to_array(SearchDocument.tags, ",")).label("tag")
-            tagged = select(tag).where(where, SearchDocument.tags != "").subquery()
+            tag = func.unnest(func.string_to_array(scanned.c.tags, ",")).label("tag")
+            tagged = select(tag).where(scanned.c.tags != "").subquery()
             tag_rows = session.execute(
                 select(tagged.c.tag, func.count().label("n"))
                 .group_by(tagged.c.tag)
@@ -435,6 +458,20 @@ def _hide_brackets(column: Any) -> ColumnElement[str]:
 
 def _show_brackets(text_: str) -> str:
     return text_.replace(LT, "<").replace(GT, ">")
+
+
+def _estimated_rows(session: Session, where: ColumnElement[bool]) -> int:
+    """The planner's estimate of how many documents match ``where`` (no rows are read)."""
+    statement = select(SearchDocument.post_id).where(where)
+    compiled = statement.compile(dialect=session.get_bind().dialect)
+    plan = (
+        session.connection()
+        .exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params)
+        .scalar_one()
+    )
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 def _hit(doc: SearchDocument, snippet: str, title_html: str, relevance: float) -> Hit:

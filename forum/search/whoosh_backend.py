@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 from whoosh import collectors, index, query, scoring, sorting
-from whoosh.analysis import RegexTokenizer, StemmingAnalyzer, StopFilter
+from whoosh.analysis import RegexTokenizer, StopFilter
 from whoosh.analysis.filters import LowercaseFilter
 from whoosh.fields import BOOLEAN, DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 from whoosh.filedb.filestore import FileStorage, RamStorage, Storage
@@ -29,6 +29,7 @@ from whoosh.searching import Searcher
 from whoosh.writing import IndexWriter
 
 from forum.search import query as q
+from forum.search import whoosh_build
 from forum.search.base import TIME_LIMIT, Busy, Hit, ProgressFn, Results, leading_text, marked_html
 from forum.search.documents import (
     MARK_END,
@@ -37,6 +38,7 @@ from forum.search.documents import (
     count_documents,
     iter_all_documents,
 )
+from forum.search.whoosh_build import FastStemmingAnalyzer
 
 #: Bump when the schema or the analysis changes: an index with another version is rebuilt.
 SCHEMA_VERSION = 7
@@ -51,8 +53,16 @@ FACET_SCAN = 4_000
 #: Documents per segment in a rebuild: each segment's postings are sorted in memory.
 REBUILD_SEGMENT_DOCS = 20_000
 REBUILD_LIMIT_MB = 512
+#: Segment files stay separate: Whoosh copies each file of a compound segment into memory
+#: when it opens it (about 100 MB per process at 100k posts); separate files are read in place.
+WRITER_OPTIONS: dict[str, Any] = {"compound": False}
+#: Segments of one size tier merged together once there are this many.
+TIER_SEGMENTS = 10
+#: Commits made while serving merge segments of up to this many documents only.
+DRAIN_MERGE_MAX_DOCS = 999
 
-_stem = StemmingAnalyzer()
+#: Whoosh's StemmingAnalyzer, same tokens, in one generator with remembered stems.
+_stem = FastStemmingAnalyzer()
 _spell = RegexTokenizer() | LowercaseFilter() | StopFilter(minsize=3)
 
 
@@ -249,6 +259,51 @@ def _fields(doc: SearchDoc) -> dict[str, Any]:
     }
 
 
+def tiers_to_merge(counts: Sequence[int], max_docs: int | None) -> list[int]:
+    """Positions of the segments to merge: every size tier holding TIER_SEGMENTS or more.
+
+    A tier holds segments of the same order of magnitude (1–9, 10–99, … documents), so a
+    merge joins segments of like size and each document is rewritten about once per tier.
+    Segments above ``max_docs`` are left alone (None: no limit).
+    """
+    tiers: dict[int, list[int]] = {}
+    for position, count in enumerate(counts):
+        if max_docs is not None and count > max_docs:
+            continue
+        tiers.setdefault(len(str(max(count, 1))), []).append(position)
+    chosen: list[int] = []
+    for members in tiers.values():
+        if len(members) >= TIER_SEGMENTS:
+            chosen += members
+    return sorted(chosen)
+
+
+def _merge_tiers(writer: Any, segments: list[Any], max_docs: int | None) -> list[Any]:
+    chosen = set(tiers_to_merge([s.doc_count_all() for s in segments], max_docs))
+    if len(chosen) < 2:
+        return segments
+    for position in sorted(chosen):
+        reader = SegmentReader(writer.storage, writer.schema, segments[position])
+        writer.add_reader(reader)
+        reader.close()
+    return [s for position, s in enumerate(segments) if position not in chosen]
+
+
+def _merge_small_tiers(writer: Any, segments: list[Any]) -> list[Any]:
+    """The merge policy of commits made while serving: only segments of up to
+    DRAIN_MERGE_MAX_DOCS documents, so a commit never rewrites a large segment.
+
+    Whoosh's default policy sometimes folds a rebuild's large segments into a merge, and a
+    request then waits seconds for it.
+    """
+    return _merge_tiers(writer, segments, DRAIN_MERGE_MAX_DOCS)
+
+
+def _merge_all_tiers(writer: Any, segments: list[Any]) -> list[Any]:
+    """The merge policy of ``forum search sync``: every crowded tier, whatever its size."""
+    return _merge_tiers(writer, segments, None)
+
+
 def _open_retrying(storage: Storage, attempts: int = 20) -> Any:
     """open_dir, retried: a commit in another process briefly removes the TOC being read."""
     for attempt in range(attempts):
@@ -277,7 +332,7 @@ class _WhooshWriter:
             self._writer.delete_by_term("id", str(post_id))
 
     def commit(self) -> None:
-        self._writer.commit(merge=True)
+        self._writer.commit(mergetype=_merge_small_tiers)
         if self._on_done:
             self._on_done()
 
@@ -412,7 +467,7 @@ class WhooshBackend:
         """The index writer; Busy when another process keeps it past ``timeout``."""
         ix = self._ensure_open()
         try:
-            writer = ix.writer(timeout=timeout, delay=0.05)
+            writer = ix.writer(timeout=timeout, delay=0.05, **WRITER_OPTIONS)
         except LockError:
             raise Busy("the search index is being written by another process") from None
         if self.directory is not None and self._live_path() != self._generation_path:
@@ -439,16 +494,19 @@ class WhooshBackend:
             live_writer = None
         except LockError:
             raise Busy("the search index is being written by another process") from None
+        path: Path | None = None
         try:
             path = self._new_generation()
             new_ix = FileStorage(str(path)).create_index(make_schema(), indexname=INDEX_NAME)
             count = self._fill(new_ix, session, progress)
-            new_writer = new_ix.writer(timeout=5.0)
+            new_writer = new_ix.writer(timeout=5.0, **WRITER_OPTIONS)
             old = self._live_path()
             self._swap(path)
         except BaseException:
             if live_writer is not None:
                 live_writer.cancel()
+            if path is not None and self._live_path() != path:
+                shutil.rmtree(path, ignore_errors=True)  # never swapped in: nobody reads it
             raise
         if live_writer is not None:
             live_writer.cancel()
@@ -465,28 +523,55 @@ class WhooshBackend:
 
         Each segment's postings fit Whoosh's in-memory pool, so they are sorted in memory
         rather than spilled to pickled runs and merged back; a merge would re-sort them all.
-        Whoosh's multi-process writer pickles every document through a queue and was no
-        faster on two shared cores.
+        A large index on disk is written by one worker process per core, each reading its
+        own range of posts (whoosh_build); Whoosh's multi-process writer pickles every
+        document through a queue and was no faster on two shared cores.
+
+        Documents are read in a session of their own: the caller's transaction then starts
+        after the build, and its outbox replay sees what was committed meanwhile (a SQLite
+        snapshot held through the build could not write then).
         """
-        writer: Any = None
-        count = 0
-        try:
-            for doc in iter_all_documents(session):
-                if writer is None:
-                    writer = ix.writer(limitmb=REBUILD_LIMIT_MB)
-                writer.add_document(**_fields(doc))
-                count += 1
-                if count % REBUILD_SEGMENT_DOCS == 0:
-                    writer.commit(merge=False)
-                    writer = None
-                if progress is not None and count % 500 == 0:
-                    progress(count)
-        except BaseException:
-            if writer is not None:
-                writer.cancel()
-            raise
-        if writer is not None:
-            writer.commit(merge=False)
+        with Session(session.get_bind()) as reading:
+            return self._fill_from(ix, reading, progress)
+
+    def _fill_from(self, ix: Any, session: Session, progress: ProgressFn | None) -> int:
+        if self.directory is not None:
+            url = whoosh_build.database_url(session)
+            workers = whoosh_build.worker_count()
+            if url is not None and workers > 1:
+                expected = count_documents(session)
+                if expected >= whoosh_build.PARALLEL_MIN_DOCS:
+                    ranges = whoosh_build.split_ids(session, workers)
+                    count, segments = whoosh_build.build_parallel(
+                        str(ix.storage.folder),
+                        url,
+                        ranges,
+                        segment_docs=REBUILD_SEGMENT_DOCS,
+                        limitmb=REBUILD_LIMIT_MB,
+                        options=WRITER_OPTIONS,
+                        progress=progress,
+                        target=whoosh_build.build_part,
+                    )
+                    whoosh_build.commit_segments(ix, segments)
+                    if progress is not None:
+                        progress(count)
+                    return count
+
+        def report(count: int) -> None:
+            if progress is not None and count % 500 == 0:
+                progress(count)
+
+        count, segments = whoosh_build.write_segments(
+            ix,
+            iter_all_documents(session),
+            _fields,
+            segment_docs=REBUILD_SEGMENT_DOCS,
+            limitmb=REBUILD_LIMIT_MB,
+            on_doc=report,
+            options=WRITER_OPTIONS,
+        )
+        if segments:
+            whoosh_build.commit_segments(ix, segments)
         if progress is not None:
             progress(count)
         return count
@@ -497,6 +582,23 @@ class WhooshBackend:
             if child not in keep and child.is_dir():
                 # Processes still reading it keep their open files (POSIX unlink semantics).
                 shutil.rmtree(child, ignore_errors=True)
+
+    def compact(self, *, timeout: float) -> int:
+        """Merge every crowded size tier, large segments too; return how many fewer
+        segments there are.
+
+        Commits made while serving leave large segments alone; ``forum search sync`` calls this.
+        """
+        ix = self._ensure_open()
+        if len(tiers_to_merge([s.doc_count_all() for s in ix._segments()], None)) < 2:
+            return 0
+        before = len(ix._segments())
+        try:
+            writer = ix.writer(timeout=timeout, delay=0.05, **WRITER_OPTIONS)
+        except LockError:
+            raise Busy("the search index is being written by another process") from None
+        writer.commit(mergetype=_merge_all_tiers)
+        return max(0, before - len(self._ensure_open()._segments()))
 
     def expected_count(self, session: Session) -> int:
         """How many documents a rebuild will write."""

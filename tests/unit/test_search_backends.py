@@ -402,6 +402,22 @@ def test_facets_count_kinds_and_tags(session: Session, corpus: Corpus) -> None:
     assert ("shell", 1) in results.tags
 
 
+def test_counts_beyond_the_scan_limit_are_marked_approximate(
+    session: Session, corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from forum.search import postgres_backend, whoosh_backend
+
+    exact = search.search(session, "kubernetes").results
+    assert exact.total == 4 and not exact.approximate
+    monkeypatch.setattr(whoosh_backend, "FACET_SCAN", 2)
+    monkeypatch.setattr(postgres_backend, "COUNT_SCAN", 2)
+    capped = search.search(session, "kubernetes").results
+    assert capped.approximate
+    assert capped.total >= 2  # an estimate, never below what was counted
+    assert 2 <= sum(capped.kinds.values()) <= 3  # facets of the scanned matches only
+    assert [h.id for h in capped.hits] == [h.id for h in exact.hits]  # ranking unchanged
+
+
 def test_snippets_escape_html_and_mark_matches(session: Session) -> None:
     author = make_user(session)
     search_question(

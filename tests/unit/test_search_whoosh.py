@@ -115,3 +115,70 @@ def test_open_dir_is_retried_while_another_process_commits(
     monkeypatch.setattr(whoosh_backend.FileStorage, "open_index", flaky)
     assert backend.doc_count() == 0
     backend.close()
+
+
+@pytest.mark.parametrize(
+    ("counts", "max_docs", "merged"),
+    [
+        ([20_000] * 5 + [1] * 9, 999, []),  # nine small segments: not yet
+        ([20_000] * 5 + [1] * 10, 999, list(range(5, 15))),  # ten of a tier: merged
+        ([3] * 6 + [40] * 10 + [700] * 4, 999, list(range(6, 16))),  # only the full tier
+        ([5_000] * 12, 999, []),  # large segments are left to `forum search sync`
+        ([5_000] * 12, None, list(range(12))),
+        ([0] * 10, 999, list(range(10))),  # emptied by deletions: tier of single documents
+    ],
+)
+def test_merge_tiers(counts: list[int], max_docs: int | None, merged: list[int]) -> None:
+    assert whoosh_backend.tiers_to_merge(counts, max_docs) == merged
+
+
+def _segment_sizes(backend: WhooshBackend) -> list[int]:
+    return sorted(s.doc_count_all() for s in backend._ensure_open()._segments())
+
+
+def test_commits_while_serving_never_rewrite_a_large_segment(
+    app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    author = make_user(session)
+    monkeypatch.setattr(whoosh_backend, "DRAIN_MERGE_MAX_DOCS", 3)
+    for n in range(4):
+        search_question(session, author, f"Okapi {n}", "Stripes.")
+    session.commit()  # one segment of four documents: "large" here
+    backend = search.session_backend(session)
+    assert isinstance(backend, WhooshBackend)
+    large = [s.segment_id() for s in backend._ensure_open()._segments()]
+    assert _segment_sizes(backend) == [4]
+    for n in range(whoosh_backend.TIER_SEGMENTS + 2):
+        search_question(session, author, f"Tapir {n}", "Snout.")
+        session.commit()  # one new segment each, merged by tier
+    segments = backend._ensure_open()._segments()
+    assert large[0] in {s.segment_id() for s in segments}  # never rewritten
+    # The eleventh commit merged the ten single-document segments with its own document.
+    assert _segment_sizes(backend) == [1, 4, 11]
+    assert len(_titles(session, "tapir")) == whoosh_backend.TIER_SEGMENTS + 2
+    # `forum search sync` merges crowded tiers of any size.
+    monkeypatch.setattr(whoosh_backend, "TIER_SEGMENTS", 2)
+    result = app.test_cli_runner().invoke(args=["search", "sync"])
+    assert result.exit_code == 0, result.output
+    assert "Merged index segments: 1 fewer." in result.output
+    assert _segment_sizes(backend) == [5, 11]  # the large segment too
+    assert len(_titles(session, "tapir")) == 12 and len(_titles(session, "okapi")) == 4
+
+
+def test_segments_are_written_as_separate_files(app: Flask, session: Session) -> None:
+    # Whoosh copies every file of a compound (.seg) segment into memory when it opens it.
+    author = make_user(session)
+    for n in range(3):
+        search_question(session, author, f"Quokka {n}", "Smile.")
+        session.commit()
+    live = (Path(app.config["SEARCH_INDEX_DIR"]) / CURRENT).resolve()
+    files = [p.name for p in live.iterdir()]
+    assert any(name.endswith(".pst") for name in files)
+    assert not [name for name in files if name.endswith(".seg")]
+    result = app.test_cli_runner().invoke(args=["search", "rebuild"])
+    assert result.exit_code == 0, result.output
+    live = (Path(app.config["SEARCH_INDEX_DIR"]) / CURRENT).resolve()
+    files = [p.name for p in live.iterdir()]
+    assert any(name.endswith(".pst") for name in files)
+    assert not [name for name in files if name.endswith(".seg")]
+    assert len(_titles(session, "quokka")) == 3

@@ -1,0 +1,601 @@
+"""Full Whoosh index builds: a faster stemming analyzer, and segments written by several processes.
+
+A rebuild splits the post ids into one range per core; each range is read from the database
+and written as finished segments by its own process, straight into the new generation's
+directory. The parent only lists the segments in one table of contents: no document is ever
+pickled between processes and no segment is merged.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+import queue as queue_module
+import re
+import traceback
+from collections import Counter
+from collections.abc import Callable, Iterator
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from whoosh import formats
+from whoosh.analysis import CompositeAnalyzer, StemmingAnalyzer, Token
+from whoosh.filedb.filestore import FileStorage
+from whoosh.index import TOC, clean_files
+from whoosh.system import pack_uint
+from whoosh.util.numeric import byte_to_length, length_to_byte
+from whoosh.writing import SegmentWriter
+
+from forum.models import Post
+from forum.search.base import ProgressFn
+
+#: Below this many documents one process builds the index: starting workers costs more.
+PARALLEL_MIN_DOCS = 5_000
+#: At most this many worker processes (one per core).
+MAX_WORKERS = 4
+#: Seconds to wait between looks at the workers (progress, failures).
+POLL_SECONDS = 0.5
+#: A worker reports progress every this many documents.
+PROGRESS_EVERY = 500
+#: Distinct raw words whose analysis is remembered.
+ANALYSIS_CACHE = 100_000
+
+
+class BuildFailed(Exception):
+    """A worker process failed while building its part of the index."""
+
+
+# -- analysis ----------------------------------------------------------------------------
+
+
+_DEFAULT_PATTERN = StemmingAnalyzer().items[0].expression
+_WORDS = re.compile(r"[\w\*]+(?:\.?[\w\*]+)*", _DEFAULT_PATTERN.flags)
+
+
+class FastStemmingAnalyzer(CompositeAnalyzer):  # type: ignore[misc]
+    """Whoosh's StemmingAnalyzer (regex, lowercase, stop words, porter) in one generator.
+
+    Tokens and positions are the same as the chain's; each distinct raw word is lowered,
+    checked against the stop list and stemmed once, then remembered. Calls asking for what
+    the fast path does not produce (characters, kept stop words, no tokenizing) go through
+    the original chain.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        chain = StemmingAnalyzer(**options)
+        CompositeAnalyzer.__init__(self, *chain.items)
+        self._setup()
+
+    def _setup(self) -> None:
+        tokenizer, _lower, stop, stemmer = self.items
+        expression = tokenizer.expression
+        self._finditer = expression.finditer
+        self._findall: Callable[[str], list[str]]
+        if expression.pattern == _DEFAULT_PATTERN.pattern:
+            # The same matches without the capturing group: findall then returns them.
+            self._findall = _WORDS.findall
+        else:
+            self._findall = lambda text: [m.group(0) for m in expression.finditer(text)]
+        stops, minsize, maxsize = stop.stops, stop.min, stop.max
+        ignore, stemfn = stemmer.ignore, stemmer.stemfn
+
+        @lru_cache(maxsize=ANALYSIS_CACHE)
+        def analysed(raw: str) -> str | None:
+            text = raw.lower()
+            if len(text) < minsize or (maxsize is not None and len(text) > maxsize):
+                return None
+            if text in stops:
+                return None
+            return text if text in ignore else str(stemfn(text))
+
+        self._analysed = analysed
+
+    def __getstate__(self) -> dict[str, Any]:
+        local = ("_finditer", "_findall", "_analysed")
+        return {k: v for k, v in self.__dict__.items() if k not in local}
+
+    def words(self, value: str) -> tuple[int, list[str]]:
+        """The indexed words of ``value`` and the position of the first (the next follow on)."""
+        analysed = list(map(self._analysed, self._findall(value)))
+        kept = [w for w in analysed if w is not None]
+        if not kept:
+            return 0, kept
+        first = 0
+        while analysed[first] is None:
+            first += 1
+        return first, kept
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._setup()
+
+    def __call__(
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        no_morph: bool = False,
+        **kwargs: Any,
+    ) -> Iterator[Token]:
+        """Tokens of ``value``, as the StemmingAnalyzer chain yields them."""
+        if chars or keeporiginal or not removestops or not tokenize or no_morph:
+            return CompositeAnalyzer.__call__(  # type: ignore[no-any-return]
+                self,
+                value,
+                positions=positions,
+                chars=chars,
+                keeporiginal=keeporiginal,
+                removestops=removestops,
+                start_pos=start_pos,
+                start_char=start_char,
+                tokenize=tokenize,
+                mode=mode,
+                no_morph=no_morph,
+                **kwargs,
+            )
+        return self._tokens(value, positions, start_pos, mode, kwargs)
+
+    def _tokens(
+        self, value: str, positions: bool, start_pos: int, mode: str, kwargs: dict[str, Any]
+    ) -> Iterator[Token]:
+        assert isinstance(value, str), f"{value!r} is not unicode"
+        analysed = self._analysed
+        t = Token(positions, False, removestops=True, mode=mode, **kwargs)
+        t.boost = 1.0
+        t.stopped = False
+        # The stop filter keeps the first kept word's position and numbers the rest on.
+        pos: int | None = None
+        for n, match in enumerate(self._finditer(value)):
+            text = analysed(match.group(0))
+            if text is None:
+                continue
+            t.text = text
+            if positions:
+                pos = start_pos + n if pos is None else pos + 1
+                t.pos = pos
+            yield t
+
+
+# -- segments ----------------------------------------------------------------------------
+
+
+def _text_values(field: Any) -> Callable[[str], Iterator[tuple[bytes, int, float, bytes]]] | None:
+    """A faster ``field.index`` for text fields (positions or frequencies), same output.
+
+    Whoosh encodes every posting's positions with pickle; a word found once per document
+    (most of them) is encoded once per position number instead.
+    """
+    fmt = field.format
+    if type(fmt) not in (formats.Positions, formats.Frequency) or field.vector:
+        return None
+    analyzer = field.analyzer
+    boost = fmt.field_boost
+    single: dict[int, bytes] = {}
+    if isinstance(analyzer, FastStemmingAnalyzer):
+        words = analyzer.words
+        if type(fmt) is formats.Frequency:
+
+            def counted(value: str) -> Iterator[tuple[bytes, int, float, bytes]]:
+                for word, n in Counter(words(value)[1]).items():
+                    yield word.encode("utf-8"), n, float(n) * boost, pack_uint(n)
+
+            return counted
+        encode_fast = fmt.encode
+
+        def placed(value: str) -> Iterator[tuple[bytes, int, float, bytes]]:
+            first, kept = words(value)
+            seen: dict[str, list[int]] = {}
+            for pos, word in enumerate(kept, first):
+                where = seen.get(word)
+                if where is None:
+                    seen[word] = [pos]
+                else:
+                    where.append(pos)
+            for word, where in seen.items():
+                n = len(where)
+                if n == 1:
+                    vbytes = single.get(where[0])
+                    if vbytes is None:
+                        vbytes = single[where[0]] = encode_fast(where)
+                else:
+                    vbytes = encode_fast(where)
+                yield word.encode("utf-8"), n, float(n) * boost, vbytes
+
+        return placed
+    if type(fmt) is formats.Frequency:
+
+        def frequencies(value: str) -> Iterator[tuple[bytes, int, float, bytes]]:
+            counts: dict[str, int] = {}
+            for t in analyzer(value, boosts=True, mode="index"):
+                if t.stopped:
+                    continue
+                counts[t.text] = counts.get(t.text, 0) + 1
+            for word, n in counts.items():
+                yield word.encode("utf-8"), n, float(n) * boost, pack_uint(n)
+
+        return frequencies
+    encode = fmt.encode
+
+    def positions(value: str) -> Iterator[tuple[bytes, int, float, bytes]]:
+        seen: dict[str, list[int]] = {}
+        for t in analyzer(value, positions=True, boosts=True, mode="index"):
+            if t.stopped:
+                continue
+            where = seen.get(t.text)
+            if where is None:
+                seen[t.text] = [t.pos]
+            else:
+                where.append(t.pos)
+        for word, where in seen.items():
+            n = len(where)
+            if n == 1:
+                pos = where[0]
+                vbytes = single.get(pos)
+                if vbytes is None:
+                    vbytes = single[pos] = encode(where)
+            else:
+                vbytes = encode(where)
+            yield word.encode("utf-8"), n, float(n) * boost, vbytes
+
+    return positions
+
+
+class BuildWriter(SegmentWriter):  # type: ignore[misc]
+    """A segment writer for full builds: postings grouped by term in memory, lengths too.
+
+    Whoosh's writer appends every posting to a pool as a tuple, sorts them all, then reads
+    each posting's field length back from the column file it has just written (a seek and
+    a read per posting). Here postings are kept per field and term in document order, so
+    only the terms are sorted, and lengths are kept as the column stores them (one byte).
+    The segment files are the same. Only documents without boosts or vectors are accepted,
+    which is what the forum's schema and ``_fields`` produce.
+    """
+
+    def __init__(self, ix: Any, **kwargs: Any) -> None:
+        SegmentWriter.__init__(self, ix, **kwargs)
+        schema = self.schema
+        self._postings: dict[str, dict[bytes, list[tuple[int, float, bytes]]]] = {}
+        self._lengths: dict[str, dict[int, int]] = {}
+        self._indexers: dict[str, Any] = {}
+        for name in schema.names():
+            field = schema[name]
+            if field.vector or field.separate_spelling():
+                raise ValueError(f"field {name!r}: vectors and spelling are not supported")
+            if field.indexed:
+                self._indexers[name] = _text_values(field) or field.index
+
+    def add_document(self, **fields: Any) -> None:
+        """Add one document (the same as Whoosh's, without per-document boosts)."""
+        self._check_state()
+        perdoc = self.perdocwriter
+        schema = self.schema
+        docnum = self.docnum
+        names = sorted(fields)
+        if any(name.startswith("_") for name in names):
+            raise ValueError("boosts and _stored_ values are not supported in a build")
+        self._check_fields(schema, names)
+        perdoc.start_doc(docnum)
+        try:
+            for name in names:
+                value = fields[name]
+                if value is None:
+                    continue
+                field = schema[name]
+                length = 0
+                if field.indexed:
+                    terms = self._postings.get(name)
+                    if terms is None:
+                        terms = self._postings[name] = {}
+                    scorable = field.scorable
+                    for tbytes, freq, weight, vbytes in self._indexers[name](value):
+                        if scorable:
+                            length += freq
+                        posting = (docnum, weight * 1.0, vbytes)
+                        found = terms.get(tbytes)
+                        if found is None:
+                            terms[tbytes] = [posting]
+                        else:
+                            found.append(posting)
+                perdoc.add_field(name, field, value if field.stored else None, length)
+                if length:
+                    lengths = self._lengths.get(name)
+                    if lengths is None:
+                        lengths = self._lengths[name] = {}
+                    lengths[docnum] = byte_to_length(length_to_byte(length))
+                column = field.column_type
+                if column:
+                    perdoc.add_column_value(name, column, field.to_column_value(value))
+        except Exception:
+            perdoc.cancel_doc()
+            raise
+        perdoc.finish_doc()
+        self._added = True
+        self.docnum += 1
+
+    def _flush_segment(self) -> None:
+        self.perdocwriter.close()
+        fieldwriter = self.fieldwriter
+        keep_lengths = self.codec.length_stats
+        for name in sorted(self._postings):
+            terms = self._postings[name]
+            lengths = self._lengths.get(name, {}) if keep_lengths else {}
+            fieldwriter.start_field(name, self.schema[name])
+            for tbytes in sorted(terms):
+                fieldwriter.start_term(tbytes)
+                _add_postings(fieldwriter._postwriter, terms[tbytes], lengths)
+                fieldwriter.finish_term()
+            fieldwriter.finish_field()
+        self._postings.clear()
+        fieldwriter.close()
+
+    def finish_segment(self) -> Any:
+        """Write the segment's files and return the segment, without touching the TOC."""
+        segment = self._finalize_segment()
+        self._finish()
+        return segment
+
+
+def _add_postings(
+    writer: Any, postings: list[tuple[int, float, bytes]], lengths: dict[int, int]
+) -> None:
+    """W3PostingsWriter.add_posting for each of a term's postings, a block at a time."""
+    limit = writer._blocklimit
+    ids, weights, values = zip(*postings, strict=True)
+    for start in range(0, len(ids), limit):
+        if start:
+            writer._write_block()
+        block_ids = ids[start : start + limit]
+        block_weights = weights[start : start + limit]
+        writer._ids.extend(block_ids)
+        writer._weights.extend(block_weights)
+        writer._maxweight = max(writer._maxweight, *block_weights)
+        writer._values.extend(v for v in values[start : start + limit] if v)
+        found = [n for n in map(lengths.get, block_ids) if n]
+        if found:
+            writer._minlength = min(found)
+            writer._maxlength = max(found)
+
+
+class _PartStorage(FileStorage):  # type: ignore[misc]
+    """The generation's directory, with temporary files of its own for one worker.
+
+    Every Whoosh writer names its temporary directory after the index and removes it when
+    done, which would pull the files from under a writer in another process.
+    """
+
+    def __init__(self, path: str, part: int) -> None:
+        FileStorage.__init__(self, path)
+        self._part = part
+
+    def temp_storage(self, name: str | None = None) -> Any:
+        base = name or "build.tmp"
+        return FileStorage.temp_storage(self, f"{base}-{self._part}-{os.getpid()}")
+
+
+def write_segments(
+    ix: Any,
+    docs: Iterator[Any],
+    fields: Callable[[Any], dict[str, Any]],
+    *,
+    segment_docs: int,
+    limitmb: int,
+    on_doc: Callable[[int], None] | None = None,
+    locked: bool = True,
+    options: dict[str, Any] | None = None,
+) -> tuple[int, list[Any]]:
+    """Write ``docs`` as finished segments of ``segment_docs``; return (count, segments).
+
+    ``options`` go to each segment writer (``compound``, for one).
+    """
+    writer: Any = None
+    segments: list[Any] = []
+    count = 0
+    # A segment's postings are millions of small tuples that live until it is written:
+    # the cyclic collector would walk them over and over (a sixth of the build's time).
+    # It runs once per segment instead.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for doc in docs:
+            if writer is None:
+                writer = BuildWriter(ix, _lk=locked, limitmb=limitmb, **(options or {}))
+            writer.add_document(**fields(doc))
+            count += 1
+            if writer.doc_count() >= segment_docs:
+                segments.append(writer.finish_segment())
+                writer = None
+                gc.collect()
+            if on_doc is not None:
+                on_doc(count)
+        if writer is not None:
+            segments.append(writer.finish_segment())
+            writer = None
+    except BaseException:
+        if writer is not None:
+            writer.cancel()
+        raise
+    finally:
+        if collecting:
+            gc.enable()
+    return count, segments
+
+
+def commit_segments(ix: Any, segments: list[Any]) -> None:
+    """Make ``segments`` the index's content: a new table of contents, nothing merged."""
+    toc = ix._read_toc()
+    generation = toc.generation + 1
+    listed = [*toc.segments, *segments]
+    TOC(toc.schema, listed, generation).write(ix.storage, ix.indexname)
+    clean_files(ix.storage, ix.indexname, generation, listed)
+
+
+# -- several processes ---------------------------------------------------------------------
+
+
+def worker_count() -> int:
+    """Worker processes for a large build: one per core, at most MAX_WORKERS."""
+    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+
+
+def database_url(session: Session) -> str | None:
+    """The URL a worker process can open the session's database with (None: it cannot)."""
+    url = session.get_bind().engine.url
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        return None
+    return str(url.render_as_string(hide_password=False))
+
+
+def split_ids(session: Session, parts: int) -> list[tuple[int, int]]:
+    """Id ranges ``(after, upto]`` holding about as many live posts each."""
+    ids = session.scalars(select(Post.id).where(Post.deleted_at.is_(None)).order_by(Post.id)).all()
+    if not ids:
+        return []
+    parts = max(1, min(parts, len(ids)))
+    bounds = [ids[len(ids) * (k + 1) // parts - 1] for k in range(parts)]
+    ranges = []
+    after = 0
+    for upto in bounds:
+        if upto > after:
+            ranges.append((after, upto))
+            after = upto
+    return ranges
+
+
+def build_part(
+    folder: str,
+    url: str,
+    after: int,
+    upto: int,
+    part: int,
+    segment_docs: int,
+    limitmb: int,
+    options: dict[str, Any],
+    progress_every: int,
+    results: Any,
+) -> None:
+    """A worker: write the documents of posts ``(after, upto]`` as segments in ``folder``."""
+    try:
+        from forum.db import make_engine
+        from forum.search.documents import iter_all_documents
+        from forum.search.whoosh_backend import INDEX_NAME, _fields
+
+        engine = make_engine(url)
+        ix = _PartStorage(folder, part).open_index(INDEX_NAME)
+
+        def report(count: int) -> None:
+            if count % progress_every == 0:
+                results.put(("progress", part, progress_every))
+
+        try:
+            with Session(engine) as session:
+                docs = iter_all_documents(session, after=after, upto=upto)
+                count, segments = write_segments(
+                    ix,
+                    docs,
+                    _fields,
+                    segment_docs=segment_docs,
+                    limitmb=limitmb,
+                    on_doc=report,
+                    locked=False,
+                    options=options,
+                )
+        finally:
+            engine.dispose()
+        results.put(("done", part, count, segments))
+    except BaseException:
+        results.put(("error", part, traceback.format_exc()))
+        results.close()
+        results.join_thread()
+        # The parent reports the traceback; exit without printing it twice.
+        raise SystemExit(1) from None
+
+
+def build_parallel(
+    folder: str,
+    url: str,
+    ranges: list[tuple[int, int]],
+    *,
+    segment_docs: int,
+    limitmb: int,
+    options: dict[str, Any] | None = None,
+    progress: ProgressFn | None = None,
+    target: Callable[..., None] | None = None,
+) -> tuple[int, list[Any]]:
+    """Run one worker per id range; return (documents, segments in id order).
+
+    Any worker's failure stops the others and raises BuildFailed; nothing is committed here.
+    """
+    context = multiprocessing.get_context("spawn")
+    results: Any = context.Queue()
+    procs = [
+        context.Process(
+            target=target or build_part,
+            args=(
+                folder,
+                url,
+                after,
+                upto,
+                part,
+                segment_docs,
+                limitmb,
+                dict(options or {}),
+                PROGRESS_EVERY,
+                results,
+            ),
+            name=f"forum-search-build-{part}",
+            daemon=True,
+        )
+        for part, (after, upto) in enumerate(ranges)
+    ]
+    finished: dict[int, tuple[int, list[Any]]] = {}
+    # Workers seen gone without a word: failed if the next poll brings nothing either.
+    silent: set[int] = set()
+    done = 0
+    try:
+        for proc in procs:
+            proc.start()
+        while len(finished) < len(procs):
+            try:
+                message = results.get(timeout=POLL_SECONDS)
+            except queue_module.Empty:
+                for part, proc in enumerate(procs):
+                    if part in finished or proc.exitcode is None:
+                        continue
+                    if part in silent:
+                        raise BuildFailed(
+                            f"search build worker {part} exited with code {proc.exitcode}"
+                        ) from None
+                    silent.add(part)
+                continue
+            kind, part = message[0], message[1]
+            if kind == "progress":
+                done += message[2]
+                if progress is not None:
+                    progress(done)
+            elif kind == "done":
+                finished[part] = (message[2], message[3])
+            else:
+                raise BuildFailed(f"search build worker {part} failed:\n{message[2]}")
+    finally:
+        for proc in procs:
+            if proc.is_alive() and proc.pid is not None and len(finished) < len(procs):
+                proc.terminate()
+        for proc in procs:
+            if proc.pid is not None:
+                proc.join()
+        results.close()
+        results.join_thread()
+    count = sum(finished[part][0] for part in range(len(procs)))
+    segments = [s for part in range(len(procs)) for s in finished[part][1]]
+    if len({s.segment_id() for s in segments}) != len(segments):
+        raise BuildFailed("two search build workers chose the same segment id")
+    return count, segments
