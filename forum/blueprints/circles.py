@@ -117,6 +117,7 @@ def _render_detail(
             member_count=count,
             is_member=circles.is_member(db, me, circle),
             can_manage=circles.can_manage(me, circle),
+            can_delete=circles.can_delete(me, circle),
             upcoming=upcoming,
             past=past,
             resources=circles.resources_of(db, circle),
@@ -161,6 +162,45 @@ def edit(circle_id: int) -> ResponseReturnValue:
     db.commit()
     flash("Circle saved.", "success")
     return redirect(url_for("circles.detail", circle_id=circle.id))
+
+
+def _confirm_delete(
+    circle: Circle, *, status: int = 200, error: str | None = None
+) -> ResponseReturnValue:
+    db = get_session()
+    items = circles.sessions_of(db, circle)
+    return (
+        render_template(
+            "circles/delete.html",
+            circle=circle,
+            member_count=circles.member_count(db, circle),
+            upcoming=sum(1 for s in items if not circles.has_ended(s) and not s.is_cancelled),
+            session_count=len(items),
+            error=error,
+        ),
+        status,
+    )
+
+
+@bp.route("/circles/<int:circle_id>/delete", methods=["GET", "POST"])
+@login_required
+def delete(circle_id: int) -> ResponseReturnValue:
+    """Close a circle for good after a confirmation (facilitator or admin)."""
+    db = get_session()
+    circle = circles.get_circle(db, circle_id)
+    if not circles.can_delete(current_member(), circle):
+        abort(403, "Only the circle's facilitator or an admin can delete it.")
+    if request.method == "GET":
+        return _confirm_delete(circle)
+    if request.form.get("confirm") != "yes":
+        return _confirm_delete(
+            circle, status=400, error="Tick the box to confirm that the circle should go."
+        )
+    name = circle.name
+    circles.delete_circle(db, actor=current_member(), circle=circle)
+    db.commit()
+    flash(f"{name} is deleted; its members have been told.", "success")
+    return redirect(url_for("circles.index"))
 
 
 @bp.post("/circles/<int:circle_id>/join")

@@ -233,6 +233,35 @@ def act(flag_id: int, action: str) -> ResponseReturnValue:
     return redirect(url_for("moderation.queue"))
 
 
+def _unhide(kind: str, target_id: int) -> ResponseReturnValue:
+    moderator = _moderator()
+    db = get_session()
+    form = ModerationActionForm()
+    if not form.validate_on_submit():
+        abort(400, f"Keep the note to {moderation.MAX_NOTE} characters.")
+    # Not hidden by the moderators (or unknown): the Conflict / NotFound pages say so.
+    target = moderation.unhide(
+        db, moderator=moderator, kind=kind, target_id=target_id, note=form.note.data or ""
+    )
+    db.commit()
+    flash(f"The {target.label} is visible to members again.", "success")
+    return redirect(_page_url(target))
+
+
+@bp.post("/moderation/comments/<int:comment_id>/unhide")
+@login_required
+def unhide_comment(comment_id: int) -> ResponseReturnValue:
+    """Show members a comment the moderators hid (moderators and admins)."""
+    return _unhide("comment", comment_id)
+
+
+@bp.post("/moderation/posts/<int:post_id>/unhide")
+@login_required
+def unhide_post(post_id: int) -> ResponseReturnValue:
+    """Show members a question, answer or article the moderators hid (moderators and admins)."""
+    return _unhide("post", post_id)
+
+
 def _queue_errors(flag_id: int, errors: Any, form: ModerationActionForm) -> ResponseReturnValue:
     typed = {flag_id: {"note": form.note.data or "", "warning": form.warning.data or ""}}
     return _render_queue({flag_id: dict(errors)}, typed, 400)

@@ -20,7 +20,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, delete, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from forum.db import utcnow
@@ -175,6 +175,43 @@ def hand_over(session: Session, *, actor: User, circle: Circle, username: str) -
     circle.facilitator_id = new.id
     session.flush()
     return new
+
+
+def can_delete(user: User | None, circle: Circle) -> bool:
+    """The facilitator and admins may close a circle for good."""
+    return user is not None and (user.id == circle.facilitator_id or user.is_admin)
+
+
+def delete_circle(session: Session, *, actor: User, circle: Circle) -> int:
+    """Close a circle for good: its members are told, then its sessions, RSVPs, ratings,
+    resources and memberships go with it. Returns how many members were notified."""
+    if not can_delete(actor, circle):
+        raise Forbidden("Only the circle's facilitator or an admin can delete it.")
+    # The same row lock join() takes: nobody joins while the circle is being closed (PostgreSQL).
+    session.execute(select(Circle.id).where(Circle.id == circle.id).with_for_update())
+    told = 0
+    for member in members(session, circle):
+        sent = notifications.notify(
+            session,
+            recipient=member,
+            kind="circle_session",
+            text=f"The learning circle {circle.name} was closed; its sessions will not take place.",
+            endpoint="circles.index",
+            params={},
+            actor=actor,
+        )
+        told += sent is not None
+    # Children first, explicitly: the result is the same whether or not the database
+    # enforces ON DELETE CASCADE, and no row is left pointing at the circle.
+    in_circle = select(CircleSession.id).where(CircleSession.circle_id == circle.id)
+    session.execute(delete(WorkshopRating).where(WorkshopRating.session_id.in_(in_circle)))
+    session.execute(delete(Rsvp).where(Rsvp.session_id.in_(in_circle)))
+    session.execute(delete(CircleSession).where(CircleSession.circle_id == circle.id))
+    session.execute(delete(CircleResource).where(CircleResource.circle_id == circle.id))
+    session.execute(delete(CircleMember).where(CircleMember.circle_id == circle.id))
+    session.delete(circle)  # the ORM removes its circle_tags rows
+    session.flush()
+    return told
 
 
 def member_count(session: Session, circle: Circle) -> int:

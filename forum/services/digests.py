@@ -1,8 +1,9 @@
 """Email digests: the notifications each member chose to receive by email, not yet sent.
 
 A member who set ``email`` for a kind gets, once per run of ``forum digest send``, one message
-listing their notifications of those kinds from the period that were not emailed before; each
-listed notification is then marked ``emailed_at`` so the next run never repeats it.
+listing their notifications of those kinds from the period that were not emailed before and
+that they have not already read in the inbox (nothing unread: no message); each listed
+notification is then marked ``emailed_at`` so the next run never repeats it.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ def period_length(period: str) -> dt.timedelta:
 
 
 def pending(session: Session, period: str, *, now: dt.datetime | None = None) -> list[Digest]:
-    """Every member with unsent email-kind notifications in the period, with those items."""
+    """Every member with unsent, unread email-kind notifications in the period, with those
+    items (what was read in the inbox is left out of both parts of the message)."""
     since = (now or utcnow()) - period_length(period)
     rows = session.execute(
         select(Notification, User)
@@ -65,6 +67,7 @@ def pending(session: Session, period: str, *, now: dt.datetime | None = None) ->
         .where(
             NotificationPreference.channel == "email",
             Notification.emailed_at.is_(None),
+            Notification.read_at.is_(None),
             Notification.created_at >= since,
             User.is_active.is_(True),
             User.email.is_not(None),

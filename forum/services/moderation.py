@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -59,6 +59,7 @@ ACTION_LABELS: dict[str, str] = {
     "moderation.hide": "Hid content",
     "moderation.delete": "Deleted content",
     "moderation.warn": "Warned a member",
+    "moderation.unhide": "Unhid content",
     "question.close": "Closed a question",
     "question.reopen": "Reopened a question",
     "question.reveal_author": "Revealed an anonymous author",
@@ -502,6 +503,40 @@ def is_hidden(session: Session, obj: Post | Comment) -> bool:
     return last is not None and _aware(last) >= _aware(obj.deleted_at)
 
 
+def unhide(
+    session: Session, *, moderator: User, kind: str, target_id: int, note: str = ""
+) -> Target:
+    """Show members a post or comment the moderators hid again, and audit it."""
+    _require_moderator(moderator)
+    target = load_target(session, kind, target_id, include_deleted=True)
+    if not is_hidden(session, target.obj):
+        # Only the moderators' own hiding is undone here: an author's deletion stays theirs.
+        raise Conflict(f"This {target.label} isn't hidden by the moderators.")
+    note = (note or "").strip()
+    if len(note) > MAX_NOTE:
+        raise ValidationError({"note": [f"Keep the note to {MAX_NOTE} characters."]})
+    if isinstance(target.obj, Comment):
+        target.obj.deleted_at = None
+        session.execute(
+            update(Post)
+            .where(Post.id == target.obj.post_id)
+            .values(comment_count=Post.comment_count + 1, updated_at=Post.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        posts.undelete(session, actor=moderator, post=target.obj)
+    audit = AuditLog(
+        actor_id=moderator.id,
+        action="moderation.unhide",
+        target_type=target.kind,
+        target_id=target.id,
+        reason=note,
+    )
+    session.add(audit)
+    session.flush()
+    return target
+
+
 @dataclass
 class AuditEntry:
     """One audit row as the audit page shows it."""
@@ -514,6 +549,8 @@ class AuditEntry:
     endpoint: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     anchor: str = ""
+    #: A hiding whose post or comment is still hidden: the page offers to unhide it.
+    can_unhide: bool = False
 
 
 def audit_actions(session: Session) -> list[str]:
@@ -583,5 +620,6 @@ def audit_log(
             entry.endpoint = described.page_endpoint
             entry.params = described.page_params
             entry.anchor = described.anchor
+            entry.can_unhide = row.action == "moderation.hide" and is_hidden(session, obj)
         entries.append(entry)
     return entries, total
