@@ -79,7 +79,8 @@ class Post(Base):
     __table_args__ = (
         Index("ix_posts_kind_created_at", "kind", "created_at"),
         Index("ix_posts_parent_id", "parent_id"),
-        Index("ix_posts_author_id", "author_id"),
+        # The member's posts of one kind by score (badge rules, profiles); author_id alone too.
+        Index("ix_posts_author_kind_score", "author_id", "kind", "score"),
         # Question lists ("Active", "Top") and the question page's duplicates (0013).
         Index("ix_posts_kind_last_activity_at", "kind", "last_activity_at"),
         Index("ix_posts_kind_score_created_at", "kind", "score", "created_at"),
@@ -178,7 +179,10 @@ class Revision(Base):
     """One saved state of a post: every edit appends one, numbered from 1."""
 
     __tablename__ = "revisions"
-    __table_args__ = (UniqueConstraint("post_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("post_id", "number"),
+        Index("ix_revisions_editor_id", "editor_id"),
+    )
 
     id: Mapped[IntPK]
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
@@ -215,7 +219,10 @@ class Comment(Base):
     """A comment on a post, possibly replying to another comment on the same post."""
 
     __tablename__ = "comments"
-    __table_args__ = (Index("ix_comments_post_id", "post_id"),)
+    __table_args__ = (
+        Index("ix_comments_post_id", "post_id"),
+        Index("ix_comments_author_id", "author_id"),
+    )
 
     id: Mapped[IntPK]
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))

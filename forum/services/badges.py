@@ -336,8 +336,14 @@ def accepted_answer_scores(
     question = aliased(Post)
     rows = session.execute(
         select(Post.author_id, Post.id, Post.score)
-        .join(question, question.accepted_answer_id == Post.id)
+        # Through the answer's parent: the database walks the member's answers (author
+        # index) and looks each question up by its key, rather than every accepted question.
+        .join(
+            question,
+            and_(question.id == Post.parent_id, question.accepted_answer_id == Post.id),
+        )
         .where(
+            Post.kind == PostKind.ANSWER,
             _counting(),
             question.deleted_at.is_(None),
             or_(question.author_id.is_(None), question.author_id != Post.author_id),
