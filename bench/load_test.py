@@ -370,6 +370,11 @@ def main(argv: list[str] | None = None) -> int:
             stop(server)
     server_log = (work / "server.log").read_text(errors="replace") if server else ""
     tracebacks = server_log.count("Traceback (most recent call last)")
+    # The first traceback's last lines: what went wrong, kept after the folder is removed.
+    first_traceback = ""
+    if tracebacks:
+        at = server_log.index("Traceback (most recent call last)")
+        first_traceback = "\n".join(server_log[at:].splitlines()[:60][-25:])
     # Time spent inside gunicorn's workers (from the access log), apart from queueing.
     access = (work / "access.log").read_text(errors="replace") if server else ""
     served = sorted(int(ms) for ms in re.findall(r"duration_ms=(\d+)", access))
@@ -412,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         "server_errors": len(stats.server_errors),
         "server_error_samples": stats.server_errors[:10],
         "server_tracebacks": tracebacks,
+        "first_traceback": first_traceback,
         "questions_asked": len(stats.created_questions),
         "answers_posted": len(stats.created_answers),
         "votes_cast": stats.votes,

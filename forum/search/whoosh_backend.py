@@ -87,7 +87,11 @@ def _patch_length_lookups() -> None:
         readers = self._readers
         if fieldname in readers:
             return readers[fieldname]
-        reader = original(self, fieldname, column)
+        if fieldname in self._colfiles:
+            # Opened up front (_open_columns): use it even if the file is gone since.
+            reader = self.column_reader(fieldname, column)
+        else:
+            reader = original(self, fieldname, column)
         readers[fieldname] = reader
         return reader
 
@@ -212,10 +216,19 @@ def _refreshed(ix: Any, old: Any) -> Any:
         if segment is not None:
             leaves[segment.segment_id()] = reader
     readers = []
+    created: list[Any] = []
     for segment in toc.segments:
         reader = leaves.pop(segment.segment_id(), None)
         if reader is None:
-            reader = SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation)
+            try:
+                reader = SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation)
+                created.append(reader)
+                _open_columns(reader)
+            except OSError:
+                # The old searcher (closed by the caller) owns the reused readers.
+                for opened in created:
+                    opened.close()
+                raise
         else:
             reader._segment = segment
             reader._perdoc._segment = segment
@@ -231,6 +244,41 @@ def _refreshed(ix: Any, old: Any) -> Any:
     else:
         combined = MultiReader(readers, generation=toc.generation)
     return Searcher(combined, fromindex=ix, weighting=_WEIGHTING)
+
+
+class StaleSegment(OSError):
+    """A segment's files were removed (merged away, or a rebuild swapped in) before opening."""
+
+
+def _open_columns(reader: Any) -> None:
+    """Open every column file of a segment reader now, while the files exist.
+
+    Whoosh opens a segment's column files (stored fields, field lengths, sort values) on
+    first use. Another process may merge the segment away, or a rebuild remove the whole
+    generation, in between; an open file stays readable (POSIX), a missing one is not.
+    """
+    segment = reader.segment()
+    if segment is None:
+        return
+    perdoc = reader._perdoc
+    storage = reader.storage()
+    prefix = segment.make_filename(".")
+    names = [n for n in storage.list() if n.startswith(prefix) and n.endswith(".col")]
+    fields = [n[len(prefix) : -len(".col")] for n in names]
+    if reader.doc_count_all() and "_stored" not in fields:
+        raise StaleSegment(f"segment {segment.segment_id()} was removed")
+    try:
+        for field in fields:
+            if field not in perdoc._colfiles:
+                perdoc._colfiles[field] = perdoc._get_column_file(field)
+    except FileNotFoundError as exc:
+        raise StaleSegment(f"segment {segment.segment_id()} was removed") from exc
+
+
+def _open_all_columns(searcher: Any) -> Any:
+    for leaf, _offset in searcher.reader().leaf_readers():
+        _open_columns(leaf)
+    return searcher
 
 
 def _fields(doc: SearchDoc) -> dict[str, Any]:
@@ -302,6 +350,20 @@ def _merge_small_tiers(writer: Any, segments: list[Any]) -> list[Any]:
 def _merge_all_tiers(writer: Any, segments: list[Any]) -> list[Any]:
     """The merge policy of ``forum search sync``: every crowded tier, whatever its size."""
     return _merge_tiers(writer, segments, None)
+
+
+def _new_searcher(ix: Any, attempts: int = 20) -> Any:
+    """A searcher with every column file open; retried while another process commits."""
+    for attempt in range(attempts):
+        searcher = ix.searcher(weighting=_WEIGHTING)
+        try:
+            return _open_all_columns(searcher)
+        except OSError:
+            searcher.close()
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.02 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _open_retrying(storage: Storage, attempts: int = 20) -> Any:
@@ -452,13 +514,13 @@ class WhooshBackend:
         with self._lock:
             ix = self._ensure_open()
             if self._searcher is None:
-                self._searcher = ix.searcher(weighting=_WEIGHTING)
+                self._searcher = _new_searcher(ix)
             else:
                 try:
                     self._searcher = _refreshed(ix, self._searcher)
                 except OSError:
                     self._close_searcher()
-                    self._searcher = ix.searcher(weighting=_WEIGHTING)
+                    self._searcher = _new_searcher(ix)
             yield self._searcher
 
     # -- writing -------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from forum import search
 from forum.search import whoosh_backend
+from forum.search.query import parse
 from forum.search.whoosh_backend import CURRENT, SchemaMismatch, WhooshBackend
 from tests.factories import make_user, search_question
 
@@ -182,3 +183,27 @@ def test_segments_are_written_as_separate_files(app: Flask, session: Session) ->
     assert any(name.endswith(".pst") for name in files)
     assert not [name for name in files if name.endswith(".seg")]
     assert len(_titles(session, "quokka")) == 3
+
+
+def test_a_searcher_keeps_reading_segments_another_process_merged_away(
+    app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    author = make_user(session)
+    for n in range(3):
+        search_question(session, author, f"Axolotl {n}", "Gills.")
+        session.commit()  # a segment each
+    index_dir = Path(app.config["SEARCH_INDEX_DIR"])
+    worker = WhooshBackend(index_dir)  # one worker's searcher, its stored fields not read yet
+    other = WhooshBackend(index_dir)  # another process
+    with worker._searching() as searcher:
+        assert len(list(searcher.reader().leaf_readers())) == 3
+        monkeypatch.setattr(whoosh_backend, "TIER_SEGMENTS", 2)
+        assert other.compact(timeout=5.0) == 2  # the three segments' files are deleted
+        live = (index_dir / CURRENT).resolve()
+        assert len([p for p in live.iterdir() if p.name.endswith("._stored.col")]) == 1
+        # The searcher in hand still reads them (its files were opened with it).
+        titles = sorted(f["title"] for f in searcher.reader().all_stored_fields())
+    assert titles == ["Axolotl 0", "Axolotl 1", "Axolotl 2"]
+    assert sorted(h.title for h in worker.search(session, parse("axolotl")).hits) == titles
+    worker.close()
+    other.close()
