@@ -38,6 +38,12 @@ def password_policy() -> PasswordPolicy:
     )
 
 
+def current_viewer() -> User | None:
+    """The logged-in member, or None for a visitor."""
+    user = current_user._get_current_object()
+    return user if isinstance(user, User) else None
+
+
 def current_member() -> User:
     """The logged-in member (views behind ``login_required`` only)."""
     user = current_user._get_current_object()

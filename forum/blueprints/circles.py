@@ -16,7 +16,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from forum.db import get_session
 from forum.forms.circles import (
@@ -27,20 +27,14 @@ from forum.forms.circles import (
     ResourceForm,
     SessionForm,
 )
-from forum.models import Circle, CircleSession, RsvpResponse, User
+from forum.models import Circle, CircleSession, RsvpResponse
 from forum.services import badges, circles
 from forum.services import calendar as ical
 from forum.services.circles import CircleData, SessionData
 from forum.services.errors import Conflict, ValidationError
-from forum.web import current_member
+from forum.web import current_member, current_viewer
 
 bp = Blueprint("circles", __name__)
-
-
-def viewer() -> User | None:
-    """The logged-in member, or None for a visitor."""
-    user = current_user._get_current_object()
-    return user if isinstance(user, User) else None
 
 
 @bp.app_template_filter("circle_local")
@@ -59,7 +53,7 @@ def index() -> ResponseReturnValue:
     tag = request.args.get("tag", "").strip().lower()[:35]
     open_only = request.args.get("open") == "1"
     db = get_session()
-    me = viewer()
+    me = current_viewer()
     return render_template(
         "circles/index.html",
         summaries=circles.list_circles(db, tag=tag or None, open_only=open_only),
@@ -103,7 +97,7 @@ def _render_detail(
     circle: Circle, *, status: int = 200, error: str | None = None, **forms: Any
 ) -> ResponseReturnValue:
     db = get_session()
-    me = viewer()
+    me = current_viewer()
     items = circles.sessions_of(db, circle)
     upcoming = [s for s in items if not circles.has_ended(s)]
     past = [s for s in items if circles.has_ended(s)]
@@ -355,7 +349,7 @@ def _render_session(
     item: CircleSession, *, status: int = 200, error: str | None = None, **forms: Any
 ) -> ResponseReturnValue:
     db = get_session()
-    me = viewer()
+    me = current_viewer()
     circle = item.circle
     own_rating = circles.rating_of(db, me, item)
     rating_form = forms.get("rating_form")

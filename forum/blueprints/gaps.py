@@ -6,25 +6,20 @@ import math
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from forum.blueprints.questions import member_key, post_limit
 from forum.db import get_session
 from forum.extensions import limiter
 from forum.forms.requests import FulfilForm, TutorialRequestForm
-from forum.models import Post, RequestStatus, TutorialRequest, User
+from forum.models import Post, RequestStatus, TutorialRequest
 from forum.services import gaps, tutorial_requests
 from forum.services.errors import ValidationError
-from forum.web import current_member, page_number
+from forum.web import current_member, current_viewer, page_number
 
 bp = Blueprint("gaps", __name__)
 
 PER_PAGE = 20
-
-
-def _viewer() -> User | None:
-    user = current_user._get_current_object()
-    return user if isinstance(user, User) else None
 
 
 @bp.app_template_global()
@@ -67,7 +62,7 @@ def requests() -> ResponseReturnValue:
         tag=tag,
         page=page,
         pages=max(1, math.ceil(total / PER_PAGE)),
-        supported=tutorial_requests.supported_by(db, _viewer(), [r.id for r in rows]),
+        supported=tutorial_requests.supported_by(db, current_viewer(), [r.id for r in rows]),
     )
 
 
@@ -108,7 +103,7 @@ def _render_detail(
     item: TutorialRequest, form: FulfilForm | None = None, status: int = 200
 ) -> ResponseReturnValue:
     db = get_session()
-    viewer = _viewer()
+    viewer = current_viewer()
     return (
         render_template(
             "requests/detail.html",

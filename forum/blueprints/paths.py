@@ -4,28 +4,22 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from forum.db import get_session
 from forum.forms.paths import OnboardingForm, PathForm, StepForm
-from forum.models import User
 from forum.services import paths
 from forum.services.errors import Forbidden, ValidationError
-from forum.web import current_member
+from forum.web import current_member, current_viewer
 
 bp = Blueprint("paths", __name__)
-
-
-def _viewer() -> User | None:
-    user = current_user._get_current_object()
-    return user if isinstance(user, User) else None
 
 
 @bp.get("/paths")
 def index() -> ResponseReturnValue:
     """Every learning path, with my progress in the ones I follow."""
     db = get_session()
-    me = _viewer()
+    me = current_viewer()
     return render_template(
         "paths/index.html",
         summaries=paths.list_paths(db, viewer=me),
@@ -63,7 +57,7 @@ def _page(
     path_id: int, status: int = 200, *, step_form: StepForm | None = None
 ) -> ResponseReturnValue:
     db = get_session()
-    me = _viewer()
+    me = current_viewer()
     page = paths.path_page(db, path_id, viewer=me)
     return render_template(
         "paths/detail.html",

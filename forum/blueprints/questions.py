@@ -17,7 +17,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required
+from flask_login import login_required
 from sqlalchemy.exc import OperationalError
 
 from forum import search
@@ -35,21 +35,15 @@ from forum.services import answers, posts, questions, revisions
 from forum.services import tags as tag_service
 from forum.services.errors import ValidationError
 from forum.services.questions import TAB_LABELS, Tab
-from forum.web import current_member, page_number
+from forum.web import current_member, current_viewer, page_number
 from forum.web import url_for as cached_url_for
 
 bp = Blueprint("questions", __name__)
 
 
-def viewer() -> User | None:
-    """The logged-in member, or None for a visitor."""
-    user = current_user._get_current_object()
-    return user if isinstance(user, User) else None
-
-
 def member_key() -> str:
     """Rate-limit key: the member (so colleagues behind one address don't share a budget)."""
-    user = viewer()
+    user = current_viewer()
     return f"member:{user.id}" if user is not None else f"address:{client_address()}"
 
 
@@ -96,7 +90,7 @@ def index() -> ResponseReturnValue:
     tab = _tab()
     page = page_number()
     per_page = int(current_app.config["QUESTIONS_PER_PAGE"])
-    me = viewer()
+    me = current_viewer()
     followed = tag_service.followed_tags(db, me) if me is not None else []
     limit = max(questions.COUNT_LIMIT, page * per_page)
     rows, total = questions.list_questions(
@@ -153,7 +147,7 @@ def _render_detail(
     question_id: int, answer_form: AnswerForm | None = None, status: int = 200
 ) -> ResponseReturnValue:
     db = get_session()
-    data = questions.page(db, question_id, viewer=viewer())
+    data = questions.page(db, question_id, viewer=current_viewer())
     return (
         render_template(
             "questions/detail.html",
@@ -170,11 +164,11 @@ def _render_detail(
 def detail(question_id: int, slug: str | None = None) -> ResponseReturnValue:
     """A question with its answers and comments; counts one view per person per hour."""
     db = get_session()
-    data = questions.page(db, question_id, viewer=viewer())
+    data = questions.page(db, question_id, viewer=current_viewer())
     # End the read transaction first: on SQLite the view count's write then waits for the
     # write lock instead of failing on a stale snapshot. A lost view never fails the page.
     db.commit()
-    key = questions.viewer_key(viewer(), client_address(), current_app.config["SECRET_KEY"])
+    key = questions.viewer_key(current_viewer(), client_address(), current_app.config["SECRET_KEY"])
     try:
         counted = questions.record_view(db, question_id, key)
         db.commit()
@@ -299,7 +293,7 @@ def _hidden_author_id(post: Post) -> int | None:
 @bp.get("/questions/<int:question_id>/history")
 def history(question_id: int) -> ResponseReturnValue:
     """Revisions of a question, and a diff of any two."""
-    question = questions.get(get_session(), question_id, viewer=viewer())
+    question = questions.get(get_session(), question_id, viewer=current_viewer())
     return _history(
         question,
         f"History of “{question.title}”",
@@ -312,7 +306,7 @@ def history(question_id: int) -> ResponseReturnValue:
 @bp.get("/answers/<int:answer_id>/history")
 def answer_history(answer_id: int) -> ResponseReturnValue:
     """Revisions of an answer."""
-    found = answers.get(get_session(), answer_id, viewer=viewer())
+    found = answers.get(get_session(), answer_id, viewer=current_viewer())
     return _history(
         found,
         "History of an answer",

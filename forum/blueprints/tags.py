@@ -10,7 +10,6 @@ from flask.typing import ResponseReturnValue
 from flask_login import login_required
 from sqlalchemy import Integer, Select, bindparam, select
 
-from forum.blueprints.questions import viewer
 from forum.db import get_session
 from forum.forms.questions import SynonymForm, TagEditForm
 from forum.models import Article, Post, post_tags
@@ -18,7 +17,7 @@ from forum.services import posts, questions
 from forum.services import tags as tag_service
 from forum.services.errors import Forbidden, ValidationError
 from forum.services.questions import TAB_LABELS, Tab
-from forum.web import current_member, page_number
+from forum.web import current_member, current_viewer, page_number
 
 bp = Blueprint("tags", __name__)
 
@@ -83,7 +82,7 @@ def detail(name: str) -> ResponseReturnValue:
     )
     if known is not None:
         limit = max(limit, known)
-    me = viewer()
+    me = current_viewer()
     return render_template(
         "tags/detail.html",
         tag=tag,

@@ -19,7 +19,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from forum.db import get_session
 from forum.forms.wiki import ArticleForm
@@ -27,7 +27,7 @@ from forum.interchange import markdown_io
 from forum.models import Article, User
 from forum.services import articles, revisions
 from forum.services.errors import ValidationError
-from forum.web import current_member, page_number
+from forum.web import current_member, current_viewer, page_number
 
 bp = Blueprint("wiki", __name__)
 
@@ -37,11 +37,6 @@ PER_PAGE = 20
 def _review_after() -> dt.timedelta:
     """How long an edit or review keeps an article fresh (FORUM_ARTICLE_REVIEW_DAYS)."""
     return dt.timedelta(days=int(current_app.config.get("ARTICLE_REVIEW_DAYS", 182)))
-
-
-def _viewer() -> User | None:
-    user = current_user._get_current_object() if current_user else None
-    return user if isinstance(user, User) else None
 
 
 def _revision_arg(name: str) -> int:
@@ -146,7 +141,7 @@ def preview() -> ResponseReturnValue:
 def detail(slug: str) -> ResponseReturnValue:
     """An article with its backlinks, helpful share and freshness."""
     db = get_session()
-    viewer = _viewer()
+    viewer = current_viewer()
     article = articles.get_by_slug(db, slug, viewer=viewer)
     context = articles.page_context(db, article, viewer)
     return render_template(
@@ -237,7 +232,7 @@ def history(slug: str) -> ResponseReturnValue:
     """Every revision of an article."""
     db = get_session()
     article = articles.get_by_slug(db, slug)
-    viewer = _viewer()
+    viewer = current_viewer()
     can_rollback = viewer is not None and (not article.is_locked or viewer.is_moderator)
     return render_template(
         "wiki/history.html",
