@@ -12,12 +12,15 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy.orm import Session
-from whoosh import collectors, index, query, scoring, sorting
+from whoosh import index, query, scoring
 from whoosh.analysis import RegexTokenizer, StopFilter
 from whoosh.analysis.filters import LowercaseFilter
 from whoosh.fields import BOOLEAN, DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
@@ -29,7 +32,7 @@ from whoosh.searching import Searcher
 from whoosh.writing import IndexWriter
 
 from forum.search import query as q
-from forum.search import whoosh_build
+from forum.search import whoosh_arrays, whoosh_build
 from forum.search.base import TIME_LIMIT, Busy, Hit, ProgressFn, Results, leading_text, marked_html
 from forum.search.documents import (
     MARK_END,
@@ -48,8 +51,6 @@ PREFIX_EXPANSIONS = 48
 TEXT_FIELDS = ("title", "body", "thread")
 #: Characters of a body kept for snippets: highlighting never re-reads a long text.
 EXCERPT_CHARS = 2_000
-#: Facets (and the exact total) come from at most this many matches; beyond, an estimate.
-FACET_SCAN = 4_000
 #: Documents per segment in a rebuild: each segment's postings are sorted in memory.
 REBUILD_SEGMENT_DOCS = 20_000
 REBUILD_LIMIT_MB = 512
@@ -167,37 +168,6 @@ def _nudge(hits: list[Hit]) -> list[Hit]:
         return -hit.relevance * boost
 
     return sorted(hits, key=key)
-
-
-class _Deadline(collectors.WrappingCollector):  # type: ignore[misc]
-    """Stops collecting at ``deadline`` (keeping what it has) and skips ``mask``'s documents.
-
-    Whoosh's own TimeLimitCollector bypasses a mask and needs a timer thread or SIGALRM,
-    which only the main thread may use.
-    """
-
-    def __init__(self, child: Any, deadline: float, mask: set[int] | None = None) -> None:
-        self.child = child
-        self.deadline = deadline
-        self._mask = mask
-
-    def prepare(self, top_searcher: Any, q: Any, context: Any) -> None:
-        self.child.prepare(top_searcher, q, context)
-
-    def collect_matches(self) -> None:
-        child = self.child
-        mask = self._mask
-        offset = self.offset
-        deadline = self.deadline
-        for n, sub_docnum in enumerate(child.matches()):
-            if n % 256 == 0 and time.monotonic() > deadline:
-                raise collectors.TimeLimit
-            if mask is not None and offset + sub_docnum in mask:
-                continue
-            child.collect(sub_docnum)
-
-    def results(self) -> Any:
-        return self.child.results()
 
 
 def _refreshed(ix: Any, old: Any) -> Any:
@@ -781,110 +751,52 @@ class WhooshBackend:
             must, must_not = self._filters(searcher, query_)
             if not clauses and not must:
                 return Results()
-            sortedby = _sort_facet(sort)
-            complete_q = _combine(clauses, must, must_not, all_words=True)
             results = Results()
             wanted = offset + limit
-            multiword = len(clauses) > 1
-            # Scored passes collect only the top documents (Whoosh skips low-scoring blocks);
-            # facets and the total come from one unscored pass over every match.
-            first = self._run(searcher, complete_q, wanted, sortedby, results)
-            collected = first.scored_length()
-            # Fewer than asked for means every complete match was collected: an exact count
-            # for free. Otherwise Whoosh's estimate avoids a second pass over the postings.
-            results.complete = collected if collected < wanted else first.estimated_length()
-            raw_first = list(first[offset:wanted]) if collected > offset else []
-            raw_second: list[Any] = []
-            every_q = complete_q
-            second = None
-            if multiword:
-                # Partial matches are kept, ranked after the documents that contain every word.
-                every_q = _combine(clauses, must, must_not, all_words=False)
-                need = max(0, wanted - collected)
-                if need:
-                    # Every complete match was collected, so masking them leaves the partial.
-                    # Their document numbers are in hand: no second pass to list them.
-                    done = {docnum for _key, docnum in first.top_n}
-                    second = self._run(searcher, every_q, need, sortedby, results, mask=done)
-                    start = max(0, offset - results.complete)
-                    raw_second = list(second[start : start + need])
-            if facets:
-                # The page: facets and the total from one unscored pass over the matches.
-                matched, exact = self._count_facets(searcher, every_q, results)
-                results.total = max(results.complete, matched)
-                results.approximate = not exact
-            else:
-                partial = second.estimated_length() if second is not None else 0
-                results.total = results.complete + partial
-            highlight_q = every_q
-            results.tags = sorted(results.tags, key=lambda kv: (-kv[1], kv[0]))[:10]
+            deadline = time.monotonic() + TIME_LIMIT
+            complete_parts: list[_Ranked] = []
+            partial_parts: list[_Ranked] = []
+            kinds: Counter[str] = Counter()
+            tags: Counter[str] = Counter()
+            for seg in whoosh_arrays.segments(searcher):
+                if time.monotonic() > deadline:
+                    results.timed_out = True
+                    break
+                complete, partial, scores = _matches(seg, clauses, must, must_not)
+                keys = _sort_keys(seg, sort, scores)
+                complete_parts.append(_top(seg, complete, keys, wanted, scores))
+                partial_parts.append(_top(seg, partial, keys, wanted, scores))
+                results.complete += int(np.count_nonzero(complete))
+                results.total += int(np.count_nonzero(complete)) + int(np.count_nonzero(partial))
+                if facets:
+                    _count_facets(seg, complete | partial, kinds, tags)
+            kinds.pop("", None)
+            results.kinds = dict(kinds)
+            results.tags = sorted(
+                ((t, n) for t, n in tags.items() if t), key=lambda kv: (-kv[1], kv[0])
+            )[:10]
+            first = _merged(complete_parts, wanted)[offset:]
+            start = max(0, offset - results.complete)
+            second = _merged(partial_parts, start + limit - len(first))[start:]
+            wanted = _highlight_terms(_combine(clauses, must, must_not, all_words=False))
             texts: dict[int, str] = {}
-            hits_first = [_plain_hit(h, texts) for h in raw_first]
-            hits_second = [_plain_hit(h, texts) for h in raw_second]
+            hits_first = [_stored_hit(searcher, docnum, score, texts) for docnum, score in first]
+            hits_second = [_stored_hit(searcher, docnum, score, texts) for docnum, score in second]
             if sort == "relevance":
                 hits_first, hits_second = _nudge(hits_first), _nudge(hits_second)
             # Only the page's hits are highlighted.
             results.hits = [
-                _highlighted(h, texts[h.id], highlight_q)
-                for h in (hits_first + hits_second)[:limit]
+                _highlighted(h, texts[h.id], wanted) for h in (hits_first + hits_second)[:limit]
             ]
             return results
 
-    def _run(
-        self,
-        searcher: Any,
-        whoosh_q: query.Query,
-        limit: int | None,
-        sortedby: Any,
-        results: Results,
-        mask: set[int] | None = None,
-    ) -> Any:
-        collector = searcher.collector(limit=limit, sortedby=sortedby, scored=limit is not None)
-        timed = _Deadline(collector, time.monotonic() + TIME_LIMIT, mask)
-        try:
-            searcher.search_with_collector(whoosh_q, timed)
-        except collectors.TimeLimit:
-            results.timed_out = True
-        return timed.results()
-
-    @staticmethod
-    def _count_facets(searcher: Any, whoosh_q: query.Query, results: Results) -> tuple[int, bool]:
-        """Count kinds and tags over the first FACET_SCAN matches; return (matches, exact).
-
-        Whoosh's own tag facet re-reads every tag's postings on each search; here each
-        segment's kinds and tags per document are read once and kept with its reader.
-        """
-        kinds: Counter[str] = Counter()
-        tags: Counter[str] = Counter()
-        scanned = 0
-        exact = True
-        deadline = time.monotonic() + TIME_LIMIT
-        for sub, _offset in searcher.leaf_searchers():
-            matcher = whoosh_q.matcher(sub, sub.boolean_context())
-            if not matcher.is_active():
-                continue
-            doc_kinds, doc_tags = _facet_lists(sub.reader())
-            for docnum in matcher.all_ids():
-                kinds[doc_kinds[docnum]] += 1
-                tags.update(doc_tags[docnum])
-                scanned += 1
-                if scanned >= FACET_SCAN or (scanned % 256 == 0 and time.monotonic() > deadline):
-                    exact = False
-                    break
-            if not exact:
-                break
-        kinds.pop("", None)
-        for kind, n in kinds.items():
-            results.kinds[kind] = results.kinds.get(kind, 0) + n
-        results.tags = [(t, n) for t, n in tags.items() if t]
-        if exact:
-            return scanned, True
-        return max(scanned, int(whoosh_q.estimate_size(searcher.reader()))), False
-
     def _hit(self, searcher: Any, hit: Any, highlight_q: query.Query, snippets: bool = True) -> Hit:
         texts: dict[int, str] = {}
-        result = _plain_hit(hit, texts)
-        return _highlighted(result, texts[result.id], highlight_q) if snippets else result
+        score = float(hit.score) if isinstance(hit.score, int | float) else 0.0
+        result = _plain_hit(hit.fields(), score, texts)
+        if not snippets:
+            return result
+        return _highlighted(result, texts[result.id], _highlight_terms(highlight_q))
 
     def similar(self, session: Session, title: str, limit: int) -> list[Hit]:
         """Questions sharing the most distinctive words of ``title``."""
@@ -939,9 +851,8 @@ class WhooshBackend:
             return [self._hit(searcher, h, whoosh_q, snippets=False) for h in found]
 
 
-def _plain_hit(hit: Any, texts: dict[int, str]) -> Hit:
-    """A result from a Whoosh hit's stored fields; its excerpt goes into ``texts``."""
-    fields = hit.fields()
+def _plain_hit(fields: dict[str, Any], score: float, texts: dict[int, str]) -> Hit:
+    """A result from a document's stored fields; its excerpt goes into ``texts``."""
     body = fields.get("excerpt", "")
     title = fields.get("display_title") or fields.get("title", "")
     created = fields.get("created")
@@ -962,14 +873,14 @@ def _plain_hit(hit: Any, texts: dict[int, str]) -> Hit:
         created_at=created.replace(tzinfo=dt.UTC) if created else None,
         username=fields.get("user") or None,
         author_id=int(fields.get("author") or 0) or None,
-        relevance=float(hit.score) if isinstance(hit.score, int | float) else 0.0,
+        relevance=score,
     )
 
 
-def _highlighted(hit: Hit, body: str, highlight_q: query.Query) -> Hit:
-    """``hit`` with its snippet and title highlighted for ``highlight_q``."""
-    snippet = _highlight(None, highlight_q, "body", body, fragments=2)
-    title_html = _highlight(None, highlight_q, "title", hit.title, fragments=0)
+def _highlighted(hit: Hit, body: str, wanted: dict[str, set[str]]) -> Hit:
+    """``hit`` with its snippet and title highlighted for the query's terms ``wanted``."""
+    snippet = _highlight(wanted["body"], body, fragments=2)
+    title_html = _highlight(wanted["title"], hit.title, fragments=0)
     if snippet:
         hit.snippet = snippet
     if title_html:
@@ -977,25 +888,158 @@ def _highlighted(hit: Hit, body: str, highlight_q: query.Query) -> Hit:
     return hit
 
 
-def _facet_lists(reader: Any) -> tuple[list[str], list[tuple[str, ...]]]:
-    """Each document's kind and tags in one segment, read once and kept with its reader."""
-    cached = reader.__dict__.get("_forum_facets")
+@dataclass
+class _Ranked:
+    """Candidates for the page from one segment (or all): numbers, scores, sort keys."""
+
+    docnums: NDArray[np.int64]
+    scores: NDArray[np.float32]
+    #: Higher is better, most significant first; ties go to the lower document number.
+    keys: list[NDArray[Any]]
+
+
+def _matches(
+    seg: whoosh_arrays.Segment,
+    clauses: list[query.Query],
+    must: list[query.Query],
+    must_not: list[query.Query],
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.float32]]:
+    """One segment's documents matching every clause, some clauses only, and their scores."""
+    allowed = seg.live().copy()
+    for part in must:
+        allowed &= whoosh_arrays.evaluate(seg, part, False)[1]
+    for part in must_not:
+        allowed &= ~whoosh_arrays.evaluate(seg, part, False)[1]
+    scores = np.zeros(seg.size, dtype=np.float32)
+    if not clauses:
+        return allowed, seg.empty(), scores
+    every = allowed.copy()
+    some = seg.empty()
+    for clause in clauses:
+        clause_scores, mask = whoosh_arrays.evaluate(seg, clause, True)
+        if clause_scores is not None:
+            scores += clause_scores
+        every &= mask
+        some |= mask
+    partial = some & allowed & ~every if len(clauses) > 1 else seg.empty()
+    return every, partial, scores
+
+
+def _sort_keys(
+    seg: whoosh_arrays.Segment, sort: str, scores: NDArray[np.float32]
+) -> list[NDArray[Any]]:
+    if sort == "newest":
+        return [seg.column("created")]
+    if sort == "votes":
+        return [seg.column("score"), seg.column("created")]
+    return [scores]
+
+
+def _top(
+    seg: whoosh_arrays.Segment,
+    mask: NDArray[np.bool_],
+    keys: list[NDArray[Any]],
+    n: int,
+    scores: NDArray[np.float32] | None = None,
+) -> _Ranked:
+    """The ``n`` best documents of ``mask`` in one segment (global document numbers)."""
+    local = np.flatnonzero(mask)
+    ranked = _Ranked(
+        local + seg.offset,
+        (scores if scores is not None else keys[0])[local].astype(np.float32),
+        [k[local] for k in keys],
+    )
+    return _best(ranked, n)
+
+
+def _best(ranked: _Ranked, n: int) -> _Ranked:
+    if len(ranked.docnums) > n > 0:
+        # Keep everything tied with the n-th best primary key, then order exactly.
+        primary = ranked.keys[0]
+        threshold = np.partition(primary, len(primary) - n)[len(primary) - n]
+        keep = primary >= threshold
+        ranked = _Ranked(ranked.docnums[keep], ranked.scores[keep], [k[keep] for k in ranked.keys])
+    if n <= 0:
+        return _Ranked(ranked.docnums[:0], ranked.scores[:0], [k[:0] for k in ranked.keys])
+    order = np.lexsort((ranked.docnums, *(-k for k in reversed(ranked.keys))))[:n]
+    return _Ranked(ranked.docnums[order], ranked.scores[order], [k[order] for k in ranked.keys])
+
+
+def _merged(parts: list[_Ranked], n: int) -> list[tuple[int, float]]:
+    """The ``n`` best of every segment's candidates, as (document number, score)."""
+    if not parts or n <= 0:
+        return []
+    combined = _Ranked(
+        np.concatenate([p.docnums for p in parts]),
+        np.concatenate([p.scores for p in parts]),
+        [np.concatenate([p.keys[i] for p in parts]) for i in range(len(parts[0].keys))],
+    )
+    best = _best(combined, n)
+    return [(int(d), float(s)) for d, s in zip(best.docnums, best.scores, strict=True)]
+
+
+def _stored_hit(searcher: Any, docnum: int, score: float, texts: dict[int, str]) -> Hit:
+    return _plain_hit(searcher.stored_fields(docnum), score, texts)
+
+
+@dataclass
+class _Facets:
+    """One segment's kind per document and (document, tag) pairs, as arrays."""
+
+    kind_names: list[str]
+    kinds: NDArray[np.int32]
+    tag_names: list[str]
+    tag_docs: NDArray[np.int64]
+    tag_codes: NDArray[np.int64]
+
+
+def _facet_arrays(seg: whoosh_arrays.Segment) -> _Facets:
+    """Read once per segment reader and kept with it: segments never change."""
+    reader = seg.reader
+    cached = reader.__dict__.get("_forum_facet_arrays")
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    size = reader.doc_count_all()
-    kinds = [""] * size
-    tag_lists: list[list[str]] = [[] for _ in range(size)]
+    kind_names = [""]
+    kinds = np.zeros(seg.size, dtype=np.int32)
     for btext in reader.lexicon("kind"):
-        kind = btext.decode("utf-8")
-        for docnum in reader.postings("kind", btext).all_ids():
-            kinds[docnum] = kind
+        kind_names.append(btext.decode("utf-8"))
+        kinds[whoosh_arrays.decode(reader, "kind", btext).ids] = len(kind_names) - 1
+    tag_names: list[str] = []
+    docs: list[NDArray[Any]] = []
+    codes: list[NDArray[np.int64]] = []
     for btext in reader.lexicon("tags"):
-        tag = btext.decode("utf-8")
-        for docnum in reader.postings("tags", btext).all_ids():
-            tag_lists[docnum].append(tag)
-    cached = (kinds, [tuple(t) for t in tag_lists])
-    reader.__dict__["_forum_facets"] = cached
-    return cached
+        ids = whoosh_arrays.decode(reader, "tags", btext).ids
+        docs.append(ids.astype(np.int64))
+        codes.append(np.full(len(ids), len(tag_names), dtype=np.int64))
+        tag_names.append(btext.decode("utf-8"))
+    facets = _Facets(
+        kind_names,
+        kinds,
+        tag_names,
+        np.concatenate(docs) if docs else np.zeros(0, dtype=np.int64),
+        np.concatenate(codes) if codes else np.zeros(0, dtype=np.int64),
+    )
+    reader.__dict__["_forum_facet_arrays"] = facets
+    return facets
+
+
+def _count_facets(
+    seg: whoosh_arrays.Segment,
+    mask: NDArray[np.bool_],
+    kinds: Counter[str],
+    tags: Counter[str],
+) -> None:
+    """Add the kinds and tags of ``mask``'s documents to the counters (every match)."""
+    facets = _facet_arrays(seg)
+    kind_counts = np.bincount(facets.kinds[mask], minlength=len(facets.kind_names))
+    for name, n in zip(facets.kind_names, kind_counts.tolist(), strict=True):
+        if n:
+            kinds[name] += n
+    if len(facets.tag_docs):
+        picked = facets.tag_codes[mask[facets.tag_docs]]
+        tag_counts = np.bincount(picked, minlength=len(facets.tag_names))
+        for index in np.flatnonzero(tag_counts).tolist():
+            tags[facets.tag_names[index]] += int(tag_counts[index])
 
 
 def _combine(
@@ -1039,17 +1083,6 @@ def _date_range(r: q.Range) -> query.Query:
     return query.DateRange("created", None, end)
 
 
-def _sort_facet(sort: str) -> Any:
-    if sort == "newest":
-        return sorting.FieldFacet("created", reverse=True)
-    if sort == "votes":
-        return [
-            sorting.FieldFacet("score", reverse=True),
-            sorting.FieldFacet("created", reverse=True),
-        ]
-    return None
-
-
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 SNIPPET_WORDS = 32
 SNIPPET_SCAN = 20_000
@@ -1060,20 +1093,33 @@ def _stem_word(word: str) -> str:
     return str(porter.stem(word))
 
 
-def _highlight(searcher: Any, whoosh_q: query.Query, field: str, text: str, fragments: int) -> str:
-    """Escaped text of ``field`` with <mark> around words the query matched.
+def _highlight_terms(whoosh_q: query.Query) -> dict[str, set[str]]:
+    """The stems a query looks for in the body and the title, for highlighting."""
+    wanted: dict[str, set[str]] = {"body": set(), "title": set()}
+    for field, text in whoosh_q.iter_all_terms(phrases=True):
+        if field in wanted:
+            wanted[field].add(text.decode("utf-8") if isinstance(text, bytes) else text)
+    return wanted
+
+
+def _highlight(wanted: set[str], text: str, fragments: int) -> str:
+    """Escaped ``text`` with <mark> around words whose stem is ``wanted``.
 
     Whoosh's highlighter re-runs the whole analyzer and scores every fragment (a few ms
     per hit); here words are stemmed with a cache and the best window is picked directly.
     """
-    if not text:
+    if not text or not wanted:
         return ""
-    terms = {t for t in whoosh_q.iter_all_terms(phrases=True) if t[0] == field}
-    if not terms:
-        return ""
-    wanted = {t[1].decode("utf-8") if isinstance(t[1], bytes) else t[1] for t in terms}
-    tokens = list(_TOKEN.finditer(text[:SNIPPET_SCAN]))
-    hits = [i for i, m in enumerate(tokens) if _stem_word(m.group(0).lower()) in wanted]
+    scanned = text[:SNIPPET_SCAN]
+    tokens = list(_TOKEN.finditer(scanned))
+    # Stemming never changes a word's first letter: only words starting like a wanted
+    # stem are stemmed (most of a snippet's words are not).
+    initials = {w[0] for w in wanted if w}
+    hits = [
+        i
+        for i, word in enumerate(_TOKEN.findall(scanned))
+        if word[0].lower() in initials and _stem_word(word.lower()) in wanted
+    ]
     if not hits:
         return ""
     if fragments == 0:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import pickle
 import queue as queue_module
 import re
 import traceback
@@ -42,6 +43,29 @@ POLL_SECONDS = 0.5
 PROGRESS_EVERY = 500
 #: Distinct raw words whose analysis is remembered.
 ANALYSIS_CACHE = 100_000
+
+
+def _pickle_protocol(obj: Any, protocol: int = 2) -> bytes:
+    """Whoosh's ``dumps`` with pickle protocol 4 whatever protocol it asks for.
+
+    Whoosh pickles each postings block (ids, weights and every posting's positions) with
+    protocol 2, which stores each bytes value as a call to ``codecs.encode``: reading a
+    block back cost about 200 µs. Protocol 4 stores bytes as bytes; Whoosh's ``loads``
+    reads either, so older segments stay readable. Blocks read back about six times
+    faster and take less than half the space.
+    """
+    return pickle.dumps(obj, 4)
+
+
+def _patch_block_pickles() -> None:
+    """Make Whoosh's segment codec and position formats pickle with protocol 4."""
+    from whoosh.codec import whoosh3
+
+    whoosh3.dumps = _pickle_protocol
+    formats.dumps = _pickle_protocol
+
+
+_patch_block_pickles()
 
 
 class BuildFailed(Exception):
