@@ -9,7 +9,7 @@ PORT ?= 5000
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools
 
 # Reinstall only when the dependency list changes.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
@@ -59,7 +59,7 @@ serve-prod: install
 	$(BIN)/forum search sync
 	$(BIN)/gunicorn -c gunicorn.conf.py
 
-# Known vulnerabilities in the installed dependencies.
+# Known vulnerabilities in the installed dependencies (.ci/audit, .ci/advisories.py).
 audit: install-dev
 	.ci/audit
 
