@@ -12,6 +12,7 @@ or for ``Or``, a logical and for ``And``, a mask for ``AndNot``. Queries with no
 from __future__ import annotations
 
 import io
+import mmap
 import pickle
 import struct
 import threading
@@ -164,6 +165,129 @@ def _read_blocks(matcher: Any) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
     return running - np.repeat(before, counts), np.array(weights, dtype=np.float32)
 
 
+# -- posting arrays beside a segment --------------------------------------------------------
+
+#: Segment files with the longer posting lists of the scored fields as plain arrays.
+ARRAY_EXT = ".arr"
+#: Shorter lists stay in Whoosh's blocks only: one or two blocks decode quickly.
+ARRAY_MIN_POSTINGS = 64
+_ARRAY_MAGIC = b"FORUMARR1\n"
+
+
+def write_arrays(
+    storage: Any, segment: Any, size: int, fields: dict[str, dict[bytes, tuple[Any, Any]]]
+) -> None:
+    """Write ``fields`` (field -> term -> (ids, weights)) as the segment's array file.
+
+    Layout: a magic line, a 4-byte length, a pickled directory (dtypes and each term's
+    start and count), padding to 8 bytes, every id, then every weight.
+    """
+    id_type = np.dtype("<u2") if size <= 0xFFFF else np.dtype("<u4")
+    directory: dict[str, dict[bytes, tuple[int, int]]] = {}
+    id_parts: list[NDArray[Any]] = []
+    weight_parts: list[NDArray[np.float32]] = []
+    start = 0
+    for field, terms in fields.items():
+        entries = directory[field] = {}
+        for term, (ids, weights) in terms.items():
+            entries[term] = (start, len(ids))
+            start += len(ids)
+            id_parts.append(np.array(ids, dtype=id_type))
+            weight_parts.append(np.array(weights, dtype=np.float32))
+    weights = np.concatenate(weight_parts) if weight_parts else np.zeros(0, np.float32)
+    half = weights.astype("<f2")
+    exact = bool(np.array_equal(half.astype(np.float32), weights))
+    weight_type = np.dtype("<f2") if exact else np.dtype("<f4")
+    header = pickle.dumps(
+        {
+            "size": size,
+            "ids": id_type.str,
+            "weights": weight_type.str,
+            "count": start,
+            "fields": directory,
+        },
+        4,
+    )
+    head = _ARRAY_MAGIC + _INT.pack(len(header)) + header
+    head += b"\0" * (-len(head) % 8)
+    # Written under another name, then renamed: a search never sees half a file.
+    name = segment.make_filename(ARRAY_EXT)
+    out = storage.create_file(name + ".part")
+    try:
+        out.write(head)
+        out.write((np.concatenate(id_parts) if id_parts else np.zeros(0, id_type)).tobytes())
+        out.write((half if exact else weights).astype(weight_type).tobytes())
+    finally:
+        out.close()
+    storage.rename_file(name + ".part", name, safe=False)
+
+
+def write_arrays_of(reader: Any, storage: Any) -> None:
+    """Write the array file of a segment that has none (merged by Whoosh's writer)."""
+    schema = reader.schema
+    fields: dict[str, dict[bytes, tuple[Any, Any]]] = {}
+    for field, term in reader.all_terms():
+        if not schema[field].scorable or reader.doc_frequency(field, term) < ARRAY_MIN_POSTINGS:
+            continue
+        postings = decode(reader, field, term)
+        fields.setdefault(field, {})[term] = (postings.ids, postings.weights)
+    write_arrays(storage, reader.segment(), reader.doc_count_all(), fields)
+
+
+class ArrayFile:
+    """A segment's array file, memory-mapped when on disk (shared by every process)."""
+
+    def __init__(self, buffer: Any) -> None:
+        data = memoryview(buffer)
+        if bytes(data[: len(_ARRAY_MAGIC)]) != _ARRAY_MAGIC:
+            raise ValueError("not a posting array file")
+        at = len(_ARRAY_MAGIC)
+        (length,) = _INT.unpack_from(data, at)
+        meta = pickle.loads(data[at + _INT.size : at + _INT.size + length])
+        at += _INT.size + length
+        at += -at % 8
+        count = meta["count"]
+        id_type, weight_type = np.dtype(meta["ids"]), np.dtype(meta["weights"])
+        self._buffer = buffer
+        self.fields: dict[str, dict[bytes, tuple[int, int]]] = meta["fields"]
+        self.ids = np.frombuffer(data, dtype=id_type, count=count, offset=at)
+        self.weights = np.frombuffer(
+            data, dtype=weight_type, count=count, offset=at + count * id_type.itemsize
+        )
+
+    def get(self, field: str, term: bytes) -> Postings | None:
+        """The term's postings when the file has them (long lists only)."""
+        entry = self.fields.get(field, {}).get(term)
+        if entry is None:
+            return None
+        start, count = entry
+        return Postings(self.ids[start : start + count], self.weights[start : start + count])
+
+    def has_field(self, field: str) -> bool:
+        """Whether the file holds ``field``'s long lists (so a missing term has a short one)."""
+        return field in self.fields
+
+    @classmethod
+    def open(cls, reader: Any) -> ArrayFile | None:
+        """The array file of a segment reader, or None (written by Whoosh's own writer)."""
+        segment = reader.segment()
+        if segment is None:
+            return None
+        storage = reader.storage()
+        name = segment.make_filename(ARRAY_EXT)
+        try:
+            path = storage._fpath(name) if hasattr(storage, "_fpath") else None
+            if path is not None:
+                with open(path, "rb") as f:
+                    return cls(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
+            if not storage.file_exists(name):
+                return None
+            return cls(storage.open_file(name).read())
+        except (OSError, ValueError):
+            # Merged away since the reader opened, or written by Whoosh's writer: decode.
+            return None
+
+
 class Segment:
     """One segment of a searcher: its reader, where its documents start, and its arrays."""
 
@@ -177,13 +301,25 @@ class Segment:
         self._live: Mask | None = None
 
     def postings(self, field: str, text: Any) -> Postings:
-        """The term's postings, from the cache when another search read them already."""
+        """The term's postings: from the segment's array file, the cache, or decoded."""
+        arrays = self.arrays()
+        if arrays is not None and isinstance(text, str) and arrays.has_field(field):
+            found = arrays.get(field, text.encode("utf-8"))
+            if found is not None:
+                return found
         key = (self.key, field, text)
         found = CACHE.get(key)
         if found is None:
             found = decode(self.reader, field, text)
             CACHE.put(key, found)
         return found
+
+    def arrays(self) -> ArrayFile | None:
+        """The segment's array file, opened once per reader."""
+        cache = self.reader.__dict__
+        if "_forum_arrays" not in cache:
+            cache["_forum_arrays"] = ArrayFile.open(self.reader)
+        return cache["_forum_arrays"]  # type: ignore[no-any-return]
 
     def empty(self) -> Mask:
         """A mask matching nothing."""
@@ -233,7 +369,7 @@ def evaluate(seg: Segment, q: Any, scored: bool) -> tuple[Scores | None, Mask]:
         mask = parts[0][1].copy()
         for _s, m in parts[1:]:
             mask &= m
-        return _summed(parts, scored), mask
+        return _within(_summed(parts, scored), mask), mask
     if isinstance(q, query.Or):
         parts = [evaluate(seg, p, scored) for p in q.subqueries]
         mask = seg.empty()
@@ -243,10 +379,19 @@ def evaluate(seg: Segment, q: Any, scored: bool) -> tuple[Scores | None, Mask]:
     if isinstance(q, query.AndNot):
         scores, mask = evaluate(seg, q.a, scored)
         _none, unwanted = evaluate(seg, q.b, False)
-        return scores, mask & ~unwanted
+        mask = mask & ~unwanted
+        return _within(scores, mask), mask
     if q is query.NullQuery:
         return None, seg.empty()
     return _by_matcher(seg, q, scored)
+
+
+def _within(scores: Scores | None, mask: Mask) -> Scores | None:
+    """``scores`` with every document outside ``mask`` at zero (an Or adds them up)."""
+    if scores is None:
+        return None
+    scores[~mask] = 0
+    return scores
 
 
 def _summed(parts: list[tuple[Scores | None, Mask]], scored: bool) -> Scores | None:
@@ -271,18 +416,20 @@ def _term(seg: Segment, q: Any, scored: bool) -> tuple[Scores | None, Mask]:
         return None, mask
     top = seg.top
     field = q.fieldname
+    scores = np.zeros(seg.size, dtype=np.float32)
     if not top.schema[field].scorable:
-        return None, mask
+        # Whoosh scores a term of an unscored field (an id, a kind) by its weight.
+        scores[postings.ids] = postings.weights.astype(np.float32) * q.boost
+        return scores, mask
     weighting = top.weighting
     b = weighting._field_B.get(field, weighting.B)
     k1 = weighting.K1
     idf = top.idf(field, q.text)
     average = top.avg_field_length(field) or 1
-    weights = postings.weights.astype(np.float32) * q.boost
+    weights = postings.weights.astype(np.float32)
     lengths = seg.lengths(field)[postings.ids]
-    scores = np.zeros(seg.size, dtype=np.float32)
-    # Whoosh's scoring.bm25, on every posting at once.
-    scores[postings.ids] = idf * (
+    # Whoosh's scoring.bm25 on every posting at once; a query boost scales the score.
+    scores[postings.ids] = (idf * q.boost) * (
         (weights * (k1 + 1)) / (weights + k1 * ((1 - b) + b * lengths / average))
     )
     return scores, mask

@@ -61,6 +61,9 @@ WRITER_OPTIONS: dict[str, Any] = {"compound": False}
 TIER_SEGMENTS = 10
 #: Commits made while serving merge segments of up to this many documents only.
 DRAIN_MERGE_MAX_DOCS = 999
+#: ``forum search sync`` writes posting arrays for merged segments of at least this size
+#: (smaller ones decode quickly enough on demand).
+ARRAY_SEGMENT_DOCS = 2_000
 
 #: Whoosh's StemmingAnalyzer, same tokens, in one generator with remembered stems.
 _stem = FastStemmingAnalyzer()
@@ -320,6 +323,22 @@ def _merge_small_tiers(writer: Any, segments: list[Any]) -> list[Any]:
 def _merge_all_tiers(writer: Any, segments: list[Any]) -> list[Any]:
     """The merge policy of ``forum search sync``: every crowded tier, whatever its size."""
     return _merge_tiers(writer, segments, None)
+
+
+def _add_missing_arrays(ix: Any) -> None:
+    """Give large segments merged by Whoosh's writer the array file a rebuild writes."""
+    for segment in ix._segments():
+        name = segment.make_filename(whoosh_arrays.ARRAY_EXT)
+        if segment.doc_count_all() < ARRAY_SEGMENT_DOCS or ix.storage.file_exists(name):
+            continue
+        try:
+            reader = SegmentReader(ix.storage, ix.schema, segment)
+        except OSError:
+            continue  # merged away by another process meanwhile
+        try:
+            whoosh_arrays.write_arrays_of(reader, ix.storage)
+        finally:
+            reader.close()
 
 
 def _new_searcher(ix: Any, attempts: int = 20) -> Any:
@@ -623,6 +642,7 @@ class WhooshBackend:
         """
         ix = self._ensure_open()
         if len(tiers_to_merge([s.doc_count_all() for s in ix._segments()], None)) < 2:
+            _add_missing_arrays(ix)
             return 0
         before = len(ix._segments())
         try:
@@ -630,7 +650,9 @@ class WhooshBackend:
         except LockError:
             raise Busy("the search index is being written by another process") from None
         writer.commit(mergetype=_merge_all_tiers)
-        return max(0, before - len(self._ensure_open()._segments()))
+        ix = self._ensure_open()
+        _add_missing_arrays(ix)
+        return max(0, before - len(ix._segments()))
 
     def expected_count(self, session: Session) -> int:
         """How many documents a rebuild will write."""
@@ -778,7 +800,7 @@ class WhooshBackend:
             first = _merged(complete_parts, wanted)[offset:]
             start = max(0, offset - results.complete)
             second = _merged(partial_parts, start + limit - len(first))[start:]
-            wanted = _highlight_terms(_combine(clauses, must, must_not, all_words=False))
+            terms = _highlight_terms(_combine(clauses, must, must_not, all_words=False))
             texts: dict[int, str] = {}
             hits_first = [_stored_hit(searcher, docnum, score, texts) for docnum, score in first]
             hits_second = [_stored_hit(searcher, docnum, score, texts) for docnum, score in second]
@@ -786,7 +808,7 @@ class WhooshBackend:
                 hits_first, hits_second = _nudge(hits_first), _nudge(hits_second)
             # Only the page's hits are highlighted.
             results.hits = [
-                _highlighted(h, texts[h.id], wanted) for h in (hits_first + hits_second)[:limit]
+                _highlighted(h, texts[h.id], terms) for h in (hits_first + hits_second)[:limit]
             ]
             return results
 

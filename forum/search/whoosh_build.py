@@ -31,6 +31,7 @@ from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
 from forum.models import Post
+from forum.search import whoosh_arrays
 from forum.search.base import ProgressFn
 
 #: Below this many documents one process builds the index: starting workers costs more.
@@ -349,17 +350,27 @@ class BuildWriter(SegmentWriter):  # type: ignore[misc]
         self.perdocwriter.close()
         fieldwriter = self.fieldwriter
         keep_lengths = self.codec.length_stats
+        arrays: dict[str, dict[bytes, tuple[Any, Any]]] = {}
         for name in sorted(self._postings):
             terms = self._postings[name]
             lengths = self._lengths.get(name, {}) if keep_lengths else {}
+            long_lists: dict[bytes, tuple[Any, Any]] | None = None
+            if self.schema[name].scorable:
+                long_lists = arrays[name] = {}
             fieldwriter.start_field(name, self.schema[name])
             for tbytes in sorted(terms):
                 fieldwriter.start_term(tbytes)
-                _add_postings(fieldwriter._postwriter, terms[tbytes], lengths)
+                ids, weights = _add_postings(fieldwriter._postwriter, terms[tbytes], lengths)
+                if long_lists is not None and len(ids) >= whoosh_arrays.ARRAY_MIN_POSTINGS:
+                    long_lists[tbytes] = (ids, weights)
                 fieldwriter.finish_term()
             fieldwriter.finish_field()
         self._postings.clear()
         fieldwriter.close()
+        # The long lists again as plain arrays: searches read them without decoding.
+        whoosh_arrays.write_arrays(
+            self.storage, self.newsegment, self.docnum, {k: v for k, v in arrays.items() if v}
+        )
 
     def finish_segment(self) -> Any:
         """Write the segment's files and return the segment, without touching the TOC."""
@@ -370,8 +381,9 @@ class BuildWriter(SegmentWriter):  # type: ignore[misc]
 
 def _add_postings(
     writer: Any, postings: list[tuple[int, float, bytes]], lengths: dict[int, int]
-) -> None:
-    """W3PostingsWriter.add_posting for each of a term's postings, a block at a time."""
+) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """W3PostingsWriter.add_posting for each of a term's postings, a block at a time;
+    returns the term's ids and weights."""
     limit = writer._blocklimit
     ids, weights, values = zip(*postings, strict=True)
     for start in range(0, len(ids), limit):
@@ -387,6 +399,7 @@ def _add_postings(
         if found:
             writer._minlength = min(found)
             writer._maxlength = max(found)
+    return ids, weights
 
 
 class _PartStorage(FileStorage):  # type: ignore[misc]
