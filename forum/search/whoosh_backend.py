@@ -812,14 +812,6 @@ class WhooshBackend:
             ]
             return results
 
-    def _hit(self, searcher: Any, hit: Any, highlight_q: query.Query, snippets: bool = True) -> Hit:
-        texts: dict[int, str] = {}
-        score = float(hit.score) if isinstance(hit.score, int | float) else 0.0
-        result = _plain_hit(hit.fields(), score, texts)
-        if not snippets:
-            return result
-        return _highlighted(result, texts[result.id], _highlight_terms(highlight_q))
-
     def similar(self, session: Session, title: str, limit: int) -> list[Hit]:
         """Questions sharing the most distinctive words of ``title``."""
         stems = list(dict.fromkeys(t.text for t in _stem(title)))[:16]
@@ -831,8 +823,13 @@ class WhooshBackend:
                 + [query.Term("body", s) for s in stems]
             )
             whoosh_q = query.And([words, query.Term("kind", "question")])
-            found = searcher.search(whoosh_q, limit=limit)
-            return [self._hit(searcher, h, words) for h in found]
+            terms = _highlight_terms(words)
+            texts: dict[int, str] = {}
+            hits = [
+                _stored_hit(searcher, docnum, score, texts)
+                for docnum, score in _best_documents(searcher, whoosh_q, limit)
+            ]
+            return [_highlighted(hit, texts[hit.id], terms) for hit in hits]
 
     def correct(self, session: Session, words: Sequence[str]) -> dict[str, str]:
         """Replace each unknown or rare word by a much more common one at edit distance <= 2."""
@@ -869,8 +866,11 @@ class WhooshBackend:
                 _combine(clauses, [*must, kinds], must_not, all_words=False),
                 query.Term("author", "0"),
             )
-            found = searcher.search(whoosh_q, limit=limit)
-            return [self._hit(searcher, h, whoosh_q, snippets=False) for h in found]
+            texts: dict[int, str] = {}
+            return [
+                _stored_hit(searcher, docnum, score, texts)
+                for docnum, score in _best_documents(searcher, whoosh_q, limit)
+            ]
 
 
 def _plain_hit(fields: dict[str, Any], score: float, texts: dict[int, str]) -> Hit:
@@ -998,6 +998,17 @@ def _merged(parts: list[_Ranked], n: int) -> list[tuple[int, float]]:
     )
     best = _best(combined, n)
     return [(int(d), float(s)) for d, s in zip(best.docnums, best.scores, strict=True)]
+
+
+def _best_documents(searcher: Any, whoosh_q: query.Query, limit: int) -> list[tuple[int, float]]:
+    """The ``limit`` best-scored documents matching ``whoosh_q``, as Whoosh would rank them."""
+    parts = []
+    for seg in whoosh_arrays.segments(searcher):
+        scores, mask = whoosh_arrays.evaluate(seg, whoosh_q, True)
+        if scores is None:
+            scores = np.zeros(seg.size, dtype=np.float32)
+        parts.append(_top(seg, mask & seg.live(), [scores], limit, scores))
+    return _merged(parts, limit)
 
 
 def _stored_hit(searcher: Any, docnum: int, score: float, texts: dict[int, str]) -> Hit:
