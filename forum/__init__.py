@@ -22,7 +22,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     from forum import config
+    from forum.web import TemplateEnvironment
 
+    # Before anything creates app.jinja_env, which is built from this class once.
+    app.jinja_environment = TemplateEnvironment
     config.configure(app, test_config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if app.config["TRUSTED_PROXIES"]:

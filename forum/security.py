@@ -49,20 +49,37 @@ def safe_next(target: str | None, default: str) -> str:
     return target if target is not None and is_safe_next(target) else default
 
 
+#: Headers every response carries unless the view set its own (name, lower-case name, value).
+_DEFAULT_HEADERS = tuple(
+    (name, name.lower(), value)
+    for name, value in (
+        ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+        ("X-Frame-Options", "DENY"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+        ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+    )
+)
+_HSTS = "max-age=31536000; includeSubDomains"
+
+
 def set_security_headers(response: Response) -> Response:
     """Headers on every response: CSP, no sniffing, no framing, a strict referrer policy."""
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    if request.is_secure:
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    if request.endpoint != "static" and "Cache-Control" not in headers:
+    # One pass over the headers the view set, then appends: ``setdefault`` would scan them
+    # again for each of the eight names, on every response.
+    present = {key.lower() for key in headers.keys()}
+    for name, lower, value in _DEFAULT_HEADERS:
+        if lower not in present:
+            headers.add(name, value)
+    # The request object itself (one context look-up) rather than a proxy per attribute.
+    current = request._get_current_object()  # type: ignore[attr-defined]
+    if current.is_secure and "strict-transport-security" not in present:
+        headers.add("Strict-Transport-Security", _HSTS)
+    if current.endpoint != "static" and "cache-control" not in present:
         # Pages carry per-member content and CSRF tokens: never store them in shared caches.
-        headers["Cache-Control"] = "no-store" if request.method != "GET" else "private, no-cache"
+        headers["Cache-Control"] = "no-store" if current.method != "GET" else "private, no-cache"
     return response
 
 

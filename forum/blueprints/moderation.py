@@ -13,7 +13,9 @@ from forum.db import get_session
 from forum.forms.moderation import ConductForm, FlagForm, ModerationActionForm
 from forum.models import Comment, Post, User
 from forum.services import conduct, moderation
+from forum.services.comments import CommentRow
 from forum.services.errors import Conflict, ValidationError
+from forum.services.posts import PostRow
 from forum.web import current_member, page_number
 from forum.web import url_for as cached_url_for
 
@@ -35,7 +37,7 @@ def _page_url(target: moderation.Target) -> str:
 
 
 @bp.app_template_global()
-def moderation_hidden(obj: Post | Comment) -> bool:
+def moderation_hidden(obj: Post | Comment | PostRow | CommentRow) -> bool:
     """Whether moderators hid this post or comment (pages show it to moderators with a banner)."""
     if obj.deleted_at is None:
         return False
@@ -43,14 +45,14 @@ def moderation_hidden(obj: Post | Comment) -> bool:
 
 
 @bp.app_template_global()
-def hidden_for_moderator(obj: Post | Comment) -> bool:
+def hidden_for_moderator(obj: Post | Comment | PostRow | CommentRow) -> bool:
     """Whether to show hidden content with a banner: to moderators, when moderators hid it."""
     user = current_user._get_current_object()
     return isinstance(user, User) and user.is_moderator and moderation_hidden(obj)
 
 
 @bp.app_template_global()
-def flag_url(kind: str, obj: Post | Comment) -> str | None:
+def flag_url(kind: str, obj: Post | Comment | PostRow | CommentRow) -> str | None:
     """Where the logged-in member flags a post or comment; None when they can't."""
     user = current_user._get_current_object()
     if not isinstance(user, User) or obj.deleted_at is not None or user.id == obj.author_id:

@@ -34,6 +34,7 @@ from forum.models import Post, User
 from forum.services import answers, posts, questions, revisions
 from forum.services import tags as tag_service
 from forum.services.errors import ValidationError
+from forum.services.posts import PostRow
 from forum.services.questions import TAB_LABELS, Tab
 from forum.web import current_member, current_viewer, page_number
 from forum.web import url_for as cached_url_for
@@ -164,13 +165,14 @@ def _render_detail(
 def detail(question_id: int, slug: str | None = None) -> ResponseReturnValue:
     """A question with its answers and comments; counts one view per person per hour."""
     db = get_session()
-    data = questions.page(db, question_id, viewer=current_viewer())
+    viewer = current_viewer()
+    data = questions.page(db, question_id, viewer=viewer)
     # End the read transaction first: on SQLite the view count's write then waits for the
     # write lock instead of failing on a stale snapshot. A lost view never fails the page.
     db.commit()
-    key = questions.viewer_key(current_viewer(), client_address(), current_app.config["SECRET_KEY"])
+    key = questions.viewer_key(viewer, client_address(), current_app.config["SECRET_KEY"])
     try:
-        counted = questions.record_view(db, question_id, key)
+        counted = questions.record_view(db, question_id, key, seen=_seen_views())
         db.commit()
     except OperationalError:
         db.rollback()
@@ -180,10 +182,19 @@ def detail(question_id: int, slug: str | None = None) -> ResponseReturnValue:
         "questions/detail.html",
         page=data,
         question=data.question,
-        answer_form=AnswerForm(),
+        # Only members who may answer see the form.
+        answer_form=AnswerForm() if data.can_answer else None,
         shown_views=data.question.view_count + (1 if counted else 0),
         related=_related(data.question),
     )
+
+
+def _seen_views() -> questions.SeenViews:
+    """This worker's memory of counted views (repeat views within the hour skip the write)."""
+    seen: questions.SeenViews | None = current_app.extensions.get("forum.seen_views")
+    if seen is None:
+        seen = current_app.extensions.setdefault("forum.seen_views", questions.SeenViews())
+    return seen
 
 
 #: How long each worker keeps a question's related questions, and for how many questions:
@@ -194,7 +205,7 @@ RELATED_CACHE_SIZE = 2000
 _related_lock = threading.Lock()
 
 
-def _related(question: Post) -> list[search.Hit]:
+def _related(question: Post | PostRow) -> list[search.Hit]:
     """Up to 5 similar questions for the sidebar; the page never fails for want of them."""
     cache: dict[tuple[int, str], tuple[float, list[search.Hit]]]
     cache = current_app.extensions.setdefault("forum.related_questions", {})

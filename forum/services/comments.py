@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Select, bindparam, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from forum.db import utcnow
 from forum.models import Comment, Post, User
 from forum.services import mentions, notification_events, posts, votes
 from forum.services.errors import Forbidden, NotFound, ValidationError
+from forum.services.posts import AuthorRef
 
 MAX_COMMENT_LENGTH = 2000
 EDIT_WINDOW = dt.timedelta(minutes=10)
@@ -21,11 +23,28 @@ EDIT_WINDOW = dt.timedelta(minutes=10)
 ANONYMOUS_ASKER_LABEL = posts.ANONYMOUS_LABEL + " (asker)"
 
 
+@dataclass(frozen=True, slots=True)
+class CommentRow:
+    """A comment as pages show it, read without the ORM (pages never write through it)."""
+
+    id: int
+    post_id: int
+    parent_id: int | None
+    author_id: int | None
+    body_html: str
+    score: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    deleted_at: dt.datetime | None
+    #: None when the author's account is gone.
+    author: AuthorRef | None
+
+
 @dataclass
 class CommentNode:
     """A comment as a page shows it to one viewer, with its replies."""
 
-    comment: Comment
+    comment: CommentRow
     author_label: str
     author_username: str | None
     can_edit: bool
@@ -95,14 +114,16 @@ def get(session: Session, comment_id: int) -> Comment:
     return comment
 
 
-def can_edit(viewer: User | None, comment: Comment, now: dt.datetime | None = None) -> bool:
+def can_edit(
+    viewer: User | None, comment: Comment | CommentRow, now: dt.datetime | None = None
+) -> bool:
     """The author may edit a comment for ten minutes after writing it."""
     if viewer is None or viewer.id != comment.author_id or comment.deleted_at is not None:
         return False
     return (now or utcnow()) - _aware(comment.created_at) <= EDIT_WINDOW
 
 
-def can_delete(viewer: User | None, comment: Comment) -> bool:
+def can_delete(viewer: User | None, comment: Comment | CommentRow) -> bool:
     """The author or a moderator may delete a comment."""
     return viewer is not None and (viewer.id == comment.author_id or viewer.is_moderator)
 
@@ -144,26 +165,49 @@ def delete(session: Session, *, actor: User, comment_id: int) -> Comment:
 
 
 @functools.cache
-def _load_statement() -> Select[Comment]:
+def _load_statement() -> Select[Any]:
     """Comments of some posts with their authors (built once; the ids are a parameter)."""
+    comment, user = Comment.__table__.c, User.__table__.c
     return (
-        select(Comment)
-        .where(Comment.post_id.in_(bindparam("post_ids", expanding=True)))
-        .options(joinedload(Comment.author))
-        .order_by(Comment.created_at, Comment.id)
+        select(
+            comment.id,
+            comment.post_id,
+            comment.parent_id,
+            comment.author_id,
+            comment.body_html,
+            comment.score,
+            comment.created_at,
+            comment.updated_at,
+            comment.deleted_at,
+            user.id,
+            user.display_name,
+            user.username,
+        )
+        .select_from(Comment.__table__.outerjoin(User.__table__, user.id == comment.author_id))
+        .where(comment.post_id.in_(bindparam("post_ids", expanding=True)))
+        .order_by(comment.created_at, comment.id)
     )
 
 
-def load(session: Session, post_ids: Iterable[int]) -> list[Comment]:
+def _comment_row(row: Sequence[Any]) -> CommentRow:
+    # Positions follow _load_statement's columns; the last three are the author's (NULL when
+    # the account is gone).
+    author = AuthorRef(row[9], row[10], row[11]) if row[9] is not None else None
+    return CommentRow(
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], author=author
+    )
+
+
+def load(session: Session, post_ids: Iterable[int]) -> list[CommentRow]:
     """Every comment on these posts with its author, oldest first, in one query."""
     ids = list(post_ids)
     if not ids:
         return []
-    return list(session.scalars(_load_statement(), {"post_ids": ids}))
+    return [_comment_row(row) for row in session.execute(_load_statement(), {"post_ids": ids})]
 
 
 def build_threads(
-    comments: list[Comment],
+    comments: list[CommentRow],
     *,
     viewer: User | None,
     voted: set[int],

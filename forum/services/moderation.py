@@ -492,11 +492,14 @@ def act(
     return Outcome(action, target, len(open_flags), audit, warning_row)
 
 
-def is_hidden(session: Session, obj: Post | Comment) -> bool:
+def is_hidden(
+    session: Session, obj: Post | Comment | posts.PostRow | comment_service.CommentRow
+) -> bool:
     """Whether moderators hid this (rather than it being deleted by its author or deleted)."""
     if obj.deleted_at is None:
         return False
-    column = Flag.comment_id if isinstance(obj, Comment) else Flag.post_id
+    is_comment = isinstance(obj, Comment | comment_service.CommentRow)
+    column = Flag.comment_id if is_comment else Flag.post_id
     last = session.scalar(
         select(func.max(Flag.resolved_at)).where(column == obj.id, Flag.resolution == "hidden")
     )

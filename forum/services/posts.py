@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -11,12 +13,85 @@ from sqlalchemy.orm import Session
 
 from forum.db import utcnow
 from forum.markdown import MarkdownTooLarge, MentionResolver, render_markdown
-from forum.models import Answer, Post, Question, User
+from forum.models import Answer, Post, PostKind, Question, User
+from forum.models.imports import LICENSE_URLS
 from forum.services.errors import Forbidden, NotFound, ValidationError
 
 #: How an anonymous question's author appears to everyone (the author included, in lists).
 ANONYMOUS_LABEL = "Anonymous colleague"
 FORMER_MEMBER_LABEL = "Former member"
+
+
+# Read-only rows for pages that only show posts. Loading ORM objects costs several times more
+# than the statement (identity map, instance state, eager-load bookkeeping); these carry the
+# same attribute names, so templates and the helpers below take either.
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorRef:
+    """The author of a post or comment as pages name and link them."""
+
+    id: int
+    display_name: str
+    username: str
+
+
+@dataclass(frozen=True, slots=True)
+class AttributionRow:
+    """Where an imported post comes from (``PostAttribution``'s shown fields)."""
+
+    source: str
+    site: str
+    source_url: str
+    author_name: str | None
+    author_url: str | None
+    license: str
+    published_at: dt.datetime
+
+    @property
+    def license_url(self) -> str | None:
+        """The licence's deed, when it is one we know."""
+        return LICENSE_URLS.get(self.license)
+
+
+@dataclass(frozen=True, slots=True)
+class TagRef:
+    """A tag as a post's tag list shows it."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PostRow:
+    """A question or answer as the question page shows it (no session, never written)."""
+
+    id: int
+    kind: PostKind
+    title: str | None
+    body_html: str
+    author_id: int | None
+    score: int
+    revision_count: int
+    created_at: dt.datetime
+    last_activity_at: dt.datetime
+    deleted_at: dt.datetime | None
+    accepted_answer_id: int | None
+    view_count: int
+    is_anonymous: bool
+    closed_reason: str | None
+    closed_at: dt.datetime | None
+    close_note: str | None
+    duplicate_of_id: int | None
+    parent_id: int | None
+    #: None when the author's account is gone.
+    author: AuthorRef | None
+    attribution: AttributionRow | None
+    tags: tuple[TagRef, ...] = ()
+
+    @property
+    def is_deleted(self) -> bool:
+        """Soft-deleted posts stay in the table for history and undelete."""
+        return self.deleted_at is not None
 
 
 def _reputation() -> ModuleType | None:
@@ -68,7 +143,7 @@ def render(
         raise ValidationError({field: [str(exc)]}) from None
 
 
-def author_label(post: Post) -> str:
+def author_label(post: Post | PostRow) -> str:
     """The name a page shows for a post's author; anonymous questions never show theirs."""
     if post.is_anonymous:
         return ANONYMOUS_LABEL
@@ -77,7 +152,7 @@ def author_label(post: Post) -> str:
     return post.author.display_name
 
 
-def author_username(post: Post) -> str | None:
+def author_username(post: Post | PostRow) -> str | None:
     """The username to link to for a post's author, or None when it must not be shown."""
     if post.is_anonymous or post.author is None:
         return None
@@ -92,12 +167,12 @@ def get_post(session: Session, post_id: int, *, viewer: User | None = None) -> P
     return post
 
 
-def can_see_deleted(viewer: User | None, post: Post) -> bool:
+def can_see_deleted(viewer: User | None, post: Post | PostRow) -> bool:
     """Deleted posts stay visible to their author and to moderators."""
     return viewer is not None and (viewer.is_moderator or viewer.id == post.author_id)
 
 
-def can_edit(viewer: User | None, post: Post) -> bool:
+def can_edit(viewer: User | None, post: Post | PostRow) -> bool:
     """Authors edit their posts; moderators and trusted members edit anyone's."""
     if viewer is None or (post.is_deleted and not viewer.is_moderator):
         return False

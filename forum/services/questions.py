@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 import functools
 import hashlib
 import re
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +31,17 @@ from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from forum.db import utcnow
-from forum.models import Answer, AuditLog, Post, Question, Tag, TagFollow, User, post_tags
+from forum.models import (
+    AuditLog,
+    Post,
+    PostKind,
+    Question,
+    Tag,
+    TagFollow,
+    User,
+    post_tags,
+)
+from forum.models.imports import PostAttribution
 from forum.models.qa import PostView
 from forum.services import comments as comment_service
 from forum.services import mentions, notification_events, posts, revisions
@@ -36,6 +49,7 @@ from forum.services import tags as tag_service
 from forum.services import votes as vote_service
 from forum.services.comments import CommentNode
 from forum.services.errors import Conflict, Forbidden, NotFound, ValidationError
+from forum.services.posts import AttributionRow, AuthorRef, PostRow, TagRef
 
 TITLE_MIN = 15
 TITLE_MAX = 150
@@ -190,7 +204,7 @@ def edit(
 class AnswerView:
     """An answer as one viewer sees it on the question page."""
 
-    answer: Answer
+    answer: PostRow
     author_label: str
     author_username: str | None
     can_edit: bool
@@ -202,15 +216,15 @@ class AnswerView:
 class QuestionPage:
     """Everything the question page shows, loaded in a fixed number of queries."""
 
-    question: Question
+    question: PostRow
     author_label: str
     author_username: str | None
     is_own: bool
     answers: list[AnswerView]
     threads: dict[int, list[CommentNode]]
     my_votes: dict[int, int]
-    duplicate_of: Post | None
-    duplicates: list[Post] = field(default_factory=list)
+    duplicate_of: PostRow | None
+    duplicates: list[PostRow] = field(default_factory=list)
     can_edit: bool = False
     can_answer: bool = False
     can_accept: bool = False
@@ -220,14 +234,39 @@ class QuestionPage:
 #: The posts table under a second name, for subqueries on the table a statement selects from
 #: (built once: an ORM alias costs milliseconds to build on every request).
 _LINKED = Post.__table__.alias("linked")
+_POSTS = Post.__table__.c
+#: The columns of a PostRow, in its field order (the author and attribution follow).
+_PAGE_COLUMNS = (
+    _POSTS.id,
+    _POSTS.kind,
+    _POSTS.title,
+    _POSTS.body_html,
+    _POSTS.author_id,
+    _POSTS.score,
+    _POSTS.revision_count,
+    _POSTS.created_at,
+    _POSTS.last_activity_at,
+    _POSTS.deleted_at,
+    _POSTS.accepted_answer_id,
+    _POSTS.view_count,
+    _POSTS.is_anonymous,
+    _POSTS.closed_reason,
+    _POSTS.closed_at,
+    _POSTS.close_note,
+    _POSTS.duplicate_of_id,
+    _POSTS.parent_id,
+)
+_AUTHOR_AT = len(_PAGE_COLUMNS)
+_ATTRIBUTION_AT = _AUTHOR_AT + 3
 
 
 @functools.cache
-def _page_statement(moderator: bool) -> Select[Post]:
+def _page_statement(moderator: bool) -> Select[Any]:
     """The question page's main statement, built once per kind of viewer.
 
     Building it (and its cache key) on every request costs more than running it; the
-    question and the viewer are bound parameters.
+    question and the viewer are bound parameters. It selects plain columns: the page only
+    reads them, and ORM objects would cost more to load than the statement takes to run.
     """
     question_id = bindparam("question_id", type_=Integer)
     # One statement finds the question, its answers and the questions linked to it as
@@ -241,45 +280,92 @@ def _page_statement(moderator: bool) -> Select[Post]:
     answer_visible: ColumnElement[bool] = true()
     if not moderator:
         answer_visible = or_(
-            Post.deleted_at.is_(None), Post.author_id == bindparam("viewer_id", type_=Integer)
+            _POSTS.deleted_at.is_(None), _POSTS.author_id == bindparam("viewer_id", type_=Integer)
         )
+    users, attributions = User.__table__, PostAttribution.__table__
     return (
-        select(Post)
-        .where(
-            or_(
-                Post.id == question_id,
-                and_(Post.parent_id == question_id, answer_visible),
-                and_(Post.duplicate_of_id == question_id, Post.deleted_at.is_(None)),
-                and_(Post.id == duplicate_of_id, Post.deleted_at.is_(None)),
+        select(
+            *_PAGE_COLUMNS,
+            users.c.id,
+            users.c.display_name,
+            users.c.username,
+            attributions.c.source,
+            attributions.c.site,
+            attributions.c.source_url,
+            attributions.c.author_name,
+            attributions.c.author_url,
+            attributions.c.license,
+            attributions.c.published_at,
+        )
+        .select_from(
+            Post.__table__.outerjoin(users, users.c.id == _POSTS.author_id).outerjoin(
+                attributions, attributions.c.post_id == _POSTS.id
             )
         )
-        .options(
-            joinedload(Post.author),
-            joinedload(Post.attribution),  # type: ignore[attr-defined]
+        .where(
+            or_(
+                _POSTS.id == question_id,
+                and_(_POSTS.parent_id == question_id, answer_visible),
+                and_(_POSTS.duplicate_of_id == question_id, _POSTS.deleted_at.is_(None)),
+                and_(_POSTS.id == duplicate_of_id, _POSTS.deleted_at.is_(None)),
+            )
         )
+    )
+
+
+def _post_row(row: Sequence[Any]) -> PostRow:
+    """A PostRow from one row of the page statement."""
+    user_id = row[_AUTHOR_AT]
+    author = None
+    if user_id is not None:
+        author = AuthorRef(user_id, row[_AUTHOR_AT + 1], row[_AUTHOR_AT + 2])
+    attribution = None
+    if row[_ATTRIBUTION_AT] is not None:
+        at = _ATTRIBUTION_AT
+        attribution = AttributionRow(
+            row[at], row[at + 1], row[at + 2], row[at + 3], row[at + 4], row[at + 5], row[at + 6]
+        )
+    return PostRow(
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9],
+        row[10], row[11], row[12], row[13], row[14], row[15], row[16], row[17],
+        author=author,
+        attribution=attribution,
+    )  # fmt: skip
+
+
+@functools.cache
+def _tag_names_statement() -> Select[str]:
+    """One post's tag names in name order (built once; the post is a parameter)."""
+    tags = Tag.__table__.c
+    return (
+        select(tags.name)
+        .join_from(post_tags, Tag.__table__, tags.id == post_tags.c.tag_id)
+        .where(post_tags.c.post_id == bindparam("post_id", type_=Integer))
+        .order_by(tags.name)
     )
 
 
 def page(session: Session, question_id: int, *, viewer: User | None) -> QuestionPage:
     """The question with answers, comments, the viewer's votes and related questions."""
-    rows = (
-        session.scalars(
-            _page_statement(viewer is not None and viewer.is_moderator),
-            {"question_id": question_id, "viewer_id": viewer.id if viewer else -1},
-        )
-        .unique()
-        .all()
-    )
-    question = next((p for p in rows if p.id == question_id), None)
-    if not isinstance(question, Question) or (
-        question.is_deleted and not posts.can_see_deleted(viewer, question)
+    rows = session.execute(
+        _page_statement(viewer is not None and viewer.is_moderator),
+        {"question_id": question_id, "viewer_id": viewer.id if viewer else -1},
+    ).all()
+    loaded_posts = [_post_row(r) for r in rows]
+    question = next((p for p in loaded_posts if p.id == question_id), None)
+    if (
+        question is None
+        or question.kind is not PostKind.QUESTION
+        or (question.is_deleted and not posts.can_see_deleted(viewer, question))
     ):
         raise NotFound("There is no such question.")
-    # Only the question shows its tags: one plain statement (cheaper than a selectin load).
-    _load_tags(session, [question])
+    others = [p for p in loaded_posts if p is not question]
+    # Only the question shows its tags: one plain statement.
+    names = session.scalars(_tag_names_statement(), {"post_id": question_id})
+    question = dataclasses.replace(question, tags=tuple(TagRef(name) for name in names))
     accepted_id = question.accepted_answer_id
     answers = sorted(
-        (p for p in rows if isinstance(p, Answer) and p.parent_id == question.id),
+        (p for p in others if p.kind is PostKind.ANSWER and p.parent_id == question.id),
         key=lambda a: (a.id != accepted_id, -a.score, a.created_at, a.id),
     )
     post_ids = [question.id, *(a.id for a in answers)]
@@ -290,7 +376,7 @@ def page(session: Session, question_id: int, *, viewer: User | None) -> Question
         loaded, viewer=viewer, voted=voted, anonymous_author_id=hidden_author
     )
     related = sorted(
-        (p for p in rows if isinstance(p, Question) and p.id != question.id and not p.is_deleted),
+        (p for p in others if p.kind is PostKind.QUESTION and not p.is_deleted),
         key=lambda p: p.id,
     )
     duplicate_of = next((p for p in related if p.id == question.duplicate_of_id), None)
@@ -360,24 +446,85 @@ def _record_view_statements(dialect: str) -> tuple[Any, Any]:
     return upsert, count
 
 
+class SeenViews:
+    """Per process: when each (question, viewer) last had a view counted, as read back.
+
+    A view counts only when the last counted one is older than ``VIEW_WINDOW``, so the time
+    stored for a pair only moves forward. A time read from the database is therefore a
+    lower bound for ever after: while it is inside the window the database would refuse the
+    view too, and ``record_view`` can skip the write (a repeat view, e.g. a reload) without
+    losing a count. Only times read back are kept, never one this process is about to
+    commit, so a rolled-back view is never remembered.
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._at: dict[tuple[int, str], dt.datetime] = {}
+        self._lock = threading.Lock()
+
+    def blocks(self, question_id: int, viewer: str, since: dt.datetime) -> bool:
+        """True when a view counted at or after ``since`` is known (so this one can't count)."""
+        last = self._at.get((question_id, viewer))
+        return last is not None and last >= since
+
+    def remember(self, question_id: int, viewer: str, viewed_at: dt.datetime) -> None:
+        """Keep the time of the last counted view, as read from the database."""
+        if viewed_at.tzinfo is None:
+            viewed_at = viewed_at.replace(tzinfo=dt.UTC)
+        with self._lock:
+            if len(self._at) >= self.size:
+                # Forgetting only costs a database round trip later: start over.
+                self._at.clear()
+            self._at[(question_id, viewer)] = viewed_at
+
+
+@functools.cache
+def _last_view_statement() -> Select[dt.datetime]:
+    """When one viewer's last view of a post was counted (built once)."""
+    return select(PostView.viewed_at).where(
+        PostView.post_id == bindparam("view_post_id", type_=Integer),
+        PostView.viewer == bindparam("view_viewer", type_=PostView.viewer.type),
+    )
+
+
 def record_view(
-    session: Session, question_id: int, viewer: str, *, now: dt.datetime | None = None
+    session: Session,
+    question_id: int,
+    viewer: str,
+    *,
+    now: dt.datetime | None = None,
+    seen: SeenViews | None = None,
 ) -> bool:
-    """Count a view once per viewer per hour; True when this one counted."""
+    """Count a view once per viewer per hour; True when this one counted.
+
+    With ``seen``, a repeat view inside the hour is answered from memory (no statement) once
+    the counted view's time has been read back from the database, which happens when this
+    is the transaction's first statement.
+    """
     now = now or utcnow()
+    since = now - VIEW_WINDOW
+    if seen is not None and seen.blocks(question_id, viewer, since):
+        return False
     upsert, count = _record_view_statements(session.get_bind().dialect.name)
     params = {
         "view_post_id": question_id,
         "view_viewer": viewer,
         "view_now": now,
-        "view_since": now - VIEW_WINDOW,
+        "view_since": since,
     }
+    # In a transaction of its own, a view that did not count wrote nothing, so the time read
+    # back below is committed; after the caller's own writes it might not be.
+    fresh = not session.in_transaction()
     # Plain Core statements on the session's connection (same transaction): the ORM's bulk
     # insert path adds a millisecond for nothing, as no object is loaded or changed.
     connection = session.connection()
     counted = connection.execute(upsert, params).scalar() is not None
     if counted:
         connection.execute(count, {"view_post_id": question_id})
+    elif seen is not None and fresh:
+        last = connection.execute(_last_view_statement(), params).scalar()
+        if last is not None:
+            seen.remember(question_id, viewer, last)
     return counted
 
 

@@ -105,3 +105,33 @@ def test_rate_limit_storage_comes_from_the_environment(
         assert app.config["TRUSTED_PROXIES"] == 2
     finally:
         get_engine(app).dispose()
+
+
+def test_a_views_own_security_headers_are_kept_and_none_is_doubled(make_app: Any) -> None:
+    app: Flask = make_app()
+
+    @app.get("/_framed")
+    def framed() -> Any:
+        return "ok", {"X-Frame-Options": "SAMEORIGIN", "Cache-Control": "public, max-age=60"}
+
+    client = app.test_client()
+    own = client.get("/_framed")
+    assert own.headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert own.headers.getlist("Cache-Control") == ["public, max-age=60"]
+    plain = client.get("/_whoami")
+    for name in (
+        "Content-Security-Policy",
+        "X-Content-Type-Options",
+        "Referrer-Policy",
+        "X-Frame-Options",
+        "Cross-Origin-Opener-Policy",
+        "Permissions-Policy",
+        "Cache-Control",
+    ):
+        assert len(plain.headers.getlist(name)) == 1, name
+    assert plain.headers["X-Frame-Options"] == "DENY"
+    assert plain.headers["Cache-Control"] == "private, no-cache"
+    secure = client.get("/_whoami", base_url="https://localhost")
+    assert secure.headers.getlist("Strict-Transport-Security") == [
+        "max-age=31536000; includeSubDomains"
+    ]

@@ -94,6 +94,19 @@ def test_question_page_for_a_visitor_is_bounded(app: Flask, client: Any, big_thr
     print(f"\nquestion page (visitor): {len(statements)} statements")
 
 
+def test_a_repeat_view_within_the_hour_writes_nothing(
+    app: Flask, client: Any, big_thread: int
+) -> None:
+    client.get(f"/questions/{big_thread}")  # counted
+    client.get(f"/questions/{big_thread}")  # not counted; the worker reads the time back
+    with counted(app) as statements:
+        response = client.get(f"/questions/{big_thread}")
+    assert response.status_code == 200
+    writes = [s for s in statements if "post_views" in s or s.lstrip().upper().startswith("UPDATE")]
+    assert writes == []
+    assert len(statements) <= 3, "\n\n".join(statements)
+
+
 @pytest.mark.parametrize(
     ("path", "limit"),
     [

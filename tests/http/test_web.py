@@ -202,3 +202,17 @@ def test_form_fields_have_stable_names(browser: Browser) -> None:
         assert f'name="{name}"' in page
     for field in ("username", "email", "display_name", "password"):
         assert f'<label for="{field}">' in page
+
+
+def test_templates_hold_the_app_globals_in_one_plain_dict(app: Flask) -> None:
+    # A ChainMap over the environment's globals is walked key by key by every render and
+    # every {% from %} import; each template keeps a plain copy with the same names instead.
+    for name in ("questions/detail.html", "macros/posts.html", "base.html"):
+        template = app.jinja_env.get_template(name)
+        assert type(template.globals) is dict
+        assert template.globals == dict(app.jinja_env.globals)
+    with app.test_request_context("/"):
+        page = app.jinja_env.from_string(
+            '{% from "macros/posts.html" import vote_widget %}{{ url_for("questions.index") }}'
+        )
+        assert page.render() == "/questions"

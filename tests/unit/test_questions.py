@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from forum.models import Role
@@ -128,6 +132,79 @@ def test_record_view_counts_once_per_hour(session: Session) -> None:
     session.commit()
     session.refresh(question)
     assert question.view_count == 3
+
+
+@contextmanager
+def _statements(session: Session) -> Iterator[list[str]]:
+    """The SQL statements the session's engine runs inside the block."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_remembered_views_skip_only_views_that_could_not_count(session: Session) -> None:
+    question = make_question(session)
+    session.commit()
+    worker, other_worker = questions.SeenViews(), questions.SeenViews()
+    now = dt.datetime.now(dt.UTC)
+    assert questions.record_view(session, question.id, "u:1", now=now, seen=worker)
+    session.commit()
+    # A time is remembered only once read back from the database (a repeat view).
+    assert not worker.blocks(question.id, "u:1", now - questions.VIEW_WINDOW)
+    assert not questions.record_view(session, question.id, "u:1", now=now, seen=worker)
+    session.commit()
+    with _statements(session) as statements:
+        later = now + dt.timedelta(minutes=30)
+        assert not questions.record_view(session, question.id, "u:1", now=later, seen=worker)
+    assert statements == []
+    # Another worker knows nothing yet and asks the database, which refuses too.
+    assert not questions.record_view(session, question.id, "u:1", now=later, seen=other_worker)
+    session.commit()
+    # After the hour the memory no longer blocks: the view counts, once over both workers.
+    after = now + dt.timedelta(minutes=61)
+    assert questions.record_view(session, question.id, "u:1", now=after, seen=worker)
+    session.commit()
+    assert not questions.record_view(session, question.id, "u:1", now=after, seen=other_worker)
+    assert questions.record_view(session, question.id, "u:2", now=after, seen=other_worker)
+    session.commit()
+    session.refresh(question)
+    assert question.view_count == 3
+
+
+def test_views_written_in_a_longer_transaction_are_never_remembered(session: Session) -> None:
+    question = make_question(session)
+    session.commit()
+    worker = questions.SeenViews()
+    now = dt.datetime.now(dt.UTC)
+    assert questions.record_view(session, question.id, "u:1", now=now, seen=worker)
+    # Same transaction: the row read back is this transaction's own, uncommitted write.
+    assert not questions.record_view(session, question.id, "u:1", now=now, seen=worker)
+    session.rollback()
+    assert not worker.blocks(question.id, "u:1", now - questions.VIEW_WINDOW)
+    assert questions.record_view(session, question.id, "u:1", now=now, seen=worker)
+    session.commit()
+    session.refresh(question)
+    assert question.view_count == 1
+
+
+def test_remembered_views_are_bounded() -> None:
+    worker = questions.SeenViews(size=2)
+    now = dt.datetime.now(dt.UTC)
+    since = now - questions.VIEW_WINDOW
+    worker.remember(1, "u:1", now)
+    worker.remember(2, "u:1", now.replace(tzinfo=None))
+    assert worker.blocks(1, "u:1", since) and worker.blocks(2, "u:1", since)
+    worker.remember(3, "u:1", now)
+    assert worker.blocks(3, "u:1", since)
+    assert not worker.blocks(1, "u:1", since) and not worker.blocks(2, "u:1", since)
 
 
 def test_visitor_keys_never_hold_the_address() -> None:
