@@ -51,6 +51,10 @@ class SearchDocument(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     version: Mapped[str] = mapped_column(String(40))
     document: Mapped[str] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"))
+    #: The title and tag words alone: small enough to stay in the row (the document does not).
+    title_document: Mapped[str] = mapped_column(
+        Text().with_variant(TSVECTOR(), "postgresql"), default=""
+    )
 
 
 class ZeroResultQuery(Base):

@@ -7,13 +7,14 @@ import json
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from psycopg.errors import QueryCanceled
 from sqlalchemy import (
     Boolean,
     ColumnElement,
     and_,
-    case,
     cast,
     delete,
     func,
@@ -22,9 +23,15 @@ from sqlalchemy import (
     select,
     text,
     true,
+    union_all,
 )
-from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy.dialects.postgresql import TSQUERY, aggregate_order_by
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from forum.models import SearchDocument
 from forum.search import query as q
@@ -40,9 +47,15 @@ HEADLINE = (
 )
 TITLE_HEADLINE = f"StartSel={MARK_START}, StopSel={MARK_END}, HighlightAll=true"
 VOCABULARY_TTL = 300.0
-#: The total and facets come from at most this many matches; beyond, the planner's estimate
-#: (ranking still considers every match).
-COUNT_SCAN = 4_000
+#: The every-word matches are counted and faceted on at most this many documents; beyond, the
+#: total is the planner's estimate, marked approximate.
+COUNT_SCAN = 1_000
+#: When the every-word matches do not fill the page, this many some-word matches are read
+#: (the rarest words' first), counted and faceted.
+PARTIAL_SCAN = 400
+#: How many of a part's scanned matches get ts_rank, which reads the whole document: those
+#: with query words in the title first (ts_rank weights the title highest).
+RANK_POOL = 200
 
 _DOCUMENT_SQL = (
     "setweight(to_tsvector('english', :indexed_title || ' ' || :tag_words), 'A')"
@@ -51,6 +64,10 @@ _DOCUMENT_SQL = (
     " || setweight(to_tsvector('english', :comments), 'D')"
     " || array_to_tsvector(CAST(:markers AS text[]))"
 )
+# Shared type instances: SQLAlchemy adapts each new instance to the dialect again.
+_BOOLEAN = Boolean()
+_TSQUERY = TSQUERY()
+_TITLE_SQL = "to_tsvector('english', :indexed_title || ' ' || :tag_words)"
 
 
 def _marker(kind: str, value: str) -> str:
@@ -100,16 +117,18 @@ def _params(doc: SearchDoc) -> dict[str, Any]:
 
 _UPSERT = text(
     "INSERT INTO search_documents (post_id, kind, subtype, slug, title, tags, body, username,"
-    " author_id, question_id, score, answer_count, accepted, created_at, version, document)"
+    " author_id, question_id, score, answer_count, accepted, created_at, version, document,"
+    " title_document)"
     " VALUES (:post_id, :kind, :subtype, :slug, :title, :tags, :body, :username, :author_id,"
-    f" :question_id, :score, :answer_count, :accepted, :created_at, :version, {_DOCUMENT_SQL})"
+    f" :question_id, :score, :answer_count, :accepted, :created_at, :version, {_DOCUMENT_SQL},"
+    f" {_TITLE_SQL})"
     " ON CONFLICT (post_id) DO UPDATE SET kind = excluded.kind, subtype = excluded.subtype,"
     " slug = excluded.slug, title = excluded.title, tags = excluded.tags, body = excluded.body,"
     " username = excluded.username, author_id = excluded.author_id,"
     " question_id = excluded.question_id, score = excluded.score,"
     " answer_count = excluded.answer_count, accepted = excluded.accepted,"
     " created_at = excluded.created_at, version = excluded.version,"
-    " document = excluded.document"
+    " document = excluded.document, title_document = excluded.title_document"
 )
 
 
@@ -182,6 +201,9 @@ class PostgresBackend:
         count += len(batch)
         if progress is not None:
             progress(count)
+        # Searches plan with the words' frequencies (and read the rarest first): every row is
+        # new, so the statistics are brought up to date now rather than by a later autovacuum.
+        session.execute(text("ANALYZE search_documents"))
         return count, writer
 
     def versions(self, session: Session) -> dict[int, str]:
@@ -205,13 +227,13 @@ class PostgresBackend:
         operator = "||" if isinstance(node, q.Any_) else "&&"
         combined = parts[0]
         for part in parts[1:]:
-            combined = combined.op(operator, return_type=TSQUERY)(part)
+            combined = combined.op(operator, return_type=_TSQUERY)(part)
         return combined
 
     def _join(self, parts: list[ColumnElement[Any]], operator: str) -> ColumnElement[Any]:
         combined = parts[0]
         for part in parts[1:]:
-            combined = combined.op(operator, return_type=TSQUERY)(part)
+            combined = combined.op(operator, return_type=_TSQUERY)(part)
         return combined
 
     def _conditions(self, parsed: q.Query) -> list[ColumnElement[bool]]:
@@ -219,14 +241,14 @@ class PostgresBackend:
         conds: list[ColumnElement[bool]] = []
 
         def exact(kind: str, value: str) -> ColumnElement[Any]:
-            return cast(literal(_quote(_marker(kind, value))), TSQUERY)
+            return cast(literal(_quote(_marker(kind, value))), _TSQUERY)
 
         for tag in parsed.tags:
-            conds.append(doc.op("@@", return_type=Boolean)(exact("tag", tag)))
+            conds.append(doc.op("@@", return_type=_BOOLEAN)(exact("tag", tag)))
         for tag in parsed.excluded_tags:
-            conds.append(not_(doc.op("@@", return_type=Boolean)(exact("tag", tag))))
+            conds.append(not_(doc.op("@@", return_type=_BOOLEAN)(exact("tag", tag))))
         for user in parsed.users:
-            conds.append(doc.op("@@", return_type=Boolean)(exact("user", user)))
+            conds.append(doc.op("@@", return_type=_BOOLEAN)(exact("user", user)))
         kinds = set(parsed.kinds)
         if parsed.article_types:
             conds.append(SearchDocument.subtype.in_(sorted(parsed.article_types)))
@@ -247,7 +269,7 @@ class PostgresBackend:
         for r in parsed.created:
             conds.append(_date_condition(r))
         for node in parsed.excluded:
-            conds.append(not_(doc.op("@@", return_type=Boolean)(self._node(node))))
+            conds.append(not_(doc.op("@@", return_type=_BOOLEAN)(self._node(node))))
         return conds
 
     def search(
@@ -265,102 +287,138 @@ class PostgresBackend:
         conds = self._conditions(query_)
         if not clauses and not conds:
             return Results()
-        doc = SearchDocument.document
         results = Results()
-        session.execute(text(f"SET LOCAL statement_timeout = {int(TIME_LIMIT * 1000)}"))
-        if clauses:
-            all_q = self._join(clauses, "&&")
-            any_q = self._join(clauses, "||")
-            matches: ColumnElement[bool] = doc.op("@@", return_type=Boolean)(any_q)
-            complete: ColumnElement[bool] = doc.op("@@", return_type=Boolean)(all_q)
-            rank: ColumnElement[Any] = func.ts_rank(doc, any_q) * (
-                1.0 + 0.05 * func.ln(1 + func.greatest(SearchDocument.score, 0))
-            )
-        else:
-            any_q = None
-            matches = true()
-            complete = true()
-            rank = literal(0.0)
-        where = and_(matches, *conds)
-        # Counting every match re-reads every matching document: count the first COUNT_SCAN.
-        scanned = (
-            select(
-                SearchDocument.post_id,
-                SearchDocument.kind,
-                SearchDocument.tags,
-                complete.label("complete"),
-            )
-            .where(where)
-            .limit(COUNT_SCAN + 1)
-            .subquery()
-        )
+        deadline = time.monotonic() + TIME_LIMIT
         try:
-            counts = session.execute(
-                select(func.count(), func.count().filter(scanned.c.complete)).select_from(scanned)
-            ).one()
-        except Exception as exc:  # noqa: BLE001 - a cancelled statement is a timeout
-            if "statement timeout" in str(exc) or "canceling statement" in str(exc):
-                session.rollback()
-                results.timed_out = True
-                return results
-            raise
-        results.total, results.complete = int(counts[0]), int(counts[1])
-        if results.total == 0:
-            return results
-        if results.total > COUNT_SCAN:
+            previous = _arm(session, TIME_LIMIT)
+            self._search(session, results, clauses, conds, sort, offset, limit, facets, deadline)
+            _restore(session, previous)
+        except _OutOfTime:
+            _restore(session, previous)
+            results.hits = []
+            results.timed_out = True
+        except DBAPIError as exc:
+            if not isinstance(exc.orig, QueryCanceled):
+                raise
+            session.rollback()
+            results.hits = []
+            results.timed_out = True
+        return results
+
+    def _search(
+        self,
+        session: Session,
+        results: Results,
+        clauses: list[ColumnElement[Any]],
+        conds: list[ColumnElement[bool]],
+        sort: str,
+        offset: int,
+        limit: int,
+        facets: bool,
+        deadline: float,
+    ) -> None:
+        """Fill ``results``: the every-word part, then the some-word part when it is needed."""
+        doc = SearchDocument.document
+        need = offset + limit
+        ranked = sort == "relevance" and bool(clauses)
+        pool = max(RANK_POOL, need) if ranked else 0
+        any_q = self._join(clauses, "||") if clauses else None
+        all_q = self._join(clauses, "&&") if clauses else None
+        kinds: dict[str, int] = {}
+        tags: dict[str, int] = {}
+        estimates: list[int] = []
+        if any_q is not None and all_q is not None and len(clauses) > 1:
+            # One plan gives the size of every part: the order in which to read the words
+            # (rarest first) and the total when the some-word part is not counted.
+            estimates = _estimated_rows(
+                session,
+                [and_(_match(doc, q_), *conds) for q_ in (any_q, all_q, *clauses)],
+            )
+        first = _Scan.run(
+            session,
+            [_match(doc, all_q)] if all_q is not None else [true()],
+            conds,
+            any_q,
+            cap=COUNT_SCAN,
+            pool=pool,
+            offset=offset,
+            limit=limit,
+            facets=facets,
+            keep_ids=need if len(clauses) > 1 else 0,
+        )
+        _merge(kinds, first.kinds)
+        _merge(tags, first.tags)
+        page = first.page
+        results.complete = results.total = first.docs
+        if first.capped:
             results.approximate = True
-            results.total = max(COUNT_SCAN, _estimated_rows(session, where))
-        is_complete = case((complete, 1), else_=0)
+            if not estimates:
+                estimate = _estimated_rows(session, [and_(*_ors(doc, any_q), *conds)])[0]
+                estimates = [estimate, estimate]
+            results.complete = max(first.docs, estimates[1])
+            results.total = max(results.complete, estimates[0])
+        elif len(clauses) > 1 and first.docs < need:
+            _check(session, deadline)
+            # Rarest words first: ts_rank has no idea how rare a word is, so the documents
+            # worth ranking are those with the rare words; the common ones fill what is left.
+            order = sorted(range(len(clauses)), key=lambda i: estimates[2 + i])
+            rest = _Scan.run(
+                session,
+                [_match(doc, clauses[i]) for i in order],
+                [*conds, SearchDocument.post_id.not_in(first.ids)] if first.ids else conds,
+                any_q,
+                cap=PARTIAL_SCAN,
+                pool=max(RANK_POOL, need - first.docs) if ranked else 0,
+                offset=max(0, offset - first.docs),
+                limit=max(0, need - max(offset, first.docs)),
+                facets=facets,
+                keep_ids=0,
+            )
+            _merge(kinds, rest.kinds)
+            _merge(tags, rest.tags)
+            page = page + rest.page
+            results.total = first.docs + rest.docs
+            if rest.capped:
+                results.approximate = True
+                results.total = max(results.total, estimates[0])
+        elif len(clauses) > 1:
+            results.approximate = estimates[0] > first.docs
+            results.total = max(first.docs, estimates[0])
+        if results.total == 0:
+            return
+        if facets:
+            results.kinds = kinds
+            results.tags = sorted(tags.items(), key=lambda t: (-t[1], t[0]))[:10]
+        if not ranked:
+            _check(session, deadline)
+            page = self._ordered_page(session, clauses, conds, any_q, sort, offset, limit)
+        if page:
+            _check(session, deadline)
+            results.hits = _highlighted(session, page, any_q)
+
+    def _ordered_page(
+        self,
+        session: Session,
+        clauses: list[ColumnElement[Any]],
+        conds: list[ColumnElement[bool]],
+        any_q: ColumnElement[Any] | None,
+        sort: str,
+        offset: int,
+        limit: int,
+    ) -> list[tuple[int, float]]:
+        """A page by date or votes (or, without words, newest first) over every match."""
+        where = and_(*_ors(SearchDocument.document, any_q), *conds)
         order: list[ColumnElement[Any]]
         if sort == "newest":
             order = [SearchDocument.created_at.desc(), SearchDocument.post_id.desc()]
         elif sort == "votes":
             order = [SearchDocument.score.desc(), SearchDocument.created_at.desc()]
         else:
-            order = [is_complete.desc(), rank.desc(), SearchDocument.post_id.desc()]
-        page_rows = session.execute(
-            select(SearchDocument.post_id, rank)
-            .where(where)
-            .order_by(*order)
-            .offset(offset)
-            .limit(limit)
-        ).all()
-        ids = [int(r[0]) for r in page_rows]
-        body_hl: ColumnElement[Any]
-        title_hl: ColumnElement[Any]
-        if any_q is not None:
-            # ts_headline drops anything that looks like an HTML tag: hide the brackets.
-            body_hl = func.ts_headline(CONFIG, _hide_brackets(SearchDocument.body), any_q, HEADLINE)
-            title_hl = func.ts_headline(
-                CONFIG, _hide_brackets(SearchDocument.title), any_q, TITLE_HEADLINE
-            )
-        else:
-            body_hl = literal("")
-            title_hl = literal("")
+            order = [SearchDocument.post_id.desc()]
         rows = session.execute(
-            select(SearchDocument, body_hl, title_hl).where(SearchDocument.post_id.in_(ids))
+            select(SearchDocument.post_id).where(where).order_by(*order).offset(offset).limit(limit)
         ).all()
-        by_id = {row[0].post_id: row for row in rows}
-        results.hits = [
-            _hit(by_id[pid][0], by_id[pid][1], by_id[pid][2], float(rel or 0))
-            for pid, rel in page_rows
-            if pid in by_id
-        ]
-        if facets:
-            kind_rows = session.execute(
-                select(scanned.c.kind, func.count()).group_by(scanned.c.kind)
-            ).all()
-            results.kinds = {str(k): int(n) for k, n in kind_rows}
-            tag = func.unnest(func.string_to_array(scanned.c.tags, ",")).label("tag")
-            tagged = select(tag).where(scanned.c.tags != "").subquery()
-            tag_rows = session.execute(
-                select(tagged.c.tag, func.count().label("n"))
-                .group_by(tagged.c.tag)
-                .order_by(func.count().desc(), tagged.c.tag)
-                .limit(10)
-            ).all()
-            results.tags = [(str(t), int(n)) for t, n in tag_rows]
-        return results
+        return [(int(r[0]), 0.0) for r in rows]
 
     def similar(self, session: Session, title: str, limit: int) -> list[Hit]:
         """Questions sharing words with ``title``, best first."""
@@ -372,7 +430,7 @@ class PostgresBackend:
         rank = func.ts_rank(doc, any_q)
         rows = session.execute(
             select(SearchDocument, rank)
-            .where(doc.op("@@", return_type=Boolean)(any_q), SearchDocument.kind == "question")
+            .where(doc.op("@@", return_type=_BOOLEAN)(any_q), SearchDocument.kind == "question")
             .order_by(rank.desc(), SearchDocument.post_id.desc())
             .limit(limit)
         ).all()
@@ -387,7 +445,7 @@ class PostgresBackend:
         doc = SearchDocument.document
         if clauses:
             any_q = self._join(clauses, "||")
-            conds.append(doc.op("@@", return_type=Boolean)(any_q))
+            conds.append(doc.op("@@", return_type=_BOOLEAN)(any_q))
             rank: ColumnElement[Any] = func.ts_rank(doc, any_q)
         else:
             rank = literal(1.0)
@@ -460,21 +518,285 @@ def _show_brackets(text_: str) -> str:
     return text_.replace(LT, "<").replace(GT, ">")
 
 
-def _estimated_rows(session: Session, where: ColumnElement[bool]) -> int:
-    """The planner's estimate of how many documents match ``where`` (no rows are read)."""
-    statement = select(SearchDocument.post_id).where(where)
-    compiled = statement.compile(dialect=session.get_bind().dialect)
-    plan = (
-        session.connection()
-        .exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params)
-        .scalar_one()
+def _match(document: Any, tsquery: ColumnElement[Any]) -> ColumnElement[bool]:
+    return document.op("@@", return_type=_BOOLEAN)(tsquery)  # type: ignore[no-any-return]
+
+
+def _ors(document: Any, tsquery: ColumnElement[Any] | None) -> list[ColumnElement[bool]]:
+    return [] if tsquery is None else [_match(document, tsquery)]
+
+
+def _merge(into: dict[str, int], counts: dict[str, int]) -> None:
+    for key, n in counts.items():
+        into[key] = into.get(key, 0) + n
+
+
+class _OutOfTime(Exception):
+    """The search's time ran out between two statements."""
+
+
+#: The settings a search changes for its own statements, put back afterwards.
+_SETTINGS = ("statement_timeout", "jit", "enable_seqscan")
+
+
+def _arm(session: Session, seconds: float) -> list[str]:
+    """Limit each statement's time; return the settings to restore.
+
+    JIT compilation costs more than these short statements; a sequential scan would test
+    ``@@`` on every row, reading each document out of line, where the GIN bitmap reads none.
+    """
+    row = session.execute(
+        text(
+            "SELECT current_setting('statement_timeout'), current_setting('jit'),"
+            " current_setting('enable_seqscan'), set_config('statement_timeout', :ms, true),"
+            " set_config('jit', 'off', true), set_config('enable_seqscan', 'off', true)"
+        ),
+        {"ms": str(max(1, int(seconds * 1000)))},
+    ).one()
+    return [str(row[0]), str(row[1]), str(row[2])]
+
+
+def _restore(session: Session, previous: list[str]) -> None:
+    session.execute(
+        text(
+            "SELECT set_config('statement_timeout', :a, true), set_config('jit', :b, true),"
+            " set_config('enable_seqscan', :c, true)"
+        ),
+        dict(zip("abc", previous, strict=True)),
     )
+
+
+def _check(session: Session, deadline: float) -> None:
+    """Give the next statement what is left of the time limit, or stop."""
+    left = deadline - time.monotonic()
+    if left <= 0.005:
+        raise _OutOfTime
+    session.execute(
+        text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(int(left * 1000))}
+    )
+
+
+@dataclass
+class _Scan:
+    """One part of the matches (every word, or some), counted on its first ``cap`` rows."""
+
+    #: Distinct documents scanned (all of the part unless ``capped``).
+    docs: int
+    capped: bool
+    kinds: dict[str, int]
+    tags: dict[str, int]
+    #: (post id, relevance) of the requested slice of this part, best first.
+    page: list[tuple[int, float]]
+    #: The first scanned ids (all of them when the part is small), to leave out of the next.
+    ids: list[int]
+
+    @classmethod
+    def run(
+        cls,
+        session: Session,
+        branches: list[ColumnElement[bool]],
+        conds: list[ColumnElement[bool]],
+        any_q: ColumnElement[Any] | None,
+        *,
+        cap: int,
+        pool: int,
+        offset: int,
+        limit: int,
+        facets: bool,
+        keep_ids: int,
+    ) -> _Scan:
+        """One statement: scan the branches in order, count, facet, rank a pool, page."""
+        sd = SearchDocument
+        # Only the title vector, kept in the row, is read for every scanned match.
+        pre: ColumnElement[Any] = (
+            func.ts_rank(sd.title_document, any_q) if any_q is not None else literal(0.0)
+        )
+        # Enough rows to count up to the cap and to reach the requested page.
+        scan = max(cap, offset + limit) + 1
+        parts = [
+            select(sd.post_id, sd.kind, sd.tags, pre.label("pre"), literal(i).label("tier"))
+            .where(branch, *conds)
+            .limit(scan)
+            for i, branch in enumerate(branches)
+        ]
+        if len(parts) == 1:
+            scanned = parts[0].cte("scanned").prefix_with("MATERIALIZED")
+            docs = scanned
+        else:
+            # Each branch reads its GIN bitmap only when the ones before did not fill the scan.
+            union = union_all(*parts).subquery()
+            scanned = select(union).limit(scan).cte("scanned").prefix_with("MATERIALIZED")
+            docs = (
+                select(
+                    scanned.c.post_id,
+                    scanned.c.kind,
+                    scanned.c.tags,
+                    func.max(scanned.c.pre).label("pre"),
+                    func.min(scanned.c.tier).label("tier"),
+                )
+                .group_by(scanned.c.post_id, scanned.c.kind, scanned.c.tags)
+                .cte("docs")
+                .prefix_with("MATERIALIZED")
+            )
+        columns: list[Any] = [
+            select(func.count()).select_from(scanned).scalar_subquery(),
+            select(func.count()).select_from(docs).scalar_subquery()
+            if docs is not scanned
+            else literal(None),
+        ]
+        if facets:
+            counted = select(docs.c.kind, docs.c.tags).limit(cap + 1).subquery()
+            kind = (
+                select(counted.c.kind, func.count().label("n")).group_by(counted.c.kind).subquery()
+            )
+            tag = (
+                select(func.unnest(func.string_to_array(counted.c.tags, ",")).label("tag"))
+                .where(counted.c.tags != "")
+                .subquery()
+            )
+            tag_n = select(tag.c.tag, func.count().label("n")).group_by(tag.c.tag).subquery()
+            columns += [
+                select(func.json_object_agg(kind.c.kind, kind.c.n)).scalar_subquery(),
+                select(func.json_object_agg(tag_n.c.tag, tag_n.c.n)).scalar_subquery(),
+            ]
+        else:
+            columns += [literal(None), literal(None)]
+        if pool and limit > 0 and any_q is not None:
+            chosen = (
+                select(docs.c.post_id, docs.c.tier)
+                .order_by(docs.c.tier, docs.c.pre.desc(), docs.c.post_id.desc())
+                .limit(pool)
+                .subquery()
+            )
+            rank = (
+                func.ts_rank(sd.document, any_q)
+                * (1.0 + 0.05 * func.ln(1 + func.greatest(sd.score, 0)))
+            ).label("rank")
+            # Among some-word matches, those with a rarer word come first (the tier); within
+            # a tier, and among every-word matches (one tier), ts_rank decides.
+            ranked = (
+                select(sd.post_id, chosen.c.tier, rank)
+                .join(chosen, chosen.c.post_id == sd.post_id)
+                .order_by(chosen.c.tier, rank.desc(), sd.post_id.desc())
+                .offset(offset)
+                .limit(limit)
+                .subquery()
+            )
+            columns.append(
+                select(
+                    func.json_agg(
+                        aggregate_order_by(
+                            func.json_build_array(ranked.c.post_id, ranked.c.rank),
+                            ranked.c.tier,
+                            ranked.c.rank.desc(),
+                            ranked.c.post_id.desc(),
+                        )
+                    )
+                ).scalar_subquery()
+            )
+        else:
+            columns.append(literal(None))
+        if keep_ids:
+            first = select(docs.c.post_id).limit(keep_ids + 1).subquery()
+            columns.append(select(func.array_agg(first.c.post_id)).scalar_subquery())
+        else:
+            columns.append(literal(None))
+        row = session.execute(select(*columns)).one()
+        rows = int(row[0])
+        distinct = rows if row[1] is None else int(row[1])
+        return cls(
+            docs=min(cap + 1, distinct),
+            # A scan that stopped early (or found more than the cap) did not count everything.
+            capped=rows >= scan or distinct > cap,
+            kinds={str(k): int(n) for k, n in (row[2] or {}).items()},
+            tags={str(k): int(n) for k, n in (row[3] or {}).items()},
+            page=[(int(pid), float(rel or 0)) for pid, rel in (row[4] or [])],
+            ids=[int(i) for i in (row[5] or [])],
+        )
+
+
+def _highlighted(
+    session: Session, page: list[tuple[int, float]], any_q: ColumnElement[Any] | None
+) -> list[Hit]:
+    """The page's hits with their snippets (ts_headline reads only these documents' text)."""
+    sd = SearchDocument
+    body_hl: ColumnElement[Any]
+    title_hl: ColumnElement[Any]
+    if any_q is not None:
+        # ts_headline drops anything that looks like an HTML tag: hide the brackets.
+        body_hl = func.ts_headline(CONFIG, _hide_brackets(sd.body), any_q, HEADLINE)
+        title_hl = func.ts_headline(CONFIG, _hide_brackets(sd.title), any_q, TITLE_HEADLINE)
+    else:
+        body_hl = literal("")
+        title_hl = literal("")
+    rows = session.execute(
+        select(*_STORED, body_hl.label("snippet"), title_hl.label("title_html")).where(
+            sd.post_id.in_([pid for pid, _ in page])
+        )
+    ).all()
+    by_id = {row.post_id: row for row in rows}
+    return [
+        _hit(by_id[pid], by_id[pid].snippet, by_id[pid].title_html, rel)
+        for pid, rel in page
+        if pid in by_id
+    ]
+
+
+#: What a hit shows (the document itself stays in storage).
+_STORED = (
+    SearchDocument.post_id,
+    SearchDocument.kind,
+    SearchDocument.subtype,
+    SearchDocument.slug,
+    SearchDocument.title,
+    SearchDocument.body,
+    SearchDocument.tags,
+    SearchDocument.score,
+    SearchDocument.answer_count,
+    SearchDocument.accepted,
+    SearchDocument.question_id,
+    SearchDocument.created_at,
+    SearchDocument.username,
+    SearchDocument.author_id,
+)
+
+
+class _Explain(Executable, ClauseElement):
+    """``EXPLAIN (FORMAT JSON)`` of a statement, compiled once per shape like any statement."""
+
+    inherit_cache = False
+    _traverse_internals = [("statement", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+
+    @property
+    def _all_selected_columns(self) -> tuple[()]:
+        # The plan comes back as one untyped column, not the explained statement's columns.
+        return ()
+
+
+@compiles(_Explain)
+def _compile_explain(element: _Explain, compiler: Any, **kw: Any) -> str:
+    return "EXPLAIN (FORMAT JSON) " + str(compiler.process(element.statement, **kw))
+
+
+def _estimated_rows(session: Session, wheres: list[ColumnElement[bool]]) -> list[int]:
+    """The planner's estimate of how many documents match each of ``wheres`` (none are read)."""
+    parts = [select(SearchDocument.post_id).where(w) for w in wheres]
+    statement = parts[0] if len(parts) == 1 else union_all(*parts)
+    plan = session.execute(_Explain(statement)).scalar_one()
     if isinstance(plan, str):
         plan = json.loads(plan)
-    return int(plan[0]["Plan"]["Plan Rows"])
+    top = plan[0]["Plan"]
+    subplans = top.get("Plans", []) if len(parts) > 1 else []
+    if len(subplans) != len(parts):
+        return [int(top["Plan Rows"])] * len(parts)
+    return [int(p["Plan Rows"]) for p in subplans]
 
 
-def _hit(doc: SearchDocument, snippet: str, title_html: str, relevance: float) -> Hit:
+def _hit(doc: Any, snippet: str, title_html: str, relevance: float) -> Hit:
+    """A hit from a document or a row of its stored columns."""
     created = doc.created_at
     if created is not None and created.tzinfo is None:
         created = created.replace(tzinfo=dt.UTC)

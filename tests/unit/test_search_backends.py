@@ -422,6 +422,64 @@ def test_counts_beyond_the_scan_limit_are_marked_approximate(
     assert [h.id for h in capped.hits] == [h.id for h in exact.hits]  # ranking unchanged
 
 
+@pg
+def test_the_rarest_words_matches_fill_the_page_first(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import text
+
+    from forum.search import postgres_backend
+
+    if search.session_backend(session).name != "postgres":
+        pytest.skip("how the PostgreSQL backend chooses the partial matches it ranks")
+    author = make_user(session)
+    both = search_question(session, author, "Walnut and quince jam", "Sweet.")
+    for n in range(12):
+        search_question(session, author, f"Walnut tree {n}", "Pruning the walnut.")
+    quince = search_question(session, author, "Orchard notes", "A quince ripens late.")
+    session.commit()
+    # Few partial matches are read: the one with the rare word must be among them, though it
+    # was written last and "walnut" alone would fill the scan.
+    monkeypatch.setattr(postgres_backend, "PARTIAL_SCAN", 2)
+    monkeypatch.setattr(postgres_backend, "RANK_POOL", 2)
+    session.execute(text("ANALYZE search_documents"))
+    session.commit()
+    page = search.search(session, "walnut quince", per_page=2)
+    assert page.results.complete == 1
+    assert [h.id for h in page.results.hits] == [both.id, quince.id]
+    assert page.results.total >= 3
+
+
+@pg
+def test_a_cancelled_statement_gives_timed_out_results(
+    session: Session, corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import text
+
+    from forum.search import postgres_backend
+
+    if search.session_backend(session).name != "postgres":
+        pytest.skip("the PostgreSQL backend's statement timeout")
+    run = postgres_backend._Scan.run
+
+    def slow(session_: Session, *args: Any, **kwargs: Any) -> Any:
+        session_.execute(text("SELECT pg_sleep(2)"))
+        return run(session_, *args, **kwargs)
+
+    monkeypatch.setattr(postgres_backend, "TIME_LIMIT", 0.1)
+    monkeypatch.setattr(postgres_backend._Scan, "run", staticmethod(slow))
+    started = time.monotonic()
+    results = search.search(session, "kubernetes deployment").results
+    assert time.monotonic() - started < 1.5
+    assert results.timed_out and results.hits == []
+    monkeypatch.undo()
+    # The session is usable again and the statement timeout is back to what it was.
+    again = search.search(session, "kubernetes deployment").results
+    assert not again.timed_out and again.hits
+    assert session.scalar(text("SELECT current_setting('statement_timeout')")) == "0"
+    assert session.scalar(text("SELECT current_setting('enable_seqscan')")) == "on"
+
+
 def test_snippets_escape_html_and_mark_matches(session: Session) -> None:
     author = make_user(session)
     search_question(
