@@ -28,14 +28,19 @@ def _retrying(session: Session, change: Callable[[], Any]) -> Any:
     """Run and commit ``change``, again when SQLite reports a concurrent writer."""
     from sqlalchemy.exc import OperationalError
 
-    for attempt in range(50):
+    # SQLite has one writer at a time; four processes and their drains queue for it, longer
+    # on a slow machine. Bounded by time rather than by a count of attempts.
+    deadline = time.monotonic() + 60
+    attempt = 0
+    while time.monotonic() < deadline:
         try:
             result = change()
             session.commit()
             return result
         except OperationalError:
             session.rollback()
-            time.sleep(0.01 * (attempt + 1))
+            attempt += 1
+            time.sleep(min(0.01 * attempt, 0.5))
     raise RuntimeError("the database stayed locked")
 
 
