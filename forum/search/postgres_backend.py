@@ -11,27 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from psycopg.errors import QueryCanceled
-from sqlalchemy import (
-    Boolean,
-    ColumnElement,
-    and_,
-    cast,
-    delete,
-    func,
-    literal,
-    not_,
-    select,
-    text,
-    true,
-    union_all,
-)
-from sqlalchemy.dialects.postgresql import TSQUERY, aggregate_order_by
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.base import Executable
-from sqlalchemy.sql.elements import ClauseElement
-from sqlalchemy.sql.visitors import InternalTraversal
 
 from forum.models import SearchDocument
 from forum.search import query as q
@@ -64,9 +46,6 @@ _DOCUMENT_SQL = (
     " || setweight(to_tsvector('english', :comments), 'D')"
     " || array_to_tsvector(CAST(:markers AS text[]))"
 )
-# Shared type instances: SQLAlchemy adapts each new instance to the dialect again.
-_BOOLEAN = Boolean()
-_TSQUERY = TSQUERY()
 _TITLE_SQL = "to_tsvector('english', :indexed_title || ' ' || :tag_words)"
 
 
@@ -213,65 +192,6 @@ class PostgresBackend:
 
     # -- queries -------------------------------------------------------------------------
 
-    def _word(self, word: q.Word) -> ColumnElement[Any]:
-        if word.prefix:
-            return func.to_tsquery(CONFIG, literal(_quote(word.text) + ":*"))
-        return func.plainto_tsquery(CONFIG, literal(word.text))
-
-    def _node(self, node: q.Node) -> ColumnElement[Any]:
-        if isinstance(node, q.Word):
-            return self._word(node)
-        if isinstance(node, q.Phrase):
-            return func.phraseto_tsquery(CONFIG, literal(" ".join(node.words)))
-        parts = [self._node(n) for n in node.parts]
-        operator = "||" if isinstance(node, q.Any_) else "&&"
-        combined = parts[0]
-        for part in parts[1:]:
-            combined = combined.op(operator, return_type=_TSQUERY)(part)
-        return combined
-
-    def _join(self, parts: list[ColumnElement[Any]], operator: str) -> ColumnElement[Any]:
-        combined = parts[0]
-        for part in parts[1:]:
-            combined = combined.op(operator, return_type=_TSQUERY)(part)
-        return combined
-
-    def _conditions(self, parsed: q.Query) -> list[ColumnElement[bool]]:
-        doc = SearchDocument.document
-        conds: list[ColumnElement[bool]] = []
-
-        def exact(kind: str, value: str) -> ColumnElement[Any]:
-            return cast(literal(_quote(_marker(kind, value))), _TSQUERY)
-
-        for tag in parsed.tags:
-            conds.append(doc.op("@@", return_type=_BOOLEAN)(exact("tag", tag)))
-        for tag in parsed.excluded_tags:
-            conds.append(not_(doc.op("@@", return_type=_BOOLEAN)(exact("tag", tag))))
-        for user in parsed.users:
-            conds.append(doc.op("@@", return_type=_BOOLEAN)(exact("user", user)))
-        kinds = set(parsed.kinds)
-        if parsed.article_types:
-            conds.append(SearchDocument.subtype.in_(sorted(parsed.article_types)))
-            if not kinds:
-                kinds.add("article")
-        if not kinds and parsed.statuses & {"answered", "unanswered"}:
-            kinds.add("question")
-        if kinds:
-            conds.append(SearchDocument.kind.in_(sorted(kinds)))
-        if "answered" in parsed.statuses:
-            conds.append(SearchDocument.answer_count > 0)
-        if "unanswered" in parsed.statuses:
-            conds.append(SearchDocument.answer_count == 0)
-        if "accepted" in parsed.statuses:
-            conds.append(SearchDocument.accepted.is_(True))
-        for r in parsed.score:
-            conds.append(_compare(SearchDocument.score, r.op, int(r.value)))  # type: ignore[arg-type]
-        for r in parsed.created:
-            conds.append(_date_condition(r))
-        for node in parsed.excluded:
-            conds.append(not_(doc.op("@@", return_type=_BOOLEAN)(self._node(node))))
-        return conds
-
     def search(
         self,
         session: Session,
@@ -283,15 +203,18 @@ class PostgresBackend:
         facets: bool = True,
     ) -> Results:
         """Every-word matches first, then partial ones; ts_rank weighted A–D, nudged by votes."""
-        clauses = [self._node(n) for n in query_.clauses]
-        conds = self._conditions(query_)
+        sql = _Sql()
+        clauses = [sql.node(n) for n in query_.clauses]
+        conds = sql.conditions(query_)
         if not clauses and not conds:
             return Results()
         results = Results()
         deadline = time.monotonic() + TIME_LIMIT
         try:
             previous = _arm(session, TIME_LIMIT)
-            self._search(session, results, clauses, conds, sort, offset, limit, facets, deadline)
+            self._search(
+                session, sql, results, clauses, conds, sort, offset, limit, facets, deadline
+            )
             _restore(session, previous)
         except _OutOfTime:
             _restore(session, previous)
@@ -308,9 +231,10 @@ class PostgresBackend:
     def _search(
         self,
         session: Session,
+        sql: _Sql,
         results: Results,
-        clauses: list[ColumnElement[Any]],
-        conds: list[ColumnElement[bool]],
+        clauses: list[str],
+        conds: list[str],
         sort: str,
         offset: int,
         limit: int,
@@ -318,12 +242,11 @@ class PostgresBackend:
         deadline: float,
     ) -> None:
         """Fill ``results``: the every-word part, then the some-word part when it is needed."""
-        doc = SearchDocument.document
         need = offset + limit
         ranked = sort == "relevance" and bool(clauses)
         pool = max(RANK_POOL, need) if ranked else 0
-        any_q = self._join(clauses, "||") if clauses else None
-        all_q = self._join(clauses, "&&") if clauses else None
+        any_q = _join(clauses, "||") if clauses else None
+        all_q = _join(clauses, "&&") if clauses else None
         kinds: dict[str, int] = {}
         tags: dict[str, int] = {}
         estimates: list[int] = []
@@ -331,12 +254,12 @@ class PostgresBackend:
             # One plan gives the size of every part: the order in which to read the words
             # (rarest first) and the total when the some-word part is not counted.
             estimates = _estimated_rows(
-                session,
-                [and_(_match(doc, q_), *conds) for q_ in (any_q, all_q, *clauses)],
+                session, sql, [_where(_match(q_), *conds) for q_ in (any_q, all_q, *clauses)]
             )
         first = _Scan.run(
             session,
-            [_match(doc, all_q)] if all_q is not None else [true()],
+            sql,
+            [_match(all_q)] if all_q is not None else ["true"],
             conds,
             any_q,
             cap=COUNT_SCAN,
@@ -353,7 +276,7 @@ class PostgresBackend:
         if first.capped:
             results.approximate = True
             if not estimates:
-                estimate = _estimated_rows(session, [and_(*_ors(doc, any_q), *conds)])[0]
+                estimate = _estimated_rows(session, sql, [_where(*_ors(any_q), *conds)])[0]
                 estimates = [estimate, estimate]
             results.complete = max(first.docs, estimates[1])
             results.total = max(results.complete, estimates[0])
@@ -362,10 +285,12 @@ class PostgresBackend:
             # Rarest words first: ts_rank has no idea how rare a word is, so the documents
             # worth ranking are those with the rare words; the common ones fill what is left.
             order = sorted(range(len(clauses)), key=lambda i: estimates[2 + i])
+            seen = [f"post_id <> ALL({sql.param(first.ids)})"] if first.ids else []
             rest = _Scan.run(
                 session,
-                [_match(doc, clauses[i]) for i in order],
-                [*conds, SearchDocument.post_id.not_in(first.ids)] if first.ids else conds,
+                sql,
+                [_match(clauses[i]) for i in order],
+                [*conds, *seen],
                 any_q,
                 cap=PARTIAL_SCAN,
                 pool=max(RANK_POOL, need - first.docs) if ranked else 0,
@@ -391,75 +316,45 @@ class PostgresBackend:
             results.tags = sorted(tags.items(), key=lambda t: (-t[1], t[0]))[:10]
         if not ranked:
             _check(session, deadline)
-            page = self._ordered_page(session, clauses, conds, any_q, sort, offset, limit)
+            page = _ordered_page(session, sql, any_q, conds, sort, offset, limit)
         if page:
             _check(session, deadline)
-            results.hits = _highlighted(session, page, any_q)
-
-    def _ordered_page(
-        self,
-        session: Session,
-        clauses: list[ColumnElement[Any]],
-        conds: list[ColumnElement[bool]],
-        any_q: ColumnElement[Any] | None,
-        sort: str,
-        offset: int,
-        limit: int,
-    ) -> list[tuple[int, float]]:
-        """A page by date or votes (or, without words, newest first) over every match."""
-        where = and_(*_ors(SearchDocument.document, any_q), *conds)
-        order: list[ColumnElement[Any]]
-        if sort == "newest":
-            order = [SearchDocument.created_at.desc(), SearchDocument.post_id.desc()]
-        elif sort == "votes":
-            order = [SearchDocument.score.desc(), SearchDocument.created_at.desc()]
-        else:
-            order = [SearchDocument.post_id.desc()]
-        rows = session.execute(
-            select(SearchDocument.post_id).where(where).order_by(*order).offset(offset).limit(limit)
-        ).all()
-        return [(int(r[0]), 0.0) for r in rows]
+            results.hits = _highlighted(session, sql, page, any_q)
 
     def similar(self, session: Session, title: str, limit: int) -> list[Hit]:
         """Questions sharing words with ``title``, best first."""
         words = [w for w in q._words_of(title)][:16]
         if not words:
             return []
-        any_q = self._join([func.plainto_tsquery(CONFIG, literal(w)) for w in words], "||")
-        doc = SearchDocument.document
-        rank = func.ts_rank(doc, any_q)
-        rows = session.execute(
-            select(SearchDocument, rank)
-            .where(doc.op("@@", return_type=_BOOLEAN)(any_q), SearchDocument.kind == "question")
-            .order_by(rank.desc(), SearchDocument.post_id.desc())
-            .limit(limit)
-        ).all()
-        return [_hit(r[0], "", "", float(r[1])) for r in rows]
+        sql = _Sql()
+        any_q = _join([sql.node(q.Word(w)) for w in words], "||")
+        rows = sql.rows(
+            session,
+            f"SELECT {_STORED}, ts_rank(document, {any_q}) AS rank FROM search_documents"
+            f" WHERE {_match(any_q)} AND kind = 'question'"
+            f" ORDER BY rank DESC, post_id DESC LIMIT {int(limit)}",
+        )
+        return [_hit(r, "", "", float(r.rank)) for r in rows]
 
     def experts_evidence(self, session: Session, query_: q.Query, limit: int) -> list[Hit]:
         """Answers and articles matching ``query_`` by known (not anonymous) authors."""
-        clauses = [self._node(n) for n in query_.clauses]
-        conds = self._conditions(query_)
+        sql = _Sql()
+        clauses = [sql.node(n) for n in query_.clauses]
+        conds = sql.conditions(query_)
         if not clauses and not conds:
             return []
-        doc = SearchDocument.document
+        rank = "1.0"
         if clauses:
-            any_q = self._join(clauses, "||")
-            conds.append(doc.op("@@", return_type=_BOOLEAN)(any_q))
-            rank: ColumnElement[Any] = func.ts_rank(doc, any_q)
-        else:
-            rank = literal(1.0)
-        rows = session.execute(
-            select(SearchDocument, rank)
-            .where(
-                *conds,
-                SearchDocument.kind.in_(["answer", "article"]),
-                SearchDocument.author_id.is_not(None),
-            )
-            .order_by(rank.desc())
-            .limit(limit)
-        ).all()
-        return [_hit(r[0], "", "", float(r[1])) for r in rows]
+            any_q = _join(clauses, "||")
+            conds.append(_match(any_q))
+            rank = f"ts_rank(document, {any_q})"
+        rows = sql.rows(
+            session,
+            f"SELECT {_STORED}, {rank} AS rank FROM search_documents"
+            f" WHERE {_where(*conds, _EVIDENCE_KINDS, 'author_id IS NOT NULL')}"
+            f" ORDER BY rank DESC LIMIT {int(limit)}",
+        )
+        return [_hit(r, "", "", float(r.rank)) for r in rows]
 
     def correct(self, session: Session, words: Sequence[str]) -> dict[str, str]:
         """Common words of titles, tags and bodies at edit distance <= 2 from rare ones."""
@@ -510,20 +405,101 @@ class PostgresBackend:
         return vocabulary
 
 
-def _hide_brackets(column: Any) -> ColumnElement[str]:
-    return func.replace(func.replace(column, "<", LT), ">", GT)
+class _Sql:
+    """One search's SQL text and the values of its placeholders.
+
+    Statements are written as text, with every value from the query in a placeholder
+    (psycopg's ``%(name)s``) and only numbers computed here written inline: building the
+    same statements with SQLAlchemy's expression objects took longer than running them.
+    A value used in several places (a query word) is one placeholder used several times.
+    """
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def param(self, value: Any) -> str:
+        """A new placeholder for ``value``."""
+        name = f"p{len(self.values)}"
+        self.values[name] = value
+        return f"%({name})s"
+
+    def rows(self, session: Session, statement: str) -> Sequence[Any]:
+        """Run ``statement`` in the session's transaction with every value given so far."""
+        return session.connection().exec_driver_sql(statement, self.values).all()
+
+    def node(self, node: q.Node) -> str:
+        """A tsquery expression for a word, a phrase, or an OR/AND of them."""
+        if isinstance(node, q.Word):
+            if node.prefix:
+                return f"to_tsquery('{CONFIG}', {self.param(_quote(node.text) + ':*')})"
+            return f"plainto_tsquery('{CONFIG}', {self.param(node.text)})"
+        if isinstance(node, q.Phrase):
+            return f"phraseto_tsquery('{CONFIG}', {self.param(' '.join(node.words))})"
+        return _join([self.node(n) for n in node.parts], "||" if isinstance(node, q.Any_) else "&&")
+
+    def _exact(self, kind: str, value: str) -> str:
+        return _match(f"CAST({self.param(_quote(_marker(kind, value)))} AS tsquery)")
+
+    def conditions(self, parsed: q.Query) -> list[str]:
+        """The filters of ``parsed`` (tags, people, kinds, states, scores, dates, exclusions)."""
+        conds = [self._exact("tag", tag) for tag in parsed.tags]
+        conds += [f"NOT {self._exact('tag', tag)}" for tag in parsed.excluded_tags]
+        conds += [self._exact("user", user) for user in parsed.users]
+        kinds = set(parsed.kinds)
+        if parsed.article_types:
+            conds.append(f"subtype = ANY({self.param(sorted(parsed.article_types))})")
+            if not kinds:
+                kinds.add("article")
+        if not kinds and parsed.statuses & {"answered", "unanswered"}:
+            kinds.add("question")
+        if kinds:
+            conds.append(f"kind = ANY({self.param(sorted(kinds))})")
+        if "answered" in parsed.statuses:
+            conds.append("answer_count > 0")
+        if "unanswered" in parsed.statuses:
+            conds.append("answer_count = 0")
+        if "accepted" in parsed.statuses:
+            conds.append("accepted IS TRUE")
+        for r in parsed.score:
+            conds.append(f"score {_OPERATORS[r.op]} {self.param(int(r.value))}")  # type: ignore[arg-type]
+        for r in parsed.created:
+            conds += self._created(r)
+        conds += [f"NOT {_match(self.node(node))}" for node in parsed.excluded]
+        return conds
+
+    def _created(self, r: q.Range) -> list[str]:
+        day = r.value
+        assert isinstance(day, dt.date)
+        start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+        end = start + dt.timedelta(days=1)
+        if r.op == "=":
+            return [f"created_at >= {self.param(start)}", f"created_at < {self.param(end)}"]
+        bound = {">": (">=", end), ">=": (">=", start), "<": ("<", start)}.get(r.op, ("<", end))
+        return [f"created_at {bound[0]} {self.param(bound[1])}"]
+
+
+_EVIDENCE_KINDS = "kind IN ('answer', 'article')"
+_OPERATORS = {">": ">", ">=": ">=", "<": "<", "<=": "<=", "=": "="}
+
+
+def _join(parts: list[str], operator: str) -> str:
+    return parts[0] if len(parts) == 1 else "(" + f" {operator} ".join(parts) + ")"
+
+
+def _match(tsquery: str) -> str:
+    return f"(document @@ {tsquery})"
+
+
+def _ors(tsquery: str | None) -> list[str]:
+    return [] if tsquery is None else [_match(tsquery)]
+
+
+def _where(*conditions: str) -> str:
+    return " AND ".join(conditions) if conditions else "true"
 
 
 def _show_brackets(text_: str) -> str:
     return text_.replace(LT, "<").replace(GT, ">")
-
-
-def _match(document: Any, tsquery: ColumnElement[Any]) -> ColumnElement[bool]:
-    return document.op("@@", return_type=_BOOLEAN)(tsquery)  # type: ignore[no-any-return]
-
-
-def _ors(document: Any, tsquery: ColumnElement[Any] | None) -> list[ColumnElement[bool]]:
-    return [] if tsquery is None else [_match(document, tsquery)]
 
 
 def _merge(into: dict[str, int], counts: dict[str, int]) -> None:
@@ -533,10 +509,6 @@ def _merge(into: dict[str, int], counts: dict[str, int]) -> None:
 
 class _OutOfTime(Exception):
     """The search's time ran out between two statements."""
-
-
-#: The settings a search changes for its own statements, put back afterwards.
-_SETTINGS = ("statement_timeout", "jit", "enable_seqscan")
 
 
 def _arm(session: Session, seconds: float) -> list[str]:
@@ -594,9 +566,10 @@ class _Scan:
     def run(
         cls,
         session: Session,
-        branches: list[ColumnElement[bool]],
-        conds: list[ColumnElement[bool]],
-        any_q: ColumnElement[Any] | None,
+        sql: _Sql,
+        branches: list[str],
+        conds: list[str],
+        any_q: str | None,
         *,
         cap: int,
         pool: int,
@@ -606,134 +579,112 @@ class _Scan:
         keep_ids: int,
     ) -> _Scan:
         """One statement: scan the branches in order, count, facet, rank a pool, page."""
-        sd = SearchDocument
+        offset, limit = int(offset), int(limit)
         # Only the title vector, kept in the row, is read for every scanned match.
-        pre: ColumnElement[Any] = (
-            func.ts_rank(sd.title_document, any_q) if any_q is not None else literal(0.0)
-        )
+        pre = f"ts_rank(title_document, {any_q})" if any_q is not None else "0.0"
         # Enough rows to count up to the cap and to reach the requested page.
         scan = max(cap, offset + limit) + 1
         parts = [
-            select(sd.post_id, sd.kind, sd.tags, pre.label("pre"), literal(i).label("tier"))
-            .where(branch, *conds)
-            .limit(scan)
+            f"SELECT post_id, kind, tags, {pre} AS pre, {i} AS tier FROM search_documents"
+            f" WHERE {_where(branch, *conds)} LIMIT {scan}"
             for i, branch in enumerate(branches)
         ]
         if len(parts) == 1:
-            scanned = parts[0].cte("scanned").prefix_with("MATERIALIZED")
-            docs = scanned
+            ctes = f"scanned AS MATERIALIZED ({parts[0]})"
+            docs = "scanned"
         else:
             # Each branch reads its GIN bitmap only when the ones before did not fill the scan.
-            union = union_all(*parts).subquery()
-            scanned = select(union).limit(scan).cte("scanned").prefix_with("MATERIALIZED")
-            docs = (
-                select(
-                    scanned.c.post_id,
-                    scanned.c.kind,
-                    scanned.c.tags,
-                    func.max(scanned.c.pre).label("pre"),
-                    func.min(scanned.c.tier).label("tier"),
-                )
-                .group_by(scanned.c.post_id, scanned.c.kind, scanned.c.tags)
-                .cte("docs")
-                .prefix_with("MATERIALIZED")
+            union = " UNION ALL ".join(f"({part})" for part in parts)
+            ctes = (
+                f"scanned AS MATERIALIZED (SELECT * FROM ({union}) AS branches LIMIT {scan}),"
+                " docs AS MATERIALIZED (SELECT post_id, kind, tags, max(pre) AS pre,"
+                " min(tier) AS tier FROM scanned GROUP BY post_id, kind, tags)"
             )
-        columns: list[Any] = [
-            select(func.count()).select_from(scanned).scalar_subquery(),
-            select(func.count()).select_from(docs).scalar_subquery()
-            if docs is not scanned
-            else literal(None),
+            docs = "docs"
+        columns = [
+            "(SELECT count(*) FROM scanned)",
+            f"(SELECT count(*) FROM {docs})" if docs != "scanned" else "NULL",
         ]
         if facets:
-            counted = select(docs.c.kind, docs.c.tags).limit(cap + 1).subquery()
-            kind = (
-                select(counted.c.kind, func.count().label("n")).group_by(counted.c.kind).subquery()
-            )
-            tag = (
-                select(func.unnest(func.string_to_array(counted.c.tags, ",")).label("tag"))
-                .where(counted.c.tags != "")
-                .subquery()
-            )
-            tag_n = select(tag.c.tag, func.count().label("n")).group_by(tag.c.tag).subquery()
+            counted = f"(SELECT kind, tags FROM {docs} LIMIT {cap + 1}) AS counted"
             columns += [
-                select(func.json_object_agg(kind.c.kind, kind.c.n)).scalar_subquery(),
-                select(func.json_object_agg(tag_n.c.tag, tag_n.c.n)).scalar_subquery(),
+                "(SELECT json_object_agg(kind, n) FROM (SELECT kind, count(*) AS n"
+                f" FROM {counted} GROUP BY kind) AS by_kind)",
+                "(SELECT json_object_agg(tag, n) FROM (SELECT tag, count(*) AS n FROM"
+                f" (SELECT unnest(string_to_array(tags, ',')) AS tag FROM {counted}"
+                " WHERE tags <> '') AS tag_rows GROUP BY tag) AS by_tag)",
             ]
         else:
-            columns += [literal(None), literal(None)]
+            columns += ["NULL", "NULL"]
         if pool and limit > 0 and any_q is not None:
-            chosen = (
-                select(docs.c.post_id, docs.c.tier)
-                .order_by(docs.c.tier, docs.c.pre.desc(), docs.c.post_id.desc())
-                .limit(pool)
-                .subquery()
-            )
-            rank = (
-                func.ts_rank(sd.document, any_q)
-                * (1.0 + 0.05 * func.ln(1 + func.greatest(sd.score, 0)))
-            ).label("rank")
             # Among some-word matches, those with a rarer word come first (the tier); within
             # a tier, and among every-word matches (one tier), ts_rank decides.
-            ranked = (
-                select(sd.post_id, chosen.c.tier, rank)
-                .join(chosen, chosen.c.post_id == sd.post_id)
-                .order_by(chosen.c.tier, rank.desc(), sd.post_id.desc())
-                .offset(offset)
-                .limit(limit)
-                .subquery()
-            )
             columns.append(
-                select(
-                    func.json_agg(
-                        aggregate_order_by(
-                            func.json_build_array(ranked.c.post_id, ranked.c.rank),
-                            ranked.c.tier,
-                            ranked.c.rank.desc(),
-                            ranked.c.post_id.desc(),
-                        )
-                    )
-                ).scalar_subquery()
+                "(SELECT json_agg(json_build_array(post_id, rank)"
+                " ORDER BY tier, rank DESC, post_id DESC) FROM"
+                f" (SELECT d.post_id, chosen.tier, ts_rank(d.document, {any_q})"
+                " * (1.0 + 0.05 * ln(1 + greatest(d.score, 0))) AS rank"
+                " FROM search_documents AS d JOIN (SELECT post_id, tier FROM"
+                f" {docs} ORDER BY tier, pre DESC, post_id DESC LIMIT {pool}) AS chosen"
+                " ON chosen.post_id = d.post_id ORDER BY chosen.tier, rank DESC, d.post_id DESC"
+                f" LIMIT {limit} OFFSET {offset}) AS ranked)"
             )
         else:
-            columns.append(literal(None))
+            columns.append("NULL")
         if keep_ids:
-            first = select(docs.c.post_id).limit(keep_ids + 1).subquery()
-            columns.append(select(func.array_agg(first.c.post_id)).scalar_subquery())
+            columns.append(
+                f"(SELECT array_agg(post_id) FROM (SELECT post_id FROM {docs}"
+                f" LIMIT {keep_ids + 1}) AS first_ids)"
+            )
         else:
-            columns.append(literal(None))
-        row = session.execute(select(*columns)).one()
+            columns.append("NULL")
+        row = sql.rows(session, f"WITH {ctes} SELECT {', '.join(columns)}")[0]
         rows = int(row[0])
         distinct = rows if row[1] is None else int(row[1])
         return cls(
             docs=min(cap + 1, distinct),
             # A scan that stopped early (or found more than the cap) did not count everything.
             capped=rows >= scan or distinct > cap,
-            kinds={str(k): int(n) for k, n in (row[2] or {}).items()},
-            tags={str(k): int(n) for k, n in (row[3] or {}).items()},
-            page=[(int(pid), float(rel or 0)) for pid, rel in (row[4] or [])],
+            kinds={str(k): int(n) for k, n in (_json(row[2]) or {}).items()},
+            tags={str(k): int(n) for k, n in (_json(row[3]) or {}).items()},
+            page=[(int(pid), float(rel or 0)) for pid, rel in (_json(row[4]) or [])],
             ids=[int(i) for i in (row[5] or [])],
         )
 
 
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+#: What a hit shows (the document itself stays in storage).
+_STORED = (
+    "post_id, kind, subtype, slug, title, body, tags, score, answer_count, accepted,"
+    " question_id, created_at, username, author_id"
+)
+
+
 def _highlighted(
-    session: Session, page: list[tuple[int, float]], any_q: ColumnElement[Any] | None
+    session: Session, sql: _Sql, page: list[tuple[int, float]], any_q: str | None
 ) -> list[Hit]:
     """The page's hits with their snippets (ts_headline reads only these documents' text)."""
-    sd = SearchDocument
-    body_hl: ColumnElement[Any]
-    title_hl: ColumnElement[Any]
     if any_q is not None:
         # ts_headline drops anything that looks like an HTML tag: hide the brackets.
-        body_hl = func.ts_headline(CONFIG, _hide_brackets(sd.body), any_q, HEADLINE)
-        title_hl = func.ts_headline(CONFIG, _hide_brackets(sd.title), any_q, TITLE_HEADLINE)
-    else:
-        body_hl = literal("")
-        title_hl = literal("")
-    rows = session.execute(
-        select(*_STORED, body_hl.label("snippet"), title_hl.label("title_html")).where(
-            sd.post_id.in_([pid for pid, _ in page])
+        lt, gt = sql.param(LT), sql.param(GT)
+        body_hl = (
+            f"ts_headline('{CONFIG}', replace(replace(body, '<', {lt}), '>', {gt}), {any_q},"
+            f" {sql.param(HEADLINE)})"
         )
-    ).all()
+        title_hl = (
+            f"ts_headline('{CONFIG}', replace(replace(title, '<', {lt}), '>', {gt}), {any_q},"
+            f" {sql.param(TITLE_HEADLINE)})"
+        )
+    else:
+        body_hl = title_hl = "''"
+    rows = sql.rows(
+        session,
+        f"SELECT {_STORED}, {body_hl} AS snippet, {title_hl} AS title_html"
+        f" FROM search_documents WHERE post_id = ANY({sql.param([pid for pid, _ in page])})",
+    )
     by_id = {row.post_id: row for row in rows}
     return [
         _hit(by_id[pid], by_id[pid].snippet, by_id[pid].title_html, rel)
@@ -742,52 +693,32 @@ def _highlighted(
     ]
 
 
-#: What a hit shows (the document itself stays in storage).
-_STORED = (
-    SearchDocument.post_id,
-    SearchDocument.kind,
-    SearchDocument.subtype,
-    SearchDocument.slug,
-    SearchDocument.title,
-    SearchDocument.body,
-    SearchDocument.tags,
-    SearchDocument.score,
-    SearchDocument.answer_count,
-    SearchDocument.accepted,
-    SearchDocument.question_id,
-    SearchDocument.created_at,
-    SearchDocument.username,
-    SearchDocument.author_id,
-)
+def _ordered_page(
+    session: Session,
+    sql: _Sql,
+    any_q: str | None,
+    conds: list[str],
+    sort: str,
+    offset: int,
+    limit: int,
+) -> list[tuple[int, float]]:
+    """A page by date or votes (or, without words, newest first) over every match."""
+    order = {
+        "newest": "created_at DESC, post_id DESC",
+        "votes": "score DESC, created_at DESC",
+    }.get(sort, "post_id DESC")
+    rows = sql.rows(
+        session,
+        f"SELECT post_id FROM search_documents WHERE {_where(*_ors(any_q), *conds)}"
+        f" ORDER BY {order} OFFSET {int(offset)} LIMIT {int(limit)}",
+    )
+    return [(int(r[0]), 0.0) for r in rows]
 
 
-class _Explain(Executable, ClauseElement):
-    """``EXPLAIN (FORMAT JSON)`` of a statement, compiled once per shape like any statement."""
-
-    inherit_cache = False
-    _traverse_internals = [("statement", InternalTraversal.dp_clauseelement)]
-
-    def __init__(self, statement: Any) -> None:
-        self.statement = statement
-
-    @property
-    def _all_selected_columns(self) -> tuple[()]:
-        # The plan comes back as one untyped column, not the explained statement's columns.
-        return ()
-
-
-@compiles(_Explain)
-def _compile_explain(element: _Explain, compiler: Any, **kw: Any) -> str:
-    return "EXPLAIN (FORMAT JSON) " + str(compiler.process(element.statement, **kw))
-
-
-def _estimated_rows(session: Session, wheres: list[ColumnElement[bool]]) -> list[int]:
+def _estimated_rows(session: Session, sql: _Sql, wheres: list[str]) -> list[int]:
     """The planner's estimate of how many documents match each of ``wheres`` (none are read)."""
-    parts = [select(SearchDocument.post_id).where(w) for w in wheres]
-    statement = parts[0] if len(parts) == 1 else union_all(*parts)
-    plan = session.execute(_Explain(statement)).scalar_one()
-    if isinstance(plan, str):
-        plan = json.loads(plan)
+    parts = [f"SELECT post_id FROM search_documents WHERE {w}" for w in wheres]
+    plan = _json(sql.rows(session, "EXPLAIN (FORMAT JSON) " + " UNION ALL ".join(parts))[0][0])
     top = plan[0]["Plan"]
     subplans = top.get("Plans", []) if len(parts) > 1 else []
     if len(subplans) != len(parts):
@@ -821,35 +752,6 @@ def _hit(doc: Any, snippet: str, title_html: str, relevance: float) -> Hit:
         author_id=doc.author_id,
         relevance=relevance,
     )
-
-
-def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
-    if op == ">":
-        return column > value  # type: ignore[no-any-return]
-    if op == ">=":
-        return column >= value  # type: ignore[no-any-return]
-    if op == "<":
-        return column < value  # type: ignore[no-any-return]
-    if op == "<=":
-        return column <= value  # type: ignore[no-any-return]
-    return column == value  # type: ignore[no-any-return]
-
-
-def _date_condition(r: q.Range) -> ColumnElement[bool]:
-    day = r.value
-    assert isinstance(day, dt.date)
-    start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
-    end = start + dt.timedelta(days=1)
-    column = SearchDocument.created_at
-    if r.op == "=":
-        return and_(column >= start, column < end)
-    if r.op == ">":
-        return column >= end
-    if r.op == ">=":
-        return column >= start
-    if r.op == "<":
-        return column < start
-    return column < end
 
 
 def _distance(a: str, b: str, limit: int) -> int:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from forum import search
 from forum.db import get_engine, utcnow
-from forum.models import SearchOutbox, ZeroResultQuery
+from forum.models import Post, SearchOutbox, ZeroResultQuery
 from forum.search import outbox
 from forum.services import experts
 from forum.services.errors import ValidationError
@@ -577,6 +577,31 @@ def test_stop_words_or_symbols_give_no_results_not_errors(
     page = search.search(session, text)
     assert page.refused is None
     assert page.results.total == 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "proxy'); DROP TABLE posts; --",
+        "office %(p0)s proxy",
+        "proxy %s %% %(p1)s",
+        "tag:%(p0)s proxy",
+        "user:%s' proxy",
+        "proxy -\"'; SELECT 1 --\"",
+    ],
+)
+def test_sql_and_placeholder_syntax_in_a_query_stay_words(
+    session: Session, corpus: Corpus, text: str
+) -> None:
+    page = search.search(session, text)
+    assert page.refused is None and not page.results.timed_out
+    # The words next to the syntax still match: the syntax was searched for, not run.
+    hits = {h.id for h in page.results.hits}
+    if text.startswith(("tag:", "user:")):
+        assert hits == set()
+    else:
+        assert corpus.proxy.id in hits
+    assert session.scalar(select(func.count()).select_from(Post)) >= 8
 
 
 def test_a_heavy_query_stays_under_a_second(session: Session) -> None:
