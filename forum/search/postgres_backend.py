@@ -328,13 +328,8 @@ class PostgresBackend:
             return []
         sql = _Sql()
         any_q = _join([sql.node(q.Word(w)) for w in words], "||")
-        rows = sql.rows(
-            session,
-            f"SELECT {_STORED}, ts_rank(document, {any_q}) AS rank FROM search_documents"
-            f" WHERE {_match(any_q)} AND kind = 'question'"
-            f" ORDER BY rank DESC, post_id DESC LIMIT {int(limit)}",
-        )
-        return [_hit(r, "", "", float(r.rank)) for r in rows]
+        where = _where(_match(any_q), "kind = 'question'")
+        return _ranked(session, sql, f"ts_rank(document, {any_q})", where, limit)
 
     def experts_evidence(self, session: Session, query_: q.Query, limit: int) -> list[Hit]:
         """Answers and articles matching ``query_`` by known (not anonymous) authors."""
@@ -348,13 +343,8 @@ class PostgresBackend:
             any_q = _join(clauses, "||")
             conds.append(_match(any_q))
             rank = f"ts_rank(document, {any_q})"
-        rows = sql.rows(
-            session,
-            f"SELECT {_STORED}, {rank} AS rank FROM search_documents"
-            f" WHERE {_where(*conds, _EVIDENCE_KINDS, 'author_id IS NOT NULL')}"
-            f" ORDER BY rank DESC LIMIT {int(limit)}",
-        )
-        return [_hit(r, "", "", float(r.rank)) for r in rows]
+        where = _where(*conds, _EVIDENCE_KINDS, "author_id IS NOT NULL")
+        return _ranked(session, sql, rank, where, limit)
 
     def correct(self, session: Session, words: Sequence[str]) -> dict[str, str]:
         """Common words of titles, tags and bodies at edit distance <= 2 from rare ones."""
@@ -713,6 +703,16 @@ def _ordered_page(
         f" ORDER BY {order} OFFSET {int(offset)} LIMIT {int(limit)}",
     )
     return [(int(r[0]), 0.0) for r in rows]
+
+
+def _ranked(session: Session, sql: _Sql, rank: str, where: str, limit: int) -> list[Hit]:
+    """The ``limit`` documents matching ``where`` with the highest ``rank``, without snippets."""
+    rows = sql.rows(
+        session,
+        f"SELECT {_STORED}, {rank} AS rank FROM search_documents WHERE {where}"
+        f" ORDER BY rank DESC, post_id DESC LIMIT {int(limit)}",
+    )
+    return [_hit(r, "", "", float(r.rank)) for r in rows]
 
 
 def _estimated_rows(session: Session, sql: _Sql, wheres: list[str]) -> list[int]:
