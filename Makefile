@@ -40,7 +40,7 @@ test: install-dev
 
 # Regenerate docs/screenshots/ (desktop and phone, light and dark) from the browser tests.
 screenshots: install-dev
-	FORUM_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser/test_pages.py -q $(PYTEST_ARGS)
+	FORUM_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser/test_pages.py tests/browser/test_uploads.py -q $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .

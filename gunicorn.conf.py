@@ -18,6 +18,8 @@ bind = os.environ.get("FORUM_BIND", "127.0.0.1:8000")
 # plus one keeps the cores busy while some workers wait on PostgreSQL.
 workers = int(os.environ.get("FORUM_WORKERS") or 2 * (os.cpu_count() or 1) + 1)
 threads = int(os.environ.get("FORUM_THREADS") or 1)
+# Each worker's app sizes its database pool from its threads (forum.db.pool_settings).
+os.environ["FORUM_THREADS"] = str(threads)
 timeout = int(os.environ.get("FORUM_WORKER_TIMEOUT") or 30)
 graceful_timeout = int(os.environ.get("FORUM_GRACEFUL_TIMEOUT") or 30)
 keepalive = int(os.environ.get("FORUM_KEEPALIVE") or 5)
@@ -39,6 +41,13 @@ loglevel = os.environ.get("FORUM_LOG_LEVEL", "info")
 access_log_format = (
     '%(h)s "%(r)s" %(s)s %(B)s request_id=%({x-request-id}o)s duration_ms=%(M)s "%(a)s"'
 )
+
+# Workers inherit the master's umask: the SQLite database, its WAL and the search index files
+# they create are readable by this account only.
+os.umask(0o077)
+
+# A proxy on this host relays outside requests from loopback: /metrics needs METRICS_TOKEN here.
+os.environ.setdefault("FORUM_METRICS_REQUIRE_TOKEN", "true")
 
 # Prometheus metrics from every worker: each writes its samples under this folder and
 # /metrics adds them up. It must be set before a worker imports forum.

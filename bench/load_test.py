@@ -1,12 +1,15 @@
 """Load test: simulated members browse, search, ask, answer and vote, then the data is checked.
 
-Fills an EMPTY database with fixed-seed data, starts gunicorn (4 workers by default) on
-127.0.0.1, runs the members for a bounded time, stops the server, and checks: no server
-errors, every created post present, every score equal to the sum of its votes, every answer
-count equal to its answers, and the search index consistent after ``forum search sync``.
+Fills an EMPTY database with fixed-seed data, starts gunicorn (4 workers by default, with
+``--threads N`` threaded ones) or, with ``--server threaded``, the threaded server of
+``forum run`` on 127.0.0.1, runs the members for a bounded time, stops the server, and
+checks: no server errors, every created post present, every score equal to the sum of its
+votes, every answer count equal to its answers, and the search index consistent after
+``forum search sync``.
 Exits non-zero when a check fails.
 
     python bench/load_test.py --database-url postgresql+psycopg://postgres@127.0.0.1/forum_load
+    python bench/load_test.py --database-url sqlite:////tmp/forum-load.db --server threaded
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -275,7 +279,7 @@ def summary_markdown(report: dict[str, Any]) -> str:
     m = report["machine"]
     lines = [
         f"Run {report['started_at']} on {m['cpus']} cores, {report['database']}, search "
-        f"{report['search_backend']}, gunicorn {report['workers']} workers, "
+        f"{report['search_backend']}, {report['server']}, "
         f"{report['members']} members for {report['seconds']} s (load average "
         f"{', '.join(str(x) for x in report['load_average_1_5_15'])} at the end).",
         "",
@@ -307,6 +311,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--members", type=int, default=50, help="simulated members")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument(
+        "--server",
+        default="gunicorn",
+        choices=["gunicorn", "threaded"],
+        help="gunicorn, or the threaded server of `forum run` (a thread per connection)",
+    )
+    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
     parser.add_argument("--posts", type=int, default=3000, help="posts generated beforehand")
     parser.add_argument("--search-backend", default="whoosh", choices=["whoosh", "postgres"])
     parser.add_argument("--seed", type=int, default=7)
@@ -349,17 +360,23 @@ def main(argv: list[str] | None = None) -> int:
         if code:
             raise SystemExit(f"forum search rebuild failed: {output[-2000:]}")
         port = free_port()
-        server = start(
-            [PYTHON, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],
-            {
-                **env,
-                "FORUM_BIND": f"127.0.0.1:{port}",
-                "FORUM_WORKERS": str(args.workers),
-                "FORUM_ACCESS_LOG": str(work / "access.log"),
-                "PROMETHEUS_MULTIPROC_DIR": str(work / "metrics"),
-            },
-            work / "server.log",
-        )
+        if args.server == "threaded":
+            forum = str(Path(PYTHON).parent / "forum")
+            command = [forum, "run", "--host", "127.0.0.1", "--port", str(port)]
+            server = start(command, env, work / "server.log")
+        else:
+            server = start(
+                [PYTHON, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],
+                {
+                    **env,
+                    "FORUM_BIND": f"127.0.0.1:{port}",
+                    "FORUM_WORKERS": str(args.workers),
+                    "FORUM_THREADS": str(args.threads),
+                    "FORUM_ACCESS_LOG": str(work / "access.log"),
+                    "PROMETHEUS_MULTIPROC_DIR": str(work / "metrics"),
+                },
+                work / "server.log",
+            )
         wait_until_up(port, "/healthz", server)
         print(f"{args.members} members for {args.seconds:.0f} s ...", flush=True)
         started = time.monotonic()
@@ -367,6 +384,13 @@ def main(argv: list[str] | None = None) -> int:
         elapsed = time.monotonic() - started
     finally:
         if server is not None:
+            if args.server == "threaded" and server.poll() is None:
+                # The development server stops gracefully on Ctrl-C, not on SIGTERM.
+                server.send_signal(signal.SIGINT)
+                try:
+                    server.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    pass
             stop(server)
     server_log = (work / "server.log").read_text(errors="replace") if server else ""
     tracebacks = server_log.count("Traceback (most recent call last)")
@@ -376,7 +400,8 @@ def main(argv: list[str] | None = None) -> int:
         at = server_log.index("Traceback (most recent call last)")
         first_traceback = "\n".join(server_log[at:].splitlines()[:60][-25:])
     # Time spent inside gunicorn's workers (from the access log), apart from queueing.
-    access = (work / "access.log").read_text(errors="replace") if server else ""
+    access_log = work / "access.log"
+    access = access_log.read_text(errors="replace") if server and access_log.exists() else ""
     served = sorted(int(ms) for ms in re.findall(r"duration_ms=(\d+)", access))
 
     checks = check_database(args.database_url, stats)
@@ -401,6 +426,12 @@ def main(argv: list[str] | None = None) -> int:
         "database": args.database_url.split(":", 1)[0].split("+")[0],
         "search_backend": args.search_backend,
         "workers": args.workers,
+        "server": (
+            "the threaded server of `forum run`"
+            if args.server == "threaded"
+            else f"gunicorn {args.workers} workers"
+            + (f" × {args.threads} threads" if args.threads > 1 else "")
+        ),
         "members": args.members,
         "seconds": round(elapsed, 1),
         "requests": requests,
@@ -435,12 +466,13 @@ def main(argv: list[str] | None = None) -> int:
         and verify_code == 0
     )
     report["passed"] = passed
-    update_readme(summary_markdown(report), "load")
+    section = "load-threaded" if args.server == "threaded" else "load"
+    update_readme(summary_markdown(report), section)
     RESULTS.mkdir(exist_ok=True)
     text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
-    (RESULTS / "load-latest.json").write_text(text, encoding="utf-8")
+    (RESULTS / f"{section}-latest.json").write_text(text, encoding="utf-8")
     stamp = started_at.replace(":", "").replace("-", "")
-    (RESULTS / f"load-{stamp}.json").write_text(text, encoding="utf-8")
+    (RESULTS / f"{section}-{stamp}.json").write_text(text, encoding="utf-8")
     print(text)
     print("PASSED" if passed else "FAILED")
     return 0 if passed else 1

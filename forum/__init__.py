@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from forum import locations
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the application: configuration, extensions, blueprints, errors, commands."""
     app = Flask(
         __name__,
-        instance_path=os.environ.get("FORUM_INSTANCE_PATH") or str(PROJECT_ROOT / "instance"),
+        instance_path=str(locations.instance_path()),
         instance_relative_config=True,
-        template_folder=str(PROJECT_ROOT / "templates"),
-        static_folder=str(PROJECT_ROOT / "static"),
+        template_folder=str(locations.TEMPLATES_DIR),
+        static_folder=str(locations.STATIC_DIR),
     )
     from forum import config
     from forum.web import TemplateEnvironment
@@ -27,7 +26,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # Before anything creates app.jinja_env, which is built from this class once.
     app.jinja_environment = TemplateEnvironment
     config.configure(app, test_config)
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    protect_data_folders(app)
     if app.config["TRUSTED_PROXIES"]:
         hops = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
@@ -35,20 +34,36 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         )
 
     register_extensions(app)
+    register_subscribers(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
     return app
 
 
+def protect_data_folders(app: Flask) -> None:
+    """The instance folder (key, SQLite database) and the search index: this account's only."""
+    from forum.files import make_private_dir
+
+    make_private_dir(Path(app.instance_path))
+    if app.config["SEARCH_BACKEND"] == "whoosh":
+        try:
+            make_private_dir(Path(app.config["SEARCH_INDEX_DIR"]))
+        except OSError:
+            pass  # the search health check reports an unusable index folder
+
+
 def register_extensions(app: Flask) -> None:
     """Database, login, CSRF, rate limits and security headers."""
-    from forum import db, observability, security
+    from forum import body_limits, db, observability, request_guard, security
     from forum.extensions import csrf, limiter, login_manager
     from forum.web import init_login, init_templates
 
     # First, so every later hook (and its log lines) already sees the request id.
     observability.init_app(app)
+    body_limits.init_app(app)
+    # Next, so no other hook or view ever sees a NUL character from the request.
+    request_guard.init_app(app)
     db.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -58,39 +73,74 @@ def register_extensions(app: Flask) -> None:
     init_templates(app)
 
 
+def register_subscribers(app: Flask) -> None:
+    """Who reacts to what happens. Domain events (forum.events): reputation (critical) and
+    notifications. Every commit: badges and the search index follow the rows it changed."""
+    from forum import db, events, search
+    from forum.services import badges, notification_events, reputation
+
+    bus = events.EventBus()
+    reputation.subscribe(bus)
+    notification_events.subscribe(bus)
+    db.carry(app, events.BUS_KEY, bus)
+    rules = reputation.configure(
+        app.config["REPUTATION_RULES"],
+        app.config["REPUTATION_THRESHOLDS"],
+        app.config["NEW_SITE_POSTS"],
+    )
+    db.carry(app, reputation.RULES_KEY, rules)
+    badges.follow_commits(db.session_factory(app))
+    search.init_app(app)
+
+
 def register_blueprints(app: Flask) -> None:
     """One blueprint per area."""
-    from forum.blueprints import admin, auth, main, questions, tags, users, wiki
-    from forum.blueprints import posts as post_views
+    from forum.blueprints import (
+        admin,
+        analytics,
+        auth,
+        badges,
+        circles,
+        drafts,
+        gaps,
+        main,
+        mentoring,
+        moderation,
+        notifications,
+        paths,
+        people,
+        posts,
+        questions,
+        search,
+        tags,
+        uploads,
+        users,
+        wiki,
+    )
 
-    for blueprint in (main.bp, auth.bp, users.bp, admin.bp, wiki.bp):
-        app.register_blueprint(blueprint)
-    for blueprint in (questions.bp, post_views.bp, tags.bp):
-        app.register_blueprint(blueprint)
-    from forum.blueprints import badges
-
-    app.register_blueprint(badges.bp)
-    from forum.blueprints import people, search
-
-    app.register_blueprint(search.bp)
-    app.register_blueprint(people.bp)
-    from forum.blueprints import moderation
-
-    app.register_blueprint(moderation.bp)
-    from forum.blueprints import analytics, gaps
-
-    app.register_blueprint(gaps.bp)
-    app.register_blueprint(analytics.bp)
-    from forum.blueprints import circles
-
-    app.register_blueprint(circles.bp)
-    from forum.blueprints import notifications
-
-    app.register_blueprint(notifications.bp)
-    from forum.blueprints import mentoring, paths
-
-    app.register_blueprint(mentoring.bp)
-    app.register_blueprint(paths.bp)
+    for area in (
+        main,
+        auth,
+        users,
+        admin,
+        wiki,
+        questions,
+        posts,
+        tags,
+        badges,
+        search,
+        people,
+        moderation,
+        gaps,
+        analytics,
+        circles,
+        notifications,
+        mentoring,
+        paths,
+        drafts,
+        uploads,
+    ):
+        app.register_blueprint(area.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -1,7 +1,9 @@
 """Portable backups: every table as JSON lines in one .tar.gz, restorable on SQLite or PostgreSQL.
 
 The archive holds ``manifest.json`` (format, version, schema revision, row counts, table
-order) followed by ``tables/<name>.jsonl``: one JSON object per row, keyed by column name.
+order) followed by ``tables/<name>.jsonl``: one JSON object per row, keyed by column name,
+and ``uploads/<name>``: the files of the uploads folder (uploads kept in the database are rows of
+``upload_blobs`` like any other).
 Values are written in a database-neutral form (ISO 8601 times in UTC, enum values, base64
 bytes) and read back by the column types of the schema being restored into. The tables are
 those of ``Base.metadata`` when the backup runs, so new areas' tables are covered as they
@@ -49,12 +51,15 @@ from sqlalchemy import (
 from sqlalchemy.schema import Column
 
 from forum.db import Base
+from forum.files import PRIVATE_FILE, create_private_file, make_private_dir
+from forum.services.uploads import NAME_PATTERN as UPLOAD_NAME
 
 FORMAT = "forum-backup"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 BATCH_SIZE = 1000
 _TABLE_MEMBER = re.compile(r"^tables/([A-Za-z0-9_]+)\.jsonl$")
+_UPLOADS_PREFIX = "uploads/"
 
 Progress = Callable[[str, int], None]
 
@@ -70,6 +75,8 @@ class Summary:
     tables: dict[str, int] = field(default_factory=dict)
     revision: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Files of the uploads folder written or restored.
+    uploads: int = 0
 
     @property
     def total_rows(self) -> int:
@@ -167,8 +174,22 @@ def _rows(conn: Connection, table: Table) -> Iterator[dict[str, Any]]:
         yield {c.name: encode_value(c, row[i]) for i, c in enumerate(columns)}
 
 
-def backup(engine: Engine, out: Path, *, progress: Progress | None = None) -> Summary:
-    """Write every table of the database at ``engine`` to the archive ``out``."""
+def _upload_files(folder: Path | None) -> list[Path]:
+    """The uploaded files of ``folder`` (leftovers of interrupted writes are not uploads)."""
+    if folder is None or not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and UPLOAD_NAME.match(p.name))
+
+
+def backup(
+    engine: Engine,
+    out: Path,
+    *,
+    uploads_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> Summary:
+    """Write every table of the database at ``engine``, and the files of ``uploads_dir``, to
+    the archive ``out``."""
     summary = Summary()
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix="forum-backup-") as work:
@@ -186,7 +207,8 @@ def backup(engine: Engine, out: Path, *, progress: Progress | None = None) -> Su
                         summary.notes.append(f"{table.name}: not in this database, skipped")
                         continue
                     count = 0
-                    with (folder / f"{table.name}.jsonl").open("w", encoding="utf-8") as handle:
+                    raw = create_private_file(folder / f"{table.name}.jsonl")
+                    with io.TextIOWrapper(raw, encoding="utf-8") as handle:
                         for row in _rows(conn, table):
                             handle.write(json.dumps(row, ensure_ascii=False, sort_keys=True))
                             handle.write("\n")
@@ -202,15 +224,29 @@ def backup(engine: Engine, out: Path, *, progress: Progress | None = None) -> Su
             "schema_revision": summary.revision,
             "tables": [{"name": name, "rows": rows} for name, rows in summary.tables.items()],
         }
+        files = _upload_files(uploads_dir)
+        summary.uploads = len(files)
+        manifest["uploads"] = summary.uploads
         partial = out.with_name(out.name + ".partial")
         out.parent.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(partial, "w:gz") as archive:
+        # The archive holds every member's data and password hash: 0600 from its creation.
+        with create_private_file(partial) as raw, tarfile.open(fileobj=raw, mode="w:gz") as archive:
             _add_bytes(archive, MANIFEST, json.dumps(manifest, indent=2).encode())
             for name in summary.tables:
-                archive.add(folder / f"{name}.jsonl", arcname=f"tables/{name}.jsonl")
+                archive.add(
+                    folder / f"{name}.jsonl", arcname=f"tables/{name}.jsonl", filter=_private
+                )
+            for path in files:
+                archive.add(path, arcname=_UPLOADS_PREFIX + path.name, filter=_private)
         # Only a complete archive ever carries the requested name.
         partial.replace(out)
     return summary
+
+
+def _private(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    """Members unpack as 0600 files of whoever extracts them."""
+    info.mode = PRIVATE_FILE
+    return info
 
 
 def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -241,18 +277,40 @@ def read_manifest(archive_path: Path) -> dict[str, Any]:
     return manifest
 
 
-def _unpack(archive_path: Path, folder: Path) -> None:
-    """Extract only the expected members, by name, never following paths in the archive."""
+def _unpack(archive_path: Path, folder: Path) -> int:
+    """Extract only the expected members, by name, never following paths in the archive.
+
+    Tables go to ``folder``, uploaded files to ``folder/uploads``; returns how many files.
+    """
+    files = 0
     with tarfile.open(archive_path, "r:gz") as archive:
         for member in archive:
+            if member.name == MANIFEST or not member.isfile():
+                continue
             match = _TABLE_MEMBER.match(member.name)
-            if member.name == MANIFEST or not member.isfile() or match is None:
+            upload = member.name.removeprefix(_UPLOADS_PREFIX)
+            if match is not None:
+                target_path = folder / f"{match.group(1)}.jsonl"
+            elif member.name.startswith(_UPLOADS_PREFIX) and UPLOAD_NAME.match(upload):
+                target_path = make_private_dir(folder / "uploads") / upload
+                files += 1
+            else:
                 continue
             source = archive.extractfile(member)
             if source is None:
                 continue
-            with source, (folder / f"{match.group(1)}.jsonl").open("wb") as target:
+            with source, create_private_file(target_path) as target:
                 shutil.copyfileobj(source, target)
+    return files
+
+
+def _place_uploads(unpacked: Path, uploads_dir: Path) -> None:
+    """Move restored files into the uploads folder (a file already there is replaced)."""
+    if not unpacked.is_dir():
+        return
+    make_private_dir(uploads_dir)
+    for path in sorted(unpacked.iterdir()):
+        shutil.move(path, uploads_dir / path.name)
 
 
 def _read_rows(path: Path) -> Iterator[dict[str, Any]]:
@@ -296,12 +354,18 @@ def _has_rows(conn: Connection, present: set[str]) -> list[str]:
 
 
 def restore(
-    engine: Engine, archive_path: Path, *, force: bool = False, progress: Progress | None = None
+    engine: Engine,
+    archive_path: Path,
+    *,
+    force: bool = False,
+    uploads_dir: Path | None = None,
+    progress: Progress | None = None,
 ) -> Summary:
     """Load the archive into the (migrated, empty) database at ``engine``.
 
     With ``force`` the database's rows are deleted first. Everything happens in one
-    transaction: a failure leaves the database as it was.
+    transaction: a failure leaves the database as it was. The archive's uploaded files go to
+    ``uploads_dir`` once the rows are in.
     """
     manifest = read_manifest(archive_path)
     archived = [entry["name"] for entry in manifest["tables"]]
@@ -317,7 +381,14 @@ def restore(
     summary = Summary(revision=list(manifest.get("schema_revision", [])))
     with tempfile.TemporaryDirectory(prefix="forum-restore-") as work:
         folder = Path(work)
-        _unpack(archive_path, folder)
+        summary.uploads = _unpack(archive_path, folder)
+        expected_uploads = int(manifest.get("uploads", 0))
+        if summary.uploads != expected_uploads:
+            raise BackupError(
+                f"The archive lists {expected_uploads} uploaded files but holds {summary.uploads}"
+            )
+        if summary.uploads and uploads_dir is None:
+            raise BackupError("The archive holds uploaded files but no uploads folder was given")
         with engine.begin() as conn:
             inspector = inspect(conn)
             present = set(inspector.get_table_names())
@@ -352,6 +423,8 @@ def restore(
                     )
             if conn.dialect.name == "postgresql":
                 _reset_sequences(conn, [known[name] for name in archived])
+        if uploads_dir is not None:
+            _place_uploads(folder / "uploads", uploads_dir)
     return summary
 
 

@@ -11,16 +11,21 @@ from typing import Any
 
 from flask import Flask
 
+from forum.files import PRIVATE_FILE, make_private_dir, tighten
+
 #: Settings every deployment starts from; each can be overridden by FORUM_<NAME>.
 DEFAULTS: dict[str, Any] = {
     "SEARCH_BACKEND": "whoosh",
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_STORAGE_URL": "memory://",
     "RATELIMIT_HEADERS_ENABLED": True,
-    # Failed logins allowed before a 429, per account and per client address.
+    # Failed logins allowed before a 429, per account and per client address. A browser that
+    # logged in to the account before counts its own failures apart from everyone else's.
     "LOGIN_LIMIT_PER_ACCOUNT": "5 per 15 minutes",
     "LOGIN_LIMIT_PER_IP": "20 per 15 minutes",
     "REGISTER_LIMIT_PER_IP": "10 per hour",
+    # Wrong current passwords allowed on the change-password form, per account.
+    "PASSWORD_CHECK_LIMIT": "5 per 15 minutes",
     # scrypt with N=2**17, r=8, p=1 (128 MiB, about 0.3 s here); hashes made with
     # other parameters are upgraded on the next successful login.
     "PASSWORD_HASH_METHOD": "scrypt:131072:8:1",
@@ -36,18 +41,55 @@ DEFAULTS: dict[str, Any] = {
     "WTF_CSRF_TIME_LIMIT": None,
     # Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
     "TRUSTED_PROXIES": 0,
+    # /metrics answers a request with "Authorization: Bearer <METRICS_TOKEN>". Without a token
+    # only `forum run` (the development server) serves it to this host, and only when
+    # TRUSTED_PROXIES is 0 and the request has no forwarding header; under gunicorn (whose
+    # configuration sets METRICS_REQUIRE_TOKEN) or any other server, set METRICS_TOKEN.
+    "METRICS_TOKEN": None,
+    "METRICS_REQUIRE_TOKEN": False,
     "SQL_ECHO": False,
     "SQLITE_BUSY_TIMEOUT_MS": 10_000,
+    # Threads serving requests in each process (FORUM_THREADS, which gunicorn.conf.py reads
+    # too); unset under `forum run`, whose development server starts a thread per connection.
+    "THREADS": None,
+    # Database connections per process: kept open, and extra ones at peaks. Unset, they
+    # follow THREADS (see forum.db.pool_settings). A request that gets no connection within
+    # DB_POOL_TIMEOUT seconds answers 503 with Retry-After instead of waiting on.
+    "DB_POOL_SIZE": None,
+    "DB_MAX_OVERFLOW": None,
+    "DB_POOL_TIMEOUT": 10,
     "USERS_PER_PAGE": 30,
     # Reputation points and privilege thresholds; see forum.services.reputation for the
     # names and defaults, e.g. {"daily_cap": 100} and {"downvote": 25}.
     "REPUTATION_RULES": {},
     "REPUTATION_THRESHOLDS": {},
+    # A site holding fewer questions and articles than this counts as new: every member may
+    # create tags whatever their reputation, since nobody has any yet (0: never relaxed).
+    "NEW_SITE_POSTS": 50,
     # Q&A: per-member limits on new questions and answers, votes and comments.
     "POST_RATE_LIMIT": "20 per hour",
     "VOTE_RATE_LIMIT": "120 per hour",
     "COMMENT_RATE_LIMIT": "60 per hour",
     "QUESTIONS_PER_PAGE": 30,
+    # Requests whose cost grows with what members wrote: history and diff pages and searches per
+    # client address; live previews and article create/edit submissions per member.
+    "HISTORY_RATE_LIMIT": "60 per minute",
+    "SEARCH_RATE_LIMIT": "60 per minute",
+    # Seconds a search may run before it gives up and answers with what it has found.
+    "SEARCH_TIME_LIMIT": 0.8,
+    "PREVIEW_RATE_LIMIT": "60 per minute",
+    "SUGGEST_RATE_LIMIT": "120 per minute",
+    "ARTICLE_RATE_LIMIT": "60 per hour",
+    # Drafts saved as members type (a save every few seconds at most), per member.
+    "DRAFT_RATE_LIMIT": "30 per minute",
+    # Uploads (images and attachments): where the bytes live ("folder": UPLOAD_DIR, by default
+    # uploads/ under the instance; "database": a table every app host sees), the largest file,
+    # the most pixels an image may decode to, and how many files a member may send.
+    "UPLOAD_STORAGE": "folder",
+    "UPLOAD_DIR": None,
+    "UPLOAD_MAX_BYTES": 8 * 1024 * 1024,
+    "UPLOAD_MAX_PIXELS": 25_000_000,
+    "UPLOAD_RATE_LIMIT": "30 per hour",
     # Learning circles: the IANA time zone new sessions are scheduled in unless changed.
     "DEFAULT_TIMEZONE": "Europe/London",
     # Email digests: smtp://[user:password@]host:port (smtps:// for TLS from the start;
@@ -76,6 +118,9 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     # Flask-Limiter reads its own names; forum documents the FORUM_RATELIMIT_STORAGE_URL one.
     app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URL"]
     app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
+    if app.config["UPLOAD_STORAGE"] not in {"folder", "database"}:
+        storage = app.config["UPLOAD_STORAGE"]
+        raise ValueError(f"FORUM_UPLOAD_STORAGE must be 'folder' or 'database', not {storage!r}")
     if app.config["SEARCH_BACKEND"] not in {"whoosh", "postgres"}:
         backend = app.config["SEARCH_BACKEND"]
         raise ValueError(f"FORUM_SEARCH_BACKEND must be 'whoosh' or 'postgres', not {backend!r}")
@@ -87,10 +132,11 @@ def load_or_create_secret_key(path: Path) -> str:
     Several worker processes may start at once: the file is created exclusively, and a
     process that loses the race reads the winner's key.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
     except FileExistsError:
+        tighten(path, PRIVATE_FILE)
         for _ in range(50):
             key = path.read_text(encoding="ascii").strip()
             if key:

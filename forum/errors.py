@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify, make_response, render_template, request
+from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from forum.db import get_session
@@ -21,7 +23,10 @@ MESSAGES = {
         "Too many attempts in a short time. Please wait a few minutes and try again.",
     ),
     500: ("Something went wrong", "An unexpected error happened on our side. It has been logged."),
+    503: ("Busy", "forum is busier than it can handle right now. Please try again in a moment."),
 }
+#: Seconds a client is asked to wait after a 503 (the database was busy).
+BUSY_RETRY_AFTER = 2
 
 
 def _wants_json() -> bool:
@@ -70,8 +75,32 @@ def _handle_unexpected(_exc: InternalServerError) -> Response:
     return render_error(500)
 
 
+def _handle_busy(exc: Exception) -> Response:
+    """No database connection or SQLite write lock in time: 503, try again shortly."""
+    if isinstance(exc, OperationalError) and "database is locked" not in str(exc.orig):
+        raise exc
+    current_app.logger.warning("Database busy, answering 503: %s", exc)
+    try:
+        get_session().rollback()
+    except Exception:  # noqa: BLE001 - the answer is a 503 whatever state the session is in
+        current_app.logger.exception("Rolling back after a busy database failed")
+    title, message = MESSAGES[503]
+    if _wants_json():
+        response = jsonify(error=title, message=message, status=503)
+    else:
+        # Not the site layout, nor render_template's context processors: they load the
+        # member, and loading the member may be what could not get the database.
+        page = current_app.jinja_env.get_template("errors/busy.html")
+        response = make_response(page.render(title=title, message=message))
+    response.status_code = 503
+    response.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
+    return response
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers."""
+    app.register_error_handler(PoolTimeout, _handle_busy)
+    app.register_error_handler(OperationalError, _handle_busy)
     app.register_error_handler(CSRFError, _handle_csrf)
     app.register_error_handler(InternalServerError, _handle_unexpected)
     app.register_error_handler(HTTPException, _handle_http)

@@ -12,7 +12,10 @@ login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Please log in to continue."
 login_manager.login_message_category = "info"
-login_manager.session_protection = "strong"
+# Off: "strong" binds a session to the address and browser only for non-permanent sessions,
+# and every forum session is permanent, so it only marked sessions as not fresh, which nothing
+# reads. What ends a session is its server-side row (forum.services.logins), revoked at logout.
+login_manager.session_protection = None
 
 
 def client_address() -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -129,6 +130,9 @@ def _allowed_attribute(tag: str, name: str, value: str) -> bool:
         return name == "colspan" and value.isdigit()
     if tag == "abbr":
         return name == "title"
+    if tag == "pre":
+        # Scrollable code must take the keyboard focus; no other value reorders the page.
+        return name == "tabindex" and value == "0"
     return False
 
 
@@ -147,19 +151,102 @@ class _LinkRelFilter(Filter):  # type: ignore[misc]
             yield token
 
 
-_CLEANER = bleach.sanitizer.Cleaner(
-    tags=ALLOWED_TAGS,
-    attributes=_allowed_attribute,
-    protocols=ALLOWED_PROTOCOLS,
-    strip=False,
-    strip_comments=True,
-    filters=[_LinkRelFilter],
-)
+#: The address of an image uploaded to this site (see forum.services.uploads): the one kind of
+#: image member content may show, since it comes from this origin and names no reader.
+UPLOADED_IMAGE = re.compile(r"^/uploads/[A-Za-z0-9_-]{32}\.(?:png|jpg|gif|webp)$")
+
+
+def uploaded_image_path(src: str) -> str | None:
+    """The path of an image uploaded to this site, else None."""
+    value = src.strip()
+    return value if UPLOADED_IMAGE.match(value) else None
+
+
+def external_image_url(src: str) -> str | None:
+    """The address of an image on another site (absolute http/https), else None.
+
+    Relative (``/questions/1``, ``x.png``) and scheme-relative (``//host/x``) addresses are
+    refused outright: on this site they would be requests a reader's browser makes unasked.
+    """
+    value = src.strip()
+    parts = urlsplit(value)
+    if parts.scheme.lower() in {"http", "https"} and parts.netloc and not value.startswith("//"):
+        return value
+    return None
+
+
+class _ImagePolicyFilter(Filter):  # type: ignore[misc]
+    """Member content never makes a reader's browser load an image from elsewhere.
+
+    An image is a request the reader did not choose to make: a unique external image in an
+    answer tells its owner who opens the page, and when (on an anonymous question, who asked
+    it). Images uploaded to this site (``/uploads/<random name>``) are shown; external images
+    become links the reader may follow, marked as images; any other image (another path on
+    this site, scheme-relative, another scheme) is reduced to its alt text.
+    """
+
+    def __iter__(self) -> Any:
+        in_link = 0
+        for token in super().__iter__():
+            if token.get("name") == "a" and token["type"] in {"StartTag", "EndTag"}:
+                in_link += 1 if token["type"] == "StartTag" else -1
+            if token["type"] not in {"StartTag", "EmptyTag"} or token["name"] != "img":
+                yield token
+                continue
+            attrs = token["data"]
+            local = uploaded_image_path(html.unescape(str(attrs.get((None, "src"), ""))))
+            if local is not None:
+                kept = {k: v for k, v in attrs.items() if k in {(None, "alt"), (None, "title")}}
+                yield {**token, "data": {(None, "src"): local, **kept}}
+                continue
+            # Attribute values arrive with their entities; the text is escaped again on output.
+            alt = " ".join(html.unescape(str(attrs.get((None, "alt"), ""))).split())
+            href = external_image_url(str(attrs.get((None, "src"), "")))
+            if href is None or in_link > 0:
+                # Inside a link (a badge linking somewhere) the link itself stays the way out.
+                if alt:
+                    yield {"type": "Characters", "data": alt}
+                continue
+            yield {
+                "type": "StartTag",
+                "name": "a",
+                "data": {
+                    (None, "href"): href,
+                    (None, "class"): "external-image",
+                    (None, "title"): "Image on another site (opens it)",
+                },
+            }
+            yield {"type": "Characters", "data": f"Image: {alt}" if alt else "Image"}
+            yield {"type": "EndTag", "name": "a", "data": {}}
+
+
+def _new_cleaner() -> bleach.sanitizer.Cleaner:
+    return bleach.sanitizer.Cleaner(
+        tags=ALLOWED_TAGS,
+        attributes=_allowed_attribute,
+        protocols=ALLOWED_PROTOCOLS,
+        strip=False,
+        strip_comments=True,
+        # The image policy first, so the links it makes get the external-link rel too.
+        filters=[_ImagePolicyFilter, _LinkRelFilter],
+    )
+
+
+#: bleach's Cleaner keeps parser state while it cleans, so it is not thread-safe: each thread
+#: (threaded gunicorn workers, the development server) gets its own.
+_CLEANERS = threading.local()
+
+
+def _cleaner() -> bleach.sanitizer.Cleaner:
+    cleaner: bleach.sanitizer.Cleaner | None = getattr(_CLEANERS, "cleaner", None)
+    if cleaner is None:
+        cleaner = _CLEANERS.cleaner = _new_cleaner()
+    return cleaner
 
 
 def sanitize_html(html: str) -> str:
     """The one place bleach runs: keep only allowlisted tags, attributes and URL schemes."""
-    cleaned: str = _CLEANER.clean(html)
+    cleaned: str = _cleaner().clean(html)
     return cleaned
 
 
@@ -332,12 +419,24 @@ def _collect_headings(state: StateCore) -> None:
                 headings.append(Heading(int(token.tag[1]), str(anchor), text))
 
 
+#: Code scrolls sideways when its lines are long: keyboard users reach it with Tab.
+_FOCUSABLE_PRE = '<pre tabindex="0"'
+
+
 def _render_fence(
     self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
 ) -> str:
     # The wrapper is the hook static/js/wiki.js adds a copy button to.
-    inner = RendererHTML.fence(self, tokens, idx, options, env)
+    inner = RendererHTML.fence(self, tokens, idx, options, env).replace("<pre", _FOCUSABLE_PRE, 1)
     return f'<div class="codeblock">{inner.rstrip()}</div>\n'
+
+
+def _render_code_block(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    return RendererHTML.code_block(self, tokens, idx, options, env).replace(
+        "<pre", _FOCUSABLE_PRE, 1
+    )
 
 
 @lru_cache(maxsize=2)
@@ -353,10 +452,14 @@ def _parser(linkify: bool = True) -> MarkdownIt:
     md.use(anchors_plugin, min_level=1, max_level=4, slug_func=_slugify)
     md.inline.ruler.before("link", "wikilink", _wikilink_rule)
     md.inline.ruler.before("link", "mention", _mention_rule)
+    md.core.ruler.before("block", "markup_limit", _markup_limit)
+    md.core.ruler.after("block", "structure_limits", _structure_limits)
+    md.core.ruler.after("inline", "inline_limits", _inline_limits)
     md.core.ruler.push("table_alignment", _table_alignment)
     md.core.ruler.push("headings", _collect_headings)
     md.add_render_rule("wikilink", _render_wikilink)
     md.add_render_rule("fence", _render_fence)
+    md.add_render_rule("code_block", _render_code_block)
     return md
 
 
@@ -432,3 +535,128 @@ def render_markdown(
     return render_document(
         source, wiki_resolver=wiki_resolver, toc=toc, mention_resolver=mention_resolver
     ).html
+
+
+#: Structure a document may have, checked as soon as it is parsed into blocks (and inline
+#: elements), before the rules and the sanitiser whose time grows faster than the text: the
+#: sanitiser's tree walker is quadratic in an element's number of children, and heading anchors
+#: in the number of headings with the same title.
+MAX_BLOCKS = 4000
+MAX_TABLE_ROWS = 1000
+MAX_TABLE_COLUMNS = 64
+MAX_HEADINGS = 300
+#: Lists and quotes inside each other.
+MAX_NESTING = 8
+MAX_INLINE_TOKENS = 60_000
+#: Characters that start inline syntax; the inline parser spends most of its time on them.
+MAX_MARKUP_CHARACTERS = 20_000
+#: Lines, checked before parsing: the block parser's time is mostly per line.
+MAX_LINES = 20_000
+#: Table cell borders, checked before parsing: the table rule is the slowest per line.
+MAX_TABLE_PIPES = 20_000
+#: Web addresses, checked before parsing: finding bare links costs the most per character.
+MAX_ADDRESSES = 2000
+_MARKUP_CHARACTERS = "[]*_`<>&@!~\\"
+#: A line that opens a list item or a quote: each becomes at least one block, and nested
+#: containers are what the block parser spends most on per line.
+_CONTAINER_LINE = re.compile(r"^[ \t]{0,64}(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)|^[ \t]{0,64}>", re.M)
+_CONTAINERS = frozenset({"blockquote", "bullet_list", "ordered_list"})
+
+
+class MarkdownTooComplex(MarkdownTooLarge):
+    """The Markdown has more blocks, table rows or columns, or nesting than a page may show."""
+
+
+def check_structure(tokens: Sequence[Token]) -> None:
+    """Raise MarkdownTooComplex when block tokens are past the structure limits."""
+    blocks = rows = columns = depth = headings = 0
+    for token in tokens:
+        if token.nesting == -1:
+            if token.type.rpartition("_")[0] in _CONTAINERS:
+                depth -= 1
+            continue
+        if token.type == "inline":
+            continue
+        blocks += 1
+        if blocks > MAX_BLOCKS:
+            raise MarkdownTooComplex(
+                f"A text may have {MAX_BLOCKS} paragraphs, list items, table rows and other"
+                " blocks at most; split it up."
+            )
+        if token.type.rpartition("_")[0] in _CONTAINERS:
+            depth += 1
+            if depth > MAX_NESTING:
+                raise MarkdownTooComplex(
+                    f"Lists and quotes may be nested {MAX_NESTING} levels deep at most."
+                )
+        elif token.type == "heading_open":
+            headings += 1
+            if headings > MAX_HEADINGS:
+                raise MarkdownTooComplex(f"A text may have {MAX_HEADINGS} headings at most.")
+        elif token.type == "table_open":
+            rows = 0
+        elif token.type == "tr_open":
+            rows, columns = rows + 1, 0
+            if rows > MAX_TABLE_ROWS:
+                raise MarkdownTooComplex(f"A table may have {MAX_TABLE_ROWS} rows at most.")
+        elif token.type in {"th_open", "td_open"}:
+            columns += 1
+            if columns > MAX_TABLE_COLUMNS:
+                raise MarkdownTooComplex(f"A table may have {MAX_TABLE_COLUMNS} columns at most.")
+
+
+def check_inline(tokens: Sequence[Token]) -> None:
+    """Raise MarkdownTooComplex when a text has more inline elements than a page may show."""
+    count = 0
+    for token in tokens:
+        if token.type == "inline":
+            count += len(token.children or ())
+            if count > MAX_INLINE_TOKENS:
+                raise MarkdownTooComplex(
+                    "This text has too much formatting to show on one page: split it up."
+                )
+
+
+def check_markup(source: str) -> None:
+    """Raise MarkdownTooComplex when the source has more lines or markup characters than allowed."""
+    # str.count runs in C: a cheap bound on the parser's work before it starts.
+    lines = source.count("\n")
+    if lines > MAX_LINES:
+        raise MarkdownTooComplex(f"A text may have {MAX_LINES} lines at most; this has {lines}.")
+    addresses = source.count("://") + source.count("www.")
+    if addresses > MAX_ADDRESSES:
+        raise MarkdownTooComplex(
+            f"A text may have {MAX_ADDRESSES} web addresses at most; this has {addresses}."
+        )
+    containers = sum(1 for _ in _CONTAINER_LINE.finditer(source))
+    if containers > MAX_BLOCKS:
+        raise MarkdownTooComplex(
+            f"A text may have {MAX_BLOCKS} paragraphs, list items, table rows and other"
+            f" blocks at most; this has {containers} list items and quotes alone. Split it up."
+        )
+    pipes = source.count("|")
+    if pipes > MAX_TABLE_PIPES:
+        raise MarkdownTooComplex(
+            f"Tables may have {MAX_TABLE_PIPES} cell borders (|) in all; this text has {pipes}."
+        )
+    count = sum(source.count(c) for c in _MARKUP_CHARACTERS)
+    if count > MAX_MARKUP_CHARACTERS:
+        raise MarkdownTooComplex(
+            "This text has too much formatting to show on one page "
+            f"({count} markup characters such as [ * _ ` <; at most {MAX_MARKUP_CHARACTERS})."
+        )
+
+
+def _markup_limit(state: StateCore) -> None:
+    """Core rule (first): the line and markup character limits."""
+    check_markup(state.src)
+
+
+def _structure_limits(state: StateCore) -> None:
+    """Core rule (right after block parsing): the block structure limits."""
+    check_structure(state.tokens)
+
+
+def _inline_limits(state: StateCore) -> None:
+    """Core rule (right after inline parsing): the inline element limit."""
+    check_inline(state.tokens)

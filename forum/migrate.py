@@ -6,9 +6,7 @@ from alembic import command
 from alembic.config import Config
 from flask import Flask
 
-from forum import PROJECT_ROOT
-
-MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+from forum.locations import MIGRATIONS_DIR
 
 
 def alembic_config(database_url: str) -> Config:

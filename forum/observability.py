@@ -97,19 +97,45 @@ def _is_loopback(address: str | None) -> bool:
         return False
 
 
-def metrics_allowed() -> bool:
-    """True for a request with the configured token, or straight from this host.
+#: Forwarding headers: their presence means a proxy relayed the request from somewhere else.
+_FORWARDING_HEADERS = (
+    "Forwarded",
+    "X-Forwarded-For",
+    "X-Forwarded-Host",
+    "X-Forwarded-Proto",
+    "X-Forwarded-Port",
+    "X-Forwarded-Prefix",
+    "X-Real-IP",
+    "Via",
+)
 
-    A request relayed by a reverse proxy on this host also arrives from loopback, so any
-    forwarding header means it came from elsewhere and needs the token.
+
+def metrics_allowed() -> bool:
+    """True for a request with the configured token, or from this host to the development server.
+
+    Without a token, only ``forum run`` (Werkzeug's development server) answers loopback
+    requests. Under gunicorn or any other server, behind TRUSTED_PROXIES, when
+    METRICS_REQUIRE_TOKEN is set, or when the request carries a forwarding header, the token is
+    required: a proxy on this host relays outside requests from loopback, with or without
+    forwarding headers.
     """
     token = current_app.config.get("METRICS_TOKEN")
     if token:
         sent = request.headers.get("Authorization", "")
         if hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
             return True
-    forwarded = any(h in request.headers for h in ("X-Forwarded-For", "Forwarded", "X-Real-IP"))
-    return not forwarded and _is_loopback(request.remote_addr)
+    return _loopback_may_scrape()
+
+
+def _loopback_may_scrape() -> bool:
+    config = current_app.config
+    if config.get("METRICS_REQUIRE_TOKEN") or config.get("TRUSTED_PROXIES"):
+        return False
+    if any(h in request.headers for h in _FORWARDING_HEADERS):
+        return False
+    if not str(request.environ.get("SERVER_SOFTWARE", "")).startswith("Werkzeug/"):
+        return False
+    return _is_loopback(request.remote_addr)
 
 
 class DatabaseCollector(Collector):
@@ -191,7 +217,7 @@ def render_metrics(engine: Engine) -> bytes:
 @bp.get("/metrics")
 @limiter.exempt
 def metrics() -> Response:
-    """Prometheus metrics, for this host's scraper or a request bearing METRICS_TOKEN."""
+    """Prometheus metrics, for a request bearing METRICS_TOKEN (or this host, in development)."""
     if not metrics_allowed():
         abort(403)
     return Response(render_metrics(get_engine()), mimetype=CONTENT_TYPE_LATEST)
@@ -200,6 +226,7 @@ def metrics() -> Response:
 def init_app(app: Flask) -> None:
     """Give every request an id (logged and returned) and count it; serve /metrics."""
     app.config.setdefault("METRICS_TOKEN", None)
+    app.config.setdefault("METRICS_REQUIRE_TOKEN", False)
     app.before_request(_begin_request)
     app.after_request(_finish_request)
     app.register_blueprint(bp)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import string
 from urllib.parse import unquote, urlsplit
 
-from flask import Flask, Response, request
+from flask import Flask, Request, Response, request
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
         "script-src 'self'",
         "style-src 'self'",
-        "img-src 'self' https: data:",
+        # Member content shows no images (external ones become links), so none load from
+        # elsewhere: an image in a post can neither track readers nor carry a data: payload.
+        "img-src 'self'",
         "font-src 'self'",
         "connect-src 'self'",
         "form-action 'self'",
@@ -47,6 +49,26 @@ def is_safe_next(target: str | None) -> bool:
 def safe_next(target: str | None, default: str) -> str:
     """``target`` when it is a safe local path, else ``default``."""
     return target if target is not None and is_safe_next(target) else default
+
+
+#: Values of ``Accept`` that only a page load sends (images, scripts and styles never do).
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+
+
+def is_page_view(req: Request) -> bool:
+    """Whether a GET is a person opening the page, not an ``<img>``, a fetch or a prefetch.
+
+    Browsers say so in Fetch Metadata (``Sec-Fetch-Dest: document``). Without it (an old
+    browser, a script), only a request that names HTML in ``Accept`` counts: browsers ask for
+    images with ``image/*`` or ``*/*``, never with ``text/html``.
+    """
+    purpose = (req.headers.get("Sec-Purpose") or req.headers.get("Purpose") or "").lower()
+    if "prefetch" in purpose or "prerender" in purpose:
+        return False
+    dest = req.headers.get("Sec-Fetch-Dest")
+    if dest is not None:
+        return dest.strip().lower() == "document"
+    return any(value.lower() in _HTML_TYPES for value, _quality in req.accept_mimetypes)
 
 
 #: Headers every response carries unless the view set its own (name, lower-case name, value).

@@ -1,30 +1,55 @@
-"""Glue between Flask and the domain: the login loader, template helpers, view utilities."""
+"""Glue between Flask and the domain, and the one home of what views share.
+
+The login loader and template helpers wire Flask to the domain; beside them sit the helpers
+every blueprint writes its views with (who is asking and what they may do, get-or-404,
+service errors shown on a form, the addresses of posts). They live here rather than in a
+module of their own because they build on this module's pieces (``current_member``, the
+URL cache, the template globals), and a blueprint imports its tools from ``forum.web`` (and
+its rate limits from ``forum.limits``), never from another blueprint.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import MutableMapping
-from typing import Any
+from collections.abc import Callable, MutableMapping
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
 
 import flask
-from flask import Flask, abort, current_app, g, request
+from flask import Flask, abort, current_app, g, make_response, request
 from flask.globals import _cv_request
 from flask.templating import Environment
-from flask_login import current_user
-from flask_wtf.csrf import generate_csrf
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+from wtforms.validators import ValidationError as WTFormsValidationError
 
-from forum.db import get_session, utcnow
-from forum.extensions import login_manager
-from forum.models import User
-from forum.services import accounts
+from forum.db import WRITE_METHODS, Base, get_session, new_session, utcnow
+from forum.extensions import csrf, login_manager
+from forum.forms import BaseForm
+from forum.models import Post, PostKind, User
+from forum.search import Hit
+from forum.services import logins
 from forum.services.accounts import PasswordPolicy
+from forum.services.errors import NotFound, ServiceError, ValidationError
+from forum.services.posts import PostRow
+from forum.services.questions import slugify
 
-#: Header navigation: (label, endpoint). An area appears once its blueprint is registered.
+P = ParamSpec("P")
+T = TypeVar("T")
+M = TypeVar("M", bound=Base)
+
+#: Header navigation: (label, endpoint).
 NAVIGATION = [
     ("Knowledge base", "wiki.index"),
     ("Questions", "questions.index"),
     ("Tags", "tags.index"),
     ("People", "users.index"),
+]
+#: The programme pages, grouped in one header menu on wide screens: (label, endpoint).
+PROGRAMMES = [
     ("Mentoring", "mentoring.index"),
     ("Circles", "circles.index"),
     ("Paths", "paths.index"),
@@ -52,6 +77,96 @@ def current_member() -> User:
     if not isinstance(user, User):
         abort(401)
     return user
+
+
+def admin_required(view: Callable[P, T]) -> Callable[P, T]:
+    """Only logged-in admins get past: visitors go to the login page, members see 403."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        if not current_member().is_admin:
+            abort(403, "Only admins can do this.")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def moderator_required(view: Callable[P, T]) -> Callable[P, T]:
+    """Only logged-in moderators (and admins) get past: visitors log in, members see 403."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        if not current_member().is_moderator:
+            abort(403, "Only moderators and admins can do this.")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def form_checks_csrf(view: Callable[P, T]) -> Callable[P, T]:
+    """The view's form checks the CSRF token itself, instead of the app-wide check.
+
+    For the writing forms: a token that expired, or that belongs to a session since replaced
+    (logged out and in again in another tab), fails the form's validation, so the view shows
+    the form again with the member's text, a fresh token and a message saying what happened,
+    rather than a bare 400 page. Such a view must validate its form before any change. If it
+    cannot show its form (the post is gone, the member may not edit it), the answer is the
+    usual CSRF 400 all the same, never an answer that depends on the object.
+    """
+
+    @wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        if request.method not in WRITE_METHODS:
+            return view(*args, **kwargs)
+        field_name = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+        try:
+            validate_csrf(request.form.get(field_name))
+        except WTFormsValidationError as exc:
+            refused = CSRFError(str(exc))
+        else:
+            return view(*args, **kwargs)
+        try:
+            return view(*args, **kwargs)
+        except (HTTPException, ServiceError) as exc:
+            raise refused from exc
+
+    csrf.exempt(wrapper)
+    return wrapper
+
+
+def get_or_404(model: type[M], ident: int, message: str) -> M:
+    """The row of ``model`` with primary key ``ident``; NotFound (a 404 saying ``message``)."""
+    found = get_session().get(model, ident)
+    if found is None:
+        raise NotFound(message)
+    return found
+
+
+def submit(
+    form: BaseForm,
+    page: Callable[[], ResponseReturnValue],
+    service: Callable[P, T],
+    /,
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """``service(*args, **kwargs)``; if it refuses the input, answer 400 with ``page``.
+
+    On a ValidationError the request's transaction is rolled back, the messages go next to
+    the form's fields (which still hold what the member typed; names the form lacks go to
+    the form as a whole) and the request ends with ``page()`` as a 400 response. ``page``
+    runs after the rollback, so it may load afresh what it shows.
+    """
+    try:
+        return service(*args, **kwargs)
+    except ValidationError as exc:
+        get_session().rollback()
+        form.add_errors(exc.errors)
+        response = make_response(page())
+        response.status_code = 400
+        abort(response)
 
 
 def page_number() -> int:
@@ -108,6 +223,34 @@ def url_for(endpoint: str, /, **values: Any) -> str:
     return url
 
 
+def question_url(question: Post | PostRow, **kwargs: Any) -> str:
+    """The canonical address of a question (with its slug)."""
+    return url_for(
+        "questions.detail", question_id=question.id, slug=slugify(question.title), **kwargs
+    )
+
+
+def post_url(post: Post | Hit | None) -> str | None:
+    """Where a post or search hit is read (an answer at its place on its question's page).
+
+    None when there is nothing to link to: no post, a deleted one, an article without a slug.
+    """
+    if post is None:
+        return None
+    if isinstance(post, Hit):
+        kind, question_id = post.kind, post.question_id
+    elif post.deleted_at is not None:
+        return None
+    else:
+        kind, question_id = str(post.kind), post.parent_id
+    # Called for every post a profile or a result page lists: the memoised builder.
+    if kind == PostKind.ARTICLE:
+        return url_for("wiki.detail", slug=post.slug) if post.slug else None
+    if kind == PostKind.ANSWER and question_id is not None:
+        return url_for("questions.detail", question_id=question_id) + f"#post-{post.id}"
+    return url_for("questions.detail", question_id=post.id)
+
+
 def csrf_token() -> str:
     """The request's CSRF token, as ``flask_wtf.csrf.generate_csrf`` gives it.
 
@@ -124,13 +267,60 @@ def csrf_token() -> str:
     return str(generate_csrf())
 
 
-def _load_user(session_id: str) -> User | None:
-    return accounts.load_session_user(get_session(), session_id)
+#: The Flask-session key holding the secret of the login session (see forum.services.logins).
+LOGIN_SESSION_KEY = "_login"
+_TOUCH_KEY = "forum.login_to_touch"
+
+
+def login_session_secret() -> str | None:
+    """The secret naming this browser's login session, if it has one."""
+    secret = flask.session.get(LOGIN_SESSION_KEY)
+    return secret if isinstance(secret, str) else None
+
+
+def _load_user(user_id: str) -> User | None:
+    # The signed cookie alone is not enough: its login session must still be open on the
+    # server, so a copy of a logged-out cookie stays logged out.
+    secret = login_session_secret()
+    if secret is None:
+        return None
+    found = logins.load(
+        get_session(), user_id, secret, idle_limit=current_app.permanent_session_lifetime
+    )
+    if found is None:
+        return None
+    user, login = found
+    if logins.needs_touch(login):
+        g.setdefault(_TOUCH_KEY, (login.id, user.id))
+    return user
+
+
+def _touch_login_session(exc: BaseException | None) -> None:
+    touched = g.pop(_TOUCH_KEY, None)
+    if touched is None or exc is not None:
+        return
+    login_id, user_id = touched
+    # The request's own session may still hold SQLite's write lock (a POST that did not
+    # commit); it is about to be closed anyway, so close it first and write on a new one.
+    request_session = g.pop("db_session", None)
+    if request_session is not None:
+        request_session.close()
+    db = new_session(writes=True)
+    try:
+        logins.touch(db, login_id, user_id)
+        db.commit()
+    except SQLAlchemyError:
+        # Only a last-seen time: never turn a served page into an error for it.
+        db.rollback()
+        current_app.logger.warning("could not record login session %s as seen", login_id)
+    finally:
+        db.close()
 
 
 def init_login(app: Flask) -> None:
-    """Wire Flask-Login to the accounts service."""
+    """Wire Flask-Login to the login sessions kept on the server."""
     login_manager.user_loader(_load_user)
+    app.teardown_appcontext(_touch_login_session)
 
 
 def _timeago(value: dt.datetime | None) -> str:
@@ -170,25 +360,15 @@ def _exact_time(value: dt.datetime | None) -> str:
     return value.astimezone(dt.UTC).strftime("%d %b %Y, %H:%M UTC")
 
 
-_NAVIGATION_KEY = "forum.navigation"
+#: Each header link as (label, endpoint, area); the link is current on the pages of its area.
+_NAVIGATION = {
+    "navigation": [(label, endpoint, endpoint.split(".")[0]) for label, endpoint in NAVIGATION],
+    "programmes": [(label, endpoint, endpoint.split(".")[0]) for label, endpoint in PROGRAMMES],
+}
 
 
 def _navigation() -> dict[str, Any]:
-    # Every page renders the header: work out its links once per app. Each item is
-    # (label, endpoint, area); the link is current when the page's endpoint is in its area.
-    cached: dict[str, Any] | None = current_app.extensions.get(_NAVIGATION_KEY)
-    if cached is None:
-        views = current_app.view_functions
-        cached = {
-            "navigation": [
-                (label, endpoint, endpoint.split(".")[0])
-                for label, endpoint in NAVIGATION
-                if endpoint in views
-            ],
-            "search_enabled": "search.index" in views,
-        }
-        current_app.extensions[_NAVIGATION_KEY] = cached
-    return cached
+    return _NAVIGATION
 
 
 class TemplateEnvironment(Environment):
@@ -209,6 +389,8 @@ def init_templates(app: Flask) -> None:
     """Filters and globals the templates share."""
     app.jinja_env.globals["url_for"] = url_for
     app.jinja_env.globals["csrf_token"] = csrf_token
+    app.jinja_env.globals["question_url"] = question_url
+    app.jinja_env.globals["post_url"] = post_url
     app.jinja_env.filters["timeago"] = _timeago
     app.jinja_env.filters["isotime"] = _isotime
     app.jinja_env.filters["exacttime"] = _exact_time

@@ -70,6 +70,12 @@ def base_config(tmp_path: Path, database_url: str, **extra: Any) -> dict[str, An
         "SEARCH_INDEX_DIR": str(tmp_path / "search-index"),
         "PASSWORD_HASH_METHOD": TEST_HASH_METHOD,
         "RATELIMIT_ENABLED": False,
+        # Searches give up after SEARCH_TIME_LIMIT seconds; on a machine busy with the whole
+        # suite a pause can outlast the 0.8 s default and empty a result the test checks.
+        # Tests of the limit itself set their own.
+        "SEARCH_TIME_LIMIT": 20.0,
+        # Tests run on an established site unless they say otherwise (see test_new_site.py).
+        "NEW_SITE_POSTS": 0,
         **extra,
     }
 
@@ -141,8 +147,10 @@ def app(
     monkeypatch.setenv("FORUM_INSTANCE_PATH", str(tmp_path / "instance"))
     application = create_app(app_config)
     yield application
+    from forum import aftercommit
     from forum.db import get_engine
 
+    aftercommit.wait_idle(60)  # merged after-commit work may still use the engine
     get_engine(application).dispose()
 
 

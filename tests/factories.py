@@ -21,6 +21,11 @@ def make_user(
     """A member whose password is TEST_PASSWORD, flushed so it has an id."""
     n = next(_counter)
     username = username or f"member{n}"
+    if fields.get("department"):
+        # Members pick departments from the list; a member's department is on it.
+        from forum.services import departments
+
+        fields["department"] = departments.ensure(session, fields["department"])
     user = User(
         username=username,
         email=fields.pop("email", f"{username}@example.com"),
@@ -44,10 +49,13 @@ def make_article(
     article_type: str = "tip",
     **kwargs: Any,
 ) -> Any:
-    """A published article (through the knowledge-base service), flushed."""
+    """A published article (through the knowledge-base service, its tags created first), flushed."""
     from forum.services import articles
+    from forum.services.tags import parse_tags, tags_named
 
     n = next(_counter)
+    tags_named(session, parse_tags(tags))
+    session.flush()
     return articles.create_article(
         session,
         author=author or make_user(session),
@@ -99,7 +107,11 @@ def make_answer(
 
 
 def make_comment(
-    session: Session, post: Any, author: User | None = None, *, body: str = "Good point.",
+    session: Session,
+    post: Any,
+    author: User | None = None,
+    *,
+    body: str = "Good point.",
     parent: Any = None,
 ) -> Any:
     """A comment (or a reply, with ``parent``) through the comments service, flushed."""

@@ -1,37 +1,23 @@
-"""Administration: members and their roles."""
+"""Administration: members and their roles, and the department list."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
+from dataclasses import dataclass, field
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required
+from sqlalchemy import select
 
 from forum.db import get_session
 from forum.forms.accounts import RoleForm
-from forum.models import Role, User
-from forum.services import accounts
-from forum.services.errors import NotFound, ValidationError
-from forum.web import current_member, page_number
+from forum.forms.departments import DepartmentForm, MergeForm, RemoveForm
+from forum.models import Department, Role, User
+from forum.services import accounts, departments
+from forum.services.errors import ValidationError
+from forum.web import admin_required, current_member, get_or_404, page_number, submit
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-
-def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Only admins get past; others see 403."""
-
-    @wraps(view)
-    @login_required
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if not current_user.is_admin:
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapper
 
 
 @bp.get("/users")
@@ -60,9 +46,7 @@ def users() -> ResponseReturnValue:
 def set_role(user_id: int) -> ResponseReturnValue:
     """Change one member's role."""
     db = get_session()
-    user = db.get(User, user_id)
-    if user is None:
-        raise NotFound("No such member.")
+    user = get_or_404(User, user_id, "No such member.")
     form = RoleForm(prefix=f"m{user_id}")
     if not form.validate_on_submit():
         abort(400, "Choose member, moderator or admin.")
@@ -74,3 +58,124 @@ def set_role(user_id: int) -> ResponseReturnValue:
     db.commit()
     flash(f"{user.display_name} is now {user.role.value}.", "success")
     return redirect(url_for("admin.users"))
+
+
+@dataclass
+class _DepartmentForms:
+    """The department page's forms: adding one, and per department renaming and merging."""
+
+    add: DepartmentForm
+    rename: dict[int, DepartmentForm] = field(default_factory=dict)
+    merge: dict[int, MergeForm] = field(default_factory=dict)
+    remove: RemoveForm = field(default_factory=lambda: RemoveForm(formdata=None))
+
+
+def _department_page(forms: _DepartmentForms | None = None) -> str:
+    """The list with its forms; forms given (the one just sent) keep what was typed."""
+    db = get_session()
+    rows = departments.listing(db)
+    forms = forms or _DepartmentForms(add=DepartmentForm(formdata=None))
+    for row in rows:
+        d = row.department
+        forms.rename.setdefault(
+            d.id, DepartmentForm(formdata=None, name=d.name, prefix=f"rename{d.id}")
+        )
+        merge = forms.merge.setdefault(d.id, MergeForm(formdata=None, prefix=f"merge{d.id}"))
+        merge.into.choices = [(o.department.id, o.department.name) for o in rows if o != row]
+    return render_template("admin/departments.html", rows=rows, forms=forms)
+
+
+@bp.get("/departments")
+@admin_required
+def departments_page() -> ResponseReturnValue:
+    """The departments members pick from: add, rename, merge and remove them."""
+    return _department_page()
+
+
+@bp.post("/departments")
+@admin_required
+def add_department() -> ResponseReturnValue:
+    """Add a department."""
+    db = get_session()
+    form = DepartmentForm()
+    forms = _DepartmentForms(add=form)
+    if not form.validate_on_submit():
+        return _department_page(forms), 400
+    added = submit(
+        form,
+        lambda: _department_page(forms),
+        departments.create,
+        db,
+        actor=current_member(),
+        name=form.name.data or "",
+    )
+    db.commit()
+    flash(f"{added.name} is on the list.", "success")
+    return redirect(url_for("admin.departments_page"))
+
+
+@bp.post("/departments/<int:department_id>/rename")
+@admin_required
+def rename_department(department_id: int) -> ResponseReturnValue:
+    """Rename a department, for its members and onboarding path too."""
+    db = get_session()
+    department = get_or_404(Department, department_id, "No such department.")
+    form = DepartmentForm(prefix=f"rename{department_id}")
+    forms = _DepartmentForms(add=DepartmentForm(formdata=None), rename={department_id: form})
+    if not form.validate_on_submit():
+        return _department_page(forms), 400
+    old = department.name
+    submit(
+        form,
+        lambda: _department_page(forms),
+        departments.rename,
+        db,
+        department,
+        actor=current_member(),
+        name=form.name.data or "",
+    )
+    db.commit()
+    flash(f"{old} is now called {department.name}.", "success")
+    return redirect(url_for("admin.departments_page"))
+
+
+@bp.post("/departments/<int:department_id>/merge")
+@admin_required
+def merge_department(department_id: int) -> ResponseReturnValue:
+    """Fold a department into another: its members move there."""
+    db = get_session()
+    department = get_or_404(Department, department_id, "No such department.")
+    form = MergeForm(prefix=f"merge{department_id}")
+    form.into.choices = [(d.id, d.name) for d in db.scalars(select(Department))]
+    forms = _DepartmentForms(add=DepartmentForm(formdata=None), merge={department_id: form})
+    if not form.validate_on_submit():
+        return _department_page(forms), 400
+    into = get_or_404(Department, form.into.data, "No such department.")
+    source = department.name
+    submit(
+        form,
+        lambda: _department_page(forms),
+        departments.merge,
+        db,
+        department,
+        actor=current_member(),
+        into=into,
+    )
+    db.commit()
+    flash(f"{source} is merged into {into.name}.", "success")
+    return redirect(url_for("admin.departments_page"))
+
+
+@bp.post("/departments/<int:department_id>/remove")
+@admin_required
+def remove_department(department_id: int) -> ResponseReturnValue:
+    """Take a department off the list; its members are left without one."""
+    db = get_session()
+    department = get_or_404(Department, department_id, "No such department.")
+    if not RemoveForm().validate_on_submit():
+        abort(400, "The form expired; please try again.")
+    name = department.name
+    departments.remove(db, department, actor=current_member())
+    db.commit()
+    flash(f"{name} is off the list; its members have no department now.", "success")
+    return redirect(url_for("admin.departments_page"))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, request
 from flask.typing import ResponseReturnValue
 
-from forum.blueprints.admin import admin_required
 from forum.db import get_session
 from forum.services import analytics
+from forum.web import admin_required
 
 bp = Blueprint("analytics", __name__, url_prefix="/admin")
 

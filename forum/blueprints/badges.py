@@ -5,50 +5,35 @@ from __future__ import annotations
 import math
 
 from flask import Blueprint, render_template
-from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
-from werkzeug.routing import BuildError
 
 from forum.db import get_session
-from forum.models import Post, PostKind
-from forum.services import badges, reputation
-from forum.web import page_number
-from forum.web import url_for as cached_url_for
+from forum.models import BadgeAward
+from forum.services import badges, reputation, visibility
+from forum.web import current_viewer, page_number
 
 bp = Blueprint("badges", __name__)
 
 AWARDS_PER_PAGE = 50
 
 
-@bp.record_once
-def _setup(state: BlueprintSetupState) -> None:
-    """Put the configured reputation rules in force and award badges after each commit."""
-    config = state.app.config
-    reputation.configure(config.get("REPUTATION_RULES"), config.get("REPUTATION_THRESHOLDS"))
-    badges.install()
-
-
-@bp.app_template_global("post_url")
-def post_url(post: Post | None) -> str | None:
-    """Where a post is read (an answer on its question's page), or None when it can't be."""
-    if post is None or post.is_deleted:
-        return None
-    try:
-        # Called for every post a profile lists: the memoised builder.
-        if post.kind == PostKind.ARTICLE:
-            return cached_url_for("wiki.detail", slug=post.slug)
-        if post.kind == PostKind.ANSWER:
-            url = cached_url_for("questions.detail", question_id=post.parent_id)
-            return url + f"#post-{post.id}"
-        return cached_url_for("questions.detail", question_id=post.id)
-    except BuildError:
-        return None
-
-
 @bp.app_template_global("reputation_reason")
 def reputation_reason(reason: str) -> str:
     """A ledger reason in words."""
     return reputation.REASONS.get(reason, reason)
+
+
+@bp.app_template_filter("award_day")
+def award_day(award: BadgeAward) -> str:
+    """The UTC day of an award, e.g. ``6 Dec 2026``: never the time of day."""
+    day = badges.day_awarded(award)
+    return f"{day.day} {day:%b %Y}"
+
+
+@bp.app_template_filter("award_day_iso")
+def award_day_iso(award: BadgeAward) -> str:
+    """The UTC day of an award for a ``<time datetime>``: ``2026-12-06``."""
+    return badges.day_awarded(award).isoformat()
 
 
 @bp.get("/badges")
@@ -68,11 +53,17 @@ def detail(key: str) -> ResponseReturnValue:
     """Who earned a badge, when, and for what."""
     badge = badges.get(key)
     page = page_number()
-    awards, total = badges.awards_of_badge(get_session(), key, page=page, per_page=AWARDS_PER_PAGE)
+    db = get_session()
+    awards, total = badges.awards_of_badge(db, key, page=page, per_page=AWARDS_PER_PAGE)
+    # An award names its post only while the viewer may see it (and its question).
+    shown = visibility.visible_post_ids(
+        db, current_viewer(), {a.post_id for a in awards if a.post_id is not None}
+    )
     return render_template(
         "badges/detail.html",
         badge=badge,
         awards=awards,
+        shown_posts=shown,
         total=total,
         page=page,
         pages=max(1, math.ceil(total / AWARDS_PER_PAGE)),

@@ -32,7 +32,7 @@ from forum.services import badges, circles
 from forum.services import calendar as ical
 from forum.services.circles import CircleData, SessionData
 from forum.services.errors import Conflict, ValidationError
-from forum.web import current_member, current_viewer
+from forum.web import current_member, current_viewer, submit
 
 bp = Blueprint("circles", __name__)
 
@@ -82,12 +82,14 @@ def new() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return render_template("circles/circle_form.html", form=form, circle=None), 400
     db = get_session()
-    try:
-        circle = circles.create_circle(db, facilitator=current_member(), data=_circle_data(form))
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
-        return render_template("circles/circle_form.html", form=form, circle=None), 400
+    circle = submit(
+        form,
+        lambda: render_template("circles/circle_form.html", form=form, circle=None),
+        circles.create_circle,
+        db,
+        facilitator=current_member(),
+        data=_circle_data(form),
+    )
     db.commit()
     flash("Your circle is open. Schedule a first session so people know when you meet.", "success")
     return redirect(url_for("circles.detail", circle_id=circle.id))
@@ -147,12 +149,15 @@ def edit(circle_id: int) -> ResponseReturnValue:
         return render_template("circles/circle_form.html", form=form, circle=circle)
     if not form.validate_on_submit():
         return render_template("circles/circle_form.html", form=form, circle=circle), 400
-    try:
-        circles.edit_circle(db, editor=current_member(), circle=circle, data=_circle_data(form))
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
-        return render_template("circles/circle_form.html", form=form, circle=circle), 400
+    submit(
+        form,
+        lambda: render_template("circles/circle_form.html", form=form, circle=circle),
+        circles.edit_circle,
+        db,
+        editor=current_member(),
+        circle=circle,
+        data=_circle_data(form),
+    )
     db.commit()
     flash("Circle saved.", "success")
     return redirect(url_for("circles.detail", circle_id=circle.id))
@@ -238,14 +243,15 @@ def hand_over(circle_id: int) -> ResponseReturnValue:
     if not circles.can_manage(current_member(), circle):
         abort(403, "Only the circle's facilitator or a moderator can hand it over.")
     form = HandOverForm()
-    try:
-        new = circles.hand_over(
-            db, actor=current_member(), circle=circle, username=form.username.data or ""
-        )
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
-        return _render_detail(circle, status=400, hand_over_form=form)
+    new = submit(
+        form,
+        lambda: _render_detail(circle, hand_over_form=form),
+        circles.hand_over,
+        db,
+        actor=current_member(),
+        circle=circle,
+        username=form.username.data or "",
+    )
     db.commit()
     flash(f"{new.display_name} now facilitates {circle.name}.", "success")
     return redirect(url_for("circles.detail", circle_id=circle.id))
@@ -260,14 +266,15 @@ def add_resource(circle_id: int) -> ResponseReturnValue:
     form = ResourceForm()
     if not form.validate_on_submit():
         return _render_detail(circle, status=400, resource_form=form)
-    try:
-        circles.add_resource(
-            db, actor=current_member(), circle=circle, reference=form.reference.data or ""
-        )
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
-        return _render_detail(circle, status=400, resource_form=form)
+    submit(
+        form,
+        lambda: _render_detail(circle, resource_form=form),
+        circles.add_resource,
+        db,
+        actor=current_member(),
+        circle=circle,
+        reference=form.reference.data or "",
+    )
     db.commit()
     flash("Resource added.", "success")
     return redirect(url_for("circles.detail", circle_id=circle.id, _anchor="resources"))
@@ -334,12 +341,15 @@ def schedule(circle_id: int) -> ResponseReturnValue:
         return _session_form_page(form, circle, None)
     if not form.validate_on_submit():
         return _session_form_page(form, circle, None, 400)
-    try:
-        item = circles.schedule(db, actor=current_member(), circle=circle, data=_session_data(form))
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
-        return _session_form_page(form, circle, None, 400)
+    item = submit(
+        form,
+        lambda: _session_form_page(form, circle, None),
+        circles.schedule,
+        db,
+        actor=current_member(),
+        circle=circle,
+        data=_session_data(form),
+    )
     db.commit()
     flash("Session scheduled; the circle's members have been told.", "success")
     return redirect(url_for("circles.session_detail", session_id=item.id))
@@ -415,12 +425,15 @@ def edit_session(session_id: int) -> ResponseReturnValue:
         return _session_form_page(form, item.circle, item)
     if not form.validate_on_submit():
         return _session_form_page(form, item.circle, item, 400)
-    try:
-        circles.edit_session(db, actor=current_member(), item=item, data=_session_data(form))
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
-        return _session_form_page(form, item.circle, item, 400)
+    submit(
+        form,
+        lambda: _session_form_page(form, item.circle, item),
+        circles.edit_session,
+        db,
+        actor=current_member(),
+        item=item,
+        data=_session_data(form),
+    )
     db.commit()
     flash("Session updated; subscribed calendars pick up the change.", "success")
     return redirect(url_for("circles.session_detail", session_id=item.id))
@@ -433,12 +446,15 @@ def notes(session_id: int) -> ResponseReturnValue:
     db = get_session()
     item = circles.get_session_item(db, session_id)
     form = NotesForm()
-    try:
-        circles.record_notes(db, actor=current_member(), item=item, notes_md=form.notes.data or "")
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
-        return _render_session(item, status=400, notes_form=form)
+    submit(
+        form,
+        lambda: _render_session(item, notes_form=form),
+        circles.record_notes,
+        db,
+        actor=current_member(),
+        item=item,
+        notes_md=form.notes.data or "",
+    )
     db.commit()
     flash("Notes saved.", "success")
     return redirect(url_for("circles.session_detail", session_id=item.id, _anchor="notes"))
@@ -492,16 +508,19 @@ def rate(session_id: int) -> ResponseReturnValue:
         return _render_session(item, status=400, rating_form=form)
     me = current_member()
     try:
-        circles.rate(
-            db, user=me, item=item, rating=form.rating_value(), comment=form.comment.data or ""
+        submit(
+            form,
+            lambda: _render_session(item, rating_form=form),
+            circles.rate,
+            db,
+            user=me,
+            item=item,
+            rating=form.rating_value(),
+            comment=form.comment.data or "",
         )
     except Conflict as exc:
         db.rollback()
         return _render_session(item, status=409, error=str(exc))
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
-        return _render_session(item, status=400, rating_form=form)
     db.commit()
     if item.presenter_id is not None:
         # Ratings are not among the changes the badge hooks watch: award the host here.

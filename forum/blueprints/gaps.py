@@ -8,14 +8,15 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
 
-from forum.blueprints.questions import member_key, post_limit
 from forum.db import get_session
 from forum.extensions import limiter
 from forum.forms.requests import FulfilForm, TutorialRequestForm
-from forum.models import Post, RequestStatus, TutorialRequest
+from forum.limits import member_key, post_limit
+from forum.models import Post, TutorialRequest
 from forum.services import gaps, tutorial_requests
 from forum.services.errors import ValidationError
-from forum.web import current_member, current_viewer, page_number
+from forum.services.tutorial_requests import Fulfilment
+from forum.web import current_member, current_viewer, page_number, submit
 
 bp = Blueprint("gaps", __name__)
 
@@ -58,7 +59,7 @@ def requests() -> ResponseReturnValue:
         requests=rows,
         total=total,
         status=status,
-        statuses=list(RequestStatus),
+        statuses=list(tutorial_requests.LISTED_STATUSES),
         tag=tag,
         page=page,
         pages=max(1, math.ceil(total / PER_PAGE)),
@@ -82,18 +83,16 @@ def new_request() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _render_new(form, 400)
     db = get_session()
-    try:
-        created = tutorial_requests.create(
-            db,
-            requester=current_member(),
-            title=form.title.data or "",
-            details_md=form.details.data or "",
-            tags=form.tag_list(),
-        )
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
-        return _render_new(form, 400)
+    created = submit(
+        form,
+        lambda: _render_new(form),
+        tutorial_requests.create,
+        db,
+        requester=current_member(),
+        title=form.title.data or "",
+        details_md=form.details.data or "",
+        tags=form.tag_list(),
+    )
     db.commit()
     flash("Your request is posted. Colleagues can +1 it, and authors can pick it up.", "success")
     return redirect(url_for("gaps.request_detail", request_id=created.id))
@@ -112,6 +111,8 @@ def _render_detail(
             supported=item.id in tutorial_requests.supported_by(db, viewer, [item.id]),
             form=form or FulfilForm(),
             viewer=viewer,
+            may_confirm=tutorial_requests.can_confirm(viewer, item, item.article),
+            may_reopen=tutorial_requests.can_reopen(viewer, item),
         ),
         status,
     )
@@ -162,16 +163,21 @@ def fulfil(request_id: int) -> ResponseReturnValue:
     form = FulfilForm()
     if not form.validate_on_submit():
         return _render_detail(item, form, 400)
-    try:
+
+    def propose() -> tuple[Post, Fulfilment]:
         post = tutorial_requests.resolve_reference(db, form.article.data or "")
-        done = tutorial_requests.fulfil(
+        return post, tutorial_requests.fulfil(
             db, actor=current_member(), request_id=item.id, post_id=post.id
         )
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
-        return _render_detail(item, form, 400)
+
+    post, done = submit(form, lambda: _render_detail(item, form), propose)
     db.commit()
+    if not done.confirmed:
+        flash(
+            f"“{done.article.title}” is proposed. The requester or a moderator confirms it.",
+            "success",
+        )
+        return redirect(url_for("gaps.request_detail", request_id=item.id))
     current_app.logger.info("tutorial request %s fulfilled by post %s", item.id, post.id)
     flash(
         f"Marked as fulfilled by “{done.article.title}”. "
@@ -179,3 +185,30 @@ def fulfil(request_id: int) -> ResponseReturnValue:
         "success",
     )
     return redirect(url_for("gaps.request_detail", request_id=item.id))
+
+
+@bp.post("/requests/<int:request_id>/confirm")
+@login_required
+def confirm(request_id: int) -> ResponseReturnValue:
+    """Confirm the proposed article (requester or moderator)."""
+    db = get_session()
+    done = tutorial_requests.confirm(db, actor=current_member(), request_id=request_id)
+    db.commit()
+    current_app.logger.info("tutorial request %s fulfilled by post %s", request_id, done.article.id)
+    flash(
+        f"Confirmed: “{done.article.title}” fulfils the request. "
+        f"{done.notified} {'colleague was' if done.notified == 1 else 'colleagues were'} told.",
+        "success",
+    )
+    return redirect(url_for("gaps.request_detail", request_id=request_id))
+
+
+@bp.post("/requests/<int:request_id>/reopen")
+@login_required
+def reopen(request_id: int) -> ResponseReturnValue:
+    """Reopen a fulfilled request, or decline a proposed article."""
+    db = get_session()
+    tutorial_requests.reopen(db, actor=current_member(), request_id=request_id)
+    db.commit()
+    flash("The request is open again.", "success")
+    return redirect(url_for("gaps.request_detail", request_id=request_id))

@@ -4,28 +4,26 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, render_template
 from flask.typing import ResponseReturnValue
-from sqlalchemy import func, select, text
+from flask_login import current_user
+from sqlalchemy import text
 
 from forum.db import get_session
 from forum.extensions import limiter
-from forum.models import User
 from forum.search import backend_status
+from forum.services import home
+from forum.web import current_member
 
 bp = Blueprint("main", __name__)
 
 
 @bp.get("/")
 def index() -> ResponseReturnValue:
-    """The home page: what forum is for and who is here."""
+    """The front page: a member's day at a glance, or what the forum holds for a visitor."""
     session = get_session()
-    newest = session.scalars(
-        select(User)
-        .where(User.is_active.is_(True))
-        .order_by(User.created_at.desc(), User.id.desc())
-        .limit(8)
-    ).all()
-    member_count = session.scalar(select(func.count()).select_from(User)) or 0
-    return render_template("main/index.html", newest=newest, member_count=member_count)
+    if current_user.is_authenticated:
+        page = home.member_home(session, current_member())
+        return render_template("main/member.html", home=page)
+    return render_template("main/index.html", overview=home.overview(session))
 
 
 @bp.get("/healthz")

@@ -17,8 +17,8 @@ from forum.forms.mentoring import (
 )
 from forum.models import Mentorship, User
 from forum.services import mentoring, paths, skills
-from forum.services.errors import NotFound, ValidationError
-from forum.web import current_member
+from forum.services.errors import NotFound
+from forum.web import current_member, get_or_404, submit
 
 bp = Blueprint("mentoring", __name__)
 
@@ -41,8 +41,8 @@ def index() -> ResponseReturnValue:
 
 
 def _mentor(mentor_id: int) -> User:
-    mentor = get_session().get(User, mentor_id)
-    if mentor is None or not mentor.is_active:
+    mentor = get_or_404(User, mentor_id, "There is no such member.")
+    if not mentor.is_active:
         raise NotFound("There is no such member.")
     return mentor
 
@@ -59,18 +59,16 @@ def request_mentor(mentor_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         return render_template("mentoring/request.html", form=form, mentor=mentor), 400
     db = get_session()
-    try:
-        mentorship = mentoring.request_mentor(
-            db,
-            mentee=current_member(),
-            mentor_id=mentor.id,
-            goal=form.goal.data or "",
-            tag_name=form.tag.data or None,
-        )
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
-        return render_template("mentoring/request.html", form=form, mentor=mentor), 400
+    mentorship = submit(
+        form,
+        lambda: render_template("mentoring/request.html", form=form, mentor=mentor),
+        mentoring.request_mentor,
+        db,
+        mentee=current_member(),
+        mentor_id=mentor.id,
+        goal=form.goal.data or "",
+        tag_name=form.tag.data or None,
+    )
     db.commit()
     flash(f"Your request is on its way to {mentor.display_name}.", "success")
     return redirect(url_for("mentoring.detail", mentorship_id=mentorship.id))
@@ -118,18 +116,16 @@ def respond(mentorship_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _detail(mentorship, 400, respond_form=form)
     db = get_session()
-    try:
-        mentoring.respond(
-            db,
-            mentorship,
-            actor=current_member(),
-            accept=decision == "accept",
-            note=form.note.data or "",
-        )
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
-        return _detail(_load(mentorship_id), 400, respond_form=form)
+    submit(
+        form,
+        lambda: _detail(_load(mentorship_id), respond_form=form),
+        mentoring.respond,
+        db,
+        mentorship,
+        actor=current_member(),
+        accept=decision == "accept",
+        note=form.note.data or "",
+    )
     db.commit()
     flash("You accepted the request." if decision == "accept" else "You declined.", "success")
     return redirect(url_for("mentoring.detail", mentorship_id=mentorship.id))
@@ -144,12 +140,15 @@ def add_goal(mentorship_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _detail(mentorship, 400, goal_form=form)
     db = get_session()
-    try:
-        mentoring.add_goal(db, mentorship, actor=current_member(), text=form.text.data or "")
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
-        return _detail(_load(mentorship_id), 400, goal_form=form)
+    submit(
+        form,
+        lambda: _detail(_load(mentorship_id), goal_form=form),
+        mentoring.add_goal,
+        db,
+        mentorship,
+        actor=current_member(),
+        text=form.text.data or "",
+    )
     db.commit()
     return redirect(url_for("mentoring.detail", mentorship_id=mentorship.id, _anchor="goals"))
 
@@ -177,14 +176,15 @@ def add_checkin(mentorship_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _detail(mentorship, 400, checkin_form=form)
     db = get_session()
-    try:
-        checkin = mentoring.add_checkin(
-            db, mentorship, actor=current_member(), body_md=form.body.data or ""
-        )
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
-        return _detail(_load(mentorship_id), 400, checkin_form=form)
+    checkin = submit(
+        form,
+        lambda: _detail(_load(mentorship_id), checkin_form=form),
+        mentoring.add_checkin,
+        db,
+        mentorship,
+        actor=current_member(),
+        body_md=form.body.data or "",
+    )
     db.commit()
     return redirect(
         url_for("mentoring.detail", mentorship_id=mentorship.id, _anchor=f"checkin-{checkin.id}")
@@ -200,18 +200,16 @@ def end(mentorship_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _detail(mentorship, 400, end_form=form)
     db = get_session()
-    try:
-        mentoring.end(
-            db,
-            mentorship,
-            actor=current_member(),
-            rating=int(form.rating.data or 0),
-            feedback=form.feedback.data or "",
-        )
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
-        return _detail(_load(mentorship_id), 400, end_form=form)
+    submit(
+        form,
+        lambda: _detail(_load(mentorship_id), end_form=form),
+        mentoring.end,
+        db,
+        mentorship,
+        actor=current_member(),
+        rating=int(form.rating.data or 0),
+        feedback=form.feedback.data or "",
+    )
     db.commit()
     flash("Thank you for your feedback.", "success")
     return redirect(url_for("mentoring.detail", mentorship_id=mentorship.id))
@@ -240,17 +238,15 @@ def buddies() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _pairing_page(form, 400)
     db = get_session()
-    try:
-        pair = mentoring.assign_buddy(
-            db,
-            actor=me,
-            newcomer_username=form.newcomer.data or "",
-            buddy_username=form.buddy.data or "",
-        )
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
-        return _pairing_page(form, 400)
+    pair = submit(
+        form,
+        lambda: _pairing_page(form),
+        mentoring.assign_buddy,
+        db,
+        actor=me,
+        newcomer_username=form.newcomer.data or "",
+        buddy_username=form.buddy.data or "",
+    )
     db.commit()
     flash(f"{pair.buddy.display_name} is now {pair.newcomer.display_name}'s buddy.", "success")
     return redirect(url_for("mentoring.buddies"))
@@ -272,9 +268,7 @@ def remove_buddy(pair_id: int) -> ResponseReturnValue:
 def set_people_partner(user_id: int) -> ResponseReturnValue:
     """An admin lets a member pair buddies (or stops them)."""
     db = get_session()
-    user = db.get(User, user_id)
-    if user is None:
-        raise NotFound("No such member.")
+    user = get_or_404(User, user_id, "No such member.")
     value = request.form.get("value")
     if value not in ("0", "1"):
         abort(400, "Say whether the member is a people partner.")

@@ -7,28 +7,28 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from forum.db import get_session
 from forum.forms.moderation import ConductForm, FlagForm, ModerationActionForm
-from forum.models import Comment, Post, User
+from forum.models import Comment, Post
 from forum.services import conduct, moderation
 from forum.services.comments import CommentRow
 from forum.services.errors import Conflict, ValidationError
 from forum.services.posts import PostRow
-from forum.web import current_member, page_number
+from forum.web import (
+    admin_required,
+    current_member,
+    current_viewer,
+    moderator_required,
+    page_number,
+    submit,
+)
 from forum.web import url_for as cached_url_for
 
 bp = Blueprint("moderation", __name__)
 
 AUDIT_PER_PAGE = 50
-
-
-def _moderator() -> User:
-    member = current_member()
-    if not member.is_moderator:
-        abort(403, "Only moderators and admins can see this.")
-    return member
 
 
 def _page_url(target: moderation.Target) -> str:
@@ -47,15 +47,15 @@ def moderation_hidden(obj: Post | Comment | PostRow | CommentRow) -> bool:
 @bp.app_template_global()
 def hidden_for_moderator(obj: Post | Comment | PostRow | CommentRow) -> bool:
     """Whether to show hidden content with a banner: to moderators, when moderators hid it."""
-    user = current_user._get_current_object()
-    return isinstance(user, User) and user.is_moderator and moderation_hidden(obj)
+    user = current_viewer()
+    return user is not None and user.is_moderator and moderation_hidden(obj)
 
 
 @bp.app_template_global()
 def flag_url(kind: str, obj: Post | Comment | PostRow | CommentRow) -> str | None:
     """Where the logged-in member flags a post or comment; None when they can't."""
-    user = current_user._get_current_object()
-    if not isinstance(user, User) or obj.deleted_at is not None or user.id == obj.author_id:
+    user = current_viewer()
+    if user is None or obj.deleted_at is not None or user.id == obj.author_id:
         return None
     # Called for every post and comment on a page: the memoised builder.
     return cached_url_for("moderation.new_flag", target=f"{kind}:{obj.id}")
@@ -68,12 +68,10 @@ def conduct_page() -> ResponseReturnValue:
 
 
 @bp.route("/conduct/edit", methods=["GET", "POST"])
-@login_required
+@admin_required
 def conduct_edit() -> ResponseReturnValue:
     """Admins change the code of conduct; every version is kept."""
     member = current_member()
-    if not member.is_admin:
-        abort(403, "Only admins can change the code of conduct.")
     db = get_session()
     form = ConductForm()
     history = conduct.history(db)
@@ -82,14 +80,15 @@ def conduct_edit() -> ResponseReturnValue:
         return render_template("moderation/conduct_edit.html", form=form, history=history)
     if not form.validate_on_submit():
         return render_template("moderation/conduct_edit.html", form=form, history=history), 400
-    try:
-        conduct.edit(
-            db, editor=member, body_md=form.body.data or "", summary=form.summary.data or ""
-        )
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
-        return render_template("moderation/conduct_edit.html", form=form, history=history), 400
+    submit(
+        form,
+        lambda: render_template("moderation/conduct_edit.html", form=form, history=history),
+        conduct.edit,
+        db,
+        editor=member,
+        body_md=form.body.data or "",
+        summary=form.summary.data or "",
+    )
     db.commit()
     flash("The code of conduct is updated.", "success")
     return redirect(url_for("moderation.conduct_page"))
@@ -150,17 +149,16 @@ def _submit_flag() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _render_flag(form, target, 400)
     try:
-        moderation.flag(
+        submit(
+            form,
+            lambda: _render_flag(form, target),
+            moderation.flag,
             db,
             reporter=member,
             target=target.ref,
             reason=form.reason.data or "",
             text=form.text.data or "",
         )
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
-        return _render_flag(form, target, 400)
     except Conflict as exc:
         db.rollback()
         form.form_errors.append(str(exc))
@@ -175,8 +173,7 @@ def _render_queue(
     typed: dict[int, dict[str, str]] | None = None,
     status: int = 200,
 ) -> ResponseReturnValue:
-    moderator = _moderator()
-    items = moderation.queue(get_session(), viewer=moderator)
+    items = moderation.queue(get_session(), viewer=current_member())
     return (
         render_template(
             "moderation/queue.html",
@@ -190,35 +187,34 @@ def _render_queue(
 
 
 @bp.get("/moderation")
-@login_required
+@moderator_required
 def queue() -> ResponseReturnValue:
     """Open flags grouped by what they concern, with the actions moderators take."""
     return _render_queue()
 
 
 @bp.post("/moderation/flags/<int:flag_id>/<action>")
-@login_required
+@moderator_required
 def act(flag_id: int, action: str) -> ResponseReturnValue:
     """Dismiss, edit, hide, delete or warn: resolves every open flag on the target."""
-    moderator = _moderator()
+    moderator = current_member()
     if action not in moderation.ACTIONS:
         abort(404, "There is no such moderation action.")
     db = get_session()
     form = ModerationActionForm()
     if not form.validate_on_submit():
         return _queue_errors(flag_id, form.errors, form)
-    try:
-        outcome = moderation.act(
-            db,
-            moderator=moderator,
-            flag_id=flag_id,
-            action=action,
-            note=form.note.data or "",
-            warning=form.warning.data or "",
-        )
-    except ValidationError as exc:
-        db.rollback()
-        return _queue_errors(flag_id, exc.errors, form)
+    outcome = submit(
+        form,
+        lambda: _queue_errors(flag_id, form.errors, form),
+        moderation.act,
+        db,
+        moderator=moderator,
+        flag_id=flag_id,
+        action=action,
+        note=form.note.data or "",
+        warning=form.warning.data or "",
+    )
     db.commit()
     if action == "edit" and outcome.target.edit_endpoint:
         flash("The flags are resolved. Edit the post; the edit is kept in its history.", "info")
@@ -236,7 +232,7 @@ def act(flag_id: int, action: str) -> ResponseReturnValue:
 
 
 def _unhide(kind: str, target_id: int) -> ResponseReturnValue:
-    moderator = _moderator()
+    moderator = current_member()
     db = get_session()
     form = ModerationActionForm()
     if not form.validate_on_submit():
@@ -251,14 +247,14 @@ def _unhide(kind: str, target_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/moderation/comments/<int:comment_id>/unhide")
-@login_required
+@moderator_required
 def unhide_comment(comment_id: int) -> ResponseReturnValue:
     """Show members a comment the moderators hid (moderators and admins)."""
     return _unhide("comment", comment_id)
 
 
 @bp.post("/moderation/posts/<int:post_id>/unhide")
-@login_required
+@moderator_required
 def unhide_post(post_id: int) -> ResponseReturnValue:
     """Show members a question, answer or article the moderators hid (moderators and admins)."""
     return _unhide("post", post_id)
@@ -270,10 +266,10 @@ def _queue_errors(flag_id: int, errors: Any, form: ModerationActionForm) -> Resp
 
 
 @bp.get("/moderation/audit")
-@login_required
+@moderator_required
 def audit() -> ResponseReturnValue:
     """Every moderator action, newest first, filtered by action."""
-    moderator = _moderator()
+    moderator = current_member()
     db = get_session()
     action = request.args.get("action", "").strip()[:64] or None
     page = page_number()

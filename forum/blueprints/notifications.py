@@ -83,13 +83,15 @@ def settings() -> ResponseReturnValue:
     member = current_member()
     chosen = notifications.preferences(db, member)
     errors: list[str] = []
+    invalid: set[str] = set()
     if request.method == "POST":
         choices = {kind: request.form.get(f"kind-{kind}", "") for kind in notifications.KINDS}
         try:
             notifications.set_preferences(db, member, choices)
         except ValidationError as exc:
             db.rollback()
-            errors = [m for messages in exc.errors.values() for m in messages]
+            errors = exc.messages
+            invalid = {k for k, v in choices.items() if v not in notifications.CHANNELS}
             chosen = {
                 k: (v if v in notifications.CHANNELS else chosen[k]) for k, v in choices.items()
             }
@@ -103,6 +105,7 @@ def settings() -> ResponseReturnValue:
             "notifications/settings.html",
             chosen=chosen,
             errors=errors,
+            invalid=invalid,
             labels=notifications.KIND_LABELS,
             channels=CHANNEL_LABELS,
         ),

@@ -5,12 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
+from sqlalchemy.orm import Session
 
 from forum.db import get_session
 from forum.forms.paths import OnboardingForm, PathForm, StepForm
-from forum.services import paths
+from forum.services import departments, paths
 from forum.services.errors import Forbidden, ValidationError
-from forum.web import current_member, current_viewer
+from forum.web import current_member, current_viewer, submit
 
 bp = Blueprint("paths", __name__)
 
@@ -37,17 +38,15 @@ def create() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return render_template("paths/edit.html", form=form, path=None), 400
     db = get_session()
-    try:
-        path = paths.create_path(
-            db,
-            owner=current_member(),
-            title=form.title.data or "",
-            description_md=form.description.data or "",
-        )
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
-        return render_template("paths/edit.html", form=form, path=None), 400
+    path = submit(
+        form,
+        lambda: render_template("paths/edit.html", form=form, path=None),
+        paths.create_path,
+        db,
+        owner=current_member(),
+        title=form.title.data or "",
+        description_md=form.description.data or "",
+    )
     db.commit()
     flash("Your path is created: now add its steps.", "success")
     return redirect(url_for("paths.detail", path_id=path.id))
@@ -65,10 +64,14 @@ def _page(
         path=page.path,
         can_curate=paths.can_curate(me, page.path),
         step_form=step_form or StepForm(formdata=None),
-        onboarding_form=OnboardingForm(
-            formdata=None, department=page.path.onboarding_department or ""
-        ),
+        onboarding_form=_onboarding_form(db, page.path.onboarding_department),
     ), status
+
+
+def _onboarding_form(db: Session, department: str | None) -> OnboardingForm:
+    form = OnboardingForm(formdata=None, department=department or "")
+    form.department.offer(departments.names(db), none="None (not an onboarding path)")
+    return form
 
 
 @bp.get("/paths/<int:path_id>")
@@ -91,18 +94,16 @@ def edit(path_id: int) -> ResponseReturnValue:
     form = PathForm()
     if not form.validate_on_submit():
         return render_template("paths/edit.html", form=form, path=path), 400
-    try:
-        paths.update_path(
-            db,
-            path,
-            actor=current_member(),
-            title=form.title.data or "",
-            description_md=form.description.data or "",
-        )
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
-        return render_template("paths/edit.html", form=form, path=path), 400
+    submit(
+        form,
+        lambda: render_template("paths/edit.html", form=form, path=path),
+        paths.update_path,
+        db,
+        path,
+        actor=current_member(),
+        title=form.title.data or "",
+        description_md=form.description.data or "",
+    )
     db.commit()
     flash("The path is saved.", "success")
     return redirect(url_for("paths.detail", path_id=path.id))
@@ -132,12 +133,15 @@ def add_step(path_id: int) -> ResponseReturnValue:
     form = StepForm()
     if not form.validate_on_submit():
         return _page(path_id, 400, step_form=form)
-    try:
-        paths.add_step(db, path, actor=me, reference=form.reference.data or "")
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
-        return _page(path_id, 400, step_form=form)
+    submit(
+        form,
+        lambda: _page(path_id, step_form=form),
+        paths.add_step,
+        db,
+        path,
+        actor=me,
+        reference=form.reference.data or "",
+    )
     db.commit()
     return redirect(url_for("paths.detail", path_id=path.id, _anchor="steps"))
 
@@ -215,11 +219,11 @@ def set_onboarding(path_id: int) -> ResponseReturnValue:
     path = paths.get_path(db, path_id)
     form = OnboardingForm()
     if not form.validate_on_submit():
-        abort(400, "Department names are at most 80 characters.")
+        abort(400, "Choose a department from the list.")
     try:
         paths.set_onboarding(db, path, actor=current_member(), department=form.department.data)
     except ValidationError as exc:
-        abort(400, " ".join(m for ms in exc.errors.values() for m in ms))
+        abort(400, " ".join(exc.messages))
     db.commit()
     if path.onboarding_department:
         flash(f"New members of {path.onboarding_department} will see this path.", "success")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -15,27 +14,23 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
 
-from forum.blueprints.questions import member_key
 from forum.db import get_session
 from forum.extensions import limiter
 from forum.forms.questions import CommentForm
+from forum.limits import comment_limit, member_key, vote_limit
 from forum.models import Answer, Post
 from forum.security import safe_next
-from forum.services import comments, posts, votes
-from forum.services.errors import ValidationError
-from forum.web import current_member
+from forum.services import comments, posts, visibility, votes
+from forum.services.errors import Forbidden, ValidationError
+from forum.web import current_member, current_viewer, form_checks_csrf, question_url, submit
 
 bp = Blueprint("posts", __name__)
 
 
-def vote_limit() -> str:
-    """The configured limit on votes per member."""
-    return str(current_app.config["VOTE_RATE_LIMIT"])
-
-
-def comment_limit() -> str:
-    """The configured limit on comments per member."""
-    return str(current_app.config["COMMENT_RATE_LIMIT"])
+@bp.app_template_global()
+def post_visible(post: Post | None) -> bool:
+    """Whether the viewer may see ``post`` (pages that name a linked post ask first)."""
+    return post is not None and visibility.can_view(get_session(), current_viewer(), post)
 
 
 def _wants_json() -> bool:
@@ -45,15 +40,13 @@ def _wants_json() -> bool:
 
 def _post_page(post: Post) -> str:
     """Where a post is shown: the question page for questions and answers, else home."""
-    from forum.blueprints.questions import question_url
-
     if isinstance(post, Answer):
         question = get_session().get(Post, post.parent_id)
         if question is not None:
             return question_url(question) + f"#post-{post.id}"
     if post.kind.value == "question":
         return question_url(post)
-    if post.slug and "wiki.detail" in current_app.view_functions:
+    if post.slug:
         return url_for("wiki.detail", slug=post.slug)
     return "/"
 
@@ -110,21 +103,17 @@ def comment_vote(comment_id: int) -> ResponseReturnValue:
 @bp.post("/posts/<int:post_id>/comments")
 @login_required
 @limiter.limit(comment_limit, key_func=member_key)
+@form_checks_csrf
 def add_comment(post_id: int) -> ResponseReturnValue:
     """Comment on a post, or reply to a comment (field parent_id)."""
     db = get_session()
     raw_parent = request.form.get("parent_id") or ""
     parent_id = int(raw_parent) if raw_parent.isdigit() and len(raw_parent) < 10 else None
     body = request.form.get("body") or ""
-    try:
-        comment = comments.add(
-            db, author=current_member(), post_id=post_id, body=body, parent_id=parent_id
-        )
-    except ValidationError as exc:
-        db.rollback()
+    form = CommentForm()
+
+    def page() -> str:
         post = posts.get_post(db, post_id)
-        form = CommentForm(formdata=None, body=body)
-        form.add_errors(exc.errors)
         return render_template(
             "questions/comment.html",
             form=form,
@@ -132,7 +121,20 @@ def add_comment(post_id: int) -> ResponseReturnValue:
             back=_back(_post_page(post)),
             action="add",
             parent_id=parent_id,
-        ), 400
+        )
+
+    if form.csrf_refused():
+        return page(), 400
+    comment = submit(
+        form,
+        page,
+        comments.add,
+        db,
+        author=current_member(),
+        post_id=post_id,
+        body=body,
+        parent_id=parent_id,
+    )
     db.commit()
     flash("Your comment is posted.", "success")
     return redirect(_back(_post_page(comment.post)).split("#")[0] + f"#comment-{comment.id}")
@@ -140,14 +142,13 @@ def add_comment(post_id: int) -> ResponseReturnValue:
 
 @bp.route("/comments/<int:comment_id>/edit", methods=["GET", "POST"])
 @login_required
+@form_checks_csrf
 def edit_comment(comment_id: int) -> ResponseReturnValue:
     """Edit one's comment within ten minutes of posting it."""
     db = get_session()
     comment = comments.get(db, comment_id)
     member = current_member()
     if not comments.can_edit(member, comment):
-        from forum.services.errors import Forbidden
-
         raise Forbidden("Only the author can edit a comment, for 10 minutes after posting it.")
     form = CommentForm()
     back = _back(_post_page(comment.post))
@@ -161,11 +162,7 @@ def edit_comment(comment_id: int) -> ResponseReturnValue:
             back=back,
             action="edit",
         )
-    try:
-        comments.edit(db, editor=member, comment_id=comment_id, body=form.body.data or "")
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
+    if form.csrf_refused():
         return render_template(
             "questions/comment.html",
             form=form,
@@ -174,6 +171,22 @@ def edit_comment(comment_id: int) -> ResponseReturnValue:
             back=back,
             action="edit",
         ), 400
+    submit(
+        form,
+        lambda: render_template(
+            "questions/comment.html",
+            form=form,
+            post=comment.post,
+            comment=comment,
+            back=back,
+            action="edit",
+        ),
+        comments.edit,
+        db,
+        editor=member,
+        comment_id=comment_id,
+        body=form.body.data or "",
+    )
     db.commit()
     flash("Your comment is updated.", "success")
     return redirect(back.split("#")[0] + f"#comment-{comment_id}")

@@ -30,38 +30,24 @@ from forum.forms.questions import (
     EditQuestionForm,
     RevealForm,
 )
-from forum.models import Post, User
-from forum.services import answers, posts, questions, revisions
+from forum.limits import history_limited, member_key, post_limit
+from forum.models import Post, PostKind
+from forum.security import is_page_view
+from forum.services import answers, drafts, posts, questions, revisions
 from forum.services import tags as tag_service
-from forum.services.errors import ValidationError
 from forum.services.posts import PostRow
 from forum.services.questions import TAB_LABELS, Tab
-from forum.web import current_member, current_viewer, page_number
-from forum.web import url_for as cached_url_for
+from forum.web import (
+    current_member,
+    current_viewer,
+    form_checks_csrf,
+    moderator_required,
+    page_number,
+    question_url,
+    submit,
+)
 
 bp = Blueprint("questions", __name__)
-
-
-def member_key() -> str:
-    """Rate-limit key: the member (so colleagues behind one address don't share a budget)."""
-    user = current_viewer()
-    return f"member:{user.id}" if user is not None else f"address:{client_address()}"
-
-
-def post_limit() -> str:
-    """The configured limit on new questions and answers."""
-    return str(current_app.config["POST_RATE_LIMIT"])
-
-
-@bp.app_template_global()
-def question_url(question: Post, **kwargs: object) -> str:
-    """The canonical address of a question (with its slug)."""
-    return cached_url_for(
-        "questions.detail",
-        question_id=question.id,
-        slug=questions.slugify(question.title),
-        **kwargs,
-    )
 
 
 @bp.app_template_filter("post_author")
@@ -113,35 +99,37 @@ def index() -> ResponseReturnValue:
 @bp.route("/questions/ask", methods=["GET", "POST"])
 @login_required
 @limiter.limit(post_limit, key_func=member_key, methods=["POST"])
+@form_checks_csrf
 def ask() -> ResponseReturnValue:
-    """Ask a question."""
+    """Ask a question; the member's draft, if any, fills the form again."""
     form = AskForm()
+    db = get_session()
     if request.method == "GET":
-        form.tags.data = request.args.get("tags", "")[:200]
-        return render_template("questions/ask.html", form=form)
+        draft = drafts.find(db, current_member(), PostKind.QUESTION)
+        if draft is not None:
+            form.title.data = draft.title
+            form.body.data = draft.body
+            form.tags.data = draft.tags
+        else:
+            form.tags.data = request.args.get("tags", "")[:200]
+        return render_template("questions/ask.html", form=form, draft=draft)
     if not form.validate_on_submit():
         return render_template("questions/ask.html", form=form), 400
-    db = get_session()
-    try:
-        question = questions.ask(
-            db,
-            author=_member(),
-            title=form.title.data or "",
-            body_md=form.body.data or "",
-            tags=form.tag_list(),
-            anonymous=bool(form.anonymous.data),
-        )
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
-        return render_template("questions/ask.html", form=form), 400
+    question = submit(
+        form,
+        lambda: render_template("questions/ask.html", form=form),
+        questions.ask,
+        db,
+        author=current_member(),
+        title=form.title.data or "",
+        body_md=form.body.data or "",
+        tags=form.tag_list(),
+        anonymous=bool(form.anonymous.data),
+    )
+    drafts.discard(db, current_member(), PostKind.QUESTION)
     db.commit()
     flash("Your question is posted. Colleagues following its tags will see it.", "success")
     return redirect(question_url(question))
-
-
-def _member() -> User:
-    return current_member()
 
 
 def _render_detail(
@@ -170,20 +158,34 @@ def detail(question_id: int, slug: str | None = None) -> ResponseReturnValue:
     # End the read transaction first: on SQLite the view count's write then waits for the
     # write lock instead of failing on a stale snapshot. A lost view never fails the page.
     db.commit()
-    key = questions.viewer_key(viewer, client_address(), current_app.config["SECRET_KEY"])
-    try:
-        counted = questions.record_view(db, question_id, key, seen=_seen_views())
-        db.commit()
-    except OperationalError:
-        db.rollback()
-        current_app.logger.warning("view of question %s not counted: database busy", question_id)
-        counted = False
+    counted = False
+    # Only a person opening the page counts: an <img> or a prefetch pointing here must not
+    # move the count (nor record who loaded it, and when).
+    if is_page_view(request):
+        key = questions.viewer_key(viewer, client_address(), current_app.config["SECRET_KEY"])
+        try:
+            counted = questions.record_view(db, question_id, key, seen=_seen_views())
+            db.commit()
+        except OperationalError:
+            db.rollback()
+            current_app.logger.warning(
+                "view of question %s not counted: database busy", question_id
+            )
+            counted = False
+    # Only members who may answer see the form, with their draft answer if they left one.
+    answer_form = answer_draft = None
+    if data.can_answer:
+        answer_form = AnswerForm()
+        if viewer is not None:
+            answer_draft = drafts.find(db, viewer, PostKind.ANSWER, question_id)
+            if answer_draft is not None:
+                answer_form.body.data = answer_draft.body
     return render_template(
         "questions/detail.html",
         page=data,
         question=data.question,
-        # Only members who may answer see the form.
-        answer_form=AnswerForm() if data.can_answer else None,
+        answer_form=answer_form,
+        answer_draft=answer_draft,
         shown_views=data.question.view_count + (1 if counted else 0),
         related=_related(data.question),
     )
@@ -213,7 +215,8 @@ def _related(question: Post | PostRow) -> list[search.Hit]:
     now = time.monotonic()
     cached = cache.get(key)
     if cached is not None and now - cached[0] < RELATED_CACHE_SECONDS:
-        return cached[1]
+        # A question removed since it was cached must not stay in the sidebar.
+        return search.live_hits(get_session(), cached[1])
     try:
         hits = search.related(get_session(), question.id, question.title or "", limit=5)
     except Exception:  # noqa: BLE001 - an unreadable index only hides the sidebar
@@ -228,11 +231,12 @@ def _related(question: Post | PostRow) -> list[search.Hit]:
 
 @bp.route("/questions/<int:question_id>/edit", methods=["GET", "POST"])
 @login_required
+@form_checks_csrf
 def edit(question_id: int) -> ResponseReturnValue:
     """Edit a question; every save is a revision."""
     db = get_session()
-    question = questions.get(db, question_id, viewer=_member())
-    if not posts.can_edit(_member(), question):
+    question = questions.get(db, question_id, viewer=current_member())
+    if not posts.can_edit(current_member(), question):
         abort(403, "You can't edit this question.")
     form = EditQuestionForm()
     if request.method == "GET":
@@ -243,22 +247,23 @@ def edit(question_id: int) -> ResponseReturnValue:
         return render_template("questions/edit.html", form=form, question=question)
     if not form.validate_on_submit():
         return render_template("questions/edit.html", form=form, question=question), 400
-    try:
-        questions.edit(
-            db,
-            editor=_member(),
-            question_id=question_id,
-            title=form.title.data or "",
-            body_md=form.body.data or "",
-            tags=form.tag_list(),
-            summary=form.summary.data or "",
-            base_revision=form.base_revision_number(),
-        )
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
-        question = questions.get(db, question_id, viewer=_member())
-        return render_template("questions/edit.html", form=form, question=question), 400
+    submit(
+        form,
+        lambda: render_template(
+            "questions/edit.html",
+            form=form,
+            question=questions.get(db, question_id, viewer=current_member()),
+        ),
+        questions.edit,
+        db,
+        editor=current_member(),
+        question_id=question_id,
+        title=form.title.data or "",
+        body_md=form.body.data or "",
+        tags=form.tag_list(),
+        summary=form.summary.data or "",
+        base_revision=form.base_revision_number(),
+    )
     db.commit()
     flash("Your edit is saved.", "success")
     return redirect(question_url(question))
@@ -267,16 +272,13 @@ def edit(question_id: int) -> ResponseReturnValue:
 def _history(post: Post, title: str, back: str, endpoint: str, args: dict[str, int]) -> str:
     db = get_session()
     history = revisions.history(db, post)
-    lines = None
+    diff = None
     from_n = request.args.get("from", type=int)
     to_n = request.args.get("to", type=int)
     if from_n and to_n:
         old = revisions.get_revision(db, post, from_n)
         new = revisions.get_revision(db, post, to_n)
-        lines = revisions.diff_lines(
-            f"{old.title or ''}\n\n{old.body_md}\n\nTags: {old.tags_text}",
-            f"{new.title or ''}\n\n{new.body_md}\n\nTags: {new.tags_text}",
-        )
+        diff = revisions.compare(old, new, revisions.question_revision_text)
     hidden = _hidden_author_id(post)
     return render_template(
         "questions/history.html",
@@ -284,7 +286,7 @@ def _history(post: Post, title: str, back: str, endpoint: str, args: dict[str, i
         title=title,
         back=back,
         history=history,
-        lines=lines,
+        diff=diff,
         from_n=from_n,
         to_n=to_n,
         endpoint=endpoint,
@@ -302,6 +304,7 @@ def _hidden_author_id(post: Post) -> int | None:
 
 
 @bp.get("/questions/<int:question_id>/history")
+@history_limited
 def history(question_id: int) -> ResponseReturnValue:
     """Revisions of a question, and a diff of any two."""
     question = questions.get(get_session(), question_id, viewer=current_viewer())
@@ -315,6 +318,7 @@ def history(question_id: int) -> ResponseReturnValue:
 
 
 @bp.get("/answers/<int:answer_id>/history")
+@history_limited
 def answer_history(answer_id: int) -> ResponseReturnValue:
     """Revisions of an answer."""
     found = answers.get(get_session(), answer_id, viewer=current_viewer())
@@ -330,20 +334,23 @@ def answer_history(answer_id: int) -> ResponseReturnValue:
 @bp.post("/questions/<int:question_id>/answer")
 @login_required
 @limiter.limit(post_limit, key_func=member_key)
+@form_checks_csrf
 def answer(question_id: int) -> ResponseReturnValue:
     """Post an answer."""
     form = AnswerForm()
     if not form.validate_on_submit():
         return _render_detail(question_id, form, 400)
     db = get_session()
-    try:
-        new = answers.answer(
-            db, author=_member(), question_id=question_id, body_md=form.body.data or ""
-        )
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
-        return _render_detail(question_id, form, 400)
+    new = submit(
+        form,
+        lambda: _render_detail(question_id, form),
+        answers.answer,
+        db,
+        author=current_member(),
+        question_id=question_id,
+        body_md=form.body.data or "",
+    )
+    drafts.discard(db, current_member(), PostKind.ANSWER, question_id)
     db.commit()
     flash("Thanks for answering!", "success")
     return redirect(url_for("questions.detail", question_id=question_id) + f"#post-{new.id}")
@@ -351,11 +358,12 @@ def answer(question_id: int) -> ResponseReturnValue:
 
 @bp.route("/answers/<int:answer_id>/edit", methods=["GET", "POST"])
 @login_required
+@form_checks_csrf
 def edit_answer(answer_id: int) -> ResponseReturnValue:
     """Edit an answer; every save is a revision."""
     db = get_session()
-    found = answers.get(db, answer_id, viewer=_member())
-    if not posts.can_edit(_member(), found):
+    found = answers.get(db, answer_id, viewer=current_member())
+    if not posts.can_edit(current_member(), found):
         abort(403, "You can't edit this answer.")
     form = AnswerForm()
     if request.method == "GET":
@@ -364,20 +372,21 @@ def edit_answer(answer_id: int) -> ResponseReturnValue:
         return render_template("questions/edit_answer.html", form=form, answer=found)
     if not form.validate_on_submit():
         return render_template("questions/edit_answer.html", form=form, answer=found), 400
-    try:
-        answers.edit(
-            db,
-            editor=_member(),
-            answer_id=answer_id,
-            body_md=form.body.data or "",
-            summary=form.summary.data or "",
-            base_revision=form.base_revision_number(),
-        )
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
-        found = answers.get(db, answer_id, viewer=_member())
-        return render_template("questions/edit_answer.html", form=form, answer=found), 400
+    submit(
+        form,
+        lambda: render_template(
+            "questions/edit_answer.html",
+            form=form,
+            answer=answers.get(db, answer_id, viewer=current_member()),
+        ),
+        answers.edit,
+        db,
+        editor=current_member(),
+        answer_id=answer_id,
+        body_md=form.body.data or "",
+        summary=form.summary.data or "",
+        base_revision=form.base_revision_number(),
+    )
     db.commit()
     flash("Your edit is saved.", "success")
     return redirect(url_for("questions.detail", question_id=found.parent_id) + f"#post-{found.id}")
@@ -388,7 +397,7 @@ def edit_answer(answer_id: int) -> ResponseReturnValue:
 def accept(answer_id: int) -> ResponseReturnValue:
     """Accept an answer (or undo the acceptance): the asker only."""
     db = get_session()
-    question = answers.accept(db, acceptor=_member(), answer_id=answer_id)
+    question = answers.accept(db, acceptor=current_member(), answer_id=answer_id)
     db.commit()
     if question.accepted_answer_id == answer_id:
         flash("You accepted this answer. Thank you for closing the loop!", "success")
@@ -402,7 +411,7 @@ def accept(answer_id: int) -> ResponseReturnValue:
 def delete_answer(answer_id: int) -> ResponseReturnValue:
     """Delete an answer (its author or a moderator)."""
     db = get_session()
-    found = answers.delete(db, actor=_member(), answer_id=answer_id)
+    found = answers.delete(db, actor=current_member(), answer_id=answer_id)
     db.commit()
     flash("The answer is deleted. A moderator can restore it.", "info")
     return redirect(url_for("questions.detail", question_id=found.parent_id))
@@ -413,7 +422,7 @@ def delete_answer(answer_id: int) -> ResponseReturnValue:
 def undelete_answer(answer_id: int) -> ResponseReturnValue:
     """Restore a deleted answer (moderators)."""
     db = get_session()
-    found = answers.undelete(db, actor=_member(), answer_id=answer_id)
+    found = answers.undelete(db, actor=current_member(), answer_id=answer_id)
     db.commit()
     flash("The answer is restored.", "success")
     return redirect(url_for("questions.detail", question_id=found.parent_id) + f"#post-{found.id}")
@@ -424,7 +433,7 @@ def undelete_answer(answer_id: int) -> ResponseReturnValue:
 def delete(question_id: int) -> ResponseReturnValue:
     """Delete a question (its author or a moderator)."""
     db = get_session()
-    questions.delete(db, actor=_member(), question_id=question_id)
+    questions.delete(db, actor=current_member(), question_id=question_id)
     db.commit()
     flash("The question is deleted. A moderator can restore it.", "info")
     return redirect(url_for("questions.index"))
@@ -435,24 +444,17 @@ def delete(question_id: int) -> ResponseReturnValue:
 def undelete(question_id: int) -> ResponseReturnValue:
     """Restore a deleted question (moderators)."""
     db = get_session()
-    question = questions.undelete(db, actor=_member(), question_id=question_id)
+    question = questions.undelete(db, actor=current_member(), question_id=question_id)
     db.commit()
     flash("The question is restored.", "success")
     return redirect(question_url(question))
 
 
-def _moderator() -> User:
-    member = _member()
-    if not member.is_moderator:
-        abort(403, "Only moderators can do this.")
-    return member
-
-
 @bp.route("/questions/<int:question_id>/close", methods=["GET", "POST"])
-@login_required
+@moderator_required
 def close(question_id: int) -> ResponseReturnValue:
     """Close a question as a duplicate, off-topic or needing detail (moderators)."""
-    moderator = _moderator()
+    moderator = current_member()
     db = get_session()
     question = questions.get(db, question_id, viewer=moderator)
     form = CloseForm()
@@ -460,20 +462,21 @@ def close(question_id: int) -> ResponseReturnValue:
         return render_template("questions/close.html", form=form, question=question)
     if not form.validate_on_submit():
         return render_template("questions/close.html", form=form, question=question), 400
-    try:
-        questions.close(
-            db,
-            moderator=moderator,
-            question_id=question_id,
-            reason=form.reason.data or "",
-            note=form.note.data or "",
-            duplicate_of_id=form.duplicate_of.data,
-        )
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
-        question = questions.get(db, question_id, viewer=moderator)
-        return render_template("questions/close.html", form=form, question=question), 400
+    submit(
+        form,
+        lambda: render_template(
+            "questions/close.html",
+            form=form,
+            question=questions.get(db, question_id, viewer=moderator),
+        ),
+        questions.close,
+        db,
+        moderator=moderator,
+        question_id=question_id,
+        reason=form.reason.data or "",
+        note=form.note.data or "",
+        duplicate_of_id=form.duplicate_of.data,
+    )
     db.commit()
     flash("The question is closed.", "success")
     return redirect(question_url(question))
@@ -484,17 +487,17 @@ def close(question_id: int) -> ResponseReturnValue:
 def reopen(question_id: int) -> ResponseReturnValue:
     """Reopen a closed question (moderators)."""
     db = get_session()
-    question = questions.reopen(db, moderator=_member(), question_id=question_id)
+    question = questions.reopen(db, moderator=current_member(), question_id=question_id)
     db.commit()
     flash("The question is open again.", "success")
     return redirect(question_url(question))
 
 
 @bp.route("/questions/<int:question_id>/reveal", methods=["GET", "POST"])
-@login_required
+@moderator_required
 def reveal(question_id: int) -> ResponseReturnValue:
     """Reveal an anonymous question's author to a moderator, with a reason (audited)."""
-    moderator = _moderator()
+    moderator = current_member()
     db = get_session()
     question = questions.get(db, question_id, viewer=moderator)
     form = RevealForm()
@@ -504,16 +507,15 @@ def reveal(question_id: int) -> ResponseReturnValue:
         return render_template(
             "questions/reveal.html", form=form, question=question, author=None
         ), 400
-    try:
-        author = questions.reveal_author(
-            db, moderator=moderator, question_id=question_id, reason=form.reason.data or ""
-        )
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
-        return render_template(
-            "questions/reveal.html", form=form, question=question, author=None
-        ), 400
+    author = submit(
+        form,
+        lambda: render_template("questions/reveal.html", form=form, question=question, author=None),
+        questions.reveal_author,
+        db,
+        moderator=moderator,
+        question_id=question_id,
+        reason=form.reason.data or "",
+    )
     db.commit()
     return render_template(
         "questions/reveal.html", form=form, question=question, author=author, revealed=True

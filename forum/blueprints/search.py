@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, jsonify, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from werkzeug.routing import BuildError
 
 from forum import search
 from forum.db import get_session
-from forum.search import Hit
-from forum.web import page_number
+from forum.extensions import limiter
+from forum.limits import search_limit
+from forum.web import current_viewer, page_number, post_url
 
 bp = Blueprint("search", __name__)
 
@@ -33,34 +33,29 @@ TIPS = [
 ]
 
 
-def post_url(hit: Hit) -> str:
-    """Where a result links to (the thread for an answer, at the answer)."""
-    try:
-        if hit.kind == "article" and hit.slug:
-            return url_for("wiki.detail", slug=hit.slug)
-        if hit.kind == "answer" and hit.question_id:
-            return url_for("questions.detail", question_id=hit.question_id) + f"#post-{hit.id}"
-        return url_for("questions.detail", question_id=hit.id)
-    except BuildError:
-        return "#"
-
-
 @bp.get("/search")
+@limiter.limit(search_limit)
 def index() -> ResponseReturnValue:
     """Results for the query language in ``q``, with facets, snippets and "did you mean"."""
     text = request.args.get("q", "")[:2000]
     sort = request.args.get("sort", "relevance")
     db = get_session()
-    page = search.search(db, text, sort=sort, page=page_number(), per_page=PER_PAGE)
-    db.commit()  # a zero-result query was recorded
-    ask_url = url_for("questions.ask") if "questions.ask" in current_app.view_functions else None
+    viewer = current_viewer()
+    page = search.search(
+        db,
+        text,
+        sort=sort,
+        page=page_number(),
+        per_page=PER_PAGE,
+        member_id=viewer.id if viewer is not None else None,
+    )
+    db.commit()  # a member's zero-result query was recorded
     return render_template(
         "search/index.html",
         result=page,
         tips=TIPS,
-        post_url=post_url,
         sorts=search.SORTS,
-        ask_url=ask_url,
+        ask_url=url_for("questions.ask"),
     )
 
 
@@ -84,4 +79,4 @@ def similar() -> ResponseReturnValue:
                 ]
             }
         )
-    return render_template("search/similar.html", hits=hits, title=title, post_url=post_url)
+    return render_template("search/similar.html", hits=hits, title=title)

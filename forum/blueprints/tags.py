@@ -12,12 +12,12 @@ from sqlalchemy import Integer, Select, bindparam, select
 
 from forum.db import get_session
 from forum.forms.questions import SynonymForm, TagEditForm
-from forum.models import Article, Post, post_tags
+from forum.models import Article, Post, Tag, post_tags
 from forum.services import posts, questions
 from forum.services import tags as tag_service
-from forum.services.errors import Forbidden, ValidationError
+from forum.services.errors import Forbidden
 from forum.services.questions import TAB_LABELS, Tab
-from forum.web import current_member, current_viewer, page_number
+from forum.web import current_member, current_viewer, page_number, submit
 
 bp = Blueprint("tags", __name__)
 
@@ -68,6 +68,13 @@ def detail(name: str) -> ResponseReturnValue:
     tag = tag_service.get_tag(db, name)
     if tag.name != name:
         return redirect(url_for("tags.detail", name=tag.name), 301)
+    return _render_detail(tag)
+
+
+def _render_detail(
+    tag: Tag, synonym_form: SynonymForm | None = None, status: int = 200
+) -> ResponseReturnValue:
+    db = get_session()
     tab_raw = request.args.get("tab", Tab.NEWEST.value)
     tab = Tab(tab_raw) if tab_raw in {t.value for t in Tab} - {Tab.MY_TAGS.value} else Tab.NEWEST
     page = page_number()
@@ -98,8 +105,8 @@ def detail(name: str) -> ResponseReturnValue:
         articles=_articles(tag.id),
         following=tag_service.is_following(db, me, tag),
         can_edit=posts.can(me, "edit_tag_wiki"),
-        synonym_form=SynonymForm(),
-    )
+        synonym_form=synonym_form or SynonymForm(),
+    ), status
 
 
 @bp.route("/tags/<name>/edit", methods=["GET", "POST"])
@@ -118,18 +125,16 @@ def edit(name: str) -> ResponseReturnValue:
         return render_template("tags/edit.html", form=form, tag=tag)
     if not form.validate_on_submit():
         return render_template("tags/edit.html", form=form, tag=tag), 400
-    try:
-        tag_service.edit_description(
-            db,
-            editor=member,
-            tag=tag,
-            excerpt=form.excerpt.data or "",
-            description_md=form.description.data or "",
-        )
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
-        return render_template("tags/edit.html", form=form, tag=tag), 400
+    submit(
+        form,
+        lambda: render_template("tags/edit.html", form=form, tag=tag),
+        tag_service.edit_description,
+        db,
+        editor=member,
+        tag=tag,
+        excerpt=form.excerpt.data or "",
+        description_md=form.description.data or "",
+    )
     db.commit()
     flash("The tag description is saved.", "success")
     return redirect(url_for("tags.detail", name=tag.name))
@@ -166,14 +171,17 @@ def add_synonym(name: str) -> ResponseReturnValue:
     db = get_session()
     tag = tag_service.get_tag(db, name)
     form = SynonymForm()
-    try:
-        tag_service.add_synonym(
-            db, moderator=current_member(), tag=tag, name=form.synonym.data or ""
-        )
-    except ValidationError as exc:
-        db.rollback()
-        flash(" ".join(m for msgs in exc.errors.values() for m in msgs), "error")
-        return redirect(url_for("tags.detail", name=name))
+    if not form.validate_on_submit():
+        return _render_detail(tag, form, 400)
+    submit(
+        form,
+        lambda: _render_detail(tag, form),
+        tag_service.add_synonym,
+        db,
+        moderator=current_member(),
+        tag=tag,
+        name=form.synonym.data or "",
+    )
     db.commit()
     flash("The synonym is added; posts with that tag now carry this one.", "success")
     return redirect(url_for("tags.detail", name=name))

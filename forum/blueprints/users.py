@@ -4,16 +4,35 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required, login_user
+from flask_login import current_user, login_required, login_user, logout_user
+from werkzeug.wrappers import Response
 
 from forum.db import get_session
+from forum.extensions import limiter
 from forum.forms.accounts import PasswordForm, ProfileForm
-from forum.models import User
-from forum.services import accounts, leaderboards, skills
-from forum.services.errors import ValidationError
-from forum.web import current_member, page_number, password_policy
+from forum.limits import member_key, suggest_limit
+from forum.services import accounts, departments, leaderboards, logins, mentions, skills
+from forum.web import (
+    current_member,
+    current_viewer,
+    login_session_secret,
+    page_number,
+    password_policy,
+    submit,
+)
 
 bp = Blueprint("users", __name__)
 
@@ -37,8 +56,19 @@ def index() -> ResponseReturnValue:
         pages=max(1, math.ceil(total / per_page)),
         department=department,
         query=query,
-        departments=accounts.departments(db),
+        departments=departments.names(db),
     )
+
+
+@bp.get("/users/suggest")
+@login_required
+@limiter.limit(suggest_limit, key_func=member_key)
+def suggest() -> ResponseReturnValue:
+    """Members to offer after ``@`` (JSON): username and display name, nothing private."""
+    found = mentions.suggest(get_session(), request.args.get("q", ""))
+    response = jsonify(members=[{"username": u, "display_name": n} for u, n in found])
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.get("/users/<username>")
@@ -46,9 +76,7 @@ def profile(username: str) -> ResponseReturnValue:
     """A member's public profile."""
     db = get_session()
     user = accounts.get_by_username(db, username)
-    signed_in = current_user._get_current_object()
-    viewer = signed_in if isinstance(signed_in, User) else None
-    recognition = leaderboards.profile(db, user, viewer=viewer)
+    recognition = leaderboards.profile(db, user, viewer=current_viewer())
     programs = skills.profile_programs(db, user)
     return render_template(
         "users/profile.html", user=user, recognition=recognition, programs=programs
@@ -62,25 +90,42 @@ def edit_profile() -> ResponseReturnValue:
     user = current_member()
     form = ProfileForm(obj=user)
     db = get_session()
+    form.department.offer(departments.names(db))
     if request.method == "GET":
         form.show_skills(skills.skills_of(db, user))
     if not form.validate_on_submit():
         status = 400 if request.method == "POST" else 200
         return render_template("users/edit_profile.html", form=form), status
-    try:
+
+    def save() -> None:
         accounts.update_profile(db, user, form.profile())
         if (choices := form.skills()) is not None:
             skills.set_skills(db, user, **choices)
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
-        return render_template("users/edit_profile.html", form=form), 400
+
+    submit(form, lambda: render_template("users/edit_profile.html", form=form), save)
     db.commit()
     flash("Your profile is saved.", "success")
     return redirect(url_for("users.profile", username=user.username))
 
 
+def _password_check_key() -> str:
+    """Rate-limit bucket for current-password checks: the logged-in account."""
+    return f"password-check:{getattr(current_user, 'id', 'visitor')}"
+
+
+def _password_check_failed(_response: Response) -> bool:
+    """Only a wrong current password counts against the limit."""
+    return bool(g.get("password_check_failed"))
+
+
 @bp.route("/settings/password", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["PASSWORD_CHECK_LIMIT"],
+    methods=["POST"],
+    key_func=_password_check_key,
+    deduct_when=_password_check_failed,
+    scope="password-check",
+)
 @login_required
 def change_password() -> ResponseReturnValue:
     """Change one's password; other devices are logged out."""
@@ -90,18 +135,52 @@ def change_password() -> ResponseReturnValue:
         status = 400 if request.method == "POST" else 200
         return render_template("users/change_password.html", form=form), status
     db = get_session()
-    try:
-        accounts.change_password(
-            db,
-            user,
-            current=form.current_password.data or "",
-            new=form.new_password.data or "",
-            policy=password_policy(),
-        )
-    except ValidationError as exc:
-        form.add_errors(exc.errors)
-        return render_template("users/change_password.html", form=form), 400
+
+    def refused() -> str:
+        # The fields passed their validators: an error on the current password is the
+        # service's "wrong password", the only failure the rate limit counts.
+        g.password_check_failed = bool(form.current_password.errors)
+        return render_template("users/change_password.html", form=form)
+
+    submit(
+        form,
+        refused,
+        accounts.change_password,
+        db,
+        user,
+        current=form.current_password.data or "",
+        new=form.new_password.data or "",
+        policy=password_policy(),
+    )
+    logins.revoke_all(db, user, keep_secret=login_session_secret())
     db.commit()
     login_user(user)  # the session id changed with the token; keep this device logged in
     flash("Your password is changed. Other devices have been logged out.", "success")
     return redirect(url_for("users.profile", username=user.username))
+
+
+@bp.get("/settings/sessions")
+@login_required
+def sessions() -> ResponseReturnValue:
+    """The devices logged in to one's account, with a way to log out of all of them."""
+    user = current_member()
+    secret = login_session_secret()
+    rows = [
+        (login, logins.is_current(login, secret))
+        for login in logins.active_sessions(get_session(), user)
+    ]
+    return render_template("users/sessions.html", sessions=rows)
+
+
+@bp.post("/settings/sessions/logout-all")
+@login_required
+def logout_everywhere() -> ResponseReturnValue:
+    """End every login session of one's account, this one included."""
+    user = current_member()
+    db = get_session()
+    logins.revoke_all(db, user)
+    db.commit()
+    logout_user()
+    session.clear()
+    flash("You have logged out on every device.", "info")
+    return redirect(url_for("auth.login"))

@@ -22,12 +22,14 @@ from flask.typing import ResponseReturnValue
 from flask_login import login_required
 
 from forum.db import get_session
-from forum.forms.wiki import ArticleForm
+from forum.extensions import limiter
+from forum.forms.wiki import ArticleForm, HandOverForm, RemoveArticleForm, ReviewByForm
 from forum.interchange import markdown_io
-from forum.models import Article, User
-from forum.services import articles, revisions
+from forum.limits import article_writes_limited, history_limited, member_key, preview_limit
+from forum.models import Article, Draft, PostKind
+from forum.services import article_life, articles, comments, drafts, revisions, wikilinks
 from forum.services.errors import ValidationError
-from forum.web import current_member, current_viewer, page_number
+from forum.web import current_member, current_viewer, form_checks_csrf, page_number, submit
 
 bp = Blueprint("wiki", __name__)
 
@@ -91,34 +93,58 @@ def _render_form(
     return render_template(template, form=form, preview_html=preview_html, **context), status
 
 
+def _fill_from_draft(form: ArticleForm, draft: Draft) -> None:
+    form.title.data = draft.title
+    form.body.data = draft.body
+    form.tags.data = draft.tags
+    if draft.article_type:
+        form.article_type.data = draft.article_type
+    if draft.base_revision is not None:
+        # The edit goes on from where the draft started, so later saves are merged in.
+        form.base_revision.data = str(draft.base_revision)
+
+
 @bp.route("/articles/new", methods=["GET", "POST"])
 @login_required
+@article_writes_limited
+@form_checks_csrf
 def new() -> ResponseReturnValue:
-    """Write a new tip or tutorial (a "create it" wiki link pre-fills the title)."""
+    """Write a new tip or tutorial (a "create it" wiki link pre-fills the title).
+
+    The member's draft of a new article, if any, fills the form again.
+    """
     form = ArticleForm()
     if request.method == "GET":
-        form.title.data = (request.args.get("title") or "")[: articles.MAX_TITLE]
-        if request.args.get("type") == "tutorial":
-            form.article_type.data = "tutorial"
-        return _render_form("wiki/edit.html", form, article=None)
+        title = (request.args.get("title") or "")[: articles.MAX_TITLE]
+        # A "create it" link saved before the article was written leads to the article now.
+        existing = wikilinks.find_by_title(get_session(), title) if title else None
+        if existing is not None and existing.slug:
+            return redirect(url_for("wiki.detail", slug=existing.slug))
+        draft = drafts.find(get_session(), current_member(), PostKind.ARTICLE)
+        if draft is not None:
+            _fill_from_draft(form, draft)
+        else:
+            form.title.data = title
+            if request.args.get("type") == "tutorial":
+                form.article_type.data = "tutorial"
+        return _render_form("wiki/edit.html", form, article=None, draft=draft)
     if "preview" in request.form:
         form.validate_on_submit()
         return _render_form("wiki/edit.html", form, article=None)
     if not form.validate_on_submit():
         return _render_form("wiki/edit.html", form, 400, article=None)
     db = get_session()
-    try:
-        article = articles.create_article(
-            db,
-            author=current_member(),
-            data=form.data_for_service(),
-            summary=form.summary.data or "",
-            review_after=_review_after(),
-        )
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
-        return _render_form("wiki/edit.html", form, 400, article=None)
+    article = submit(
+        form,
+        lambda: _render_form("wiki/edit.html", form, article=None),
+        articles.create_article,
+        db,
+        author=current_member(),
+        data=form.data_for_service(),
+        summary=form.summary.data or "",
+        review_after=_review_after(),
+    )
+    drafts.discard(db, current_member(), PostKind.ARTICLE)
     db.commit()
     flash("Your article is published. Thank you for sharing what you know.", "success")
     return redirect(url_for("wiki.detail", slug=article.slug))
@@ -126,6 +152,7 @@ def new() -> ResponseReturnValue:
 
 @bp.post("/articles/preview")
 @login_required
+@limiter.limit(preview_limit, key_func=member_key)
 def preview() -> ResponseReturnValue:
     """The rendered HTML of the editor's text, for the live preview (JSON)."""
     try:
@@ -144,39 +171,31 @@ def detail(slug: str) -> ResponseReturnValue:
     viewer = current_viewer()
     article = articles.get_by_slug(db, slug, viewer=viewer)
     context = articles.page_context(db, article, viewer)
+    threads, mine = comments.threads_for(db, [article], viewer=viewer)
     return render_template(
         "wiki/detail.html",
         article=article,
         ctx=context,
         viewer=viewer,
-        **_post_widgets(db, article, viewer),
+        my_vote=mine.get(article.id, 0),
+        comment_nodes=threads.get(article.id, []),
+        can_manage=article_life.can_manage(viewer, article),
+        is_draft=article_life.is_draft(article),
     )
-
-
-def _post_widgets(db: Any, article: Article, viewer: User | None) -> dict[str, Any]:
-    """Votes and comments come from the Q&A area when it is installed."""
-    if "posts.vote" not in current_app.view_functions:
-        return {"widgets": False}
-    from forum.services import comments
-
-    threads_for = getattr(comments, "threads_for", None)
-    if threads_for is None:
-        return {"widgets": False}
-    threads, mine = threads_for(db, [article], viewer=viewer)
-    return {
-        "widgets": True,
-        "my_vote": mine.get(article.id, 0),
-        "comment_nodes": threads.get(article.id, []),
-    }
 
 
 @bp.route("/articles/<slug>/edit", methods=["GET", "POST"])
 @login_required
+@article_writes_limited
+@form_checks_csrf
 def edit(slug: str) -> ResponseReturnValue:
     """Edit an article; concurrent edits are merged, or shown as a conflict."""
     db = get_session()
-    article = articles.get_by_slug(db, slug)
     editor = current_member()
+    # Its managers edit an unpublished draft too; a deleted article is gone.
+    article = articles.get_by_slug(db, slug, viewer=editor)
+    if article.is_deleted and not article_life.is_draft(article):
+        abort(404, "There is no article at this address.")
     if article.is_locked and not editor.is_moderator:
         abort(403, "A moderator has locked this article; it cannot be edited.")
     form = ArticleForm()
@@ -186,14 +205,20 @@ def edit(slug: str) -> ResponseReturnValue:
         form.tags.data = " ".join(t.name for t in article.tags)
         form.article_type.data = article.article_type.value if article.article_type else "tip"
         form.base_revision.data = str(article.revision_count)
-        return _render_form("wiki/edit.html", form, article=article)
+        draft = drafts.find(db, editor, PostKind.ARTICLE, article.id)
+        if draft is not None:
+            _fill_from_draft(form, draft)
+        return _render_form("wiki/edit.html", form, article=article, draft=draft)
     if "preview" in request.form:
         form.validate_on_submit()
         return _render_form("wiki/edit.html", form, article=article)
     if not form.validate_on_submit():
         return _render_form("wiki/edit.html", form, 400, article=article)
     try:
-        result = articles.edit_article(
+        result = submit(
+            form,
+            lambda: _render_form("wiki/edit.html", form, article=article),
+            articles.edit_article,
             db,
             article,
             editor=editor,
@@ -209,10 +234,7 @@ def edit(slug: str) -> ResponseReturnValue:
         return render_template(
             "wiki/conflict.html", form=form, article=article, conflict=conflict
         ), 409
-    except ValidationError as exc:
-        db.rollback()
-        form.add_errors(exc.errors)
-        return _render_form("wiki/edit.html", form, 400, article=article)
+    drafts.discard(db, editor, PostKind.ARTICLE, article.id)
     db.commit()
     if not result.changed:
         flash("Nothing changed, so no new revision was saved.", "info")
@@ -228,12 +250,17 @@ def edit(slug: str) -> ResponseReturnValue:
 
 
 @bp.get("/articles/<slug>/history")
+@history_limited
 def history(slug: str) -> ResponseReturnValue:
     """Every revision of an article."""
     db = get_session()
-    article = articles.get_by_slug(db, slug)
     viewer = current_viewer()
-    can_rollback = viewer is not None and (not article.is_locked or viewer.is_moderator)
+    article = articles.get_by_slug(db, slug, viewer=viewer)
+    can_rollback = (
+        viewer is not None
+        and not article.is_deleted
+        and (not article.is_locked or viewer.is_moderator)
+    )
     return render_template(
         "wiki/history.html",
         article=article,
@@ -243,11 +270,12 @@ def history(slug: str) -> ResponseReturnValue:
 
 
 @bp.get("/articles/<slug>/diff")
+@history_limited
 def diff(slug: str) -> ResponseReturnValue:
     """The differences between two revisions of an article."""
     db = get_session()
-    article = articles.get_by_slug(db, slug)
-    old, new, lines = revisions.diff_revisions(
+    article = articles.get_by_slug(db, slug, viewer=current_viewer())
+    old, new, diff = revisions.diff_revisions(
         db, article, _revision_arg("from"), _revision_arg("to")
     )
     return render_template(
@@ -255,7 +283,7 @@ def diff(slug: str) -> ResponseReturnValue:
         article=article,
         old=old,
         new=new,
-        lines=lines,
+        diff=diff,
         revisions=revisions.history(db, article),
     )
 
@@ -275,7 +303,7 @@ def rollback(slug: str) -> ResponseReturnValue:
         )
     except ValidationError as exc:
         db.rollback()
-        flash(" ".join(m for ms in exc.errors.values() for m in ms), "error")
+        flash(" ".join(exc.messages), "error")
         return redirect(url_for("wiki.history", slug=slug))
     db.commit()
     flash(f"Revision {raw} is restored as a new revision.", "success")
@@ -326,7 +354,7 @@ def helpful(slug: str) -> ResponseReturnValue:
         )
     except ValidationError as exc:
         db.rollback()
-        flash(" ".join(m for ms in exc.errors.values() for m in ms), "error")
+        flash(" ".join(exc.messages), "error")
         return redirect(url_for("wiki.detail", slug=slug) + "#helpful")
     db.commit()
     flash("Thanks for your feedback.", "success")
@@ -336,7 +364,141 @@ def helpful(slug: str) -> ResponseReturnValue:
 @bp.get("/articles/<slug>/markdown")
 def download(slug: str) -> ResponseReturnValue:
     """The article as Markdown with YAML front matter."""
-    article = articles.get_by_slug(get_session(), slug)
+    article = articles.get_by_slug(get_session(), slug, viewer=current_viewer())
     response = Response(markdown_io.dump_article(article), mimetype="text/markdown")
     response.headers["Content-Disposition"] = f'attachment; filename="{article.slug}.md"'
     return response
+
+
+# ---------------------------------------------------------------- life cycle
+
+
+def _managed(slug: str) -> Article:
+    """The published article or draft at ``slug``, for a member who manages it; else 404/403."""
+    member = current_member()
+    article = articles.get_by_slug(get_session(), slug, viewer=member)
+    if article.is_deleted and not article_life.is_draft(article):
+        abort(404, "There is no article at this address.")
+    if not article_life.can_manage(member, article):
+        abort(403, "Only the article's author, its owner or a moderator can manage it.")
+    return article
+
+
+def _manage_page(
+    article: Article,
+    hand_over_form: HandOverForm | None = None,
+    review_form: ReviewByForm | None = None,
+) -> str:
+    if review_form is None:
+        review_form = ReviewByForm(formdata=None)
+        review_form.review_by.data = article.review_by.date() if article.review_by else None
+    return render_template(
+        "wiki/manage.html",
+        article=article,
+        is_draft=article_life.is_draft(article),
+        hand_over_form=hand_over_form or HandOverForm(formdata=None),
+        review_form=review_form,
+    )
+
+
+@bp.get("/articles/<slug>/manage")
+@login_required
+def manage(slug: str) -> ResponseReturnValue:
+    """The article's owner, review-by date, and unpublishing or deleting it."""
+    return _manage_page(_managed(slug))
+
+
+@bp.post("/articles/<slug>/owner")
+@login_required
+def hand_over(slug: str) -> ResponseReturnValue:
+    """Hand the article over to a new owner."""
+    article = _managed(slug)
+    form = HandOverForm()
+    if not form.validate_on_submit():
+        return _manage_page(article, hand_over_form=form), 400
+    db = get_session()
+    new = submit(
+        form,
+        lambda: _manage_page(_managed(slug), hand_over_form=form),
+        article_life.hand_over,
+        db,
+        article,
+        actor=current_member(),
+        username=form.username.data or "",
+    )
+    db.commit()
+    flash(f"{new.display_name} now owns the article and has been told.", "success")
+    return redirect(url_for("wiki.detail", slug=slug))
+
+
+@bp.post("/articles/<slug>/review-by")
+@login_required
+def review_by(slug: str) -> ResponseReturnValue:
+    """Set the date by which the article should be checked again."""
+    article = _managed(slug)
+    form = ReviewByForm()
+    if not form.validate_on_submit() or form.review_by.data is None:
+        return _manage_page(article, review_form=form), 400
+    db = get_session()
+    submit(
+        form,
+        lambda: _manage_page(_managed(slug), review_form=form),
+        article_life.set_review_by,
+        db,
+        article,
+        actor=current_member(),
+        review_by=form.review_by.data,
+    )
+    db.commit()
+    flash(f"The article is due for review by {form.review_by.data:%d %b %Y}.", "success")
+    return redirect(url_for("wiki.detail", slug=slug))
+
+
+@bp.route("/articles/<slug>/unpublish", methods=["GET", "POST"])
+@login_required
+def unpublish(slug: str) -> ResponseReturnValue:
+    """Confirm, then take the article back to a draft only its managers see."""
+    return _remove(slug, "unpublish")
+
+
+@bp.route("/articles/<slug>/delete", methods=["GET", "POST"])
+@login_required
+def delete(slug: str) -> ResponseReturnValue:
+    """Confirm, then delete the article."""
+    return _remove(slug, "delete")
+
+
+def _remove(slug: str, action: str) -> ResponseReturnValue:
+    article = _managed(slug)
+    if action == "unpublish" and article.is_deleted:
+        return redirect(url_for("wiki.detail", slug=slug))
+    form = RemoveArticleForm()
+
+    def page() -> str:
+        return render_template("wiki/remove.html", article=_managed(slug), form=form, action=action)
+
+    if request.method == "GET":
+        return page()
+    if not form.validate_on_submit():
+        return page(), 400
+    db = get_session()
+    service = article_life.unpublish if action == "unpublish" else article_life.delete
+    submit(form, page, service, db, article, actor=current_member(), reason=form.reason.data or "")
+    db.commit()
+    if action == "unpublish":
+        flash("The article is unpublished: only you and the moderators see it now.", "success")
+        return redirect(url_for("wiki.detail", slug=slug))
+    flash("The article is deleted.", "success")
+    return redirect(url_for("wiki.index"))
+
+
+@bp.post("/articles/<slug>/publish")
+@login_required
+def publish(slug: str) -> ResponseReturnValue:
+    """Publish an unpublished article again."""
+    article = _managed(slug)
+    db = get_session()
+    article_life.publish(db, article, actor=current_member())
+    db.commit()
+    flash("The article is published again.", "success")
+    return redirect(url_for("wiki.detail", slug=slug))

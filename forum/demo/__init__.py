@@ -1,4 +1,10 @@
-"""Demo content for a fictional company, Northwind Labs: people first, then what they write."""
+"""Demo content for a fictional company, Northwind Labs: people first, then what they write.
+
+The posts are Markdown files under ``forum/demo/content/`` (see :mod:`forum.demo.posts`); the
+other modules stage members, tutorial requests, circles, mentoring, paths and notifications.
+:mod:`forum.demo.activity` dates votes, reputation, badges and views over the weeks the
+content covers.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +15,17 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from forum.db import utcnow
+from forum.demo.activity import Timeline, date_badges, date_members
+from forum.demo.circles import load_circles
+from forum.demo.mentoring import load_mentoring
+from forum.demo.notifications import load_notifications
+from forum.demo.paths import load_paths
 from forum.demo.people import PEOPLE
+from forum.demo.posts import load_posts
+from forum.demo.requests import load_requests
 from forum.models import Post, User
+from forum.services import badges, departments, reputation
 from forum.services.passwords import hash_password
 
 
@@ -20,6 +35,8 @@ class DemoResult:
 
     password: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    #: True when ``only_if_empty`` found content and nothing was loaded.
+    skipped: bool = False
 
     def summary(self) -> str:
         """Counts in a line, e.g. ``12 people``."""
@@ -38,12 +55,19 @@ def load(
     *,
     password: str | None,
     hash_method: str,
+    only_if_empty: bool = False,
     progress: Callable[[str], None] = lambda _msg: None,
 ) -> DemoResult:
-    """Stage the demo content; members that already exist are left alone (re-runnable)."""
+    """Stage the demo content; what already exists is left alone (re-runnable).
+
+    With ``only_if_empty``, a database that has members or posts is not touched at all.
+    """
+    if only_if_empty and not database_is_empty(session):
+        return DemoResult(skipped=True)
     result = DemoResult(password=password or secrets.token_urlsafe(9))
+    timeline = Timeline(session, utcnow())
     existing = set(session.scalars(select(User.username)).all())
-    created = 0
+    joined: dict[str, int] = {}
     for person in PEOPLE:
         if person.username in existing:
             continue
@@ -59,43 +83,34 @@ def load(
                 password_hash=hash_password(result.password or "", hash_method),
             )
         )
-        created += 1
+        joined[person.username] = person.joined_days_ago
+    for name in sorted({person.department for person in PEOPLE if person.department}):
+        departments.ensure(session, name)
     session.flush()
-    progress(f"{created} people")
-    result.counts["people"] = created
-    from forum.demo.articles import load_articles
-
-    result.counts["articles"] = load_articles(session, progress=progress)
-    from forum.demo.questions import load_questions
-
-    result.counts["questions"] = load_questions(session, progress=progress)
-    from forum.demo.requests import load_requests
-
+    progress(f"{len(joined)} people")
+    result.counts["people"] = len(joined)
+    posts = load_posts(session, timeline, progress=progress)
+    result.counts["articles"] = posts.articles
+    result.counts["questions"] = posts.questions
+    result.counts["answers"] = posts.answers
     result.counts["tutorial requests"] = load_requests(session, progress=progress)
-    from forum.demo.circles import load_circles
-
     result.counts["learning circles"] = load_circles(session, progress=progress)
-    from forum.demo.mentoring import load_mentoring
-
     result.counts["mentorships"] = load_mentoring(session, progress=progress)
-    from forum.demo.paths import load_paths
-
     result.counts["learning paths"] = load_paths(session, progress=progress)
-    from forum.demo.notifications import load_notifications
-
     result.counts["notifications"] = load_notifications(session, progress=progress)
+    date_members(session, joined, timeline.now)
     # Keep this step last: reputation and badges follow from everything loaded above.
-    _settle_recognition(session, result, progress)
+    _settle_recognition(session, timeline, result, progress)
     return result
 
 
 def _settle_recognition(
-    session: Session, result: DemoResult, progress: Callable[[str], None]
+    session: Session, timeline: Timeline, result: DemoResult, progress: Callable[[str], None]
 ) -> None:
-    """Bring reputation in line with the demo votes and award the badges they earn."""
-    from forum.services import badges, reputation
-
+    """Check reputation against the demo votes and award the badges they earn, dated."""
+    # The timeline keeps the ledger equal to the votes; this only catches a day over the cap.
     report = reputation.recalc(session, fix=True)
     awarded = badges.award(session)
+    date_badges(session, timeline, awarded)
     progress(f"reputation settled for {len(report.drift)} members, {len(awarded)} badges")
     result.counts["badges"] = len(awarded)

@@ -14,6 +14,7 @@ from forum.db import utcnow
 from forum.models import Circle, Post, PostKind, Tag, User, post_tags
 from forum.services import circles
 from forum.services.circles import CircleData, SessionData
+from forum.services.tags import tags_named
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,8 @@ def load_circles(session: Session, *, progress: Callable[[str], None] = lambda _
         if spec.name in existing:
             continue
         facilitator = _user(session, spec.facilitator)
+        # Seed data, loaded by an admin: its tags exist before any member attaches them.
+        tags_named(session, list(spec.tags))
         circle = circles.create_circle(
             session,
             facilitator=facilitator,

@@ -84,14 +84,14 @@ def _mentorships(session: Session, people: dict[str, User]) -> int:
     mentoring.add_goal(session, active, actor=tom, text="Deploy a change to staging on my own")
     done = mentoring.add_goal(session, active, actor=amara, text="Shadow one on-call shift")
     mentoring.set_goal_done(session, active, done.id, actor=tom, done=True)
-    mentoring.add_checkin(
+    first = mentoring.add_checkin(
         session,
         active,
         actor=amara,
         body_md="Walked through `kubectl describe` and reading pod events.\n\n"
         "**Next:** Tom deploys the docs service to staging himself.",
     )
-    mentoring.add_checkin(
+    second = mentoring.add_checkin(
         session,
         active,
         actor=tom,
@@ -100,6 +100,8 @@ def _mentorships(session: Session, people: dict[str, User]) -> int:
     )
     active.created_at = now - dt.timedelta(days=21)
     active.responded_at = now - dt.timedelta(days=20)
+    first.created_at = now - dt.timedelta(days=13)
+    second.created_at = now - dt.timedelta(days=3)
 
     finished = mentoring.request_mentor(
         session,
@@ -109,7 +111,7 @@ def _mentorships(session: Session, people: dict[str, User]) -> int:
         goal="Write my own SQL for pipeline reports instead of waiting for the data team.",
     )
     mentoring.respond(session, finished, actor=mei, accept=True)
-    mentoring.add_checkin(
+    covered = mentoring.add_checkin(
         session,
         finished,
         actor=mei,
@@ -128,6 +130,7 @@ def _mentorships(session: Session, people: dict[str, User]) -> int:
     finished.created_at = now - dt.timedelta(days=70)
     finished.responded_at = now - dt.timedelta(days=69)
     finished.ended_at = now - dt.timedelta(days=14)
+    covered.created_at = now - dt.timedelta(days=40)
 
     # A request still waiting for an answer, so the mentor sees one.
     mentoring.request_mentor(

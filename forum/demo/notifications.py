@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from forum.db import utcnow
+from forum.demo.activity import READ_AFTER
 from forum.models import Comment, Notification, Post, Question, User
 from forum.services import comments, notifications
 
@@ -42,9 +43,6 @@ EMAIL_PREFERENCES: dict[str, dict[str, str]] = {
     "tom": {"answer": "email", "reply": "email", "followed_tag": "email"},
     "priya": {"badge": "off"},
 }
-
-#: Notifications older than this are shown as read.
-READ_AFTER = dt.timedelta(days=5)
 
 
 def _user(session: Session, username: str) -> User | None:

@@ -17,6 +17,8 @@ class Person:
     job_title: str
     bio: str
     role: Role = Role.MEMBER
+    #: How long ago they joined forum ("member since"), before anything they wrote.
+    joined_days_ago: int = 365
 
 
 PEOPLE: list[Person] = [
@@ -27,6 +29,7 @@ PEOPLE: list[Person] = [
         "Staff Engineer, Platform",
         "Runs the platform team. Ask me about PostgreSQL, deploys and on-call.",
         Role.ADMIN,
+        joined_days_ago=1460,
     ),
     Person(
         "jonas",
@@ -35,6 +38,7 @@ PEOPLE: list[Person] = [
         "Engineering Manager",
         "Moderates forum and hosts the Thursday learning circle on code review.",
         Role.MODERATOR,
+        joined_days_ago=1100,
     ),
     Person(
         "priya",
@@ -42,6 +46,7 @@ PEOPLE: list[Person] = [
         "Engineering",
         "Senior Backend Engineer",
         "Python, SQL performance and the billing service. Happy to pair.",
+        joined_days_ago=820,
     ),
     Person(
         "diego",
@@ -49,6 +54,7 @@ PEOPLE: list[Person] = [
         "Engineering",
         "Frontend Engineer",
         "Accessibility, CSS and design systems. I review most UI pull requests.",
+        joined_days_ago=540,
     ),
     Person(
         "mei",
@@ -56,6 +62,7 @@ PEOPLE: list[Person] = [
         "Engineering",
         "Data Engineer",
         "Pipelines, dbt and the analytics warehouse.",
+        joined_days_ago=610,
     ),
     Person(
         "tom",
@@ -63,6 +70,7 @@ PEOPLE: list[Person] = [
         "Engineering",
         "Junior Developer",
         "Joined this autumn. Learning Kubernetes and our deploy tooling.",
+        joined_days_ago=75,
     ),
     Person(
         "sofia",
@@ -70,6 +78,7 @@ PEOPLE: list[Person] = [
         "Sales",
         "Account Executive",
         "Mid-market deals in southern Europe; I keep the demo script current.",
+        joined_days_ago=700,
     ),
     Person(
         "kwame",
@@ -77,6 +86,7 @@ PEOPLE: list[Person] = [
         "Sales",
         "Sales Engineer",
         "Technical demos, proofs of concept and security questionnaires.",
+        joined_days_ago=480,
     ),
     Person(
         "hannah",
@@ -85,6 +95,7 @@ PEOPLE: list[Person] = [
         "Support Team Lead",
         "Escalations, the support handbook and the on-call rota for customers.",
         Role.MODERATOR,
+        joined_days_ago=990,
     ),
     Person(
         "luis",
@@ -92,6 +103,7 @@ PEOPLE: list[Person] = [
         "Support",
         "Customer Support Specialist",
         "Billing questions and the refunds process.",
+        joined_days_ago=430,
     ),
     Person(
         "grace",
@@ -99,6 +111,7 @@ PEOPLE: list[Person] = [
         "HR",
         "People Partner",
         "Onboarding, the buddy programme and learning budgets.",
+        joined_days_ago=760,
     ),
     Person(
         "olivia",
@@ -106,5 +119,6 @@ PEOPLE: list[Person] = [
         "HR",
         "Learning & Development Lead",
         "Runs learning paths and the mentoring programme.",
+        joined_days_ago=890,
     ),
 ]

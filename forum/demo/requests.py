@@ -6,11 +6,12 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from forum.db import utcnow
-from forum.models import Article, TutorialRequest, User, ZeroResultQuery
+from forum.demo.activity import MARGIN
+from forum.models import Article, TutorialRequest, TutorialRequestVote, User, ZeroResultQuery
 from forum.services import tutorial_requests
 from forum.services.tags import tags_named
 
@@ -30,6 +31,8 @@ class DemoRequest:
 
 
 R = DemoRequest
+#: How long apart colleagues +1 a request.
+PLUS_GAP = dt.timedelta(hours=19)
 
 REQUESTS: list[DemoRequest] = [
     R(
@@ -132,16 +135,29 @@ def load_requests(session: Session, *, progress: Callable[[str], None] = lambda 
             tags=list(item.tags),
         )
         request.created_at = now - dt.timedelta(days=item.days_ago, hours=created)
-        for username in item.plus:
+        for n, username in enumerate(item.plus):
             member = people.get(username)
             if member is not None and member.id != requester.id:
                 tutorial_requests.plus_one(session, user=member, request_id=request.id)
+                # Colleagues +1 it over the days after it was asked.
+                plussed = min(now - MARGIN, request.created_at + PLUS_GAP * (n + 1))
+                session.execute(
+                    update(TutorialRequestVote)
+                    .where(
+                        TutorialRequestVote.request_id == request.id,
+                        TutorialRequestVote.user_id == member.id,
+                    )
+                    .values(created_at=plussed)
+                )
         if item.fulfilled_by and item.marked_by in people:
             article = session.scalar(select(Article).where(Article.title == item.fulfilled_by))
             if article is not None:
-                tutorial_requests.fulfil(
+                done = tutorial_requests.fulfil(
                     session, actor=people[item.marked_by], request_id=request.id, post_id=article.id
                 )
+                if not done.confirmed:
+                    # An author's proposal: the requester confirms it.
+                    tutorial_requests.confirm(session, actor=requester, request_id=request.id)
         created += 1
     searches = load_searches(session, now)
     session.flush()

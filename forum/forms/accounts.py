@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from wtforms import (
     EmailField,
     PasswordField,
@@ -18,6 +20,23 @@ from forum.services.accounts import ProfileData
 from forum.services.skills import AVAILABILITY_LABELS, Skills
 
 
+class DepartmentField(SelectField):
+    """A department picked from the managed list (the view fills ``choices``).
+
+    The service checks the choice, so a department removed while the form was open gets a
+    clear message rather than WTForms' "Not a valid choice".
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("choices", [])
+        kwargs.setdefault("validate_choice", False)
+        super().__init__(*args, **kwargs)
+
+    def offer(self, names: list[str], *, none: str = "No department") -> None:
+        """Offer the listed departments, after a choice of none."""
+        self.choices = [SelectChoice("", none), *(SelectChoice(name, name) for name in names)]
+
+
 class RegisterForm(BaseForm):
     """A newcomer's account."""
 
@@ -32,7 +51,7 @@ class RegisterForm(BaseForm):
         validators=[DataRequired(), Length(max=80)],
         description="The name colleagues know you by.",
     )
-    department = StringField("Department", validators=[Optional(), Length(max=80)])
+    department = DepartmentField("Department", validators=[Optional()])
     job_title = StringField("Job title", validators=[Optional(), Length(max=80)])
     password = PasswordField(
         "Password",
@@ -62,7 +81,7 @@ class ProfileForm(BaseForm):
 
     display_name = StringField("Display name", validators=[DataRequired(), Length(max=80)])
     email = EmailField("Work email", validators=[DataRequired(), Length(max=254)])
-    department = StringField("Department", validators=[Optional(), Length(max=80)])
+    department = DepartmentField("Department", validators=[Optional()])
     job_title = StringField("Job title", validators=[Optional(), Length(max=80)])
     bio = TextAreaField(
         "About you",
@@ -83,6 +102,8 @@ class ProfileForm(BaseForm):
     mentoring_availability = SelectField(
         "Mentoring availability",
         choices=[SelectChoice(k, v) for k, v in AVAILABILITY_LABELS.items()],
+        validators=[DataRequired()],
+        default="open",
     )
 
     def show_skills(self, current: Skills) -> None:
@@ -127,4 +148,8 @@ class RoleForm(BaseForm):
     class Meta:
         csrf = False
 
-    role = SelectField("Role", choices=[SelectChoice(r.value, r.value.capitalize()) for r in Role])
+    role = SelectField(
+        "Role",
+        choices=[SelectChoice(r.value, r.value.capitalize()) for r in Role],
+        validators=[DataRequired()],
+    )

@@ -12,26 +12,34 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
-from wtforms.validators import Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from forum.forms import BaseForm
-from forum.services.tags import parse_tags
+from forum.services.tags import NO_TAGS, parse_tags
 
 
 class CircleForm(BaseForm):
     """A circle; the service checks lengths and tags so messages stay in one place."""
 
-    name = StringField("Name", description="What the circle is about, e.g. “Rust reading group”.")
+    name = StringField(
+        "Name",
+        validators=[DataRequired("Give the circle a name of at least 3 characters.")],
+        description="What the circle is about, e.g. “Rust reading group”.",
+    )
     description = TextAreaField(
         "Description",
         validators=[Optional()],
         description="Markdown. Who it is for, how often you meet, what you will learn.",
     )
-    tags = StringField("Topics", description="1–5 tags separated by commas or spaces.")
+    tags = StringField(
+        "Topics",
+        validators=[DataRequired(NO_TAGS)],
+        description="1–5 tags separated by commas or spaces.",
+    )
     size_limit = IntegerField(
         "Size limit",
         default=8,
-        validators=[Optional()],
+        validators=[InputRequired()],
         description="How many members, facilitator included (2–50). Small circles talk more.",
     )
 
@@ -43,13 +51,16 @@ class CircleForm(BaseForm):
 class SessionForm(BaseForm):
     """A meeting or workshop, in the local time of the zone it is scheduled in."""
 
-    title = StringField("Title")
+    title = StringField(
+        "Title", validators=[DataRequired("Give the session a title of at least 3 characters.")]
+    )
     kind = SelectField(
         "Kind",
         choices=[
             SelectChoice("meeting", "Meeting"),
             SelectChoice("workshop", "Workshop (a member presents)"),
         ],
+        validators=[DataRequired()],
         default="meeting",
     )
     presenter = StringField(
@@ -57,13 +68,16 @@ class SessionForm(BaseForm):
         validators=[Optional(), Length(max=32)],
         description="For a workshop: the username of the member who presents.",
     )
-    date = DateField("Date", validators=[Optional()])
-    time = TimeField("Start time", validators=[Optional()])
+    date = DateField("Date", validators=[InputRequired()])
+    time = TimeField("Start time", validators=[InputRequired()])
     timezone = StringField(
         "Time zone",
+        validators=[
+            DataRequired("Use a time-zone name such as Europe/London or America/New_York.")
+        ],
         description="An IANA time-zone name, e.g. Europe/London, America/New_York, Asia/Tokyo.",
     )
-    duration_minutes = IntegerField("Duration (minutes)", default=60, validators=[Optional()])
+    duration_minutes = IntegerField("Duration (minutes)", default=60, validators=[InputRequired()])
     location = StringField(
         "Place", validators=[Optional(), Length(max=200)], description="A room, a floor…"
     )
@@ -94,7 +108,7 @@ class RatingForm(BaseForm):
             SelectChoice(str(n), label)
             for n, label in ((5, "5 – excellent"), (4, "4"), (3, "3"), (2, "2"), (1, "1 – poor"))
         ],
-        validators=[Optional()],
+        validators=[DataRequired(message="Choose a rating from 1 to 5.")],
     )
     comment = TextAreaField(
         "Comment",
@@ -114,11 +128,18 @@ class ResourceForm(BaseForm):
     reference = StringField(
         "Article or question",
         description="Paste its address (…/articles/… or …/questions/…) or its number.",
-        validators=[Length(max=500)],
+        validators=[
+            DataRequired("Paste the address of an article or question, or its number."),
+            Length(max=500),
+        ],
     )
 
 
 class HandOverForm(BaseForm):
     """Hand the circle to another member."""
 
-    username = StringField("New facilitator", description="The username of a member.")
+    username = StringField(
+        "New facilitator",
+        validators=[DataRequired("Choose a member of this circle.")],
+        description="The username of a member.",
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from wtforms import HiddenField, RadioField, SelectChoice, StringField, TextAreaField
-from wtforms.validators import Length, Optional
+from wtforms.validators import DataRequired, Length, Optional
 
 from forum.forms import BaseForm
 from forum.services.moderation import MAX_FLAG_TEXT, MAX_NOTE, MAX_WARNING, REASON_HINTS, REASONS
@@ -16,6 +16,7 @@ class FlagForm(BaseForm):
     reason = RadioField(
         "Why does this need a moderator?",
         choices=[SelectChoice(value, label) for value, label in REASONS.items()],
+        validators=[DataRequired(message="Choose why this needs a moderator.")],
         validate_choice=False,
     )
     text = TextAreaField(
@@ -41,7 +42,11 @@ class ModerationActionForm(BaseForm):
 class ConductForm(BaseForm):
     """The code of conduct's Markdown text."""
 
-    body = TextAreaField("Code of conduct", description="Markdown.")
+    body = TextAreaField(
+        "Code of conduct",
+        validators=[DataRequired("The code of conduct can't be empty.")],
+        description="Markdown.",
+    )
     summary = StringField(
         "Edit summary",
         validators=[Optional(), Length(max=300)],

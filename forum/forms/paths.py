@@ -6,6 +6,7 @@ from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from forum.forms import BaseForm
+from forum.forms.accounts import DepartmentField
 from forum.services import paths
 
 
@@ -33,4 +34,4 @@ class StepForm(BaseForm):
 class OnboardingForm(BaseForm):
     """Make a path a department's onboarding path (empty: none)."""
 
-    department = StringField("Onboarding path for department", validators=[Length(max=80)])
+    department = DepartmentField("Onboarding path for department", validators=[Optional()])

@@ -11,11 +11,14 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from forum.forms import BaseForm
 from forum.services.questions import CloseReason
-from forum.services.tags import parse_tags
+from forum.services.tags import NO_TAGS, parse_tags
+
+TITLE_MESSAGE = "Use at least 15 characters: a title colleagues can recognise."
+BODY_MESSAGE = "Describe what you are trying to do and what you have tried."
 
 
 def _base_revision(field: HiddenField) -> int | None:
@@ -28,15 +31,19 @@ class AskForm(BaseForm):
 
     title = StringField(
         "Title",
+        validators=[DataRequired(TITLE_MESSAGE)],
         description="15–150 characters. Be specific: “How do I rotate the staging database "
         "password?”",
     )
     body = TextAreaField(
         "Your question",
+        validators=[DataRequired(BODY_MESSAGE)],
         description="Markdown. Say what you are trying to do, what you tried and what happened.",
     )
     tags = StringField(
-        "Tags", description="1–5 tags separated by commas or spaces, e.g. python sql."
+        "Tags",
+        validators=[DataRequired(NO_TAGS)],
+        description="1–5 tags separated by commas or spaces, e.g. python sql.",
     )
     anonymous = BooleanField(
         "Ask anonymously",
@@ -52,9 +59,17 @@ class AskForm(BaseForm):
 class EditQuestionForm(BaseForm):
     """An edit of a question, recorded as a revision."""
 
-    title = StringField("Title", description="15–150 characters.")
-    body = TextAreaField("Question", description="Markdown.")
-    tags = StringField("Tags", description="1–5 tags separated by commas or spaces.")
+    title = StringField(
+        "Title", validators=[DataRequired(TITLE_MESSAGE)], description="15–150 characters."
+    )
+    body = TextAreaField(
+        "Question", validators=[DataRequired(BODY_MESSAGE)], description="Markdown."
+    )
+    tags = StringField(
+        "Tags",
+        validators=[DataRequired(NO_TAGS)],
+        description="1–5 tags separated by commas or spaces.",
+    )
     summary = StringField(
         "Edit summary",
         validators=[Optional(), Length(max=300)],
@@ -75,7 +90,9 @@ class AnswerForm(BaseForm):
     """An answer (or an edit of one)."""
 
     body = TextAreaField(
-        "Your answer", description="Markdown. Explain why, not only what; link to sources."
+        "Your answer",
+        validators=[DataRequired("Write your answer.")],
+        description="Markdown. Explain why, not only what; link to sources.",
     )
     summary = StringField(
         "Edit summary", validators=[Optional(), Length(max=300)], description="What you changed."
@@ -90,7 +107,7 @@ class AnswerForm(BaseForm):
 class CommentForm(BaseForm):
     """A comment's text (used to edit one)."""
 
-    body = TextAreaField("Comment", validators=[Length(max=2000)])
+    body = TextAreaField("Comment", validators=[DataRequired("Write a comment."), Length(max=2000)])
 
 
 class CloseForm(BaseForm):
@@ -99,6 +116,7 @@ class CloseForm(BaseForm):
     reason = SelectField(
         "Reason",
         choices=[SelectChoice(r.value, r.label) for r in CloseReason],
+        validators=[DataRequired("Choose why the question is closed.")],
         default="needs-detail",
     )
     duplicate_of = IntegerField(
@@ -118,7 +136,10 @@ class RevealForm(BaseForm):
 
     reason = TextAreaField(
         "Reason",
-        validators=[Length(max=2000)],
+        validators=[
+            DataRequired("Explain why the author must be revealed (at least 10 characters)."),
+            Length(max=2000),
+        ],
         description="Why the author must be known. This is recorded in the audit log.",
     )
 
@@ -135,4 +156,9 @@ class TagEditForm(BaseForm):
 class SynonymForm(BaseForm):
     """A moderator adds a synonym (an existing tag of that name is merged)."""
 
-    synonym = StringField("Synonym", description="Another name that should lead to this tag.")
+    synonym = StringField(
+        "Synonym",
+        validators=[DataRequired("Type the other name.")],
+        description="Another name that should lead to this tag. If a tag with that name exists, "
+        "its posts and followers move here.",
+    )

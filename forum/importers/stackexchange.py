@@ -1,8 +1,9 @@
 """Import a Stack Exchange data dump: users, tags, questions, answers, comments, links, history.
 
-The dump's XML files are streamed with ``iterparse`` (each row is cleared once read). Nothing is
-committed here: the caller runs the whole import in one transaction, so a malformed file stops
-it with the file, line and reason and leaves the database as it was. Every source row imported
+The dump's XML files are streamed with defusedxml's ``iterparse`` (each row is cleared once read;
+DTDs and entities are refused). Nothing is committed here: the caller runs the whole import in
+one transaction, so a malformed file stops it with the file, line and reason and leaves the
+database as it was. Every source row imported
 is recorded in ``import_records`` under (site, kind, external id); a row recorded before is never
 created again, which makes running the same import twice a no-op.
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import importlib
 import re
 import time
 import warnings
@@ -25,10 +25,13 @@ from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
 
 from bs4 import MarkupResemblesLocatorWarning
+from defusedxml import DefusedXmlException
+from defusedxml import ElementTree as SafeET
 from markdownify import markdownify
 from sqlalchemy import Engine, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from forum import search
 from forum.markdown import MarkdownTooLarge, render_markdown, sanitize_html
 from forum.models import (
     Answer,
@@ -39,9 +42,14 @@ from forum.models import (
     Question,
     RelatedPost,
     Revision,
+    SearchOutbox,
     Tag,
     User,
 )
+from forum.search import outbox
+from forum.services import reputation
+from forum.services import tags as tag_service
+from forum.services.names import display_name_problems
 from forum.services.tags import TAG_NAME_RE
 
 #: The network every imported post is attributed to.
@@ -146,7 +154,7 @@ class ImportSummary:
     #: Local ids of the members and posts this run created (for reputation and search).
     new_user_ids: list[int] = field(default_factory=list)
     new_post_ids: list[int] = field(default_factory=list)
-    #: How the search index catches up after the commit: "drain", "rebuild" or "none".
+    #: How the search index catches up after the commit: "drain" or "rebuild".
     search_mode: str = "drain"
 
     def __getitem__(self, kind: str) -> KindCount:
@@ -312,6 +320,9 @@ class _Importer:
             self.ids[kind][external_id] = local_id
         self.tags: dict[str, Tag] = {t.name: t for t in session.scalars(select(Tag))}
         self.new_tags: set[str] = set()
+        # The tag policy, as everywhere tags are attached: a synonym becomes its tag. New
+        # names are created without a privilege check, since an admin runs the import.
+        self.synonyms = tag_service.synonym_targets(session)
         self.user_names: dict[str, str] = {}
         self.excerpt_posts: dict[str, str] = {}
         self.wiki_posts: dict[str, str] = {}
@@ -334,7 +345,12 @@ class _Importer:
         """The file's ``<row>`` attributes, streamed; DumpError with file and line if malformed."""
         path = self.path(name)
         with path.open("rb") as raw, self.progress(label or name, path.stat().st_size) as advance:
-            events = ET.iterparse(_CountingReader(raw, advance), events=("start", "end"))
+            # Dumps never carry a DTD: refusing DTDs, entities and external references keeps
+            # a crafted file from expanding entities ("billion laughs") or reading local files.
+            parser = SafeET.DefusedXMLParser(target=ET.TreeBuilder(), forbid_dtd=True)
+            events = SafeET.iterparse(
+                _CountingReader(raw, advance), events=("start", "end"), parser=parser
+            )
             root: ET.Element | None = None
             try:
                 for event, element in events:
@@ -354,6 +370,11 @@ class _Importer:
                 line, _column = exc.position
                 reason = _PARSE_POSITION.sub("", str(exc))
                 raise DumpError(name, line, f"malformed XML ({reason})") from None
+            except DefusedXmlException as exc:
+                line = parser.parser.CurrentLineNumber
+                raise DumpError(
+                    name, line, f"a DTD or entity declaration is not allowed ({type(exc).__name__})"
+                ) from None
 
     def has(self, name: str) -> bool:
         return self.path(name).is_file()
@@ -411,7 +432,8 @@ class _Importer:
         return external_id in self.ids[kind]
 
     def tag(self, name: str) -> Tag:
-        """The tag called ``name``, created (and kept in the session) when missing."""
+        """The tag called ``name`` (or the tag it is a synonym of), created when missing."""
+        name = self.synonyms.get(name, name)
         tag = self.tags.get(name)
         if tag is None:
             tag = Tag(name=name)
@@ -474,7 +496,10 @@ class _Importer:
         for row in self.rows("Users.xml"):
             counts.read += 1
             external_id = row.get("Id", "")
-            name = (row.get("DisplayName") or "").strip() or f"user{external_id}"
+            name = (row.get("DisplayName") or "").strip()
+            if not name or display_name_problems(name[:80]):
+                # A dump's names follow another site's rules: none may pass for a label here.
+                name = f"user{external_id}"
             self.user_names[external_id] = name
             if self.known("user", external_id):
                 counts.unchanged += 1
@@ -980,28 +1005,17 @@ def _posts_table() -> Table:
 
 
 def recompute_recognition(session: Session, summary: ImportSummary) -> None:
-    """Recompute reputation (and badges) for the imported members, where recognition exists."""
-    try:
-        reputation = importlib.import_module("forum.services.reputation")
-    except ModuleNotFoundError:
-        summary.notes.append("Reputation: not recomputed (recognition is not installed).")
-        return
-    recalc = getattr(reputation, "recalc", None)
-    if recalc is None or not summary.new_user_ids:
+    """Recompute the imported members' reputation; badges follow after the commit."""
+    if not summary.new_user_ids:
         summary.notes.append("Reputation: nothing to recompute.")
         return
-    report = recalc(session, fix=True, user_ids=summary.new_user_ids)
+    report = reputation.recalc(session, fix=True, user_ids=summary.new_user_ids)
     summary.notes.append(
         f"Reputation: recomputed for {len(summary.new_user_ids)} imported members "
-        f"({len(getattr(report, 'drift', []))} changed)."
+        f"({len(report.drift)} changed)."
     )
-    try:
-        badges = importlib.import_module("forum.services.badges")
-    except ModuleNotFoundError:
-        return
-    if hasattr(badges, "award"):
-        # Recognition awards badges after every commit to the members it touched.
-        summary.notes.append("Badges: awarded after the commit by the recognition rules.")
+    # The app's sessions award badges after every commit to the members it touched.
+    summary.notes.append("Badges: awarded after the commit by the recognition rules.")
 
 
 def import_dump(
@@ -1034,12 +1048,6 @@ def queue_search(session: Session, summary: ImportSummary) -> None:
     Every flush queues the posts it touched, so a thread appears many times over; updating the
     index once per post (or rebuilding it after a large import) is several times faster.
     """
-    try:
-        search = importlib.import_module("forum.search")
-        outbox_model = importlib.import_module("forum.models.search").SearchOutbox
-    except (ModuleNotFoundError, AttributeError):
-        summary.search_mode = "none"
-        return
     ids = summary.new_post_ids
     if not ids:
         return
@@ -1047,7 +1055,7 @@ def queue_search(session: Session, summary: ImportSummary) -> None:
     summary.search_mode = "rebuild" if len(ids) >= REBUILD_AT and 2 * len(ids) >= total else "drain"
     for start in range(0, len(ids), BATCH):
         chunk = ids[start : start + BATCH]
-        session.execute(delete(outbox_model).where(outbox_model.post_id.in_(chunk)))
+        session.execute(delete(SearchOutbox).where(SearchOutbox.post_id.in_(chunk)))
     if summary.search_mode == "drain":
         search.index(session, ids)
 
@@ -1059,10 +1067,6 @@ def sync_search(engine: Engine, config: Mapping[str, Any], mode: str = "drain") 
     queued nothing for its posts), "drain" applies the queued changes. An interrupted rebuild
     is repaired by ``forum search rebuild``.
     """
-    if mode == "none":
-        return "Search: not installed; nothing indexed."
-    search = importlib.import_module("forum.search")
-    outbox = importlib.import_module("forum.search.outbox")
     backend = search.get_backend(search.search_config(config))
     started = time.monotonic()
     if mode == "rebuild":
@@ -1070,7 +1074,7 @@ def sync_search(engine: Engine, config: Mapping[str, Any], mode: str = "drain") 
         return (
             f"Search: index rebuilt with {count} document(s) in {time.monotonic() - started:.1f} s."
         )
-    applied = outbox.drain(engine, backend, timeout=60.0)
+    applied = outbox.drain(engine, backend, timeout=60.0, budget=None)
     left, _age = outbox.pending(engine)
     elapsed = time.monotonic() - started
     if left:

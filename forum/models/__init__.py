@@ -16,6 +16,8 @@ from forum.models.circles import (
     WorkshopRating,
     circle_tags,
 )
+from forum.models.departments import Department
+from forum.models.drafts import Draft
 from forum.models.imports import ImportRecord, PostAttribution, RelatedPost
 from forum.models.mentoring import BuddyPair, CheckIn, MemberSkill, Mentorship, MentorshipGoal
 from forum.models.moderation import ConductRevision, Flag, ModerationWarning
@@ -43,9 +45,13 @@ from forum.models.requests import (
     tutorial_request_tags,
 )
 from forum.models.search import SearchDocument, SearchOutbox, ZeroResultQuery
+from forum.models.sessions import LoginSession
+from forum.models.uploads import Upload, UploadBlob
 from forum.models.users import Role, User
 
 __all__ = [
+    "Department",
+    "Draft",
     "ModerationWarning",
     "Flag",
     "ConductRevision",
@@ -79,6 +85,7 @@ __all__ = [
     "Comment",
     "CommentVote",
     "ImportRecord",
+    "LoginSession",
     "Mention",
     "Notification",
     "NotificationPreference",
@@ -99,6 +106,8 @@ __all__ = [
     "TagSynonym",
     "TutorialRequest",
     "TutorialRequestVote",
+    "Upload",
+    "UploadBlob",
     "User",
     "Vote",
     "ZeroResultQuery",

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    SQLColumnExpression,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from forum.db import Base, CreatedAt, IntPK, UpdatedAt
@@ -30,6 +41,17 @@ class ArticleFeedback(Base):
 
     article: Mapped[Post] = relationship()
     user: Mapped[User] = relationship()
+
+
+def helpful_by_someone_else(author_id: SQLColumnExpression[int | None]) -> ColumnElement[bool]:
+    """A feedback row that counts as a helpful mark for the article's author.
+
+    Only a "yes" from someone other than the author counts (a member marking their own
+    article earns nothing). Reputation, badges, leaderboards and mentor suggestions all count
+    helpful marks through this one condition; ``author_id`` is the article's author column
+    (of ``Post`` or an alias of it) in the query that joins ``ArticleFeedback``.
+    """
+    return and_(ArticleFeedback.helpful == true(), ArticleFeedback.user_id != author_id)
 
 
 class ArticleLink(Base):

@@ -9,7 +9,6 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
-    Enum,
     ForeignKey,
     Index,
     SmallInteger,
@@ -20,16 +19,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from forum.db import Base, CreatedAt, IntPK, UpdatedAt
+from forum.db import Base, CreatedAt, IntPK, UpdatedAt, value_enum
 from forum.models.posts import Post, Tag
 from forum.models.users import User
-
-
-def _enum(cls: type[enum.Enum], length: int) -> Enum:
-    """A portable VARCHAR-backed enum storing the members' values."""
-    return Enum(
-        cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
-    )
 
 
 class SessionKind(enum.StrEnum):
@@ -111,7 +103,9 @@ class CircleSession(Base):
 
     id: Mapped[IntPK]
     circle_id: Mapped[int] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"))
-    kind: Mapped[SessionKind] = mapped_column(_enum(SessionKind, 16), default=SessionKind.MEETING)
+    kind: Mapped[SessionKind] = mapped_column(
+        value_enum(SessionKind, 16), default=SessionKind.MEETING
+    )
     title: Mapped[str] = mapped_column(String(150))
     starts_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     timezone: Mapped[str] = mapped_column(String(64))
@@ -158,7 +152,7 @@ class Rsvp(Base):
     user_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
-    response: Mapped[RsvpResponse] = mapped_column(_enum(RsvpResponse, 8))
+    response: Mapped[RsvpResponse] = mapped_column(value_enum(RsvpResponse, 8))
     updated_at: Mapped[UpdatedAt]
 
     user: Mapped[User] = relationship()

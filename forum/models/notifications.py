@@ -62,7 +62,7 @@ class NotificationPreference(Base):
 
 
 class Mention(Base):
-    """A member mentioned in a post or comment (``subject`` is ``post:<id>`` or ``comment:<id>``).
+    """A member mentioned in a text: ``subject`` is ``post:<id>``, ``comment:<id>``, ``tag:<id>``.
 
     Recorded so that editing the text never notifies the same member twice.
     """

@@ -9,7 +9,6 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
-    Enum,
     ForeignKey,
     Index,
     SmallInteger,
@@ -21,15 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from forum.db import Base, CreatedAt, IntPK, UpdatedAt
+from forum.db import Base, CreatedAt, IntPK, UpdatedAt, value_enum
 from forum.models.users import User
-
-
-def _enum(cls: type[enum.Enum], length: int) -> Enum:
-    """A portable VARCHAR-backed enum storing the members' values."""
-    return Enum(
-        cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
-    )
 
 
 class PostKind(enum.StrEnum):
@@ -89,7 +81,7 @@ class Post(Base):
     )
 
     id: Mapped[IntPK]
-    kind: Mapped[PostKind] = mapped_column(_enum(PostKind, 16))
+    kind: Mapped[PostKind] = mapped_column(value_enum(PostKind, 16))
     title: Mapped[str | None] = mapped_column(String(200))
     body_md: Mapped[str] = mapped_column(Text, default="")
     # Rendered and sanitised once on save; the only post HTML a template may mark safe.
@@ -121,11 +113,15 @@ class Post(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
     # Articles
     slug: Mapped[str | None] = mapped_column(String(200), unique=True)
-    article_type: Mapped[ArticleType | None] = mapped_column(_enum(ArticleType, 16))
+    article_type: Mapped[ArticleType | None] = mapped_column(value_enum(ArticleType, 16))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     is_locked: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Past this date the article shows a notice and is listed at /articles/stale.
     review_by: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # A draft again: removed like a deleted article (deleted_at), but its owner may publish it.
+    unpublished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the owner was last told the article is past review_by (once per staleness period).
+    stale_notified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     author: Mapped[User | None] = relationship(foreign_keys=[author_id])
     tags: Mapped[list[Tag]] = relationship(secondary=post_tags, order_by=Tag.name)

@@ -8,7 +8,6 @@ import enum
 from sqlalchemy import (
     Column,
     DateTime,
-    Enum,
     ForeignKey,
     Index,
     String,
@@ -18,15 +17,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from forum.db import Base, CreatedAt, IntPK
+from forum.db import Base, CreatedAt, IntPK, value_enum
 from forum.models.posts import Post, Tag
 from forum.models.users import User
 
 
 class RequestStatus(enum.StrEnum):
-    """Open until an article is marked as fulfilling the request."""
+    """Open; proposed (an author named an article, awaiting confirmation); fulfilled."""
 
     OPEN = "open"
+    PROPOSED = "proposed"
     FULFILLED = "fulfilled"
 
 
@@ -54,12 +54,7 @@ class TutorialRequest(Base):
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
     status: Mapped[RequestStatus] = mapped_column(
-        Enum(
-            RequestStatus,
-            native_enum=False,
-            length=16,
-            values_callable=lambda e: [m.value for m in e],
-        ),
+        value_enum(RequestStatus, 16),
         default=RequestStatus.OPEN,
         server_default=RequestStatus.OPEN.value,
     )
@@ -78,8 +73,13 @@ class TutorialRequest(Base):
 
     @property
     def is_open(self) -> bool:
-        """True until an article fulfils the request."""
-        return self.status is RequestStatus.OPEN
+        """True until the requester or a moderator confirms an article fulfils the request."""
+        return self.status is not RequestStatus.FULFILLED
+
+    @property
+    def is_proposed(self) -> bool:
+        """An article is proposed and waits for the requester's or a moderator's confirmation."""
+        return self.status is RequestStatus.PROPOSED
 
     def __repr__(self) -> str:
         return f"<TutorialRequest {self.id}>"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -21,6 +22,10 @@ class SearchOutbox(Base):
     # No foreign key: the row must outlive a hard-deleted post so its document is removed.
     post_id: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[CreatedAt]
+    #: Failed drains of this row; at the limit it is quarantined (set aside until retried).
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    quarantined_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(String(500))
 
 
 class SearchDocument(Base):
@@ -57,12 +62,32 @@ class SearchDocument(Base):
     )
 
 
+def _normalized_default(context: Any) -> str:
+    query = context.get_current_parameters().get("query") or ""
+    return " ".join(str(query).lower().split())[:500]
+
+
+def _day_default(context: Any) -> dt.date:
+    at = context.get_current_parameters().get("created_at")
+    return (at if isinstance(at, dt.datetime) else dt.datetime.now(dt.UTC)).date()
+
+
 class ZeroResultQuery(Base):
-    """A search that found nothing: the text and the time only, never who searched."""
+    """A member's search that found nothing, once per member, normalised query and day."""
 
     __tablename__ = "zero_result_queries"
-    __table_args__ = (Index("ix_zero_result_queries_created_at", "created_at"),)
+    __table_args__ = (
+        Index("ix_zero_result_queries_created_at", "created_at"),
+        UniqueConstraint("user_id", "normalized", "day"),
+    )
 
     id: Mapped[IntPK]
     query: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[CreatedAt]
+    # Only for counting a member once a day: the gaps page never shows who searched.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    #: Lower case, words separated by single spaces: what the gaps page groups by.
+    normalized: Mapped[str] = mapped_column(
+        String(500), default=_normalized_default, server_default=""
+    )
+    day: Mapped[dt.date | None] = mapped_column(Date, default=_day_default)

@@ -6,10 +6,10 @@ import datetime as dt
 import enum
 import secrets
 
-from sqlalchemy import DateTime, Enum, String, Text, false, true
+from sqlalchemy import DateTime, String, Text, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
-from forum.db import Base, CreatedAt, IntPK
+from forum.db import Base, CreatedAt, IntPK, value_enum
 
 
 class Role(enum.StrEnum):
@@ -41,16 +41,23 @@ class User(Base):
     job_title: Mapped[str | None] = mapped_column(String(80))
     bio: Mapped[str | None] = mapped_column(Text)
     role: Mapped[Role] = mapped_column(
-        Enum(Role, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        value_enum(Role, 16),
         default=Role.MEMBER,
         server_default=Role.MEMBER.value,
     )
     reputation: Mapped[int] = mapped_column(default=0, server_default="0")
     # Kept by forum.services.notifications so the header needs no query to show it.
     unread_notifications: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: How many drafts the member keeps (forum.services.drafts keeps it): forms look for a
+    #: draft only when there is one.
+    draft_count: Mapped[int] = mapped_column(default=0, server_default="0")
     is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[CreatedAt]
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Kept by forum.services.logins at most every few minutes: the latest time the member was
+    # seen, and the end of their previous visit (what the front page counts changes from).
+    last_seen_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    previous_visit_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     # Whether the member takes mentees: 'open', 'limited' or 'closed'.
     mentoring_availability: Mapped[str] = mapped_column(
         String(8), default="open", server_default="open"

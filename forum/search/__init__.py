@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import atexit
 import os
-import threading
-from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flask import Flask
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from forum.db import carry, get_engine, session_factory, utcnow
 from forum.models import SearchOutbox, ZeroResultQuery
 from forum.search import outbox
-from forum.search.base import SORTS, Backend, Hit, Results
+from forum.search.backends import close_backends, get_backend, search_config
+from forum.search.base import SORTS, TIME_LIMIT, Backend, Hit, Results
 from forum.search.query import Query, QueryRefused, parse
+from forum.services.visibility import visible_post_ids
 
 __all__ = [
     "SORTS",
@@ -27,9 +28,12 @@ __all__ = [
     "QueryRefused",
     "Results",
     "backend_status",
+    "close_backends",
     "delete",
     "get_backend",
     "index",
+    "init_app",
+    "live_hits",
     "related",
     "search",
     "search_config",
@@ -37,56 +41,12 @@ __all__ = [
     "suggest",
 ]
 
-outbox.install()
 
-_BACKENDS: OrderedDict[tuple[str, str], Backend] = OrderedDict()
-_BACKENDS_LOCK = threading.Lock()
-#: Open backends kept per process (tests make many apps; old ones are closed).
-_MAX_BACKENDS = 4
-
-
-def search_config(config: Mapping[str, Any]) -> dict[str, str]:
-    """The part of the app's configuration sessions carry for search (sessionmaker info)."""
-    return {
-        "backend": str(config["SEARCH_BACKEND"]),
-        "index_dir": str(config["SEARCH_INDEX_DIR"]),
-        "database_url": str(config["DATABASE_URL"]),
-    }
-
-
-def get_backend(config: Mapping[str, str]) -> Backend:
-    """The process's backend for ``config`` (one searcher per process, reused)."""
-    name = config["backend"]
-    key = (name, config["database_url"] if name == "postgres" else config["index_dir"])
-    with _BACKENDS_LOCK:
-        backend = _BACKENDS.get(key)
-        if backend is not None:
-            _BACKENDS.move_to_end(key)
-            return backend
-        if name == "postgres":
-            from forum.search.postgres_backend import PostgresBackend
-
-            backend = PostgresBackend()
-        else:
-            from forum.search.whoosh_backend import WhooshBackend
-
-            backend = WhooshBackend(config["index_dir"])
-        _BACKENDS[key] = backend
-        while len(_BACKENDS) > _MAX_BACKENDS:
-            _key, old = _BACKENDS.popitem(last=False)
-            old.close()
-        return backend
-
-
-def close_backends() -> None:
-    """Close every open backend (at exit, and between tests)."""
-    with _BACKENDS_LOCK:
-        while _BACKENDS:
-            _key, backend = _BACKENDS.popitem()
-            backend.close()
-
-
-atexit.register(close_backends)
+def init_app(app: Flask) -> None:
+    """Keep the app's index equal to its database: every session of the app queues the posts
+    its flushes change (the outbox) and drains the queue after its commit."""
+    carry(app, outbox.CONFIG_KEY, search_config(app.config))
+    outbox.follow(session_factory(app))
 
 
 def session_backend(session: Session) -> Backend:
@@ -95,6 +55,12 @@ def session_backend(session: Session) -> Backend:
     if not config:
         raise RuntimeError("this session was not made by the app: it has no search config")
     return get_backend(config)
+
+
+def _time_limit(session: Session) -> float:
+    """Seconds a search on ``session`` may run (the app's SEARCH_TIME_LIMIT)."""
+    config = session.info.get(outbox.CONFIG_KEY) or {}
+    return float(config.get("time_limit", TIME_LIMIT))
 
 
 def index(session: Session, post_ids: Iterable[int]) -> None:
@@ -137,8 +103,13 @@ def search(
     page: int = 1,
     per_page: int = 20,
     record_zero: bool = True,
+    member_id: int | None = None,
 ) -> Page:
-    """Run the query language ``text``: results, facets, did-you-mean; record zero results."""
+    """Run the query language ``text``: results, facets, did-you-mean.
+
+    A member's search that finds nothing is recorded (once per member, query and day);
+    visitors' searches are not.
+    """
     text = text.strip()
     result = Page(
         text=text, page=page, per_page=per_page, sort=sort if sort in SORTS else "relevance"
@@ -159,12 +130,36 @@ def search(
             sort=result.sort,
             offset=(page - 1) * per_page,
             limit=per_page,
+            time_limit=_time_limit(session),
         )
+        result.results = _without_removed(session, result.results)
     if result.results.total == 0 or result.results.complete == 0:
         result.suggestion = suggest(session, text, parsed=parsed)
-    if result.results.total == 0 and record_zero and page == 1:
-        session.add(ZeroResultQuery(query=text[:500]))
+    if result.results.total == 0 and record_zero and page == 1 and member_id is not None:
+        record_zero_result(session, member_id, text)
     return result
+
+
+def normalize_query(text: str) -> str:
+    """How zero-result searches are grouped: lower case, single spaces."""
+    return " ".join(text.lower().split())[:500]
+
+
+def record_zero_result(session: Session, member_id: int, text: str) -> None:
+    """Record a member's search that found nothing, unless they searched it already today."""
+    now = utcnow()
+    values = {
+        "query": text[:500],
+        "normalized": normalize_query(text),
+        "user_id": member_id,
+        "day": now.date(),
+        "created_at": now,
+    }
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = session.get_bind().dialect.name
+    insert_into = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(insert_into(ZeroResultQuery).values(**values).on_conflict_do_nothing())
 
 
 def suggest(session: Session, text: str, *, parsed: Query | None = None) -> str | None:
@@ -194,7 +189,24 @@ def similar(session: Session, title: str, limit: int = 5) -> list[Hit]:
     title = title.strip()[:300]
     if len(title) < 3:
         return []
-    return session_backend(session).similar(session, title, limit)
+    return live_hits(session, session_backend(session).similar(session, title, limit))
+
+
+def live_hits(session: Session, hits: list[Hit]) -> list[Hit]:
+    """``hits`` without posts removed since they were indexed (the index may lag a drain)."""
+    live = visible_post_ids(session, None, {hit.id for hit in hits})
+    return [hit for hit in hits if hit.id in live]
+
+
+def _without_removed(session: Session, results: Results) -> Results:
+    """One page of results without removed posts, its counts lowered by those dropped."""
+    hits = live_hits(session, results.hits)
+    dropped = len(results.hits) - len(hits)
+    if dropped:
+        results.hits = hits
+        results.total = max(0, results.total - dropped)
+        results.complete = min(results.complete, results.total)
+    return results
 
 
 def related(session: Session, question_id: int, title: str, limit: int = 5) -> list[Hit]:
@@ -212,12 +224,11 @@ def backend_status(config: dict[str, Any] | Any, engine: Engine | None = None) -
     status = _storage_status(config)
     try:
         if engine is None:
-            from forum.db import get_engine
-
             engine = get_engine()
         count, age = outbox.pending(engine)
         status["pending"] = count
         status["oldest_pending_seconds"] = None if age is None else round(age, 1)
+        status["quarantined"] = outbox.quarantined(engine, limit=0)[0]
     except Exception as exc:  # noqa: BLE001 - a health check reports, it does not raise
         status["pending_error"] = type(exc).__name__
     return status

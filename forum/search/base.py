@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from forum.search.documents import MARK_END, MARK_START, SearchDoc
 from forum.search.query import Query
 
-#: Every search gives up after this many seconds and returns what it has.
+#: Every search gives up after this many seconds (unless the app sets SEARCH_TIME_LIMIT) and
+#: returns what it has.
 TIME_LIMIT = 0.8
 SORTS = ("relevance", "newest", "votes")
 
@@ -94,6 +95,7 @@ class Backend(Protocol):
         offset: int = 0,
         limit: int = 20,
         facets: bool = True,
+        time_limit: float = TIME_LIMIT,
     ) -> Results:
         """Run a parsed query."""
 
@@ -115,6 +117,10 @@ class Backend(Protocol):
 
     def compact(self, *, timeout: float) -> int:
         """Tidy the index's storage when it is fragmented; return how much was merged."""
+
+    def schema_ok(self) -> bool:
+        """Whether the index was written with this code's document schema (when not, it
+        must be rebuilt before changes are applied to it)."""
 
     def close(self) -> None:
         """Release files and searchers."""

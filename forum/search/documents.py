@@ -16,9 +16,14 @@ from forum.models import Comment, Post, PostKind, Tag, User, post_tags
 
 BATCH = 500
 
-_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+#: Characters of indexed text kept per field (a post's size cap; a thread's answers and
+#: comments are cut there too, so one document's work is bounded).
+MAX_FIELD_CHARS = 200_000
+# Every pattern is linear: each repetition is bounded by a character it cannot cross (a bracket,
+# a parenthesis, a newline), so no match attempt rescans text another attempt already read.
+_LINK = re.compile(r"!?\[([^\[\]\n]*)\]\([^()\n]*\)")
 # Markdown punctuation only: HTML-looking text stays as written (pages escape it).
-_MARKUP = re.compile(r"[*_`#~|]+|^\s*(?:>\s*)+|^\s*[-+]\s+", re.MULTILINE)
+_MARKUP = re.compile(r"[*_`#~|]+|^[^\S\n]*(?:>[^\S\n]*)+|^[^\S\n]*[-+][^\S\n]+", re.MULTILINE)
 _MARKUP_HINT = re.compile(r"[*_`#~|>+-]")
 #: Characters the highlighters use as private markers; never part of indexed text.
 MARK_START = "\x02"
@@ -30,7 +35,7 @@ GT = "\x05"
 
 def plain_text(markdown: str) -> str:
     """Markdown reduced to words and punctuation, for indexing and snippets."""
-    text = markdown
+    text = markdown[: 2 * MAX_FIELD_CHARS]
     for private in (MARK_START, MARK_END, LT, GT):
         if private in text:
             text = text.replace(private, " ")
@@ -38,7 +43,20 @@ def plain_text(markdown: str) -> str:
         text = _LINK.sub(r"\1", text)
     if _MARKUP_HINT.search(text):
         text = _MARKUP.sub(" ", text)
-    return " ".join(text.split())
+    return " ".join(text.split())[:MAX_FIELD_CHARS]
+
+
+def joined_text(markdowns: Iterable[str]) -> str:
+    """The plain text of several bodies, one a line, cut at MAX_FIELD_CHARS."""
+    parts: list[str] = []
+    size = 0
+    for markdown in markdowns:
+        if size >= MAX_FIELD_CHARS:
+            break  # the rest would be cut anyway: don't spend time reducing it
+        part = plain_text(markdown)
+        parts.append(part)
+        size += len(part) + 1
+    return "\n".join(parts)[:MAX_FIELD_CHARS]
 
 
 @dataclass
@@ -219,7 +237,7 @@ def _build_batch(session: Session, ids: list[int]) -> dict[int, SearchDoc]:
             accepted = parent.accepted_answer_id == p.id
         elif kind == PostKind.QUESTION:
             answers = thread_answers.get(p.id, [])
-            answers_text = "\n".join(plain_text(body) for _, body in answers)
+            answers_text = joined_text(body for _, body in answers)
             for answer_id, _ in answers:
                 comment_text.extend(comments.get(answer_id, []))
         anonymous = bool(p.is_anonymous)
@@ -233,7 +251,7 @@ def _build_batch(session: Session, ids: list[int]) -> dict[int, SearchDoc]:
             tags=tags.get(tag_owner[p.id] or 0, []),
             body=plain_text(p.body_md or ""),
             answers=answers_text,
-            comments="\n".join(plain_text(c) for c in comment_text),
+            comments=joined_text(comment_text),
             username=usernames.get(author_id) if author_id else None,
             author_id=author_id,
             question_id=question_id,

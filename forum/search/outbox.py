@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-from sqlalchemy import delete, event, false, func, insert, inspect, select
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy import delete, event, false, func, insert, inspect, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
+from forum import aftercommit
+from forum.db import first_listen, utcnow
 from forum.models import Comment, Post, SearchOutbox
+from forum.search.backends import get_backend
 from forum.search.base import Backend, Busy, ProgressFn, Writer
 from forum.search.documents import affected_ids, build_documents, iter_all_documents
 
@@ -39,6 +44,19 @@ BATCH = 200
 #: A request waits this long for the writer; after that its rows wait for the next drain.
 REQUEST_LOCK_TIMEOUT = 0.25
 SQLITE_CLAIM_TIMEOUT_MS = 2000
+#: Seconds a drain may start new batches for, unless its caller asks for no limit (the CLI):
+#: what is left waits for the next drain.
+DRAIN_BUDGET = 1.0
+#: Failed drains of one row after which it is quarantined: kept, reported, no longer retried.
+MAX_ATTEMPTS = 3
+
+
+class _RowsFailed(Exception):
+    """Applying these outbox rows raised; the cause is chained."""
+
+    def __init__(self, ids: list[int]) -> None:
+        super().__init__(f"outbox rows {ids} failed")
+        self.ids = ids
 
 
 def _changed(obj: Any, names: Sequence[str]) -> bool:
@@ -117,10 +135,25 @@ def _after_commit(session: Session) -> None:
     config = session.info.get(CONFIG_KEY)
     if not config:
         return  # sessions outside the app (scripts) leave rows for `forum search sync`
-    try:
-        from forum.search import get_backend
+    # The drain opens sessions of its own: not while this one still holds its connection.
+    # One drain applies every committed row, so concurrent commits share one: the others
+    # hand over and return instead of each waiting for the index writer.
+    engine = session.get_bind()
+    if isinstance(engine, Engine):
+        key = ("search-drain", engine.pool, config.get("index_dir"))
+        job = partial(_drain_merged, engine, config)
+        aftercommit.defer_merged(session, key, [True], job)
+    else:
+        aftercommit.defer(session, partial(_drain_after_commit, engine, config))
 
-        engine = session.get_bind()
+
+def _drain_merged(engine: Engine, config: dict[str, str], _signals: set[bool]) -> None:
+    _drain_after_commit(engine, config)
+
+
+def _drain_after_commit(engine: Engine | Connection, config: dict[str, str]) -> None:
+    """Apply what a commit queued, briefly: rows left over wait for the next drain."""
+    try:
         assert isinstance(engine, Engine)
         drain(engine, get_backend(config), timeout=REQUEST_LOCK_TIMEOUT, max_batches=5)
     except Exception:  # noqa: BLE001 - indexing must never fail the request
@@ -133,20 +166,30 @@ def _after_rollback(session: Session) -> None:
     session.info.pop(PENDING_KEY, None)
 
 
-def install() -> None:
-    """Listen to every ORM session (idempotent)."""
-    if not event.contains(Session, "after_flush", _after_flush):
-        event.listen(Session, "after_flush", _after_flush)
-        event.listen(Session, "after_commit", _after_commit)
-        event.listen(Session, "after_rollback", _after_rollback)
-        event.listen(Session, "do_orm_execute", _on_execute)
+def follow(sessions: sessionmaker[Session]) -> None:
+    """Queue and drain the post changes of the sessions this factory makes (idempotent)."""
+    if first_listen(sessions, __name__):
+        event.listen(sessions, "after_flush", _after_flush)
+        event.listen(sessions, "after_commit", _after_commit)
+        event.listen(sessions, "after_rollback", _after_rollback)
+        event.listen(sessions, "do_orm_execute", _on_execute)
+    aftercommit.attach(sessions)
 
 
 def _apply_batch(
-    session: Session, writer: Writer, batch: int, *, commit_empty: bool = False
+    session: Session,
+    writer: Writer,
+    batch: int,
+    *,
+    commit_empty: bool = False,
+    skip: Collection[int] = (),
 ) -> int:
-    """Apply up to ``batch`` outbox rows through ``writer``; commit both; return rows applied."""
+    """Apply up to ``batch`` outbox rows through ``writer``; commit both; return rows applied.
+
+    Quarantined rows and those in ``skip`` are left alone; a failure raises _RowsFailed.
+    """
     conn = session.connection()
+    tried: list[int] = []
     previous: Any = None
     index_done = False
 
@@ -161,9 +204,13 @@ def _apply_batch(
             previous = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
             conn.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_CLAIM_TIMEOUT_MS}")
             session.execute(delete(SearchOutbox).where(false()))
-        rows = session.execute(
-            select(SearchOutbox.id, SearchOutbox.post_id).order_by(SearchOutbox.id).limit(batch)
-        ).all()
+        query = select(SearchOutbox.id, SearchOutbox.post_id).where(
+            SearchOutbox.quarantined_at.is_(None)
+        )
+        if skip:
+            query = query.where(SearchOutbox.id.not_in(sorted(skip)))
+        rows = session.execute(query.order_by(SearchOutbox.id).limit(batch)).all()
+        tried = [r.id for r in rows]
         if not rows:
             restore()
             if commit_empty:
@@ -186,13 +233,15 @@ def _apply_batch(
         restore()
         session.commit()
         return len(rows)
-    except BaseException:
+    except BaseException as exc:
         if not index_done:
             writer.cancel()
         try:
             restore()
         finally:
             session.rollback()
+        if tried and isinstance(exc, Exception) and not isinstance(exc, Busy):
+            raise _RowsFailed(tried) from exc
         raise
 
 
@@ -203,32 +252,114 @@ def drain(
     timeout: float,
     batch: int = BATCH,
     max_batches: int = 1000,
+    budget: float | None = DRAIN_BUDGET,
 ) -> int:
-    """Apply pending outbox rows in batches while the writer is ours; return rows applied."""
+    """Apply pending outbox rows in batches while the writer is ours; return rows applied.
+
+    No batch starts after ``budget`` seconds (None: no limit). When a batch fails, its rows are
+    retried one at a time; a row that fails on its own counts an attempt and is skipped for the
+    rest of the drain, and is quarantined after MAX_ATTEMPTS.
+    """
+    deadline = None if budget is None else _clock() + budget
     applied = 0
+    size = batch
+    failed: set[int] = set()
     for _ in range(max_batches):
+        if deadline is not None and _clock() >= deadline:
+            break
         with Session(engine) as session:
             try:
                 writer = backend.writer(session, timeout=timeout)
             except Busy:
                 return applied
-            done = _apply_batch(session, writer, batch)
+            try:
+                done = _apply_batch(session, writer, size, skip=failed)
+            except _RowsFailed as exc:
+                if len(exc.ids) > 1:
+                    size = 1  # find the row at fault: the others are applied one by one
+                    continue
+                failed.update(exc.ids)
+                _count_failure(engine, exc.ids[0], exc.__cause__)
+                continue
         if done == 0:
             break
         applied += done
     return applied
 
 
+def _clock() -> float:
+    """The drain budget's clock (a function, so tests can step it)."""
+    return time.monotonic()
+
+
+def _count_failure(engine: Engine, row_id: int, error: BaseException | None) -> None:
+    """One more failed attempt for an outbox row; quarantine it at MAX_ATTEMPTS."""
+    log.error("search outbox row %s failed", row_id, exc_info=error)
+    with Session(engine) as session:
+        row = session.get(SearchOutbox, row_id)
+        if row is None:
+            return
+        row.attempts = (row.attempts or 0) + 1
+        row.last_error = f"{type(error).__name__}: {error}"[:500]
+        if row.attempts >= MAX_ATTEMPTS:
+            row.quarantined_at = utcnow()
+            log.error("search outbox row %s (post %s) is quarantined", row_id, row.post_id)
+        session.commit()
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """An outbox row set aside after failing MAX_ATTEMPTS times."""
+
+    id: int
+    post_id: int
+    attempts: int
+    last_error: str
+
+
+def quarantined(engine: Engine, limit: int = 100) -> tuple[int, list[Quarantined]]:
+    """How many outbox rows are quarantined, and the oldest ``limit`` of them."""
+    with Session(engine) as session:
+        where = SearchOutbox.quarantined_at.is_not(None)
+        count = session.scalar(select(func.count(SearchOutbox.id)).where(where)) or 0
+        rows = session.execute(
+            select(
+                SearchOutbox.id,
+                SearchOutbox.post_id,
+                SearchOutbox.attempts,
+                SearchOutbox.last_error,
+            )
+            .where(where)
+            .order_by(SearchOutbox.id)
+            .limit(limit)
+        ).all()
+        return int(count), [
+            Quarantined(r.id, r.post_id, int(r.attempts), r.last_error or "") for r in rows
+        ]
+
+
+def release_quarantined(engine: Engine) -> int:
+    """Put every quarantined row back in line with no attempts counted; return how many."""
+    with Session(engine) as session:
+        result = session.execute(
+            update(SearchOutbox)
+            .where(SearchOutbox.quarantined_at.is_not(None))
+            .values(quarantined_at=None, attempts=0)
+        )
+        session.commit()
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
 def pending(engine: Engine) -> tuple[int, float | None]:
-    """How many outbox rows wait, and the age in seconds of the oldest."""
+    """How many outbox rows wait (quarantined ones aside), and the age in seconds of the oldest."""
     with Session(engine) as session:
         count, oldest = session.execute(
-            select(func.count(SearchOutbox.id), func.min(SearchOutbox.created_at))
+            select(func.count(SearchOutbox.id), func.min(SearchOutbox.created_at)).where(
+                SearchOutbox.quarantined_at.is_(None)
+            )
         ).one()
         age = None
         if oldest is not None:
-            from forum.db import utcnow
-
             if oldest.tzinfo is None:
                 import datetime as dt
 
@@ -243,7 +374,7 @@ def rebuild(engine: Engine, backend: Backend, progress: ProgressFn | None = None
         count, writer = backend.rebuild(session, progress)
         # The first replay runs under the rebuild's lock (and, on PostgreSQL, its transaction).
         _apply_batch(session, writer, BATCH, commit_empty=True)
-    drain(engine, backend, timeout=30.0)
+    drain(engine, backend, timeout=30.0, budget=None)
     return count
 
 

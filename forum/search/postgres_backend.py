@@ -150,6 +150,11 @@ class PostgresBackend:
         """Nothing to merge: PostgreSQL maintains the GIN index itself (autovacuum)."""
         return 0
 
+    def schema_ok(self) -> bool:
+        """Always: the documents are rows of the application's tables, whose schema the
+        migrations keep current."""
+        return True
+
     def writer(self, session: Session, *, timeout: float) -> _PgWriter:
         """Take the drain lock (a transaction-level advisory lock) or raise Busy."""
         deadline = time.monotonic() + timeout
@@ -201,6 +206,7 @@ class PostgresBackend:
         offset: int = 0,
         limit: int = 20,
         facets: bool = True,
+        time_limit: float = TIME_LIMIT,
     ) -> Results:
         """Every-word matches first, then partial ones; ts_rank weighted A–D, nudged by votes."""
         sql = _Sql()
@@ -209,9 +215,9 @@ class PostgresBackend:
         if not clauses and not conds:
             return Results()
         results = Results()
-        deadline = time.monotonic() + TIME_LIMIT
+        deadline = time.monotonic() + time_limit
         try:
-            previous = _arm(session, TIME_LIMIT)
+            previous = _arm(session, time_limit)
             self._search(
                 session, sql, results, clauses, conds, sort, offset, limit, facets, deadline
             )

@@ -22,6 +22,8 @@ _REGEX_HINT = re.compile(
 _WORD = re.compile(r"[^\W_]+(?:[+#.'-][^\W_]+)*[+#]*", re.UNICODE)
 _DATE = re.compile(r"^(>=|<=|>|<|=)?(\d{4}-\d{2}-\d{2})$")
 _NUMBER = re.compile(r"^(>=|<=|>|<|=)?(-?\d{1,9})$")
+#: What a username can look like (registration's rule, and imported ``site.123-2`` names).
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
 
 class QueryRefused(ValueError):
@@ -264,9 +266,12 @@ class _Parser:
                 raise QueryRefused("tag: needs a tag name, e.g. tag:python.")
             (q.excluded_tags if negated else q.tags).append(tag)
         elif name == "user":
-            if not value or negated:
+            username = value.lower().removeprefix("@")
+            # Anonymous posts and former members' posts have no username: an empty (or any
+            # non-username) value must never select exactly them.
+            if negated or not _USERNAME.match(username):
                 raise QueryRefused("user: needs a username, e.g. user:amara.")
-            q.users.append(value.lower().lstrip("@"))
+            q.users.append(username)
         elif name == "is":
             what = value.lower()
             if what in KINDS:

@@ -11,12 +11,10 @@ or for ``Or``, a logical and for ``And``, a mask for ``AndNot``. Queries with no
 
 from __future__ import annotations
 
-import io
 import mmap
 import pickle
 import struct
 import threading
-import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -24,9 +22,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from whoosh import query
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
 from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
+
+from forum.search import whoosh_internals
 
 #: Decoded postings kept per process (ids and weights of the terms searched most recently).
 CACHE_BYTES = 40 << 20
@@ -100,8 +99,9 @@ def decode(reader: Any, field: str, text: Any) -> Postings:
         matcher = reader.postings(field, text)
     except TermNotFound:
         return Postings(np.empty(0, id_type), np.empty(0, np.float32))
-    if isinstance(matcher, W3LeafMatcher):
-        ids, weight_array = _read_blocks(matcher)
+    on_disk = whoosh_internals.on_disk_postings(matcher)
+    if on_disk is not None:
+        ids, weight_array = on_disk
     else:
         # Short lists are stored inline with the term: read them through the matcher.
         id_list: list[int] = []
@@ -116,53 +116,6 @@ def decode(reader: Any, field: str, text: Any) -> Postings:
     if np.array_equal(half.astype(np.float32), weight_array):
         return Postings(ids.astype(id_type), half)
     return Postings(ids.astype(id_type), weight_array)
-
-
-def _read_blocks(matcher: Any) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
-    """Ids and weights of every block of an on-disk posting list, read in one pass.
-
-    The list is one run of blocks: a length (negative for the last), a pickled block-info
-    tuple, then the block's pickled (ids, weights, values) tuple, zlib-compressed when the
-    info says so. Reading it whole skips the matcher's per-block seeks and bookkeeping.
-    """
-    length = matcher._length
-    if isinstance(length, tuple):  # Whoosh decodes the stored length as a 1-tuple
-        length = length[0]
-    start = matcher._baseoffset
-    end = matcher._startoffset + length
-    raw = matcher._postfile.get(start, end - start)
-    stream = io.BytesIO(raw)
-    deltas: list[int] = []
-    weights: list[float] = []
-    starts: list[int] = []
-    position = 0
-    while position < len(raw):
-        (length,) = _INT.unpack_from(raw, position)
-        last = length < 0
-        length = abs(length)
-        stream.seek(position + _INT.size)
-        info = pickle.load(stream)
-        data = raw[stream.tell() : position + _INT.size + length]
-        if info[3]:
-            data = zlib.decompress(data)
-        block_ids, block_weights = pickle.loads(data)[:2]
-        n = len(block_ids)
-        starts.append(len(deltas))
-        deltas.extend(block_ids)
-        if block_weights is None:
-            weights.extend([1.0] * n)
-        elif isinstance(block_weights, float):
-            weights.extend([block_weights] * n)
-        else:
-            weights.extend(block_weights)
-        position += _INT.size + length
-        if last:
-            break
-    # Each block's ids are deltas from 0: a running sum per block gives the numbers.
-    running = np.cumsum(np.array(deltas, dtype=np.int64))
-    counts = np.diff(np.array([*starts, len(deltas)]))
-    before = np.concatenate(([0], running[np.array(starts[1:], dtype=np.int64) - 1]))
-    return running - np.repeat(before, counts), np.array(weights, dtype=np.float32)
 
 
 # -- posting arrays beside a segment --------------------------------------------------------
@@ -276,7 +229,7 @@ class ArrayFile:
         storage = reader.storage()
         name = segment.make_filename(ARRAY_EXT)
         try:
-            path = storage._fpath(name) if hasattr(storage, "_fpath") else None
+            path = whoosh_internals.file_path(storage, name)
             if path is not None:
                 with open(path, "rb") as f:
                     return cls(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
@@ -341,8 +294,7 @@ class Segment:
         cache = self.reader.__dict__.setdefault("_forum_lengths", {})
         found = cache.get(field)
         if found is None:
-            column = self.reader._perdoc._cached_reader(_lenfield(field), LENGTHS_COLUMN)
-            raw = column._dbfile.get(column._basepos, column._doccount)
+            raw = whoosh_internals.length_bytes(self.reader, field)
             found = _BYTE_LENGTHS[np.frombuffer(raw, dtype=np.uint8)]
             cache[field] = found
         return found  # type: ignore[no-any-return]
@@ -421,9 +373,7 @@ def _term(seg: Segment, q: Any, scored: bool) -> tuple[Scores | None, Mask]:
         # Whoosh scores a term of an unscored field (an id, a kind) by its weight.
         scores[postings.ids] = postings.weights.astype(np.float32) * q.boost
         return scores, mask
-    weighting = top.weighting
-    b = weighting._field_B.get(field, weighting.B)
-    k1 = weighting.K1
+    b, k1 = whoosh_internals.bm25f_parameters(top.weighting, field)
     idf = top.idf(field, q.text)
     average = top.avg_field_length(field) or 1
     weights = postings.weights.astype(np.float32)

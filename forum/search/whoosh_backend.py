@@ -22,9 +22,6 @@ import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy.orm import Session
 from whoosh import index, query, scoring
-from whoosh.analysis import RegexTokenizer, StopFilter
-from whoosh.analysis.filters import LowercaseFilter
-from whoosh.fields import BOOLEAN, DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 from whoosh.filedb.filestore import FileStorage, RamStorage, Storage
 from whoosh.index import LockError
 from whoosh.lang import porter
@@ -33,7 +30,7 @@ from whoosh.searching import Searcher
 from whoosh.writing import IndexWriter
 
 from forum.search import query as q
-from forum.search import whoosh_arrays, whoosh_build
+from forum.search import whoosh_arrays, whoosh_build, whoosh_internals
 from forum.search.base import TIME_LIMIT, Busy, Hit, ProgressFn, Results, leading_text, marked_html
 from forum.search.documents import (
     MARK_END,
@@ -42,16 +39,17 @@ from forum.search.documents import (
     count_documents,
     iter_all_documents,
 )
-from forum.search.whoosh_build import FastStemmingAnalyzer
+from forum.search.whoosh_schema import (
+    INDEX_NAME,
+    SCHEMA_VERSION,
+    STEMMING,
+    TEXT_FIELDS,
+    document_fields,
+    make_schema,
+)
 
-#: Bump when the schema or the analysis changes: an index with another version is rebuilt.
-SCHEMA_VERSION = 7
-INDEX_NAME = "forum"
 CURRENT = "current"
 PREFIX_EXPANSIONS = 48
-TEXT_FIELDS = ("title", "body", "thread")
-#: Characters of a body kept for snippets: highlighting never re-reads a long text.
-EXCERPT_CHARS = 2_000
 #: Documents per segment in a rebuild: each segment's postings are sorted in memory.
 REBUILD_SEGMENT_DOCS = 20_000
 REBUILD_LIMIT_MB = 512
@@ -66,84 +64,9 @@ DRAIN_MERGE_MAX_DOCS = 999
 #: (smaller ones decode quickly enough on demand).
 ARRAY_SEGMENT_DOCS = 2_000
 
-#: Whoosh's StemmingAnalyzer, same tokens, in one generator with remembered stems.
-_stem = FastStemmingAnalyzer()
-_spell = RegexTokenizer() | LowercaseFilter() | StopFilter(minsize=3)
-
 
 class SchemaMismatch(Exception):
     """The index on disk was written with another schema version."""
-
-
-def _patch_length_lookups() -> None:
-    """Remember that a segment has no length column for a field.
-
-    Whoosh 2.7 looks the column file up on disk again for every posting of an unscored
-    field (ids, kinds, numbers) while writing a segment: a stat call per posting.
-    """
-    from whoosh.codec import whoosh3
-
-    cls = whoosh3.W3PerDocReader
-    if getattr(cls, "_forum_cached_lengths", False):
-        return
-    original = cls._cached_reader
-
-    def _cached_reader(self: Any, fieldname: str, column: Any) -> Any:
-        readers = self._readers
-        if fieldname in readers:
-            return readers[fieldname]
-        if fieldname in self._colfiles:
-            # Opened up front (_open_columns): use it even if the file is gone since.
-            reader = self.column_reader(fieldname, column)
-        else:
-            reader = original(self, fieldname, column)
-        readers[fieldname] = reader
-        return reader
-
-    cls._cached_reader = _cached_reader
-    cls._forum_cached_lengths = True
-
-
-_patch_length_lookups()
-
-
-def _numeric(bits: int = 32, **kwargs: Any) -> NUMERIC:
-    # Fewer precision tiers: 2 terms per value instead of 8 (ranges stay exact).
-    return NUMERIC(int, bits=bits, shift_step=16, **kwargs)
-
-
-def make_schema() -> Schema:
-    """The index schema; field boosts make title and tags weigh most, comments least.
-
-    Only what is searched is indexed; what is only shown is STORED (slug, question, version).
-    """
-    created = DATETIME(stored=True, sortable=True)
-    created.shift_step = 16  # 4 terms per date instead of 8
-    return Schema(
-        id=ID(stored=True, unique=True),
-        kind=ID(stored=True),
-        subtype=ID(stored=True),
-        slug=STORED(),
-        title=TEXT(analyzer=_stem, stored=True, field_boost=3.0),
-        display_title=STORED(),
-        tags=KEYWORD(stored=True, commas=True, lowercase=True, scorable=True, field_boost=2.0),
-        body=TEXT(analyzer=_stem),
-        # The start of the body, for snippets and the leading text.
-        excerpt=STORED(),
-        # A thread's answers and comments, in one field: fewer matchers per query word.
-        thread=TEXT(analyzer=_stem, field_boost=0.5, phrase=False),
-        # Unstemmed words: the vocabulary for "did you mean" and for expanding kube*.
-        spell=TEXT(analyzer=_spell, phrase=False),
-        user=ID(stored=True),
-        # "0" for anonymous posts (experts leave them out).
-        author=ID(stored=True),
-        question=STORED(),
-        score=_numeric(stored=True, sortable=True, signed=True),
-        answer_count=_numeric(stored=True),
-        accepted=BOOLEAN(stored=True),
-        created=created,
-        version=STORED(),
-    )
 
 
 class _Or(query.Or):  # type: ignore[misc]
@@ -183,7 +106,7 @@ def _refreshed(ix: Any, old: Any) -> Any:
     """
     if ix.latest_generation() == old.reader().generation():
         return old
-    toc = ix._read_toc()
+    toc = whoosh_internals.read_toc(ix)
     leaves: dict[str, Any] = {}
     for reader, _offset in old.reader().leaf_readers():
         segment = reader.segment()
@@ -204,10 +127,7 @@ def _refreshed(ix: Any, old: Any) -> Any:
                     opened.close()
                 raise
         else:
-            reader._segment = segment
-            reader._perdoc._segment = segment
-            reader._gen = toc.generation
-            reader.__dict__.pop("deleted_docs_set", None)  # a cached property
+            whoosh_internals.reuse_reader(reader, segment, toc.generation)
         readers.append(reader)
     for reader in leaves.values():
         reader.close()
@@ -234,7 +154,6 @@ def _open_columns(reader: Any) -> None:
     segment = reader.segment()
     if segment is None:
         return
-    perdoc = reader._perdoc
     storage = reader.storage()
     prefix = segment.make_filename(".")
     names = [n for n in storage.list() if n.startswith(prefix) and n.endswith(".col")]
@@ -242,9 +161,7 @@ def _open_columns(reader: Any) -> None:
     if reader.doc_count_all() and "_stored" not in fields:
         raise StaleSegment(f"segment {segment.segment_id()} was removed")
     try:
-        for field in fields:
-            if field not in perdoc._colfiles:
-                perdoc._colfiles[field] = perdoc._get_column_file(field)
+        whoosh_internals.open_column_files(reader, fields)
     except FileNotFoundError as exc:
         raise StaleSegment(f"segment {segment.segment_id()} was removed") from exc
 
@@ -253,32 +170,6 @@ def _open_all_columns(searcher: Any) -> Any:
     for leaf, _offset in searcher.reader().leaf_readers():
         _open_columns(leaf)
     return searcher
-
-
-def _fields(doc: SearchDoc) -> dict[str, Any]:
-    return {
-        "id": str(doc.id),
-        "kind": doc.kind,
-        "subtype": doc.subtype or "",
-        "slug": doc.slug or "",
-        # An answer shows its question's title but is not found by it (the thread is).
-        "title": "" if doc.kind == "answer" else doc.title,
-        "display_title": doc.title if doc.kind == "answer" else "",
-        "tags": ",".join(doc.tags),
-        "body": doc.body,
-        "excerpt": doc.body[:EXCERPT_CHARS],
-        "thread": f"{doc.answers}\n{doc.comments}",
-        # Titles and tags only: indexing bodies twice made rebuilds a third slower.
-        "spell": f"{'' if doc.kind == 'answer' else doc.title} {' '.join(doc.tags)}",
-        "user": (doc.username or "").lower(),
-        "author": str(doc.author_id or 0),
-        "question": doc.question_id or 0,
-        "score": doc.score,
-        "answer_count": doc.answer_count,
-        "accepted": doc.accepted,
-        "created": doc.created_at.astimezone(dt.UTC).replace(tzinfo=None),
-        "version": doc.version,
-    }
 
 
 def tiers_to_merge(counts: Sequence[int], max_docs: int | None) -> list[int]:
@@ -328,7 +219,7 @@ def _merge_all_tiers(writer: Any, segments: list[Any]) -> list[Any]:
 
 def _add_missing_arrays(ix: Any) -> None:
     """Give large segments merged by Whoosh's writer the array file a rebuild writes."""
-    for segment in ix._segments():
+    for segment in whoosh_internals.index_segments(ix):
         name = segment.make_filename(whoosh_arrays.ARRAY_EXT)
         if segment.doc_count_all() < ARRAY_SEGMENT_DOCS or ix.storage.file_exists(name):
             continue
@@ -377,7 +268,7 @@ class _WhooshWriter:
 
     def update(self, docs: Sequence[SearchDoc]) -> None:
         for doc in docs:
-            self._writer.update_document(**_fields(doc))
+            self._writer.update_document(**document_fields(doc))
 
     def delete(self, ids: Sequence[int]) -> None:
         for post_id in ids:
@@ -604,7 +495,7 @@ class WhooshBackend:
                         progress=progress,
                         target=whoosh_build.build_part,
                     )
-                    whoosh_build.commit_segments(ix, segments)
+                    whoosh_internals.commit_segments(ix, segments)
                     if progress is not None:
                         progress(count)
                     return count
@@ -616,14 +507,14 @@ class WhooshBackend:
         count, segments = whoosh_build.write_segments(
             ix,
             iter_all_documents(session),
-            _fields,
+            document_fields,
             segment_docs=REBUILD_SEGMENT_DOCS,
             limitmb=REBUILD_LIMIT_MB,
             on_doc=report,
             options=WRITER_OPTIONS,
         )
         if segments:
-            whoosh_build.commit_segments(ix, segments)
+            whoosh_internals.commit_segments(ix, segments)
         if progress is not None:
             progress(count)
         return count
@@ -642,10 +533,11 @@ class WhooshBackend:
         Commits made while serving leave large segments alone; ``forum search sync`` calls this.
         """
         ix = self._ensure_open()
-        if len(tiers_to_merge([s.doc_count_all() for s in ix._segments()], None)) < 2:
+        counts = [s.doc_count_all() for s in whoosh_internals.index_segments(ix)]
+        if len(tiers_to_merge(counts, None)) < 2:
             _add_missing_arrays(ix)
             return 0
-        before = len(ix._segments())
+        before = len(counts)
         try:
             writer = ix.writer(timeout=timeout, delay=0.05, **WRITER_OPTIONS)
         except LockError:
@@ -653,7 +545,7 @@ class WhooshBackend:
         writer.commit(mergetype=_merge_all_tiers)
         ix = self._ensure_open()
         _add_missing_arrays(ix)
-        return max(0, before - len(ix._segments()))
+        return max(0, before - len(whoosh_internals.index_segments(ix)))
 
     def expected_count(self, session: Session) -> int:
         """How many documents a rebuild will write."""
@@ -695,7 +587,7 @@ class WhooshBackend:
                 text = term.decode("utf-8") if isinstance(term, bytes) else term
                 expansions.append(query.Term("tags", text))
             return _Or(expansions) if expansions else query.NullQuery
-        analysed = [t.text for t in _stem(word.text)]
+        analysed = [t.text for t in STEMMING(word.text)]
         if not analysed:
             return None  # a stop word
         if len(analysed) > 1:
@@ -707,7 +599,7 @@ class WhooshBackend:
 
     def _phrase(self, phrase: q.Phrase) -> query.Query | None:
         # The index drops stop words and renumbers positions; the phrase must do the same.
-        stems = [t.text for w in phrase.words for t in _stem(w)]
+        stems = [t.text for w in phrase.words for t in STEMMING(w)]
         if not stems:
             return None
         if len(stems) == 1:
@@ -767,6 +659,7 @@ class WhooshBackend:
         offset: int = 0,
         limit: int = 20,
         facets: bool = True,
+        time_limit: float = TIME_LIMIT,
     ) -> Results:
         """Documents matching every word first, then those matching some, with facets."""
         with self._searching() as searcher:
@@ -776,7 +669,7 @@ class WhooshBackend:
                 return Results()
             results = Results()
             wanted = offset + limit
-            deadline = time.monotonic() + TIME_LIMIT
+            deadline = time.monotonic() + time_limit
             complete_parts: list[_Ranked] = []
             partial_parts: list[_Ranked] = []
             kinds: Counter[str] = Counter()
@@ -815,7 +708,7 @@ class WhooshBackend:
 
     def similar(self, session: Session, title: str, limit: int) -> list[Hit]:
         """Questions sharing the most distinctive words of ``title``."""
-        stems = list(dict.fromkeys(t.text for t in _stem(title)))[:16]
+        stems = list(dict.fromkeys(t.text for t in STEMMING(title)))[:16]
         if not stems:
             return []
         with self._searching() as searcher:

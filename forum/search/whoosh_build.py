@@ -1,4 +1,4 @@
-"""Full Whoosh index builds: a faster stemming analyzer, and segments written by several processes.
+"""Full Whoosh index builds: segments written in memory, by several processes at once.
 
 A rebuild splits the post ids into one range per core; each range is read from the database
 and written as finished segments by its own process, straight into the new generation's
@@ -11,28 +11,23 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
-import pickle
 import queue as queue_module
-import re
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from whoosh import formats
-from whoosh.analysis import CompositeAnalyzer, StemmingAnalyzer, Token
 from whoosh.filedb.filestore import FileStorage
-from whoosh.index import TOC, clean_files
 from whoosh.system import pack_uint
 from whoosh.util.numeric import byte_to_length, length_to_byte
-from whoosh.writing import SegmentWriter
 
 from forum.models import Post
-from forum.search import whoosh_arrays
+from forum.search import whoosh_arrays, whoosh_internals
 from forum.search.base import ProgressFn
+from forum.search.whoosh_schema import INDEX_NAME, FastStemmingAnalyzer, document_fields
 
 #: Below this many documents one process builds the index: starting workers costs more.
 PARALLEL_MIN_DOCS = 5_000
@@ -42,152 +37,10 @@ MAX_WORKERS = 4
 POLL_SECONDS = 0.5
 #: A worker reports progress every this many documents.
 PROGRESS_EVERY = 500
-#: Distinct raw words whose analysis is remembered.
-ANALYSIS_CACHE = 100_000
-
-
-def _pickle_protocol(obj: Any, protocol: int = 2) -> bytes:
-    """Whoosh's ``dumps`` with pickle protocol 4 whatever protocol it asks for.
-
-    Whoosh pickles each postings block (ids, weights and every posting's positions) with
-    protocol 2, which stores each bytes value as a call to ``codecs.encode``: reading a
-    block back cost about 200 µs. Protocol 4 stores bytes as bytes; Whoosh's ``loads``
-    reads either, so older segments stay readable. Blocks read back about six times
-    faster and take less than half the space.
-    """
-    return pickle.dumps(obj, 4)
-
-
-def _patch_block_pickles() -> None:
-    """Make Whoosh's segment codec and position formats pickle with protocol 4."""
-    from whoosh.codec import whoosh3
-
-    whoosh3.dumps = _pickle_protocol
-    formats.dumps = _pickle_protocol
-
-
-_patch_block_pickles()
 
 
 class BuildFailed(Exception):
     """A worker process failed while building its part of the index."""
-
-
-# -- analysis ----------------------------------------------------------------------------
-
-
-_DEFAULT_PATTERN = StemmingAnalyzer().items[0].expression
-_WORDS = re.compile(r"[\w\*]+(?:\.?[\w\*]+)*", _DEFAULT_PATTERN.flags)
-
-
-class FastStemmingAnalyzer(CompositeAnalyzer):  # type: ignore[misc]
-    """Whoosh's StemmingAnalyzer (regex, lowercase, stop words, porter) in one generator.
-
-    Tokens and positions are the same as the chain's; each distinct raw word is lowered,
-    checked against the stop list and stemmed once, then remembered. Calls asking for what
-    the fast path does not produce (characters, kept stop words, no tokenizing) go through
-    the original chain.
-    """
-
-    def __init__(self, **options: Any) -> None:
-        chain = StemmingAnalyzer(**options)
-        CompositeAnalyzer.__init__(self, *chain.items)
-        self._setup()
-
-    def _setup(self) -> None:
-        tokenizer, _lower, stop, stemmer = self.items
-        expression = tokenizer.expression
-        self._finditer = expression.finditer
-        self._findall: Callable[[str], list[str]]
-        if expression.pattern == _DEFAULT_PATTERN.pattern:
-            # The same matches without the capturing group: findall then returns them.
-            self._findall = _WORDS.findall
-        else:
-            self._findall = lambda text: [m.group(0) for m in expression.finditer(text)]
-        stops, minsize, maxsize = stop.stops, stop.min, stop.max
-        ignore, stemfn = stemmer.ignore, stemmer.stemfn
-
-        @lru_cache(maxsize=ANALYSIS_CACHE)
-        def analysed(raw: str) -> str | None:
-            text = raw.lower()
-            if len(text) < minsize or (maxsize is not None and len(text) > maxsize):
-                return None
-            if text in stops:
-                return None
-            return text if text in ignore else str(stemfn(text))
-
-        self._analysed = analysed
-
-    def __getstate__(self) -> dict[str, Any]:
-        local = ("_finditer", "_findall", "_analysed")
-        return {k: v for k, v in self.__dict__.items() if k not in local}
-
-    def words(self, value: str) -> tuple[int, list[str]]:
-        """The indexed words of ``value`` and the position of the first (the next follow on)."""
-        analysed = list(map(self._analysed, self._findall(value)))
-        kept = [w for w in analysed if w is not None]
-        if not kept:
-            return 0, kept
-        first = 0
-        while analysed[first] is None:
-            first += 1
-        return first, kept
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._setup()
-
-    def __call__(
-        self,
-        value: str,
-        positions: bool = False,
-        chars: bool = False,
-        keeporiginal: bool = False,
-        removestops: bool = True,
-        start_pos: int = 0,
-        start_char: int = 0,
-        tokenize: bool = True,
-        mode: str = "",
-        no_morph: bool = False,
-        **kwargs: Any,
-    ) -> Iterator[Token]:
-        """Tokens of ``value``, as the StemmingAnalyzer chain yields them."""
-        if chars or keeporiginal or not removestops or not tokenize or no_morph:
-            return CompositeAnalyzer.__call__(  # type: ignore[no-any-return]
-                self,
-                value,
-                positions=positions,
-                chars=chars,
-                keeporiginal=keeporiginal,
-                removestops=removestops,
-                start_pos=start_pos,
-                start_char=start_char,
-                tokenize=tokenize,
-                mode=mode,
-                no_morph=no_morph,
-                **kwargs,
-            )
-        return self._tokens(value, positions, start_pos, mode, kwargs)
-
-    def _tokens(
-        self, value: str, positions: bool, start_pos: int, mode: str, kwargs: dict[str, Any]
-    ) -> Iterator[Token]:
-        assert isinstance(value, str), f"{value!r} is not unicode"
-        analysed = self._analysed
-        t = Token(positions, False, removestops=True, mode=mode, **kwargs)
-        t.boost = 1.0
-        t.stopped = False
-        # The stop filter keeps the first kept word's position and numbers the rest on.
-        pos: int | None = None
-        for n, match in enumerate(self._finditer(value)):
-            text = analysed(match.group(0))
-            if text is None:
-                continue
-            t.text = text
-            if positions:
-                pos = start_pos + n if pos is None else pos + 1
-                t.pos = pos
-            yield t
 
 
 # -- segments ----------------------------------------------------------------------------
@@ -274,7 +127,7 @@ def _text_values(field: Any) -> Callable[[str], Iterator[tuple[bytes, int, float
     return positions
 
 
-class BuildWriter(SegmentWriter):  # type: ignore[misc]
+class BuildWriter(whoosh_internals.SegmentBuildWriter):
     """A segment writer for full builds: postings grouped by term in memory, lengths too.
 
     Whoosh's writer appends every posting to a pool as a tuple, sorts them all, then reads
@@ -282,11 +135,11 @@ class BuildWriter(SegmentWriter):  # type: ignore[misc]
     a read per posting). Here postings are kept per field and term in document order, so
     only the terms are sorted, and lengths are kept as the column stores them (one byte).
     The segment files are the same. Only documents without boosts or vectors are accepted,
-    which is what the forum's schema and ``_fields`` produce.
+    which is what the forum's schema and ``document_fields`` produce.
     """
 
     def __init__(self, ix: Any, **kwargs: Any) -> None:
-        SegmentWriter.__init__(self, ix, **kwargs)
+        super().__init__(ix, **kwargs)
         schema = self.schema
         self._postings: dict[str, dict[bytes, list[tuple[int, float, bytes]]]] = {}
         self._lengths: dict[str, dict[int, int]] = {}
@@ -300,14 +153,14 @@ class BuildWriter(SegmentWriter):  # type: ignore[misc]
 
     def add_document(self, **fields: Any) -> None:
         """Add one document (the same as Whoosh's, without per-document boosts)."""
-        self._check_state()
+        self.check_state()
         perdoc = self.perdocwriter
         schema = self.schema
         docnum = self.docnum
         names = sorted(fields)
         if any(name.startswith("_") for name in names):
             raise ValueError("boosts and _stored_ values are not supported in a build")
-        self._check_fields(schema, names)
+        self.check_fields(names)
         perdoc.start_doc(docnum)
         try:
             for name in names:
@@ -343,10 +196,11 @@ class BuildWriter(SegmentWriter):  # type: ignore[misc]
             perdoc.cancel_doc()
             raise
         perdoc.finish_doc()
-        self._added = True
+        self.document_added()
         self.docnum += 1
 
-    def _flush_segment(self) -> None:
+    def write_postings(self) -> None:
+        """Every field's terms and postings, then the long lists as arrays."""
         self.perdocwriter.close()
         fieldwriter = self.fieldwriter
         keep_lengths = self.codec.length_stats
@@ -358,9 +212,10 @@ class BuildWriter(SegmentWriter):  # type: ignore[misc]
             if self.schema[name].scorable:
                 long_lists = arrays[name] = {}
             fieldwriter.start_field(name, self.schema[name])
+            postings = self.postings_writer()  # one per field
             for tbytes in sorted(terms):
                 fieldwriter.start_term(tbytes)
-                ids, weights = _add_postings(fieldwriter._postwriter, terms[tbytes], lengths)
+                ids, weights = whoosh_internals.add_postings(postings, terms[tbytes], lengths)
                 if long_lists is not None and len(ids) >= whoosh_arrays.ARRAY_MIN_POSTINGS:
                     long_lists[tbytes] = (ids, weights)
                 fieldwriter.finish_term()
@@ -371,35 +226,6 @@ class BuildWriter(SegmentWriter):  # type: ignore[misc]
         whoosh_arrays.write_arrays(
             self.storage, self.newsegment, self.docnum, {k: v for k, v in arrays.items() if v}
         )
-
-    def finish_segment(self) -> Any:
-        """Write the segment's files and return the segment, without touching the TOC."""
-        segment = self._finalize_segment()
-        self._finish()
-        return segment
-
-
-def _add_postings(
-    writer: Any, postings: list[tuple[int, float, bytes]], lengths: dict[int, int]
-) -> tuple[tuple[int, ...], tuple[float, ...]]:
-    """W3PostingsWriter.add_posting for each of a term's postings, a block at a time;
-    returns the term's ids and weights."""
-    limit = writer._blocklimit
-    ids, weights, values = zip(*postings, strict=True)
-    for start in range(0, len(ids), limit):
-        if start:
-            writer._write_block()
-        block_ids = ids[start : start + limit]
-        block_weights = weights[start : start + limit]
-        writer._ids.extend(block_ids)
-        writer._weights.extend(block_weights)
-        writer._maxweight = max(writer._maxweight, *block_weights)
-        writer._values.extend(v for v in values[start : start + limit] if v)
-        found = [n for n in map(lengths.get, block_ids) if n]
-        if found:
-            writer._minlength = min(found)
-            writer._maxlength = max(found)
-    return ids, weights
 
 
 class _PartStorage(FileStorage):  # type: ignore[misc]
@@ -466,15 +292,6 @@ def write_segments(
     return count, segments
 
 
-def commit_segments(ix: Any, segments: list[Any]) -> None:
-    """Make ``segments`` the index's content: a new table of contents, nothing merged."""
-    toc = ix._read_toc()
-    generation = toc.generation + 1
-    listed = [*toc.segments, *segments]
-    TOC(toc.schema, listed, generation).write(ix.storage, ix.indexname)
-    clean_files(ix.storage, ix.indexname, generation, listed)
-
-
 # -- several processes ---------------------------------------------------------------------
 
 
@@ -523,7 +340,6 @@ def build_part(
     try:
         from forum.db import make_engine
         from forum.search.documents import iter_all_documents
-        from forum.search.whoosh_backend import INDEX_NAME, _fields
 
         engine = make_engine(url)
         ix = _PartStorage(folder, part).open_index(INDEX_NAME)
@@ -538,7 +354,7 @@ def build_part(
                 count, segments = write_segments(
                     ix,
                     docs,
-                    _fields,
+                    document_fields,
                     segment_docs=segment_docs,
                     limitmb=limitmb,
                     on_doc=report,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
@@ -13,13 +14,16 @@ from sqlalchemy.orm import Session
 from forum.db import utcnow
 from forum.models import Role, User
 from forum.models.users import new_auth_token
+from forum.services import departments
 from forum.services.errors import Forbidden, NotFound, ValidationError
+from forum.services.names import display_name_problems
 from forum.services.passwords import (
     hash_password,
     needs_rehash,
     password_problems,
     verify_password,
 )
+from forum.services.text import single_line_errors
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,30}[a-z0-9]$")
 # Names that would be confusing in links, mentions or the header.
@@ -88,22 +92,32 @@ def _normalise_email(email: str) -> tuple[str | None, list[str]]:
     return result.normalized.lower(), []
 
 
-def _check_profile(data: ProfileData) -> tuple[dict[str, list[str]], str | None]:
+def _check_profile(
+    session: Session, data: ProfileData
+) -> tuple[dict[str, list[str]], str | None, str | None]:
+    """Per-field messages, the normalised email and the department as the list spells it."""
     errors: dict[str, list[str]] = {}
     if not data.display_name.strip():
         errors["display_name"] = ["Enter the name colleagues know you by."]
     elif len(data.display_name.strip()) > 80:
         errors["display_name"] = ["Use at most 80 characters."]
+    elif name_problems := display_name_problems(data.display_name.strip()):
+        errors["display_name"] = name_problems
     email, email_errors = _normalise_email(data.email)
     if email_errors:
         errors["email"] = email_errors
-    for field in ("department", "job_title"):
-        value = getattr(data, field)
-        if value and len(value.strip()) > 80:
-            errors[field] = ["Use at most 80 characters."]
+    if data.job_title and len(data.job_title.strip()) > 80:
+        errors["job_title"] = ["Use at most 80 characters."]
+    elif problems := single_line_errors(data.job_title):
+        errors["job_title"] = problems
+    department = None
+    try:
+        department = departments.resolve(session, data.department)
+    except ValidationError as exc:
+        errors.update(exc.errors)
     if data.bio and len(data.bio) > 5000:
         errors["bio"] = ["Use at most 5,000 characters."]
-    return errors, email
+    return errors, email, department
 
 
 def _clean(value: str | None) -> str | None:
@@ -137,7 +151,7 @@ def register(
 ) -> User:
     """Validate and stage a new member; raises ValidationError with per-field messages."""
     username = normalise_username(username)
-    errors, email = _check_profile(profile)
+    errors, email, department = _check_profile(session, profile)
     if username_errors := _check_username(username):
         errors["username"] = username_errors
     problems = password_problems(
@@ -156,7 +170,7 @@ def register(
         username=username,
         email=email,
         display_name=profile.display_name.strip(),
-        department=_clean(profile.department),
+        department=department,
         job_title=_clean(profile.job_title),
         bio=_clean(profile.bio),
         password_hash=hash_password(password, policy.hash_method),
@@ -204,17 +218,6 @@ def _dummy_hash(method: str) -> str:
     return _DUMMY_HASHES[method]
 
 
-def load_session_user(session: Session, session_id: str) -> User | None:
-    """The member a login session belongs to, if its token is still current."""
-    user_id, _, token = session_id.partition(".")
-    if not user_id.isdigit() or not token:
-        return None
-    user = session.get(User, int(user_id))
-    if user is None or not user.is_active or user.auth_token != token:
-        return None
-    return user
-
-
 def get_by_username(session: Session, username: str) -> User:
     """The member named ``username``; raises NotFound."""
     user = session.scalar(select(User).where(User.username == normalise_username(username)))
@@ -225,7 +228,7 @@ def get_by_username(session: Session, username: str) -> User:
 
 def update_profile(session: Session, user: User, profile: ProfileData) -> None:
     """Change a member's profile; raises ValidationError."""
-    errors, email = _check_profile(profile)
+    errors, email, department = _check_profile(session, profile)
     for field, messages in _duplicates(
         session, username=None, email=email, exclude_id=user.id
     ).items():
@@ -234,7 +237,7 @@ def update_profile(session: Session, user: User, profile: ProfileData) -> None:
         raise ValidationError(errors)
     user.display_name = profile.display_name.strip()
     user.email = email
-    user.department = _clean(profile.department)
+    user.department = department
     user.job_title = _clean(profile.job_title)
     user.bio = _clean(profile.bio)
 
@@ -301,12 +304,24 @@ def list_members(
     return list(rows), total
 
 
-def departments(session: Session) -> list[str]:
-    """Departments members have named, alphabetically."""
-    rows = session.scalars(
-        select(User.department)
-        .where(User.department.is_not(None))
-        .distinct()
-        .order_by(User.department)
-    ).all()
-    return [d for d in rows if d]
+def credited_member(session: Session, username: str | None) -> User | None:
+    """Whom imported content with no known author is credited to: the member named
+    ``username``, or without a name the first admin (None when there is no such member)."""
+    query = select(User).order_by(User.id).limit(1)
+    if username:
+        query = query.where(User.username == username.lower())
+    else:
+        query = query.where(User.role == Role.ADMIN)
+    return session.scalar(query)
+
+
+def member_ids(session: Session) -> list[int]:
+    """Every member's id, in order."""
+    return list(session.scalars(select(User.id).order_by(User.id)))
+
+
+def ids_by_username(session: Session, usernames: Iterable[str]) -> dict[str, int]:
+    """The ids of the members among ``usernames`` (compared lower-case), by username."""
+    wanted = sorted({name.lower() for name in usernames})
+    rows = session.execute(select(User.username, User.id).where(User.username.in_(wanted)))
+    return {str(username): int(user_id) for username, user_id in rows}

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, aliased
 from forum.db import utcnow
 from forum.models import Comment, Post, PostKind, User, Vote
 from forum.services import charts
+from forum.services.anonymity import unmasked
 
 WEEKS = 12
 #: The name departments without one are listed under.
@@ -171,16 +172,22 @@ class Report:
 
 
 def _activity(start: dt.datetime) -> Any:
-    """(user_id, at) for every post, vote and comment since ``start``."""
+    """(user_id, at) for every post, vote and comment since ``start``.
+
+    What the anonymous asker does in their own thread makes nobody active: a department with
+    one active member that week would name them.
+    """
     return union_all(
         select(Post.author_id.label("user_id"), Post.created_at.label("at")).where(
-            Post.created_at >= start, Post.author_id.is_not(None)
+            Post.created_at >= start, Post.author_id.is_not(None), Post.is_anonymous == false()
         ),
         select(Vote.user_id.label("user_id"), Vote.created_at.label("at")).where(
-            Vote.created_at >= start
+            Vote.created_at >= start, unmasked(Vote.post_id, Vote.user_id)
         ),
         select(Comment.author_id.label("user_id"), Comment.created_at.label("at")).where(
-            Comment.created_at >= start, Comment.author_id.is_not(None)
+            Comment.created_at >= start,
+            Comment.author_id.is_not(None),
+            unmasked(Comment.post_id, Comment.author_id),
         ),
     ).subquery("activity")
 

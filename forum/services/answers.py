@@ -5,9 +5,10 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from forum import events
 from forum.db import utcnow
 from forum.models import Answer, Post, Question, User
-from forum.services import mentions, notification_events, posts, revisions
+from forum.services import posts, revisions, visibility
 from forum.services import questions as question_service
 from forum.services.errors import Forbidden, NotFound, ValidationError
 
@@ -34,7 +35,7 @@ def answer(session: Session, *, author: User, question_id: int, body_md: str) ->
         # reputation all honour is_anonymous on the answer too.
         is_anonymous=question.is_anonymous and question.author_id == author.id,
         body_md=body_md,
-        body_html=posts.render(body_md, mention_resolver=mentions.resolver(session)),
+        body_html=posts.render(body_md, linked=session),
     )
     session.add(new)
     session.execute(
@@ -49,14 +50,15 @@ def answer(session: Session, *, author: User, question_id: int, body_md: str) ->
     )
     revisions.record_revision(session, new, editor=author, summary="Answered")
     session.flush()
-    notification_events.answer_posted(session, new, question, author)
+    events.emit(session, events.AnswerPosted(answer=new, question=question, author=author))
     return new
 
 
 def get(session: Session, answer_id: int, *, viewer: User | None = None) -> Answer:
-    """An answer by id; deleted ones only for their author and moderators."""
+    """An answer by id; removed ones, and those of a removed question, only for the authors
+    and moderators (``visibility.can_view``)."""
     found = session.get(Answer, answer_id)
-    if found is None or (found.is_deleted and not posts.can_see_deleted(viewer, found)):
+    if found is None or not visibility.can_view(session, viewer, found):
         raise NotFound("There is no such answer.")
     return found
 
@@ -84,12 +86,12 @@ def edit(
                 ]
             }
         )
-    found.body_html = posts.render(body_md, mention_resolver=mentions.resolver(session))
+    found.body_html = posts.render(body_md, linked=session)
     found.body_md = body_md
     revisions.record_revision(session, found, editor=editor, summary=summary or "Edited")
     posts.touch(session, found)
     session.flush()
-    notification_events.post_edited(session, found, editor)
+    events.emit(session, events.PostEdited(post=found, editor=editor))
     return found
 
 
@@ -110,7 +112,7 @@ def undelete(session: Session, *, actor: User, answer_id: int) -> Answer:
 def accept(session: Session, *, acceptor: User, answer_id: int) -> Question:
     """The asker accepts an answer; accepting the accepted one again undoes it."""
     found = get(session, answer_id)
-    if found.is_deleted:
+    if not visibility.is_live(session, found):
         raise NotFound("There is no such answer.")
     question = session.get(Question, found.parent_id)
     if question is None or question.is_deleted:
@@ -121,10 +123,8 @@ def accept(session: Session, *, acceptor: User, answer_id: int) -> Question:
     new = None if question.accepted_answer_id == found.id else found
     question.accepted_answer = new
     question.last_activity_at = utcnow()
-    posts.call_hook(
-        "on_accept", session, question=question, old_answer=old, new_answer=new, acceptor=acceptor
+    events.emit(
+        session,
+        events.AnswerAccepted(question=question, old_answer=old, new_answer=new, acceptor=acceptor),
     )
-    session.flush()
-    if new is not None:
-        notification_events.answer_accepted(session, question, new, acceptor)
     return question

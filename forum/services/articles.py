@@ -7,20 +7,22 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 import merge3
 from sqlalchemy import ColumnElement, Select, and_, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from forum import events
 from forum.db import utcnow
-from forum.markdown import MarkdownTooLarge, WikiResolver, WikiTarget, check_size, wiki_key
+from forum.markdown import MarkdownTooLarge, check_size, wiki_key
 from forum.markdown import render_document as _render_document
 from forum.models import Article, ArticleFeedback, ArticleLink, ArticleType, Post, Tag, User
 from forum.models.posts import post_tags
-from forum.services import mentions, notification_events, reputation, revisions
+from forum.services import mentions, revisions, visibility
 from forum.services.errors import Forbidden, NotFound, ServiceError, ValidationError
-from forum.services.tags import parse_tags, tag_errors, tags_named
+from forum.services.tags import parse_tags, resolve_for_attach, tag_errors
+from forum.services.text import single_line_errors
+from forum.services.wikilinks import find_by_title, resolver
 
 MAX_TITLE = 200
 MIN_TITLE = 3
@@ -29,7 +31,6 @@ MAX_FEEDBACK_COMMENT = 2000
 #: How long after its last edit or review an article should be checked again.
 DEFAULT_REVIEW_AFTER = dt.timedelta(days=182)
 SORTS = ("newest", "top", "updated")
-ARTICLES_PATH = "/articles/"
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,8 @@ def _clean(data: ArticleData) -> _Clean:
         errors["title"] = [f"Use at least {MIN_TITLE} characters for the title."]
     elif len(title) > MAX_TITLE:
         errors["title"] = [f"Keep the title to {MAX_TITLE} characters (it has {len(title)})."]
+    elif problems := single_line_errors(title):
+        errors["title"] = problems
     body = (data.body_md or "").replace("\r\n", "\n")
     if not body.strip():
         errors["body"] = ["Write the article's text."]
@@ -156,39 +159,6 @@ def _unique_slug(session: Session, title: str) -> str:
         if candidate not in taken:
             return candidate
     raise ValidationError({"title": ["Too many articles share this title."]})
-
-
-def find_by_title(session: Session, title: str) -> Article | None:
-    """The live article whose title (or slug) matches a wiki link target."""
-    key = wiki_key(title)
-    article = session.scalar(
-        select(Article)
-        .where(func.lower(Article.title) == key, Article.deleted_at.is_(None))
-        .order_by(Article.id)
-        .limit(1)
-    )
-    if article is None:
-        article = session.scalar(
-            select(Article).where(Article.slug == key, Article.deleted_at.is_(None))
-        )
-    return article
-
-
-def resolver(session: Session) -> WikiResolver:
-    """A wiki link resolver backed by the database (each title looked up once)."""
-    cache: dict[str, WikiTarget] = {}
-
-    def resolve(title: str) -> WikiTarget:
-        key = wiki_key(title)
-        if key not in cache:
-            article = find_by_title(session, title)
-            if article is not None and article.slug:
-                cache[key] = WikiTarget(ARTICLES_PATH + article.slug, True)
-            else:
-                cache[key] = WikiTarget(ARTICLES_PATH + "new?title=" + quote(title), False)
-        return cache[key]
-
-    return resolve
 
 
 def render_article(
@@ -255,7 +225,10 @@ def _relink_sources(session: Session, article: Article) -> None:
         link.target_id = article.id
         source = session.get(Article, link.source_id)
         if source is not None and source.article_type is not None:
-            html = render_article(session, source.body_md, source.article_type)[0]
+            try:
+                html = render_article(session, source.body_md, source.article_type)[0]
+            except MarkdownTooLarge:
+                continue  # saved before the structure limits: its page stays as it was
             # Not an edit of the source: its updated_at (and so its freshness) stays.
             session.execute(
                 update(Post)
@@ -266,14 +239,21 @@ def _relink_sources(session: Session, article: Article) -> None:
             session.expire(source, ["body_html", "updated_at"])
 
 
-def _apply(session: Session, article: Article, clean: _Clean) -> list[str]:
+def _apply(
+    session: Session, article: Article, clean: _Clean, member: User, *, allow_new_tags: bool
+) -> list[str]:
     """Set the fields and the rendered HTML; returns the wiki links to store after a flush."""
     with session.no_autoflush:
+        # First, so refused tags leave the article unchanged.
+        tags = resolve_for_attach(session, member, clean.tags, allow_new=allow_new_tags)
         article.title = clean.title
         article.body_md = clean.body_md
         article.article_type = clean.article_type
-        article.tags = tags_named(session, clean.tags)
-        html, links = render_article(session, clean.body_md, clean.article_type)
+        article.tags = tags
+        try:
+            html, links = render_article(session, clean.body_md, clean.article_type)
+        except MarkdownTooLarge as exc:  # past a structure limit (the size was checked)
+            raise ValidationError({"body": [str(exc)]}) from None
     article.body_html = html
     return links
 
@@ -292,9 +272,7 @@ def get_by_slug(session: Session, slug: str, *, viewer: User | None = None) -> A
     )
     if article is None:
         raise NotFound("There is no article at this address.")
-    if article.deleted_at is not None and not (
-        viewer is not None and (viewer.is_moderator or viewer.id == article.author_id)
-    ):
+    if not visibility.can_view(session, viewer, article):
         raise NotFound("There is no article at this address.")
     return article
 
@@ -427,8 +405,13 @@ def create_article(
     summary: str = "",
     review_after: dt.timedelta = DEFAULT_REVIEW_AFTER,
     now: dt.datetime | None = None,
+    allow_new_tags: bool = False,
 ) -> Article:
-    """Validate and stage a new article with its first revision; the author owns it."""
+    """Validate and stage a new article with its first revision; the author owns it.
+
+    New tags need the author's ``create_tags`` privilege unless ``allow_new_tags`` (tools an
+    admin runs, such as the Markdown import).
+    """
     clean = _clean(data)
     moment = now or utcnow()
     article = Article(
@@ -441,20 +424,21 @@ def create_article(
         last_activity_at=moment,
         review_by=moment + review_after,
     )
+    links = _apply(session, article, clean, author, allow_new_tags=allow_new_tags)
     session.add(article)
-    links = _apply(session, article, clean)
     revisions.record_revision(session, article, editor=author, summary=summary or "Created")
     # One flush for the article and its first revision, so updated_at stays ``moment``.
     session.flush()
     _sync_links(session, article, links)
     _relink_sources(session, article)
     session.flush()
-    notification_events.article_saved(session, article, author)
+    events.emit(session, events.ArticleSaved(article=article, editor=author, created=True))
     return article
 
 
 def _check_can_edit(article: Post, editor: User) -> None:
-    if article.is_deleted:
+    # An unpublished draft stays editable by those who see it; a deleted article does not.
+    if article.is_deleted and article.unpublished_at is None:
         raise NotFound("There is no article at this address.")
     if article.is_locked and not editor.is_moderator:
         raise Forbidden("A moderator has locked this article; it cannot be edited.")
@@ -469,6 +453,52 @@ def _merge_field(base: str, mine: str, theirs: str) -> tuple[str, bool]:
     return mine, True
 
 
+#: The marker lines ``merge_texts`` writes around the two sides of a conflict.
+START_MARKER = "<<<<<<< your version"
+MID_MARKER = "======="
+END_MARKER = ">>>>>>> the saved version"
+
+
+def conflict_marker_lines(text: str) -> list[int]:
+    """The numbers (from 1) of the lines of ``text`` that are conflict markers of a merge.
+
+    The start and end markers count wherever they stand; a ``=======`` line only between a
+    start and an end marker, since on its own it underlines a Markdown heading.
+    """
+    found: list[int] = []
+    open_block: list[int] | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.rstrip()
+        if stripped == START_MARKER:
+            if open_block is not None:
+                found.extend(open_block)
+            open_block = [number]
+        elif stripped == END_MARKER:
+            found.extend([*(open_block or []), number])
+            open_block = None
+        elif stripped == MID_MARKER and open_block is not None:
+            open_block.append(number)
+    if open_block is not None:
+        found.append(open_block[0])
+    return sorted(found)
+
+
+def _refuse_conflict_markers(body_md: str) -> None:
+    lines = conflict_marker_lines(body_md)
+    if lines:
+        where = ", ".join(str(n) for n in lines[:-1])
+        where = f"lines {where} and {lines[-1]}" if where else f"line {lines[-1]}"
+        raise ValidationError(
+            {
+                "body": [
+                    f"The text still has merge conflict markers on {where}: keep the right "
+                    "version of each part, delete the marker lines "
+                    f"({START_MARKER}, {MID_MARKER}, {END_MARKER}) and save again."
+                ]
+            }
+        )
+
+
 def merge_texts(base: str, mine: str, theirs: str) -> tuple[str, bool]:
     """Three-way merge of line-based texts: (merged text with conflict markers, conflicted)."""
     merger = merge3.Merge3(
@@ -478,11 +508,11 @@ def merge_texts(base: str, mine: str, theirs: str) -> tuple[str, bool]:
     )
     conflicted = any(group[0] == "conflict" for group in merger.merge_groups())
     lines = merger.merge_lines(
-        name_a="your version",
-        name_b="the saved version",
-        start_marker="<<<<<<<",
-        mid_marker="=======",
-        end_marker=">>>>>>>",
+        name_a=START_MARKER.split(" ", 1)[1],
+        name_b=END_MARKER.split(" ", 1)[1],
+        start_marker=START_MARKER.split(" ", 1)[0],
+        mid_marker=MID_MARKER,
+        end_marker=END_MARKER.split(" ", 1)[0],
     )
     merged = "".join(
         line
@@ -503,8 +533,11 @@ def edit_article(
     summary: str = "",
     review_after: dt.timedelta = DEFAULT_REVIEW_AFTER,
     now: dt.datetime | None = None,
+    allow_new_tags: bool = False,
 ) -> EditResult:
     """Save an edit started from ``base_revision``; merges three-way if someone saved meanwhile.
+
+    New tags follow the same rule as in ``create_article``.
 
     Raises EditConflict (nothing saved) when both edits changed the same lines or fields.
     """
@@ -513,6 +546,8 @@ def edit_article(
     session.refresh(article, with_for_update=True)
     _check_can_edit(article, editor)
     clean = _clean(data)
+    # A merge result saved with its markers still in would publish them.
+    _refuse_conflict_markers(clean.body_md)
     current = article.revision_count
     merged_with: int | None = None
     if base_revision != current:
@@ -561,7 +596,7 @@ def edit_article(
     if unchanged:
         return EditResult(article=article, changed=False, merged_with=merged_with)
     old_key = wiki_key(article.title or "")
-    links = _apply(session, article, clean)
+    links = _apply(session, article, clean, editor, allow_new_tags=allow_new_tags)
     moment = now or utcnow()
     article.updated_at = moment
     article.last_activity_at = moment
@@ -575,7 +610,7 @@ def edit_article(
     if wiki_key(clean.title) != old_key:
         _relink_sources(session, article)
     session.flush()
-    notification_events.article_saved(session, article, editor)
+    events.emit(session, events.ArticleSaved(article=article, editor=editor, created=False))
     return EditResult(article=article, changed=True, merged_with=merged_with)
 
 
@@ -598,7 +633,7 @@ def rollback(
         tags=parse_tags(old.tags_text),
         article_type=article.article_type or ArticleType.TIP,
     )
-    links = _apply(session, article, clean)
+    links = _apply(session, article, clean, editor, allow_new_tags=False)
     moment = utcnow()
     article.updated_at = moment
     article.last_activity_at = moment
@@ -670,13 +705,9 @@ def set_feedback(
     if note or feedback.comment:
         feedback.comment = note or None
     session.flush()
-    _notify_reputation(session, article, member, old, helpful)
+    if old != helpful:
+        events.emit(
+            session,
+            events.ArticleMarkedHelpful(article=article, member=member, old=old, new=helpful),
+        )
     return feedback
-
-
-def _notify_reputation(
-    session: Session, article: Article, member: User, old: bool | None, new: bool | None
-) -> None:
-    """Tell the reputation ledger about a changed answer (it credits the author)."""
-    if old != new:
-        reputation.on_helpful(session, article=article, member=member, old=old, new=new)

@@ -7,9 +7,10 @@ number reaches the threshold; a repeatable one once per post (or tag) whose numb
 Other areas add their own badges with :func:`declare`.
 
 Awarding never revokes and never duplicates: the ``badge_awards`` table's unique
-(member, badge, subject) key makes a replay a no-op. :func:`install` registers session hooks
-that note which members an ORM change or a reputation event concerns and, after the commit,
-award their badges in a short transaction of their own, so no view has to call anything.
+(member, badge, subject) key makes a replay a no-op. :func:`follow_commits` attaches session
+hooks to the app's session factory that note which members an ORM change concerns and, after
+the commit, award their badges in a short transaction of their own, so no view has to call
+anything. Each award emits ``events.BadgeAwarded``.
 ``forum badges award --all`` backfills everyone.
 """
 
@@ -19,15 +20,18 @@ import datetime as dt
 import enum
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from sqlalchemy import and_, event, false, func, inspect, or_, select, true
+from sqlalchemy import and_, event, false, func, inspect, or_, select
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from forum.db import writing
+from forum import aftercommit, events
+from forum.db import first_listen, writing
 from forum.models import (
     ArticleFeedback,
     ArticleType,
@@ -42,7 +46,9 @@ from forum.models import (
     Vote,
     post_tags,
 )
-from forum.services import notification_events
+from forum.models.articles import helpful_by_someone_else
+from forum.services.anonymity import masked_pairs, unmasked
+from forum.services.errors import NotFound
 from forum.services.reputation import day_of
 
 log = logging.getLogger(__name__)
@@ -211,6 +217,8 @@ def edits(session: Session, user_ids: Collection[int] | None) -> dict[int, int]:
             Post.deleted_at.is_(None),
             ~Revision.summary.like("Reviewed:%"),
             _only(Revision.editor_id, user_ids),
+            # The anonymous asker's edits in their own thread were made under the mask.
+            unmasked(Revision.post_id, Revision.editor_id),
         )
         .group_by(Revision.editor_id),
     )
@@ -242,6 +250,7 @@ def comments(*, min_score: int = 0) -> MemberMetric:
                 Comment.deleted_at.is_(None),
                 Comment.score >= min_score,
                 _only(Comment.author_id, user_ids),
+                unmasked(Comment.post_id, Comment.author_id),
             )
             .group_by(Comment.author_id),
         )
@@ -253,7 +262,9 @@ def votes_cast(value: int | None) -> MemberMetric:
     """Votes a member has standing on posts: up (1), down (-1) or either (None)."""
 
     def metric(session: Session, user_ids: Collection[int] | None) -> dict[int, int]:
-        query = select(Vote.user_id, func.count()).where(_only(Vote.user_id, user_ids))
+        query = select(Vote.user_id, func.count()).where(
+            _only(Vote.user_id, user_ids), unmasked(Vote.post_id, Vote.user_id)
+        )
         if value is not None:
             query = query.where(Vote.value == value)
         return _grouped(session, query.group_by(Vote.user_id))
@@ -311,9 +322,7 @@ def helpful_marks(article_type: ArticleType) -> PostMetric:
             .outerjoin(
                 ArticleFeedback,
                 and_(
-                    ArticleFeedback.article_id == Post.id,
-                    ArticleFeedback.helpful == true(),
-                    or_(Post.author_id.is_(None), ArticleFeedback.user_id != Post.author_id),
+                    ArticleFeedback.article_id == Post.id, helpful_by_someone_else(Post.author_id)
                 ),
             )
             .where(
@@ -577,8 +586,6 @@ def catalogue() -> list[Badge]:
 
 def get(key: str) -> Badge:
     """A badge by key; unknown keys are NotFound."""
-    from forum.services.errors import NotFound
-
     badge = BADGES.get(key)
     if badge is None:
         raise NotFound("There is no such badge.")
@@ -586,6 +593,9 @@ def get(key: str) -> Badge:
 
 
 # --- awarding ---------------------------------------------------------------------------------
+
+#: Members checked per batch by a backfill (``award_in_batches``).
+AWARD_BATCH = 200
 
 
 def award(
@@ -613,9 +623,27 @@ def award(
             row = _insert_once(session, badge.key, grant)
             if row is not None:
                 new.append(row)
-                notification_events.badge_awarded(session, grant.user_id, badge.key, badge.name)
+                events.emit(session, events.BadgeAwarded(grant.user_id, badge.key, badge.name))
     session.flush()
     return new
+
+
+def award_in_batches(
+    session: Session,
+    user_ids: Sequence[int],
+    *,
+    batch: int = AWARD_BATCH,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Award ``user_ids`` their earned badges ``batch`` members at a time (a backfill);
+    return how many badges were awarded. ``progress`` is told each batch's member count."""
+    awarded = 0
+    for start in range(0, len(user_ids), batch):
+        chunk = user_ids[start : start + batch]
+        awarded += len(award(session, chunk))
+        if progress is not None:
+            progress(len(chunk))
+    return awarded
 
 
 def _insert_once(session: Session, key: str, grant: Grant) -> BadgeAward | None:
@@ -654,23 +682,41 @@ def _insert_once(session: Session, key: str, grant: Grant) -> BadgeAward | None:
 
 _PENDING = "recognition_members"
 _COMMENTS = "recognition_comments"
+#: (member, post) of revisions, comments and votes: checked for the anonymous mask after commit.
+_ACTIONS = "recognition_actions"
 
 
 _PROFILE_FIELDS = ("bio", "department", "job_title")
+
+
+def _note_action(
+    members: set[int], actions: set[tuple[int, int]], member: int, post_id: int | None
+) -> None:
+    """Note an action on a post for the mask check (one with no post yet: its member)."""
+    if post_id is None:
+        members.add(member)
+    else:
+        actions.add((member, post_id))
 
 
 def _note_changes(session: Session, _context: Any) -> None:
     """After a flush (ids assigned, pre-flush lists intact): note members to check later."""
     members: set[int] = session.info.setdefault(_PENDING, set())
     comment_ids: set[int] = session.info.setdefault(_COMMENTS, set())
+    # Actions in a thread may be the anonymous asker's: checking their badges at that moment
+    # would date the action by an award, so they are sorted out after the commit.
+    actions: set[tuple[int, int]] = session.info.setdefault(_ACTIONS, set())
     for obj in list(session.new) + list(session.dirty):
         if isinstance(obj, Post) and obj.author_id is not None:
-            members.add(obj.author_id)
+            if not obj.is_anonymous:
+                members.add(obj.author_id)
         elif isinstance(obj, Revision) and obj.editor_id is not None:
-            members.add(obj.editor_id)
+            _note_action(members, actions, obj.editor_id, obj.post_id)
         elif isinstance(obj, Comment) and obj.author_id is not None:
-            members.add(obj.author_id)
-        elif isinstance(obj, Vote | ArticleFeedback):
+            _note_action(members, actions, obj.author_id, obj.post_id)
+        elif isinstance(obj, Vote):
+            _note_action(members, actions, obj.user_id, obj.post_id)
+        elif isinstance(obj, ArticleFeedback):
             members.add(obj.user_id)
         elif isinstance(obj, CommentVote):
             comment_ids.add(obj.comment_id)
@@ -691,21 +737,58 @@ AWARD_ATTEMPTS = 3
 
 
 def _award_after_commit(session: Session) -> None:
-    """After a commit: award the noted members' badges in a transaction of their own."""
+    """After a commit: award the noted members' badges once the session's connection is free."""
     if session.in_nested_transaction():
         # A SAVEPOINT was released; the real transaction (and its lock) is still open.
         return
     members: set[int] = session.info.pop(_PENDING, set())
     comment_ids: set[int] = session.info.pop(_COMMENTS, set())
-    if not members and not comment_ids:
+    actions: set[tuple[int, int]] = session.info.pop(_ACTIONS, set())
+    if not members and not comment_ids and not actions:
         return
     bind = session.bind
     if bind is None:
         return
+    # The awarding session hears what this one does (the event bus: award notifications).
+    carried = {events.BUS_KEY: session.info.get(events.BUS_KEY)}
+    # Awarding needs a connection of its own: not while this session still holds one. It
+    # costs about the same for one member as for fifty, so concurrent commits' members are
+    # awarded together (one writer at a time instead of one per commit).
+    if isinstance(bind, Engine):
+        noted: set[tuple[str, int, int]] = (
+            {("member", m, 0) for m in members}
+            | {("comment", c, 0) for c in comment_ids}
+            | {("action", m, p) for m, p in actions}
+        )
+        aftercommit.defer_merged(
+            session, ("badges", bind.pool), noted, partial(_award_merged, bind, carried)
+        )
+    else:
+        job = partial(_award_noted, bind, carried, members, comment_ids, actions)
+        aftercommit.defer(session, job)
+
+
+def _award_merged(bind: Engine, carried: dict[str, Any], noted: set[tuple[str, int, int]]) -> None:
+    """Award the badges of merged ("member", id, 0), ("comment", id, 0) and
+    ("action", member, post) items."""
+    members = {n for kind, n, _ in noted if kind == "member"}
+    comment_ids = {n for kind, n, _ in noted if kind == "comment"}
+    actions = {(n, post) for kind, n, post in noted if kind == "action"}
+    _award_noted(bind, carried, members, comment_ids, actions)
+
+
+def _award_noted(
+    bind: Engine | Connection,
+    carried: dict[str, Any],
+    members: set[int],
+    comment_ids: set[int],
+    actions: set[tuple[int, int]],
+) -> None:
+    """Award the noted members' badges in a transaction of their own."""
     for attempt in range(1, AWARD_ATTEMPTS + 1):
-        with Session(bind=writing(bind), expire_on_commit=False) as awarding:
+        with Session(bind=writing(bind), expire_on_commit=False, info=carried) as awarding:
             try:
-                _award_members(awarding, members, comment_ids)
+                _award_members(awarding, members, comment_ids, actions)
                 awarding.commit()
                 return
             except OperationalError:
@@ -723,16 +806,26 @@ def _award_after_commit(session: Session) -> None:
                 return
 
 
-def _award_members(session: Session, members: set[int], comment_ids: set[int]) -> None:
-    """Award the badges of these members and of the authors of these comments."""
+def _award_members(
+    session: Session,
+    members: set[int],
+    comment_ids: set[int],
+    actions: set[tuple[int, int]],
+) -> None:
+    """Award the badges of these members, of the authors of these comments and of the members
+    who took these (member, post) actions, leaving out whoever acted under the anonymous mask."""
     if comment_ids:
-        members = members | {
-            int(a)
-            for a in session.scalars(
-                select(Comment.author_id).where(Comment.id.in_(sorted(comment_ids)))
+        actions = actions | {
+            (int(a), int(p))
+            for a, p in session.execute(
+                select(Comment.author_id, Comment.post_id).where(
+                    Comment.id.in_(sorted(comment_ids))
+                )
             )
             if a is not None
         }
+    hidden = masked_pairs(session, actions)
+    members = members | {member for member, post in actions if (member, post) not in hidden}
     award(session, members)
 
 
@@ -742,15 +835,21 @@ def _forget(session: Session, previous: Any) -> None:
         return
     session.info.pop(_PENDING, None)
     session.info.pop(_COMMENTS, None)
+    session.info.pop(_ACTIONS, None)
 
 
-def install() -> None:
-    """Register the session hooks that award badges after each commit (idempotent)."""
-    if event.contains(Session, "after_flush", _note_changes):
+def follow_commits(sessions: sessionmaker[Session]) -> None:
+    """Award badges after each commit of the sessions this factory makes (idempotent).
+
+    Badges follow the rows a commit changed (posts, revisions, comments, votes, marks,
+    profiles), whoever changed them: services, imports, the demo, moderation.
+    """
+    if not first_listen(sessions, __name__):
         return
-    event.listen(Session, "after_flush", _note_changes)
-    event.listen(Session, "after_commit", _award_after_commit)
-    event.listen(Session, "after_soft_rollback", _forget)
+    event.listen(sessions, "after_flush", _note_changes)
+    event.listen(sessions, "after_commit", _award_after_commit)
+    event.listen(sessions, "after_soft_rollback", _forget)
+    aftercommit.attach(sessions)
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -781,7 +880,13 @@ def awards_of_badge(
         .offset((page - 1) * per_page)
         .limit(per_page)
     )
-    return list(rows), int(total or 0)
+    # Pages show the day only; within a day, by name, so the order tells no time either.
+    return sorted(rows, key=_by_day_then_name), int(total or 0)
+
+
+def _by_day_then_name(award_row: BadgeAward) -> tuple[int, str]:
+    """Newest day first, then the member's name (not the moment of the award)."""
+    return (-day_awarded(award_row).toordinal(), award_row.user.display_name.casefold())
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ clients show the right local time on both sides of a clock change.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable
 
 from icalendar import Calendar, Event
@@ -17,6 +18,7 @@ from forum.models import CircleSession
 from forum.services.circles import aware, ends_at, local_start
 
 PRODID = "-//forum//Learning circles//EN"
+log = logging.getLogger(__name__)
 
 
 def event_uid(item: CircleSession, domain: str) -> str:
@@ -41,9 +43,11 @@ def build_calendar(
     calendar.add("method", "PUBLISH")
     calendar.add("x-wr-calname", name)
     links = url_for_session or {}
-    items = list(items)
-    for item in items:
-        calendar.add_component(_event(item, domain=domain, stamp=stamp, url=links.get(item.id)))
+    items = [
+        item
+        for item in items
+        if _add_event(calendar, item, domain=domain, stamp=stamp, url=links.get(item.id))
+    ]
     if items:
         # One VTIMEZONE per zone the events use (RFC 5545 requires it for every TZID),
         # with the transitions of a year either side of the events rather than decades.
@@ -53,6 +57,24 @@ def build_calendar(
         calendar.add_missing_timezones(first_date=first.date(), last_date=last.date())
     data: bytes = calendar.to_ical()
     return data
+
+
+def _add_event(
+    calendar: Calendar, item: CircleSession, *, domain: str, stamp: dt.datetime, url: str | None
+) -> bool:
+    """Add the session's VEVENT; a session that cannot be written is logged and left out.
+
+    One bad value (say a link stored before links were checked) must not take down the feed
+    of its circle and of every member subscribed to it.
+    """
+    try:
+        event = _event(item, domain=domain, stamp=stamp, url=url)
+        event.to_ical()  # serialising is where some bad values surface
+    except Exception:
+        log.exception("calendar: session %s left out of the feed", item.id)
+        return False
+    calendar.add_component(event)
+    return True
 
 
 def _event(item: CircleSession, *, domain: str, stamp: dt.datetime, url: str | None) -> Event:

@@ -44,6 +44,7 @@ from forum.models import (
 from forum.services import badges, notifications
 from forum.services import tags as tag_service
 from forum.services.errors import Conflict, Forbidden, NotFound, ValidationError
+from forum.services.text import has_control_characters, single_line_errors
 
 NAME_MAX = 100
 TITLE_MAX = 150
@@ -106,6 +107,8 @@ def _validate_circle(data: CircleData) -> dict[str, list[str]]:
         errors["name"] = ["Give the circle a name of at least 3 characters."]
     elif len(name) > NAME_MAX:
         errors["name"] = [f"Use at most {NAME_MAX} characters."]
+    elif problems := single_line_errors(name):
+        errors["name"] = problems
     if problems := tag_service.tag_errors(data.tags):
         errors["tags"] = problems
     if data.size_limit is None or not SIZE_MIN <= data.size_limit <= SIZE_MAX:
@@ -113,8 +116,8 @@ def _validate_circle(data: CircleData) -> dict[str, list[str]]:
     return errors
 
 
-def _tags(session: Session, names: list[str]) -> list[Tag]:
-    found = tag_service.tags_named(session, tag_service.resolve_names(session, names))
+def _tags(session: Session, member: User, names: list[str]) -> list[Tag]:
+    found = tag_service.resolve_for_attach(session, member, names)
     return sorted(found, key=lambda t: t.name)
 
 
@@ -130,7 +133,7 @@ def create_circle(session: Session, *, facilitator: User, data: CircleData) -> C
         facilitator=facilitator,
         facilitator_id=facilitator.id,
         size_limit=data.size_limit or 8,
-        tags=_tags(session, data.tags),
+        tags=_tags(session, facilitator, data.tags),
     )
     session.add(circle)
     session.flush()
@@ -159,7 +162,7 @@ def edit_circle(session: Session, *, editor: User, circle: Circle, data: CircleD
     circle.name = data.name.strip()
     circle.description_md = data.description_md or ""
     circle.description_html = _render(circle.description_md, "description")
-    circle.tags = _tags(session, data.tags)
+    circle.tags = _tags(session, editor, data.tags)
     circle.size_limit = data.size_limit or circle.size_limit
     session.flush()
     return circle
@@ -408,6 +411,10 @@ def _clean_link(raw: str) -> tuple[str | None, list[str]]:
     link = (raw or "").strip()
     if not link:
         return None, []
+    if has_control_characters(link) or any(c.isspace() for c in link):
+        # urlsplit quietly drops tabs and line breaks, but they stay in the stored link and
+        # break the calendar feeds it is written to.
+        return None, ["Use a web address without spaces, line breaks or control characters."]
     parts = urlsplit(link)
     if parts.scheme not in ("http", "https") or not parts.netloc or len(link) > 500:
         return None, ["Use a full http:// or https:// address (up to 500 characters)."]
@@ -423,6 +430,8 @@ def _validated_session(
         errors["title"] = ["Give the session a title of at least 3 characters."]
     elif len(title) > TITLE_MAX:
         errors["title"] = [f"Use at most {TITLE_MAX} characters."]
+    elif problems := single_line_errors(title):
+        errors["title"] = problems
     try:
         kind = SessionKind(data.kind)
     except ValueError:
@@ -450,6 +459,8 @@ def _validated_session(
     location = (data.location or "").strip()
     if len(location) > 200:
         errors["location"] = ["Use at most 200 characters."]
+    elif problems := single_line_errors(location):
+        errors["location"] = problems
     presenter = None
     if kind is SessionKind.WORKSHOP:
         name = (data.presenter or "").strip().lower()

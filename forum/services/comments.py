@@ -11,9 +11,10 @@ from typing import Any
 from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import Session
 
+from forum import events
 from forum.db import utcnow
 from forum.models import Comment, Post, User
-from forum.services import mentions, notification_events, posts, votes
+from forum.services import posts, visibility, votes
 from forum.services.errors import Forbidden, NotFound, ValidationError
 from forum.services.posts import AuthorRef
 
@@ -74,9 +75,8 @@ def add(
     session: Session, *, author: User, post_id: int, body: str, parent_id: int | None = None
 ) -> Comment:
     """Comment on a post, or reply to one of its comments (replies to replies join the thread)."""
-    post = posts.get_post(session, post_id)
-    if post.is_deleted:
-        raise NotFound("There is no such post.")
+    # Nobody comments on a removed post, nor under an answer of a removed question.
+    post = visibility.get_live_post(session, post_id)
     text = _check_body(body)
     parent: Comment | None = None
     if parent_id is not None:
@@ -91,7 +91,7 @@ def add(
         author_id=author.id,
         parent_id=parent.id if parent is not None else None,
         body_md=text,
-        body_html=posts.render(text, mention_resolver=mentions.resolver(session)),
+        body_html=posts.render(text, linked=session),
     )
     session.add(comment)
     session.execute(
@@ -102,16 +102,13 @@ def add(
     )
     posts.touch(session, post)
     session.flush()
-    notification_events.comment_posted(session, comment, post, author)
+    events.emit(session, events.CommentAdded(comment=comment, post=post, author=author))
     return comment
 
 
 def get(session: Session, comment_id: int) -> Comment:
-    """A comment that has not been deleted; NotFound otherwise."""
-    comment = session.get(Comment, comment_id)
-    if comment is None or comment.deleted_at is not None:
-        raise NotFound("There is no such comment.")
-    return comment
+    """A comment that has not been deleted, on a live post; NotFound otherwise."""
+    return visibility.get_live_comment(session, comment_id)
 
 
 def can_edit(
@@ -139,16 +136,20 @@ def edit(
         raise Forbidden("Comments can be edited for 10 minutes after they are posted.")
     text = _check_body(body)
     comment.body_md = text
-    comment.body_html = posts.render(text, mention_resolver=mentions.resolver(session))
+    comment.body_html = posts.render(text, linked=session)
     comment.updated_at = now or utcnow()
-    notification_events.comment_edited(session, comment, editor)
+    events.emit(session, events.CommentEdited(comment=comment, editor=editor))
     return comment
 
 
 def delete(session: Session, *, actor: User, comment_id: int) -> Comment:
     """Delete a comment (its author or a moderator); its replies stay. Deleting twice is fine."""
     comment = session.get(Comment, comment_id)
-    if comment is None or (comment.deleted_at is not None and not can_delete(actor, comment)):
+    if (
+        comment is None
+        or (comment.deleted_at is not None and not can_delete(actor, comment))
+        or not visibility.can_view(session, actor, comment.post)
+    ):
         raise NotFound("There is no such comment.")
     if not can_delete(actor, comment):
         raise Forbidden("Only the author or a moderator can delete this comment.")

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from forum.db import utcnow
 from forum.models import Notification, NotificationPreference, User
+from forum.services import visibility
 from forum.services.errors import ValidationError
 from forum.services.notifications import KIND_LABELS
 
@@ -80,8 +81,10 @@ def pending(session: Session, period: str, *, now: dt.datetime | None = None) ->
         grouped.setdefault(user.id, Digest(user=user, items=[]))
         items[user.id].append(notification)
     for user_id, digest in grouped.items():
-        digest.items = items[user_id]
-    return list(grouped.values())
+        # Notifications about posts removed since are left out (their text names the post).
+        removed = visibility.removed_notifications(session, digest.user, items[user_id])
+        digest.items = [n for n in items[user_id] if n.id not in removed]
+    return [digest for digest in grouped.values() if digest.items]
 
 
 def mark_emailed(

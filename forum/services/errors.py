@@ -25,3 +25,8 @@ class ValidationError(ServiceError):
     def __init__(self, errors: dict[str, list[str]]) -> None:
         super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
         self.errors = errors
+
+    @property
+    def messages(self) -> list[str]:
+        """Every message, field after field (for pages that show them in one place)."""
+        return [message for messages in self.errors.values() for message in messages]

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, aliased
 
 from forum.db import utcnow
 from forum.models import Post, PostKind, Tag, User, ZeroResultQuery, post_tags
+from forum.models.mentoring import MemberSkill
 from forum.services import analytics, charts, tutorial_requests
 from forum.services.errors import ValidationError
 
@@ -100,7 +101,6 @@ class GapReport:
     departments: list[str]
     total_tags: int
     charts: list[charts.SvgChart] = field(default_factory=list)
-    skills_counted: bool = False
 
 
 def parse_department(session: Session, raw: str | None) -> str | None:
@@ -170,8 +170,8 @@ def _articles(session: Session, gaps: dict[int, TagGap]) -> None:
         gaps[int(tag_id)].articles = int(n)
 
 
-def _helpers(session: Session, gaps: dict[int, TagGap]) -> bool:
-    """Members who can help, per tag; True when stated skills were counted too."""
+def _helpers(session: Session, gaps: dict[int, TagGap]) -> None:
+    """Members who can help, per tag: good answers in it, or the skill on their profile."""
     question = aliased(Post)
     answer = aliased(Post)
     score = func.sum(answer.score)
@@ -191,17 +191,12 @@ def _helpers(session: Session, gaps: dict[int, TagGap]) -> bool:
         .having(score >= HELP_SCORE)
     ):
         gaps[int(tag_id)].helper_ids.add(int(user_id))
-    try:
-        from forum.models.mentoring import MemberSkill
-    except ImportError:  # pragma: no cover - skills arrive with mentoring
-        return False
     for tag_id, user_id in session.execute(
         select(MemberSkill.tag_id, MemberSkill.user_id)
         .join(User, User.id == MemberSkill.user_id)
         .where(MemberSkill.kind == "help", User.is_active.is_(True))
     ):
         gaps[int(tag_id)].helper_ids.add(int(user_id))
-    return True
 
 
 def words(text: str) -> set[str]:
@@ -217,13 +212,16 @@ def _zero_results(
     session: Session, gaps: dict[int, TagGap], names: dict[str, int], now: dt.datetime
 ) -> None:
     since = now - dt.timedelta(days=ZERO_RESULT_DAYS)
-    for (text,) in session.execute(
-        select(ZeroResultQuery.query).where(ZeroResultQuery.created_at >= since)
+    # Counted in SQL per normalised query: Python sees each distinct query once.
+    for text, count in session.execute(
+        select(ZeroResultQuery.normalized, func.count())
+        .where(ZeroResultQuery.created_at >= since)
+        .group_by(ZeroResultQuery.normalized)
     ):
         for word in words(str(text)):
             tag_id = names.get(word)
             if tag_id is not None:
-                gaps[tag_id].zero_results += 1
+                gaps[tag_id].zero_results += int(count)
 
 
 def gap_report(
@@ -241,7 +239,7 @@ def gap_report(
     _questions(session, gaps, department)
     _first_answers(session, gaps, department)
     _articles(session, gaps)
-    skills = _helpers(session, gaps)
+    _helpers(session, gaps)
     _zero_results(session, gaps, names, now)
     for tag_id, (n, plus) in tutorial_requests.open_counts_by_tag(
         session, department=department
@@ -269,7 +267,6 @@ def gap_report(
         department=department,
         departments=analytics.departments(session),
         total_tags=len(needed),
-        skills_counted=skills,
     )
     report.charts = [
         _unanswered_chart(report),
@@ -299,17 +296,21 @@ def _zero_result_chart(
     starts = analytics.week_starts(now)
     all_searches = [0] * len(starts)
     tagged = [0] * len(starts)
-    for text, at in session.execute(
-        select(ZeroResultQuery.query, ZeroResultQuery.created_at).where(
-            and_(ZeroResultQuery.created_at >= starts[0])
-        )
+    day = ZeroResultQuery.day
+    for text, on, count in session.execute(
+        select(ZeroResultQuery.normalized, day, func.count())
+        .where(and_(ZeroResultQuery.created_at >= starts[0]))
+        .group_by(ZeroResultQuery.normalized, day)
     ):
+        if on is None:
+            continue
+        at = dt.datetime.combine(on, dt.time(), tzinfo=dt.UTC)
         week = analytics.week_of(at, starts)
         if week is None:
             continue
-        all_searches[week] += 1
+        all_searches[week] += int(count)
         if words(str(text)) & names.keys():
-            tagged[week] += 1
+            tagged[week] += int(count)
     return charts.line_chart(
         "Searches that found nothing, per week",
         f"Searches with no result in each of the {len(starts)} weeks since "

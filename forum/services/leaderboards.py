@@ -24,8 +24,9 @@ from forum.models import (
     User,
     post_tags,
 )
+from forum.models.articles import helpful_by_someone_else
 from forum.models.reputation import ReputationEvent
-from forum.services import badges, reputation
+from forum.services import badges, reputation, visibility
 from forum.services.badges import HeldBadge, Progress, Tier
 from forum.services.errors import ValidationError
 
@@ -152,8 +153,7 @@ def most_helpful(
             Post.article_type == ArticleType.TUTORIAL,
             Post.deleted_at.is_(None),
             Post.author_id.is_not(None),
-            ArticleFeedback.helpful == true(),
-            ArticleFeedback.user_id != Post.author_id,
+            helpful_by_someone_else(Post.author_id),
         )
         .group_by(Post.author_id)
     )
@@ -295,7 +295,11 @@ def _recent_posts_statement(own: bool) -> Select[Post, Question]:
         func.row_number()
         .over(partition_by=Post.kind, order_by=(Post.created_at.desc(), Post.id.desc()))
         .label("n"),
-    ).where(Post.author_id == bindparam("author_id", type_=Integer), Post.deleted_at.is_(None))
+    ).where(
+        Post.author_id == bindparam("author_id", type_=Integer),
+        # Never a removed post, nor an answer of a removed question.
+        visibility.visible_posts_clause(),
+    )
     if not own:
         ranked = ranked.where(Post.is_anonymous == false())
     latest = ranked.subquery()
@@ -382,6 +386,8 @@ class RecognitionProfile:
     history: list[ReputationEvent] = field(default_factory=list)
     progress: list[Progress] = field(default_factory=list)
     privileges: list[reputation.PrivilegeStatus] = field(default_factory=list)
+    #: Posts of ``history`` the member may still see: only those are named and linked.
+    history_posts: set[int] = field(default_factory=set)
 
 
 def profile(session: Session, user: User, *, viewer: User | None) -> RecognitionProfile:
@@ -389,6 +395,7 @@ def profile(session: Session, user: User, *, viewer: User | None) -> Recognition
     held = badges.badges_of(session, user)
     own = viewer is not None and viewer.id == user.id
     recent = recent_posts(session, user, viewer=viewer)
+    history = reputation.history(session, user, limit=10) if own else []
     return RecognitionProfile(
         chart=chart(reputation.series(session, user)),
         badges=held,
@@ -397,7 +404,10 @@ def profile(session: Session, user: User, *, viewer: User | None) -> Recognition
         questions=recent[PostKind.QUESTION],
         answers=recent[PostKind.ANSWER],
         articles=recent[PostKind.ARTICLE],
-        history=reputation.history(session, user, limit=10) if own else [],
+        history=history,
+        history_posts=visibility.visible_post_ids(
+            session, viewer, {e.post_id for e in history if e.post_id is not None}
+        ),
         progress=badges.progress_of(session, user) if own else [],
         privileges=reputation.privileges_of(user) if own else [],
     )

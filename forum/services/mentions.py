@@ -11,7 +11,7 @@ import re
 from collections.abc import Collection
 from urllib.parse import quote, unquote
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -20,7 +20,7 @@ from forum.models import Mention, User
 from forum.services.notifications import notify
 
 PROFILE_PATH = "/users/"
-_MENTION_TAG_RE = re.compile(r"<a\s[^>]*\bclass=\"mention\"[^>]*>")
+_MENTION_TAG_RE = re.compile(r"<a\s[^<>]*\bclass=\"mention\"[^<>]*>")
 _HREF_RE = re.compile(r"\bhref=\"" + re.escape(PROFILE_PATH) + r"([^\"/?#]+)\"")
 
 
@@ -38,6 +38,34 @@ def resolver(session: Session) -> MentionResolver:
         return cache[key]
 
     return resolve
+
+
+#: How many members an ``@`` suggestion offers at most.
+SUGGESTIONS = 8
+
+
+def suggest(session: Session, prefix: str, *, limit: int = SUGGESTIONS) -> list[tuple[str, str]]:
+    """Active members whose username or display name starts with ``prefix``: (username, name).
+
+    Only what every profile shows; exact username matches first, then by username.
+    """
+    text = prefix.strip().lstrip("@").lower()[:32]
+    if not text:
+        return []
+    pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    rows = session.execute(
+        select(User.username, User.display_name)
+        .where(
+            User.is_active.is_(True),
+            or_(
+                User.username.like(pattern, escape="\\"),
+                func.lower(User.display_name).like(pattern, escape="\\"),
+            ),
+        )
+        .order_by((User.username == text).desc(), User.username)
+        .limit(limit)
+    ).all()
+    return [(str(username), str(name)) for username, name in rows]
 
 
 def mentioned_usernames(body_html: str) -> list[str]:
@@ -73,6 +101,11 @@ def subject_of_post(post_id: int) -> str:
 def subject_of_comment(comment_id: int) -> str:
     """The ``Mention.subject`` of a comment."""
     return f"comment:{comment_id}"
+
+
+def subject_of_tag(tag_id: int) -> str:
+    """The ``Mention.subject`` of a tag's description."""
+    return f"tag:{tag_id}"
 
 
 def notify_mentioned(

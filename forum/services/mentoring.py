@@ -29,8 +29,10 @@ from forum.models import (
     User,
     post_tags,
 )
+from forum.models.articles import helpful_by_someone_else
 from forum.services import notifications
 from forum.services import skills as skill_service
+from forum.services import tags as tag_service
 from forum.services.errors import Conflict, Forbidden, NotFound, ValidationError
 
 REQUESTED, DECLINED, ACTIVE, ENDED = "requested", "declined", "active", "ended"
@@ -151,8 +153,7 @@ def _evidence(session: Session, tag_ids: list[int]) -> dict[tuple[int, int], _Ev
             Post.article_type == ArticleType.TUTORIAL,
             Post.deleted_at.is_(None),
             Post.author_id.is_not(None),
-            ArticleFeedback.helpful == true(),
-            ArticleFeedback.user_id != Post.author_id,
+            helpful_by_someone_else(Post.author_id),
             post_tags.c.tag_id.in_(tag_ids),
         )
         .group_by(Post.author_id, post_tags.c.tag_id)
@@ -261,8 +262,10 @@ def request_mentor(
         errors["goal"] = [f"Keep the goal under {MAX_GOAL} characters."]
     tag: Tag | None = None
     if tag_name:
-        tag = session.scalar(select(Tag).where(Tag.name == tag_name.strip().lower()))
-        if tag is None:
+        # The tag policy: a synonym is its tag; a mentorship never creates one.
+        try:
+            tag = tag_service.get_tag(session, tag_name)
+        except NotFound:
             errors["tag"] = [f"There is no tag called {tag_name!r}."]
     if errors:
         raise ValidationError(errors)

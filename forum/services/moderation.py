@@ -7,7 +7,6 @@ their role, and warnings reach members as notes from "the moderators".
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
+from forum import events
 from forum.db import utcnow
 from forum.models import (
     Answer,
@@ -29,8 +29,8 @@ from forum.models import (
     Question,
     User,
 )
+from forum.services import article_life, posts, visibility
 from forum.services import comments as comment_service
-from forum.services import posts
 from forum.services.errors import Conflict, Forbidden, NotFound, ValidationError
 
 REASONS: dict[str, str] = {
@@ -63,6 +63,7 @@ ACTION_LABELS: dict[str, str] = {
     "question.close": "Closed a question",
     "question.reopen": "Reopened a question",
     "question.reveal_author": "Revealed an anonymous author",
+    **article_life.ACTION_LABELS,
 }
 MAX_FLAG_TEXT = 500
 MAX_NOTE = 500
@@ -227,10 +228,13 @@ def load_target(
     """The post or comment to flag (or act on); deleted ones only with ``include_deleted``."""
     obj: Post | Comment | None
     obj = session.get(Post, target_id) if kind == "post" else session.get(Comment, target_id)
-    if obj is None or (obj.deleted_at is not None and not include_deleted):
+    if obj is None:
         raise NotFound(f"There is no such {kind}.")
-    if isinstance(obj, Comment) and obj.post.deleted_at is not None and not include_deleted:
-        raise NotFound("There is no such comment.")
+    if not include_deleted:
+        # A removed post, an answer of a removed question and comments on either are gone.
+        post = obj.post if isinstance(obj, Comment) else obj
+        if obj.deleted_at is not None or not visibility.is_live(session, post):
+            raise NotFound(f"There is no such {kind}.")
     return _describe(session, kind, obj)
 
 
@@ -386,15 +390,6 @@ class Outcome:
     warning: ModerationWarning | None = None
 
 
-def _notify(session: Session, **kwargs: Any) -> None:
-    """Send a notification when the notifications module is installed."""
-    try:
-        module = importlib.import_module("forum.services.notifications")
-    except ModuleNotFoundError:
-        return
-    module.notify(session, **kwargs)
-
-
 def act(
     session: Session,
     *,
@@ -456,15 +451,15 @@ def act(
             text=(warning or "").strip(),
         )
         session.add(warning_row)
-        _notify(
+        events.emit(
             session,
-            recipient=target.author,
-            kind="moderation",
-            text=f"A note from the moderators about your {target.label}: {warning_row.text}",
-            endpoint=target.page_endpoint,
-            params=dict(target.page_params),
-            # Sent on behalf of the moderators as a group, not as one person's opinion.
-            actor=None,
+            events.MemberWarned(
+                recipient=target.author,
+                text=warning_row.text,
+                subject=target.label,
+                endpoint=target.page_endpoint,
+                params=dict(target.page_params),
+            ),
         )
 
     now = utcnow()

@@ -1,8 +1,9 @@
 """What happens in the forum that members are notified about.
 
-The services that perform an action call one of these functions in the same transaction,
-after the action's rows are flushed (ids assigned). Anonymous questions never reveal their
-author: notifications they cause store no actor and use neutral wording.
+Each function here is a non-critical subscriber of a domain event (see :func:`subscribe`): it
+runs in the action's transaction, inside a SAVEPOINT, so a failure loses the notification
+but never the action. Anonymous questions never reveal their author: notifications they
+cause store no actor and use neutral wording.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from forum.models import Comment, Post, PostKind, Question, TagFollow, User
-from forum.services import mentions
+from forum import events
+from forum.models import Comment, Post, PostKind, TagFollow, User
+from forum.services import mentions, visibility
 from forum.services.notifications import notify
 
 ANONYMOUS_ACTOR = "Someone"
@@ -66,6 +68,9 @@ def _what(post: Post) -> str:
 def _post_mentions(
     session: Session, post: Post, author: User, skip: set[int] | None = None
 ) -> None:
+    if not visibility.is_live(session, post):
+        # A moderator's edit of removed content must not send its title to anyone.
+        return
     hidden = _hides_author(session, post, author.id)
     endpoint, params = post_link(session, post)
     mentions.notify_mentioned(
@@ -81,8 +86,9 @@ def _post_mentions(
     )
 
 
-def question_asked(session: Session, question: Question, author: User) -> None:
+def question_asked(session: Session, event: events.QuestionAsked) -> None:
     """A new question: members following its tags, and members it mentions."""
+    question, author = event.question, event.author
     endpoint, params = post_link(session, question)
     hidden = question.is_anonymous
     tag_ids = [tag.id for tag in question.tags]
@@ -116,18 +122,19 @@ def question_asked(session: Session, question: Question, author: User) -> None:
     _post_mentions(session, question, author, skip=told)
 
 
-def post_edited(session: Session, post: Post, editor: User) -> None:
-    """An edited question, answer or article: members newly mentioned in it."""
-    _post_mentions(session, post, editor)
+def post_edited(session: Session, event: events.PostEdited) -> None:
+    """An edited question or answer: members newly mentioned in it."""
+    _post_mentions(session, event.post, event.editor)
 
 
-def article_saved(session: Session, article: Post, editor: User) -> None:
+def article_saved(session: Session, event: events.ArticleSaved) -> None:
     """A new or edited article: members newly mentioned in it."""
-    _post_mentions(session, article, editor)
+    _post_mentions(session, event.article, event.editor)
 
 
-def answer_posted(session: Session, answer: Post, question: Post, author: User) -> None:
+def answer_posted(session: Session, event: events.AnswerPosted) -> None:
     """A new answer: the question's author, and members it mentions."""
+    answer, question, author = event.answer, event.question, event.author
     hidden = _hides_author(session, answer, author.id)
     endpoint, params = post_link(session, answer)
     told: set[int] = set()
@@ -147,9 +154,10 @@ def answer_posted(session: Session, answer: Post, question: Post, author: User) 
     _post_mentions(session, answer, author, skip=told)
 
 
-def comment_posted(session: Session, comment: Comment, post: Post, author: User) -> None:
+def comment_posted(session: Session, event: events.CommentAdded) -> None:
     """A new comment: the post's author (comment), the replied-to comment's author (reply),
     and members it mentions; each member is told once."""
+    comment, post, author = event.comment, event.post, event.author
     hidden = _hides_author(session, post, author.id)
     who = _name(author, hidden, ANONYMOUS_ASKER)
     actor = None if hidden else author
@@ -195,8 +203,9 @@ def comment_posted(session: Session, comment: Comment, post: Post, author: User)
     )
 
 
-def comment_edited(session: Session, comment: Comment, editor: User) -> None:
+def comment_edited(session: Session, event: events.CommentEdited) -> None:
     """An edited comment: members newly mentioned in it."""
+    comment, editor = event.comment, event.editor
     post = session.get(Post, comment.post_id)
     if post is None:
         return
@@ -215,9 +224,10 @@ def comment_edited(session: Session, comment: Comment, editor: User) -> None:
     )
 
 
-def answer_accepted(session: Session, question: Post, answer: Post, acceptor: User) -> None:
+def answer_accepted(session: Session, event: events.AnswerAccepted) -> None:
     """The asker accepted an answer: its author."""
-    if answer.author is None:
+    question, answer, acceptor = event.question, event.new_answer, event.acceptor
+    if answer is None or answer.author is None:
         return
     hidden = question.is_anonymous
     endpoint, params = post_link(session, answer)
@@ -232,16 +242,43 @@ def answer_accepted(session: Session, question: Post, answer: Post, acceptor: Us
     )
 
 
-def badge_awarded(session: Session, user_id: int, badge_key: str, badge_name: str) -> None:
+def badge_awarded(session: Session, event: events.BadgeAwarded) -> None:
     """A member earned a badge."""
-    member = session.get(User, user_id)
+    member = session.get(User, event.user_id)
     if member is None:
         return
     notify(
         session,
         recipient=member,
         kind="badge",
-        text=f"You earned the badge {_quoted(badge_name)}",
+        text=f"You earned the badge {_quoted(event.badge_name)}",
         endpoint="badges.detail",
-        params={"key": badge_key},
+        params={"key": event.badge_key},
     )
+
+
+def member_warned(session: Session, event: events.MemberWarned) -> None:
+    """The moderators warned a member: that member, on behalf of the moderators as a group."""
+    notify(
+        session,
+        recipient=event.recipient,
+        kind="moderation",
+        text=f"A note from the moderators about your {event.subject}: {event.text}",
+        endpoint=event.endpoint,
+        params=event.params,
+        # Not one person's opinion: no actor.
+        actor=None,
+    )
+
+
+def subscribe(bus: events.EventBus) -> None:
+    """Tell members what happened (non-critical: a failure never fails the action)."""
+    bus.subscribe(events.QuestionAsked, question_asked, critical=False)
+    bus.subscribe(events.AnswerPosted, answer_posted, critical=False)
+    bus.subscribe(events.PostEdited, post_edited, critical=False)
+    bus.subscribe(events.ArticleSaved, article_saved, critical=False)
+    bus.subscribe(events.CommentAdded, comment_posted, critical=False)
+    bus.subscribe(events.CommentEdited, comment_edited, critical=False)
+    bus.subscribe(events.AnswerAccepted, answer_accepted, critical=False)
+    bus.subscribe(events.BadgeAwarded, badge_awarded, critical=False)
+    bus.subscribe(events.MemberWarned, member_warned, critical=False)

@@ -8,7 +8,7 @@ UPDATEs, so the page header shows the unread count without a query of its own.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -16,6 +16,7 @@ from sqlalchemy.orm.util import identity_key
 
 from forum.db import utcnow
 from forum.models import Notification, NotificationPreference, User
+from forum.services import visibility
 from forum.services.errors import NotFound, ValidationError
 
 KINDS = (
@@ -31,6 +32,7 @@ KINDS = (
     "followed_tag",
     "request_fulfilled",
     "moderation",
+    "article",
 )
 
 #: What each kind is about, as the preferences page lists it.
@@ -47,6 +49,7 @@ KIND_LABELS: dict[str, str] = {
     "followed_tag": "New questions in tags I follow",
     "request_fulfilled": "Tutorial requests fulfilled",
     "moderation": "Moderation of my posts",
+    "article": "My articles: hand-overs and reviews due",
 }
 
 CHANNELS = ("inbox", "email", "off")
@@ -168,6 +171,8 @@ class InboxPage:
     pages: int
     total: int
     unread: int
+    #: Items about a post the member may no longer see: shown without their text or link.
+    removed: set[int] = field(default_factory=set)
 
 
 def inbox(session: Session, user: User, *, page: int = 1, per_page: int = PAGE_SIZE) -> InboxPage:
@@ -191,7 +196,10 @@ def inbox(session: Session, user: User, *, page: int = 1, per_page: int = PAGE_S
         )
         or 0
     )
-    return InboxPage(items=items, page=page, pages=pages, total=total, unread=unread)
+    removed = visibility.removed_notifications(session, user, items)
+    return InboxPage(
+        items=items, page=page, pages=pages, total=total, unread=unread, removed=removed
+    )
 
 
 def get_own(session: Session, user: User, notification_id: int) -> Notification:

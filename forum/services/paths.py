@@ -26,7 +26,7 @@ from forum.models import (
     StepCompletion,
     User,
 )
-from forum.services import badges
+from forum.services import badges, departments, visibility
 from forum.services.badges import Badge, Tier
 from forum.services.errors import Conflict, Forbidden, NotFound, ValidationError
 
@@ -137,6 +137,8 @@ class PathPage:
     enrolment: PathEnrolment | None
     done_steps: set[int] = field(default_factory=set)
     enrolled: int = 0
+    #: Steps whose post the viewer may see; the others show as a removed step, untitled.
+    visible_steps: set[int] = field(default_factory=set)
 
     @property
     def progress(self) -> Progress:
@@ -182,7 +184,9 @@ def path_page(session: Session, path_id: int, *, viewer: User | None) -> PathPag
     enrolled = session.scalar(
         select(func.count()).select_from(PathEnrolment).where(PathEnrolment.path_id == path.id)
     )
-    return PathPage(path, enrolment, done, int(enrolled or 0))
+    shown = visibility.visible_post_ids(session, viewer, {s.post_id for s in path.steps})
+    visible = {s.id for s in path.steps if s.post_id in shown}
+    return PathPage(path, enrolment, done, int(enrolled or 0), visible)
 
 
 def can_curate(user: User | None, path: LearningPath) -> bool:
@@ -330,9 +334,7 @@ def set_onboarding(
     """Make a path its department's onboarding path (replacing another), or stop (admins)."""
     if not actor.is_admin:
         raise Forbidden("Only admins choose onboarding paths.")
-    department = (department or "").strip() or None
-    if department is not None and len(department) > 80:
-        raise ValidationError({"department": ["Department names are at most 80 characters."]})
+    department = departments.resolve(session, department)
     if department is not None:
         previous = session.scalar(
             select(LearningPath).where(

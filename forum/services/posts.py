@@ -1,21 +1,20 @@
-"""Helpers every kind of post shares: loading, author labels, permissions, recognition hooks."""
+"""Helpers every kind of post shares: loading, author labels, permissions, deletion."""
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from dataclasses import dataclass
-from types import ModuleType
-from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from forum import events
 from forum.db import utcnow
-from forum.markdown import MarkdownTooLarge, MentionResolver, render_markdown
+from forum.markdown import MarkdownTooLarge, render_markdown
 from forum.models import Answer, Post, PostKind, Question, User
 from forum.models.imports import LICENSE_URLS
-from forum.services.errors import Forbidden, NotFound, ValidationError
+from forum.services import mentions, reputation, visibility, wikilinks
+from forum.services.errors import Forbidden, ValidationError
 
 #: How an anonymous question's author appears to everyone (the author included, in lists).
 ANONYMOUS_LABEL = "Anonymous colleague"
@@ -94,29 +93,9 @@ class PostRow:
         return self.deleted_at is not None
 
 
-def _reputation() -> ModuleType | None:
-    """The recognition module when it is installed (it arrives with reputation and badges)."""
-    try:
-        return importlib.import_module("forum.services.reputation")
-    except ModuleNotFoundError:
-        return None
-
-
-#: Privileges every member has while recognition (reputation thresholds) is not installed;
-#: the others are then left to moderators.
-OPEN_PRIVILEGES = frozenset({"downvote", "create_tags"})
-
-
 def can(user: User | None, privilege: str) -> bool:
     """Whether ``user`` has a reputation privilege such as "downvote" or "edit_others"."""
-    if user is None:
-        return False
-    if user.is_moderator:
-        return True
-    module = _reputation()
-    if module is None or not hasattr(module, "can"):
-        return privilege in OPEN_PRIVILEGES
-    return bool(module.can(user, privilege))
+    return reputation.can(user, privilege)
 
 
 def require(user: User, privilege: str, message: str) -> None:
@@ -125,20 +104,20 @@ def require(user: User, privilege: str, message: str) -> None:
         raise Forbidden(message)
 
 
-def call_hook(name: str, session: Session, **kwargs: Any) -> None:
-    """Call a recognition hook in the caller's transaction, when recognition is installed."""
-    module = _reputation()
-    hook = getattr(module, name, None) if module is not None else None
-    if hook is not None:
-        hook(session, **kwargs)
+def render(body_md: str, field: str = "body", *, linked: Session | None = None) -> str:
+    """Member Markdown to safe HTML; too large a text is a form error on ``field``.
 
-
-def render(
-    body_md: str, field: str = "body", *, mention_resolver: MentionResolver | None = None
-) -> str:
-    """Member Markdown to safe HTML; too large a text is a form error on ``field``."""
+    With ``linked`` (the session to look them up in), ``[[wiki links]]`` lead to articles and
+    ``@mentions`` to members, as in articles.
+    """
     try:
-        return render_markdown(body_md, mention_resolver=mention_resolver)
+        if linked is None:
+            return render_markdown(body_md)
+        return render_markdown(
+            body_md,
+            wiki_resolver=wikilinks.resolver(linked),
+            mention_resolver=mentions.resolver(linked),
+        )
     except MarkdownTooLarge as exc:
         raise ValidationError({field: [str(exc)]}) from None
 
@@ -160,11 +139,8 @@ def author_username(post: Post | PostRow) -> str | None:
 
 
 def get_post(session: Session, post_id: int, *, viewer: User | None = None) -> Post:
-    """A post by id; deleted posts exist only for their author and moderators."""
-    post = session.get(Post, post_id)
-    if post is None or (post.is_deleted and not can_see_deleted(viewer, post)):
-        raise NotFound("There is no such post.")
-    return post
+    """A post by id as ``viewer`` may see it (``visibility.can_view``); NotFound otherwise."""
+    return visibility.get_visible_post(session, post_id, viewer)
 
 
 def can_see_deleted(viewer: User | None, post: Post | PostRow) -> bool:
@@ -208,15 +184,13 @@ def soft_delete(session: Session, *, actor: User, post: Post) -> None:
         question = session.get(Question, post.parent_id)
         if question is not None and question.accepted_answer_id == post.id:
             question.accepted_answer = None
-            call_hook(
-                "on_accept",
+            events.emit(
                 session,
-                question=question,
-                old_answer=post,
-                new_answer=None,
-                acceptor=actor,
+                events.AnswerAccepted(
+                    question=question, old_answer=post, new_answer=None, acceptor=actor
+                ),
             )
-    call_hook("on_post_deleted", session, post=post)
+    events.emit(session, events.PostDeleted(post=post, actor=actor))
 
 
 def undelete(session: Session, *, actor: User, post: Post) -> None:
@@ -233,4 +207,4 @@ def undelete(session: Session, *, actor: User, post: Post) -> None:
             .values(answer_count=Post.answer_count + 1, updated_at=Post.updated_at)
             .execution_options(synchronize_session=False)
         )
-    call_hook("on_post_undeleted", session, post=post)
+    events.emit(session, events.PostUndeleted(post=post, actor=actor))

@@ -30,7 +30,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from forum.db import utcnow
+from forum import events
+from forum.db import utcnow, writer_options
 from forum.models import (
     AuditLog,
     Post,
@@ -44,16 +45,19 @@ from forum.models import (
 from forum.models.imports import PostAttribution
 from forum.models.qa import PostView
 from forum.services import comments as comment_service
-from forum.services import mentions, notification_events, posts, revisions
+from forum.services import posts, revisions, visibility
 from forum.services import tags as tag_service
 from forum.services import votes as vote_service
 from forum.services.comments import CommentNode
 from forum.services.errors import Conflict, Forbidden, NotFound, ValidationError
 from forum.services.posts import AttributionRow, AuthorRef, PostRow, TagRef
+from forum.services.text import single_line_errors
 
 TITLE_MIN = 15
 TITLE_MAX = 150
 VIEW_WINDOW = dt.timedelta(hours=1)
+#: How long counting a view waits for SQLite's write lock before the view goes uncounted.
+VIEW_WRITE_TIMEOUT_MS = 1000
 
 
 class CloseReason(enum.StrEnum):
@@ -112,21 +116,13 @@ def validate(title: str, body_md: str, tag_names: list[str]) -> dict[str, list[s
         ]
     elif len(title) > TITLE_MAX:
         errors["title"] = [f"Use at most {TITLE_MAX} characters."]
+    elif problems := single_line_errors(title):
+        errors["title"] = problems
     if not (body_md or "").strip():
         errors["body"] = ["Describe what you are trying to do and what you have tried."]
     if problems := tag_service.tag_errors(tag_names):
         errors["tags"] = problems
     return errors
-
-
-def _resolve_tags(session: Session, user: User, names: list[str]) -> list[Tag]:
-    names = tag_service.resolve_names(session, names)
-    new = tag_service.missing_names(session, names)
-    if new and not posts.can(user, "create_tags"):
-        raise ValidationError(
-            {"tags": ["You need more reputation to create new tags: " + ", ".join(new)]}
-        )
-    return tag_service.tags_named(session, names)
 
 
 def ask(
@@ -142,26 +138,26 @@ def ask(
     errors = validate(title, body_md, tags)
     if errors:
         raise ValidationError(errors)
-    body_html = posts.render(body_md, mention_resolver=mentions.resolver(session))
+    body_html = posts.render(body_md, linked=session)
     question = Question(
         author=author,
         title=title.strip(),
         body_md=body_md,
         body_html=body_html,
-        tags=_resolve_tags(session, author, tags),
+        tags=tag_service.resolve_for_attach(session, author, tags),
         is_anonymous=anonymous,
     )
     session.add(question)
     revisions.record_revision(session, question, editor=author, summary="Asked")
     session.flush()
-    notification_events.question_asked(session, question, author)
+    events.emit(session, events.QuestionAsked(question=question, author=author))
     return question
 
 
 def get(session: Session, question_id: int, *, viewer: User | None = None) -> Question:
-    """A question by id; deleted ones only for their author and moderators."""
+    """A question by id; removed ones only for their author and moderators."""
     question = session.get(Question, question_id)
-    if question is None or (question.is_deleted and not posts.can_see_deleted(viewer, question)):
+    if question is None or not visibility.can_view(session, viewer, question):
         raise NotFound("There is no such question.")
     return question
 
@@ -189,14 +185,14 @@ def edit(
         )
     if errors:
         raise ValidationError(errors)
-    question.body_html = posts.render(body_md, mention_resolver=mentions.resolver(session))
+    question.body_html = posts.render(body_md, linked=session)
     question.title = title.strip()
     question.body_md = body_md
-    question.tags = _resolve_tags(session, editor, tags)
+    question.tags = tag_service.resolve_for_attach(session, editor, tags)
     question.last_activity_at = utcnow()
     revisions.record_revision(session, question, editor=editor, summary=summary or "Edited")
     session.flush()
-    notification_events.post_edited(session, question, editor)
+    events.emit(session, events.PostEdited(post=question, editor=editor))
     return question
 
 
@@ -516,8 +512,12 @@ def record_view(
     # back below is committed; after the caller's own writes it might not be.
     fresh = not session.in_transaction()
     # Plain Core statements on the session's connection (same transaction): the ORM's bulk
-    # insert path adds a millisecond for nothing, as no object is loaded or changed.
-    connection = session.connection()
+    # insert path adds a millisecond for nothing, as no object is loaded or changed. A
+    # transaction of its own is a writer from the start: on SQLite it takes its turn among
+    # the writers, briefly, instead of losing the lock to them until its busy timeout.
+    connection = session.connection(
+        execution_options=writer_options(VIEW_WRITE_TIMEOUT_MS) if fresh else None
+    )
     counted = connection.execute(upsert, params).scalar() is not None
     if counted:
         connection.execute(count, {"view_post_id": question_id})
@@ -528,7 +528,8 @@ def record_view(
     return counted
 
 
-def _unanswered() -> ColumnElement[bool]:
+def unanswered() -> ColumnElement[bool]:
+    """Questions still waiting: no accepted answer and no answer voted up."""
     # Questions and answers share the posts table: the inner one needs its own alias. Only
     # answers have a parent: a condition on the kind would let the database pick the
     # (kind, score) index over the parent one.
@@ -580,7 +581,7 @@ def _list_statements(
             exists().where(post_tags.c.post_id == Question.id, post_tags.c.tag_id.in_(followed))
         )
     if tab is Tab.UNANSWERED:
-        where.append(_unanswered())
+        where.append(unanswered())
     if tab in _TOP_PERIODS:
         where.append(Question.created_at >= bindparam("since", type_=Question.created_at.type))
     counted = select(Question.id).where(*where, *counted_tagged)
@@ -644,7 +645,7 @@ def list_questions(
     result = session.execute(listed, params)
     pairs = [(question, n) for question, n in result]
     rows = [question for question, _total in pairs]
-    _load_tags(session, rows)
+    load_tags(session, rows)
     if total is None:
         # An empty page counts on its own.
         total = pairs[0][1] if pairs else session.scalar(total_of, params)
@@ -662,8 +663,8 @@ def _tags_statement() -> Select[int, Tag]:
     )
 
 
-def _load_tags(session: Session, shown: list[Question]) -> None:
-    """Fill ``tags`` of these questions with one plain statement (no query when none)."""
+def load_tags(session: Session, shown: Sequence[Post]) -> None:
+    """Fill ``tags`` of these posts with one plain statement (no query when none)."""
     if not shown:
         return
     by_post: dict[int, list[Tag]] = {q.id: [] for q in shown}

@@ -16,8 +16,15 @@ ledger as one event naming its cause, so undoing a vote, unaccepting or deleting
 the reversing event and the ledger always equals :func:`recalc` from scratch. ``users.reputation``
 caches the ledger's sum and changes with each event in the same transaction.
 
-Rules and privilege thresholds come from :data:`DEFAULT_RULES`; the app replaces them at start
-from its ``REPUTATION_RULES`` and ``REPUTATION_THRESHOLDS`` settings (see :func:`configure`).
+Rules and privilege thresholds come from :data:`DEFAULT_RULES`, or from the app's
+``REPUTATION_RULES``, ``REPUTATION_THRESHOLDS`` and ``NEW_SITE_POSTS`` settings: the app's
+sessions carry the rules it built with :func:`configure` (``Session.info[RULES_KEY]``).
+
+A new site has nobody with reputation: until it holds ``new_site_posts`` questions and
+articles, the :data:`NEW_SITE_PRIVILEGES` need none (like a beta site's relaxed thresholds).
+
+The ledger follows the domain events (:func:`subscribe`): votes, helpful marks, acceptances,
+deletions and undeletions. Its subscribers are critical: a failure fails the action.
 """
 
 from __future__ import annotations
@@ -28,14 +35,17 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from sqlalchemy import and_, false, func, or_, select, true, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import and_, false, func, or_, select, update
+from sqlalchemy.orm import Session, aliased, object_session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import ColumnElement
 
+from forum import events
 from forum.db import utcnow
 from forum.models import ArticleFeedback, Post, PostKind, User, Vote
+from forum.models.articles import helpful_by_someone_else
 from forum.models.reputation import ReputationEvent
+from forum.services.anonymity import is_masked, unmasked
 from forum.services.errors import Forbidden
 
 VOTES = "votes"
@@ -87,6 +97,10 @@ PRIVILEGES: dict[str, Privilege] = {
     )
 }
 
+#: Privileges every member has while the site is new: without them nobody could create the first
+#: tags, and so nobody could ask, on an install where no one has reputation yet.
+NEW_SITE_PRIVILEGES = frozenset({"create_tags"})
+
 #: Internal defaults: low enough that an active colleague gets there within weeks.
 DEFAULT_THRESHOLDS: dict[str, int] = {
     "downvote": 50,
@@ -111,6 +125,8 @@ class ReputationRules:
     downvote_cast: int = -1
     daily_cap: int = 200
     thresholds: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
+    #: While the site holds fewer questions and articles than this, it counts as new (0: never).
+    new_site_posts: int = 0
 
     def upvote_points(self, kind: PostKind | str) -> int:
         """What an up vote on a post of ``kind`` earns its author."""
@@ -122,20 +138,34 @@ class ReputationRules:
 
 
 DEFAULT_RULES = ReputationRules()
-_active: ReputationRules = DEFAULT_RULES
+#: ``Session.info`` key of the rules in force for the session (the app's, see ``configure``).
+RULES_KEY = "reputation_rules"
 
 
-def rules() -> ReputationRules:
-    """The rules in force."""
-    return _active
+def rules(session: Session | None) -> ReputationRules:
+    """The rules in force for ``session``: the app's, or the defaults."""
+    if session is None:
+        return DEFAULT_RULES
+    found = session.info.get(RULES_KEY)
+    return found if isinstance(found, ReputationRules) else DEFAULT_RULES
+
+
+def rules_of(user: User | None) -> ReputationRules:
+    """The rules in force for the session ``user`` was loaded in."""
+    return rules(object_session(user) if user is not None else None)
 
 
 def configure(
-    overrides: Mapping[str, Any] | None = None, thresholds: Mapping[str, int] | None = None
+    overrides: Mapping[str, Any] | None = None,
+    thresholds: Mapping[str, int] | None = None,
+    new_site_posts: int = 0,
 ) -> ReputationRules:
-    """Put rules in force: the defaults with ``overrides`` (field → points) and ``thresholds``."""
-    global _active
-    names = {f.name for f in fields(ReputationRules)} - {"thresholds"}
+    """The defaults with ``overrides`` (field → points) and ``thresholds`` (privilege → points).
+
+    ``new_site_posts`` is how many questions and articles end the new site's relaxed
+    privileges. Unknown names raise ValueError. The app puts the result in its sessions' ``info``.
+    """
+    names = {f.name for f in fields(ReputationRules)} - {"thresholds", "new_site_posts"}
     unknown = set(overrides or {}) - names
     if unknown:
         raise ValueError(f"Unknown reputation rules: {', '.join(sorted(unknown))}")
@@ -144,33 +174,57 @@ def configure(
         raise ValueError(f"Unknown privileges: {', '.join(sorted(unknown))}")
     merged = {**DEFAULT_THRESHOLDS, **{k: int(v) for k, v in (thresholds or {}).items()}}
     values = {k: int(v) for k, v in (overrides or {}).items()}
-    _active = replace(DEFAULT_RULES, thresholds=merged, **values)
-    return _active
+    return replace(
+        DEFAULT_RULES, thresholds=merged, new_site_posts=max(0, int(new_site_posts)), **values
+    )
 
 
 # --- privileges -------------------------------------------------------------------------------
 
 
-def threshold(privilege: str) -> int:
-    """The reputation ``privilege`` needs."""
+def threshold(privilege: str, active: ReputationRules = DEFAULT_RULES) -> int:
+    """The reputation ``privilege`` needs under the ``active`` rules."""
     if privilege not in PRIVILEGES:
         raise ValueError(f"Unknown privilege {privilege!r}")
-    return int(rules().thresholds[privilege])
+    return int(active.thresholds[privilege])
+
+
+def site_is_new(session: Session, active: ReputationRules) -> bool:
+    """Whether the site holds fewer live questions and articles than ``active.new_site_posts``."""
+    if active.new_site_posts <= 0:
+        return False
+    first = (
+        select(Post.id)
+        .where(
+            Post.kind.in_((PostKind.QUESTION, PostKind.ARTICLE)),
+            Post.deleted_at.is_(None),
+        )
+        .limit(active.new_site_posts)  # counting stops where the answer is known
+        .subquery()
+    )
+    found = session.scalar(select(func.count()).select_from(first)) or 0
+    return found < active.new_site_posts
 
 
 def can(user: User | None, privilege: str) -> bool:
-    """Whether ``user`` may use ``privilege``; admins and moderators always may."""
-    limit = threshold(privilege)
+    """Whether ``user`` may use ``privilege``; admins and moderators always may.
+
+    While the site is new (:func:`site_is_new`), every member has the
+    :data:`NEW_SITE_PRIVILEGES` whatever their reputation.
+    """
+    active = rules_of(user)
+    limit = threshold(privilege, active)
     if user is None or not getattr(user, "is_authenticated", False):
         return False
-    if user.is_moderator:
+    if user.is_moderator or user.reputation >= limit:
         return True
-    return user.reputation >= limit
+    session = object_session(user)
+    return privilege in NEW_SITE_PRIVILEGES and session is not None and site_is_new(session, active)
 
 
 def explain(user: User | None, privilege: str) -> str:
     """A sentence telling a member why they can't use ``privilege`` yet."""
-    limit = threshold(privilege)
+    limit = threshold(privilege, rules_of(user))
     what = PRIVILEGES[privilege].description
     if user is None or not getattr(user, "is_authenticated", False):
         return f"Log in to {what}."
@@ -197,7 +251,10 @@ class PrivilegeStatus:
 
 def privileges_of(user: User) -> list[PrivilegeStatus]:
     """Every privilege with its threshold and whether ``user`` has it, lowest first."""
-    statuses = [PrivilegeStatus(p, threshold(p.key), can(user, p.key)) for p in PRIVILEGES.values()]
+    active = rules_of(user)
+    statuses = [
+        PrivilegeStatus(p, threshold(p.key, active), can(user, p.key)) for p in PRIVILEGES.values()
+    ]
     return sorted(statuses, key=lambda s: s.threshold)
 
 
@@ -241,7 +298,7 @@ def _vote_targets(
     session: Session, user_ids: Collection[int] | None, days: Collection[dt.date] | None = None
 ) -> dict[tuple[int, dt.date], int]:
     """What the ``votes`` account should hold per (member, day)."""
-    active = rules()
+    active = rules(session)
     gains: dict[tuple[int, dt.date], int] = defaultdict(int)
     losses: dict[tuple[int, dt.date], int] = defaultdict(int)
     parent = aliased(Post)
@@ -260,8 +317,7 @@ def _vote_targets(
         .outerjoin(parent, Post.parent_id == parent.id)
         .where(
             Post.author_id.is_not(None),
-            ArticleFeedback.user_id != Post.author_id,
-            ArticleFeedback.helpful == true(),
+            helpful_by_someone_else(Post.author_id),
             _counts(Post, parent),
         )
     )
@@ -307,18 +363,20 @@ def _downvote_targets(session: Session, user_ids: Collection[int] | None) -> dic
             Post.kind == PostKind.ANSWER,
             _not_self(Post.author_id, Vote.user_id),
             _counts(Post, parent),
+            # The anonymous asker's down votes in their own thread cost the mask nothing.
+            unmasked(Vote.post_id, Vote.user_id),
         )
         .group_by(Vote.user_id)
     )
     if user_ids is not None:
         query = query.where(Vote.user_id.in_(list(user_ids)))
-    cost = rules().downvote_cast
+    cost = rules(session).downvote_cast
     return {int(uid): int(n) * cost for uid, n in session.execute(query)}
 
 
 def _acceptance_targets(session: Session, user_ids: Collection[int] | None) -> dict[int, int]:
     """What the ``acceptance`` account should hold per member."""
-    active = rules()
+    active = rules(session)
     question = aliased(Post)
     answer = aliased(Post)
     joined = (
@@ -477,15 +535,22 @@ def _settle_account(session: Session, user_id: int, account: str, cause: _Cause)
         _append(session, user_id=user_id, account=account, day=None, delta=due - held, cause=cause)
 
 
-def _source_days(session: Session, user_id: int, post_id: int, actor_id: int) -> set[dt.date]:
+def _source_days(
+    session: Session, user_id: int, post_id: int, actor_id: int | None
+) -> set[dt.date]:
     """The days on which this actor's vote or mark on this post has been booked."""
+    actor = (
+        ReputationEvent.actor_id.is_(None)
+        if actor_id is None
+        else ReputationEvent.actor_id == actor_id
+    )
     rows = session.scalars(
         select(ReputationEvent.cap_day)
         .where(
             ReputationEvent.user_id == user_id,
             ReputationEvent.account == VOTES,
             ReputationEvent.post_id == post_id,
-            ReputationEvent.actor_id == actor_id,
+            actor,
         )
         .distinct()
     )
@@ -497,7 +562,7 @@ def _settle_source(
     *,
     author_id: int,
     post_id: int,
-    actor_id: int,
+    actor_id: int | None,
     cast_at: dt.datetime | None,
     had_one: bool,
     reason: str,
@@ -516,13 +581,51 @@ def _settle_source(
         _settle_votes(session, author_id, days, cause, record_day=record_day)
 
 
-# --- hooks the posting services call in their transaction -------------------------------------
+# --- subscribers: the posting services' events, in their transaction ---------------------------
+
+
+def subscribe(bus: events.EventBus) -> None:
+    """Keep the ledger equal to what the events earn (critical: a failure fails the action)."""
+    bus.subscribe(events.VoteCast, _vote_cast, critical=True)
+    bus.subscribe(events.ArticleMarkedHelpful, _marked_helpful, critical=True)
+    bus.subscribe(events.AnswerAccepted, _answer_accepted, critical=True)
+    bus.subscribe(events.PostDeleted, _post_deleted, critical=True)
+    bus.subscribe(events.PostUndeleted, _post_undeleted, critical=True)
+
+
+def _vote_cast(session: Session, event: events.VoteCast) -> None:
+    on_vote(session, post=event.post, voter=event.voter, old=event.old, new=event.new)
+
+
+def _marked_helpful(session: Session, event: events.ArticleMarkedHelpful) -> None:
+    on_helpful(session, article=event.article, member=event.member, old=event.old, new=event.new)
+
+
+def _answer_accepted(session: Session, event: events.AnswerAccepted) -> None:
+    on_accept(
+        session,
+        question=event.question,
+        old_answer=event.old_answer,
+        new_answer=event.new_answer,
+        acceptor=event.acceptor,
+    )
+
+
+def _post_deleted(session: Session, event: events.PostDeleted) -> None:
+    on_post_deleted(session, event.post)
+
+
+def _post_undeleted(session: Session, event: events.PostUndeleted) -> None:
+    on_post_undeleted(session, event.post)
 
 
 def on_vote(session: Session, *, post: Post, voter: User, old: int, new: int) -> None:
     """Book a vote change (old/new in -1, 0, 1) after the vote row and score are updated."""
     if old == new:
         return
+    # The anonymous asker voting in their own thread: the author's gain names no voter, and
+    # the voter's own accounts and badges never move with it.
+    hidden = is_masked(session, post, voter.id)
     # An anonymous post books nothing at all: not even a zero event may tie it to its author.
     if post.author_id is not None and post.author_id != voter.id and not post.is_anonymous:
         cast_at = None
@@ -541,11 +644,13 @@ def on_vote(session: Session, *, post: Post, voter: User, old: int, new: int) ->
             session,
             author_id=post.author_id,
             post_id=post.id,
-            actor_id=voter.id,
+            actor_id=None if hidden else voter.id,
             cast_at=cast_at,
             had_one=old != 0,
             reason=reason,
         )
+    if hidden:
+        return
     if post.kind == PostKind.ANSWER and -1 in (old, new):
         reason = "downvote_cast" if new == -1 else "downvote_undone"
         _settle_account(session, voter.id, DOWNVOTES_CAST, _Cause(reason, post.id, voter.id))
@@ -587,6 +692,10 @@ def on_accept(
 ) -> None:
     """Book an acceptance change after ``question.accepted_answer_id`` is updated."""
     actor_id = acceptor.id if acceptor is not None else None
+    if is_masked(session, question, actor_id):
+        # The anonymous asker accepted: the answerer's gain names nobody, the asker's badges
+        # are not checked at that moment.
+        actor_id = None
     session.flush()
     for answer, reason in ((old_answer, "unaccepted"), (new_answer, "answer_accepted")):
         if answer is not None and answer.author_id is not None:

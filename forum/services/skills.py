@@ -9,7 +9,6 @@ from sqlalchemy import CompoundSelect, Integer, bindparam, delete, literal, sele
 from sqlalchemy.orm import Session
 
 from forum.models import BuddyPair, MemberSkill, Tag, User
-from forum.services import posts
 from forum.services import tags as tag_service
 from forum.services.errors import ValidationError
 
@@ -102,13 +101,7 @@ def _check_names(session: Session, user: User, field_name: str, text: str) -> li
         problems.append(f"List at most {MAX_SKILLS} tags.")
     if problems:
         raise ValidationError({field_name: problems})
-    names = tag_service.resolve_names(session, names)
-    new = tag_service.missing_names(session, names)
-    if new and not posts.can(user, "create_tags"):
-        raise ValidationError(
-            {field_name: ["You need more reputation to create new tags: " + ", ".join(new)]}
-        )
-    return names
+    return tag_service.attachable_names(session, user, names, field=field_name)
 
 
 def set_skills(

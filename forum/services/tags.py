@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
 import re
 from dataclasses import dataclass
@@ -10,10 +11,12 @@ from sqlalchemy import Integer, Select, and_, bindparam, delete, func, select, u
 from sqlalchemy.orm import Session
 
 from forum.models import Post, PostKind, Tag, TagFollow, TagSynonym, User, post_tags
+from forum.services import mentions, posts, reputation
 from forum.services.errors import Forbidden, NotFound, ValidationError
 
 TAG_NAME_RE = re.compile(r"^[a-z0-9+#.-]{1,35}$")
 MAX_TAGS = 5
+NO_TAGS = "Add at least one tag so colleagues can find this."
 
 
 def parse_tags(text: str) -> list[str]:
@@ -30,7 +33,7 @@ def tag_errors(names: list[str], *, required: bool = True) -> list[str]:
     """What is wrong with a list of tag names (empty when it is acceptable)."""
     errors: list[str] = []
     if required and not names:
-        errors.append("Add at least one tag so colleagues can find this.")
+        errors.append(NO_TAGS)
     if len(names) > MAX_TAGS:
         errors.append(f"Use at most {MAX_TAGS} tags.")
     bad = [n for n in names if not TAG_NAME_RE.match(n)]
@@ -54,6 +57,81 @@ def tags_named(session: Session, names: list[str]) -> list[Tag]:
             existing[name] = tag
         tags.append(tag)
     return tags
+
+
+def attachable_names(
+    session: Session,
+    member: User | None,
+    names: list[str],
+    *,
+    field: str = "tags",
+    allow_new: bool = False,
+) -> list[str]:
+    """The tag names to attach for ``names``: synonyms resolved, new names only if allowed.
+
+    The one tag policy for questions, articles, circles, requests, skills and imports: a
+    synonym becomes its tag, and a name no tag has yet needs the ``create_tags`` privilege.
+    ``allow_new`` is for tools an admin runs (importers, the CLI), which create tags freely.
+    Raises ValidationError naming the refused tags under ``field``; nothing is written.
+    """
+    names = resolve_names(session, names)
+    new = missing_names(session, names)
+    if new and not allow_new and not reputation.can(member, "create_tags"):
+        raise ValidationError({field: [new_tags_refused(session, member, new)]})
+    return names
+
+
+def new_tags_refused(session: Session, member: User | None, new: list[str]) -> str:
+    """Why ``new`` tags can't be created: the reputation it takes, and the closest tags."""
+    limit = reputation.threshold("create_tags", reputation.rules(session))
+    have = member.reputation if member is not None else 0
+    message = f"Creating a new tag takes {limit} reputation (you have {have}): {', '.join(new)}."
+    close = closest_tags(session, new)
+    if close:
+        return f"{message} Closest existing tags: {', '.join(close)}."
+    return f"{message} Choose existing tags from the tags page."
+
+
+#: How many existing names a refusal compares, and how many it offers.
+CLOSEST_POOL = 5000
+CLOSEST_OFFERED = 5
+
+
+def closest_tags(session: Session, names: list[str]) -> list[str]:
+    """Existing tag names closest to ``names``: shared beginnings first, then similar spelling."""
+    pool = list(
+        session.scalars(
+            select(Tag.name)
+            .join(post_tags, post_tags.c.tag_id == Tag.id, isouter=True)
+            .group_by(Tag.id, Tag.name)
+            .order_by(func.count(post_tags.c.post_id).desc(), Tag.name)
+            .limit(CLOSEST_POOL)
+        )
+    )
+    found: list[str] = []
+    for name in names:
+        stem = name[:3]
+        prefixed = [t for t in pool if t.startswith(name) or (name.startswith(t) and len(t) > 1)]
+        prefixed += [t for t in pool if len(stem) == 3 and t.startswith(stem)]
+        similar = difflib.get_close_matches(name, pool, n=CLOSEST_OFFERED, cutoff=0.6)
+        for candidate in [*prefixed, *similar]:
+            if candidate not in found:
+                found.append(candidate)
+    return found[:CLOSEST_OFFERED]
+
+
+def resolve_for_attach(
+    session: Session,
+    member: User | None,
+    names: list[str],
+    *,
+    field: str = "tags",
+    allow_new: bool = False,
+) -> list[Tag]:
+    """The tags to attach for ``names`` under the one tag policy (see ``attachable_names``)."""
+    return tags_named(
+        session, attachable_names(session, member, names, field=field, allow_new=allow_new)
+    )
 
 
 # --- Tag pages, following, synonyms and merging ------------------------------------------
@@ -92,6 +170,12 @@ def resolve_names(session: Session, names: list[str]) -> list[str]:
         if target not in resolved:
             resolved.append(target)
     return resolved
+
+
+def synonym_targets(session: Session) -> dict[str, str]:
+    """Every synonym and the name of its tag (for bulk work such as imports)."""
+    rows = session.execute(select(TagSynonym.name, Tag.name).join(Tag, Tag.id == TagSynonym.tag_id))
+    return {str(alias): str(target) for alias, target in rows}
 
 
 def missing_names(session: Session, names: list[str]) -> list[str]:
@@ -187,9 +271,8 @@ def edit_description(
     session: Session, *, editor: User, tag: Tag, excerpt: str, description_md: str
 ) -> None:
     """Change a tag's excerpt and Markdown description (members with enough reputation)."""
-    from forum.services import posts
-
-    posts.require(editor, "edit_tag_wiki", "You need more reputation to edit tag descriptions.")
+    if not reputation.can(editor, "edit_tag_wiki"):
+        raise Forbidden("You need more reputation to edit tag descriptions.")
     errors: dict[str, list[str]] = {}
     excerpt = (excerpt or "").strip()
     if len(excerpt) > MAX_EXCERPT:
@@ -201,8 +284,21 @@ def edit_description(
     tag.excerpt = excerpt or None
     tag.description_md = description_md.strip() or None
     tag.description_html = (
-        posts.render(description_md, "description") if tag.description_md else None
+        posts.render(description_md, "description", linked=session) if tag.description_md else None
     )
+    session.flush()
+    if tag.description_html:
+        # Services call notifications directly for an action without an event of its own.
+        mentions.notify_mentioned(
+            session,
+            body_html=tag.description_html,
+            subject=mentions.subject_of_tag(tag.id),
+            author=editor,
+            anonymous=False,
+            text=f"{editor.display_name} mentioned you in the description of the tag {tag.name}",
+            endpoint="tags.detail",
+            params={"name": tag.name},
+        )
 
 
 def is_following(session: Session, user: User | None, tag: Tag) -> bool:

@@ -1,7 +1,9 @@
 """Tutorial requests: ask for a tutorial, +1 others' requests, mark an article as fulfilling one.
 
-Fulfilment notifies the requester and everyone who +1'd, and earns the article's author the
-Gap Filler badge (declared here, computed from the fulfilled requests like every badge).
+An article's author proposes it; the requester or a moderator confirms (or declines), and only
+a confirmed fulfilment closes the request, notifies everyone who +1'd and earns the author the
+Gap Filler badge (declared here, computed from the fulfilled requests like every badge). The
+requester or a moderator can reopen a fulfilled request.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,7 +27,7 @@ from forum.models import (
     User,
     tutorial_request_tags,
 )
-from forum.services import badges, posts
+from forum.services import badges, notifications, posts
 from forum.services import tags as tag_service
 from forum.services.badges import Badge, Tier
 from forum.services.errors import Conflict, Forbidden, NotFound, ValidationError
@@ -39,7 +41,7 @@ DETAILS_MAX = 10_000
 
 
 def fulfilled_requests(session: Session, user_ids: Collection[int] | None) -> dict[int, int]:
-    """Per member: tutorial requests fulfilled by a live article they wrote."""
+    """Per member: others' tutorial requests confirmed as fulfilled by a live article they wrote."""
     query = (
         select(Post.author_id, func.count(TutorialRequest.id))
         .join(Post, Post.id == TutorialRequest.article_id)
@@ -47,6 +49,11 @@ def fulfilled_requests(session: Session, user_ids: Collection[int] | None) -> di
             TutorialRequest.status == RequestStatus.FULFILLED,
             Post.deleted_at.is_(None),
             Post.author_id.is_not(None),
+            # One's own request fills no colleague's gap.
+            or_(
+                TutorialRequest.requester_id.is_(None),
+                TutorialRequest.requester_id != Post.author_id,
+            ),
         )
         .group_by(Post.author_id)
     )
@@ -86,16 +93,6 @@ def validate(title: str, details_md: str, tag_names: list[str]) -> dict[str, lis
     return errors
 
 
-def _resolve_tags(session: Session, user: User, names: list[str]) -> list[Tag]:
-    names = tag_service.resolve_names(session, names)
-    new = tag_service.missing_names(session, names)
-    if new and not posts.can(user, "create_tags"):
-        raise ValidationError(
-            {"tags": ["You need more reputation to create new tags: " + ", ".join(new)]}
-        )
-    return tag_service.tags_named(session, names)
-
-
 def create(
     session: Session, *, requester: User, title: str, details_md: str, tags: list[str]
 ) -> TutorialRequest:
@@ -109,7 +106,7 @@ def create(
         details_md=details_md,
         details_html=posts.render(details_md, "details") if details_md else "",
         requester=requester,
-        tags=_resolve_tags(session, requester, tags),
+        tags=tag_service.resolve_for_attach(session, requester, tags),
         status=RequestStatus.OPEN,
         plus_count=0,
     )
@@ -127,13 +124,18 @@ def get(session: Session, request_id: int) -> TutorialRequest:
 
 
 def parse_status(raw: str | None) -> RequestStatus:
-    """The ``status`` filter: open (the default) or fulfilled."""
+    """The ``status`` filter: open (the default, proposed ones included) or fulfilled."""
     if not raw:
         return RequestStatus.OPEN
-    try:
-        return RequestStatus(raw)
-    except ValueError:
-        raise ValidationError({"status": ["Choose open or fulfilled."]}) from None
+    if raw not in LISTED_STATUSES:
+        raise ValidationError({"status": ["Choose open or fulfilled."]})
+    return RequestStatus(raw)
+
+
+#: The lists of requests: open ones (proposed included, as they still await confirmation)
+#: and fulfilled ones.
+LISTED_STATUSES = (RequestStatus.OPEN, RequestStatus.FULFILLED)
+_OPEN = (RequestStatus.OPEN, RequestStatus.PROPOSED)
 
 
 def list_requests(
@@ -145,7 +147,8 @@ def list_requests(
     per_page: int = 20,
 ) -> tuple[list[TutorialRequest], int]:
     """Requests with a status (optionally in a tag), most +1s first, and their total."""
-    query = select(TutorialRequest).where(TutorialRequest.status == status)
+    statuses = _OPEN if status is RequestStatus.OPEN else (status,)
+    query = select(TutorialRequest).where(TutorialRequest.status.in_(statuses))
     if tag:
         in_tag = (
             select(tutorial_request_tags.c.request_id)
@@ -267,7 +270,7 @@ def resolve_reference(session: Session, reference: str) -> Post:
 
 
 def can_fulfil(user: User | None, request: TutorialRequest, article: Post | None = None) -> bool:
-    """The article's author, the requester and moderators may mark a request fulfilled."""
+    """The article's author (to propose it), the requester and moderators may mark an article."""
     if user is None:
         return False
     if user.is_moderator or request.requester_id == user.id:
@@ -275,17 +278,40 @@ def can_fulfil(user: User | None, request: TutorialRequest, article: Post | None
     return article is None or article.author_id == user.id
 
 
+def can_confirm(user: User | None, request: TutorialRequest, article: Post | None) -> bool:
+    """The requester confirms; so may a moderator, for an article they did not write."""
+    if user is None:
+        return False
+    if request.requester_id == user.id:
+        return True
+    return user.is_moderator and (article is None or article.author_id != user.id)
+
+
+def can_reopen(user: User | None, request: TutorialRequest) -> bool:
+    """The requester or a moderator reopens; whoever proposed an article may withdraw it."""
+    if user is None:
+        return False
+    if user.is_moderator or request.requester_id == user.id:
+        return True
+    return request.is_proposed and request.fulfilled_by_id == user.id
+
+
 @dataclass(frozen=True)
 class Fulfilment:
-    """What marking a request fulfilled did."""
+    """What marking a request did: ``confirmed`` (fulfilled) or only proposed."""
 
     request: TutorialRequest
     article: Article
     notified: int
+    confirmed: bool = True
 
 
 def fulfil(session: Session, *, actor: User, request_id: int, post_id: int) -> Fulfilment:
-    """Mark a live tip or tutorial as fulfilling an open request; notify its supporters."""
+    """Mark a live tip or tutorial as fulfilling an open request.
+
+    From the requester or a moderator (not for their own article) that confirms it at once;
+    from the article's author it is a proposal the requester or a moderator confirms later.
+    """
     request = get(session, request_id)
     post = session.get(Post, post_id)
     if post is None:
@@ -298,24 +324,84 @@ def fulfil(session: Session, *, actor: User, request_id: int, post_id: int) -> F
         raise Forbidden("Only the article's author, the requester or a moderator can do this.")
     if not request.is_open:
         raise Conflict("This request is already fulfilled.")
-    request.status = RequestStatus.FULFILLED
+    if can_confirm(actor, request, post):
+        request.article_id = post.id
+        return _confirm(session, request, post, actor)
+    if request.is_proposed:
+        raise Conflict("An article is already proposed; the requester or a moderator decides.")
+    request.status = RequestStatus.PROPOSED
     request.article_id = post.id
+    request.fulfilled_by_id = actor.id
+    request.fulfilled_at = None
+    session.flush()
+    return Fulfilment(request, post, _notify_requester(session, request, post, actor), False)
+
+
+def confirm(session: Session, *, actor: User, request_id: int) -> Fulfilment:
+    """Confirm the proposed article (requester or moderator): the request is fulfilled."""
+    request = get(session, request_id)
+    article = session.get(Article, request.article_id) if request.article_id else None
+    if not can_confirm(actor, request, article):
+        raise Forbidden("Only the requester or a moderator can confirm a fulfilment.")
+    if not request.is_proposed or article is None:
+        raise Conflict("No article is waiting for confirmation.")
+    if article.is_deleted:
+        raise Conflict("The proposed article was deleted; decline it instead.")
+    return _confirm(session, request, article, actor)
+
+
+def _confirm(
+    session: Session, request: TutorialRequest, article: Article, actor: User
+) -> Fulfilment:
+    request.status = RequestStatus.FULFILLED
     request.fulfilled_by_id = actor.id
     request.fulfilled_at = utcnow()
     session.flush()
-    notified = _notify_supporters(session, request, post, actor)
-    if post.author_id is not None:
+    notified = _notify_supporters(session, request, article, actor)
+    if article.author_id is not None:
         # Awarded in this transaction, so the badge arrives with the fulfilment.
-        badges.award(session, [post.author_id], keys=[GAP_FILLER.key])
-    return Fulfilment(request, post, notified)
+        badges.award(session, [article.author_id], keys=[GAP_FILLER.key])
+    return Fulfilment(request, article, notified)
+
+
+def reopen(session: Session, *, actor: User, request_id: int) -> TutorialRequest:
+    """Open a fulfilled request again, or decline (or withdraw) a proposed article."""
+    request = get(session, request_id)
+    if not can_reopen(actor, request):
+        raise Forbidden("Only the requester or a moderator can reopen a request.")
+    if request.status is RequestStatus.OPEN:
+        raise Conflict("This request is already open.")
+    request.status = RequestStatus.OPEN
+    request.article_id = None
+    request.fulfilled_by_id = None
+    request.fulfilled_at = None
+    session.flush()
+    return request
+
+
+def _notify_requester(
+    session: Session, request: TutorialRequest, article: Post, actor: User
+) -> int:
+    """Ask the requester to confirm a proposed article."""
+    if request.requester is None:
+        return 0
+    sent = notifications.notify(
+        session,
+        recipient=request.requester,
+        kind="request_fulfilled",
+        text=f"“{article.title}” is proposed for your tutorial request “{request.title}”: "
+        "confirm it if it fills the gap.",
+        endpoint="gaps.request_detail",
+        params={"request_id": request.id},
+        actor=actor,
+    )
+    return int(sent is not None)
 
 
 def _notify_supporters(
     session: Session, request: TutorialRequest, article: Post, actor: User
 ) -> int:
     """Tell the requester and every +1er that the tutorial exists."""
-    from forum.services import notifications
-
     count = 0
     for member in supporters(session, request):
         sent = notifications.notify(
@@ -336,7 +422,10 @@ def requests_for_article(session: Session, article: Post) -> list[TutorialReques
     return list(
         session.scalars(
             select(TutorialRequest)
-            .where(TutorialRequest.article_id == article.id)
+            .where(
+                TutorialRequest.article_id == article.id,
+                TutorialRequest.status == RequestStatus.FULFILLED,
+            )
             .order_by(TutorialRequest.fulfilled_at)
         )
     )
@@ -353,7 +442,7 @@ def open_counts_by_tag(
             func.coalesce(func.sum(TutorialRequest.plus_count), 0),
         )
         .join(TutorialRequest, TutorialRequest.id == tutorial_request_tags.c.request_id)
-        .where(TutorialRequest.status == RequestStatus.OPEN)
+        .where(TutorialRequest.status.in_(_OPEN))
         .group_by(tutorial_request_tags.c.tag_id)
     )
     if department:

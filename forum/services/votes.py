@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     Table,
     bindparam,
+    exists,
     func,
     literal,
     select,
@@ -28,8 +29,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from forum import events
 from forum.models import Comment, CommentVote, Post, User, Vote
-from forum.services import posts
+from forum.services import posts, visibility
 from forum.services.errors import Conflict, Forbidden, NotFound, ValidationError
 
 VALUES = (1, -1)
@@ -71,7 +73,8 @@ def cast(session: Session, *, voter: User, post_id: int, value: int) -> VoteOutc
         session.connection()
         .execute(
             update(posts_table)
-            .where(posts_table.c.id == post_id, posts_table.c.deleted_at.is_(None))
+            # Only live posts take votes: not removed, nor an answer of a removed question.
+            .where(posts_table.c.id == post_id, visibility.visible_posts_clause())
             .values(score=posts_table.c.score, updated_at=posts_table.c.updated_at)
             .returning(posts_table.c.id)
         )
@@ -110,7 +113,7 @@ def cast(session: Session, *, voter: User, post_id: int, value: int) -> VoteOutc
     )
     assert score is not None
     set_committed_value(post, "score", score)
-    posts.call_hook("on_vote", session, post=post, voter=voter, old=old, new=new)
+    events.emit(session, events.VoteCast(post=post, voter=voter, old=old, new=new))
     return VoteOutcome(post_id, score, new)
 
 
@@ -121,16 +124,27 @@ def cast_on_comment(session: Session, *, voter: User, comment_id: int) -> VoteOu
         session.connection()
         .execute(
             update(comments_table)
-            .where(comments_table.c.id == comment_id, comments_table.c.deleted_at.is_(None))
+            .where(
+                comments_table.c.id == comment_id,
+                comments_table.c.deleted_at.is_(None),
+                # The comment's post must be live too (see forum.services.visibility).
+                exists(
+                    select(Post.id).where(
+                        Post.id == comments_table.c.post_id, visibility.visible_posts_clause()
+                    )
+                ),
+            )
             .values(score=comments_table.c.score, updated_at=comments_table.c.updated_at)
-            .returning(comments_table.c.author_id)
+            .returning(comments_table.c.id, comments_table.c.author_id)
         )
-        .scalar()
+        .first()
     )
+    if locked is None:
+        raise NotFound("There is no such comment.")
     comment = session.get(Comment, comment_id, populate_existing=True)
     if comment is None or comment.deleted_at is not None:
         raise NotFound("There is no such comment.")
-    if locked == voter.id or comment.author_id == voter.id:
+    if locked.author_id == voter.id or comment.author_id == voter.id:
         raise Forbidden("You can't vote on your own comment.")
     existing = session.scalar(
         select(CommentVote).where(

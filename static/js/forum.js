@@ -22,18 +22,21 @@ document.addEventListener("DOMContentLoaded", () => {
   };
   window.setInterval(refresh, 60000);
 
-  // The phone menu is a <details> that works without this; here it also closes on Escape
-  // (focus back on its button) and when the reader taps elsewhere.
-  const menu = document.querySelector(".site-menu");
-  if (menu) {
-    document.addEventListener("keydown", (event) => {
-      if (event.key === "Escape" && menu.open) {
-        menu.open = false;
-        menu.querySelector("summary")?.focus();
-      }
-    });
-    document.addEventListener("click", (event) => {
+  // The header menus (the phone menu, the programme and staff groups) are <details> that work
+  // without this; here an open one also closes on Escape (focus back on its button), when the
+  // reader taps elsewhere, and when another one opens.
+  const menus = Array.from(document.querySelectorAll(".site-header details"));
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    for (const menu of menus) {
+      if (!menu.open) continue;
+      menu.open = false;
+      menu.querySelector("summary")?.focus();
+    }
+  });
+  document.addEventListener("click", (event) => {
+    for (const menu of menus) {
       if (menu.open && event.target instanceof Node && !menu.contains(event.target)) menu.open = false;
-    });
-  }
+    }
+  });
 });

@@ -59,7 +59,7 @@ def _register(page: Any, server: LiveServer, username: str, name: str) -> None:
     page.get_by_label("Display name").fill(name)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
-    expect(page.locator("header.site-header").get_by_text(name)).to_be_visible()
+    expect(page.locator("header.site-header .account-menu > summary")).to_contain_text(name)
 
 
 def _ask(page: Any, title: str, body: str, tags: str, *, anonymous: bool = False) -> str:
@@ -359,6 +359,7 @@ def test_a_moderator_handles_a_flag(forum: LiveServer, chromium: Any) -> None:
 
     moderator_context, moderator = _new_page(chromium)
     log_in(moderator, forum, "morgan")
+    moderator.locator("header.site-header .account-menu > summary").click()
     moderator.locator("header.site-header").get_by_role("link", name="Moderation").click()
     item = moderator.locator(".mod-item", has_text="Your first week at Northwind")
     expect(item.get_by_text("should link to the new service portal")).to_be_visible()

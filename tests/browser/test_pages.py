@@ -78,7 +78,9 @@ def _context(chromium: Any, demo: LiveServer, scheme: str, viewport: dict[str, i
 def _visit(page: Any, demo: LiveServer, name: str, path: str) -> None:
     if name == "login":
         # The login page as a visitor sees it: same context, logged out first.
-        page.locator("header.site-header").get_by_role("button", name="Log out").click()
+        header = page.locator("header.site-header")
+        header.locator(".account-menu > summary").click()
+        header.get_by_role("button", name="Log out").click()
         page.wait_for_load_state("load")
     response = page.goto(demo.url + path)
     assert response is not None and response.status == 200, (name, path)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import ARTIFACTS, LiveServer
 
@@ -25,6 +27,7 @@ def writer(live_server: LiveServer) -> LiveServer:
         "writer@example.com",
         "--display-name",
         "Wendy Writer",
+        "--moderator",  # new tags need the create_tags privilege, which moderators have
         "--password",
         PASSWORD,
     )
@@ -63,7 +66,8 @@ def test_write_with_toolbar_and_live_preview_then_edit(writer: LiveServer, page:
     assert page.get_by_role("heading", level=1).inner_text() == "Reviewing SQL migrations"
     toc = page.get_by_role("navigation", name="Contents")
     assert toc.get_by_role("link", name="Checklist").is_visible()
-    assert page.locator(".codeblock .codeblock__copy").count() == 1
+    # The copy button comes from a deferred script: wait for it rather than race it.
+    expect(page.locator(".codeblock .codeblock__copy")).to_have_count(1)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "article-desktop.png"), full_page=True)
 
@@ -101,3 +105,61 @@ def test_article_page_fits_a_phone(writer: LiveServer, chromium: Any) -> None:
         )
         assert overflow <= 0, (path, overflow)
     context.close()
+
+
+def test_the_preview_sits_beside_the_text_on_a_wide_screen_and_below_it_on_a_phone(
+    writer: LiveServer, page: Any
+) -> None:
+    log_in(page, writer)
+    page.goto(writer.url + "/articles/new")
+    toolbar = page.get_by_role("toolbar", name="Formatting")
+    expect(toolbar).to_be_visible()
+    page.get_by_label("Text").fill("Some **bold** advice.")
+    preview = page.locator("[data-preview]")
+    preview.locator("strong").wait_for()
+    text = page.get_by_label("Text").bounding_box()
+    shown = page.locator(".editor__preview").bounding_box()
+    assert shown["x"] >= text["x"] + text["width"], (text, shown)
+    assert abs(shown["y"] - text["y"]) < text["height"]
+    page.set_viewport_size({"width": 375, "height": 740})
+    text = page.get_by_label("Text").bounding_box()
+    shown = page.locator(".editor__preview").bounding_box()
+    assert shown["y"] >= text["y"] + text["height"], (text, shown)
+
+
+def test_the_toolbar_is_hidden_without_javascript(writer: LiveServer, chromium: Any) -> None:
+    context = chromium.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        log_in(page, writer)
+        page.goto(writer.url + "/articles/new")
+        expect(page.get_by_label("Text")).to_be_visible()
+        expect(page.locator(".editor__toolbar")).to_be_hidden()
+    finally:
+        context.close()
+
+
+def test_the_toolbar_is_one_tab_stop_with_arrow_keys_between_its_buttons(
+    writer: LiveServer, page: Any
+) -> None:
+    log_in(page, writer)
+    page.goto(writer.url + "/articles/new")
+    toolbar = page.get_by_role("toolbar", name="Formatting")
+    expect(toolbar).to_be_visible()
+    page.get_by_label("Tutorial", exact=False).focus()
+    page.keyboard.press("Tab")
+    bold = toolbar.get_by_role("button", name="B", exact=True)
+    expect(bold).to_be_focused()
+    page.keyboard.press("ArrowRight")
+    expect(toolbar.get_by_role("button", name="I", exact=True)).to_be_focused()
+    page.keyboard.press("End")
+    page.keyboard.press("ArrowRight")
+    expect(bold).to_be_focused()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    # (The member's draft from an earlier test may follow the inserted text.)
+    expect(page.get_by_label("Text")).to_have_value(re.compile(r"^_italic text_"))
+    # Tab leaves the toolbar for the text in one step.
+    toolbar.get_by_role("button", name="I", exact=True).focus()
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Text")).to_be_focused()

@@ -7,11 +7,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forum.models import User
+from forum.services import departments
 from tests.conftest import TEST_PASSWORD, Browser
 from tests.factories import make_user
 
 
 def test_newcomer_registers_and_is_logged_in(browser: Browser, session: Session) -> None:
+    departments.ensure(session, "Support")
+    session.commit()
     response = browser.register("newhire", department="Support", job_title="Agent")
     assert response.status_code == 302
     assert response.headers["Location"] == "/users/newhire"
@@ -22,7 +25,9 @@ def test_newcomer_registers_and_is_logged_in(browser: Browser, session: Session)
     assert user.email == "newhire@example.com" and user.department == "Support"
 
 
-def test_register_form_keeps_input_and_explains_errors(browser: Browser) -> None:
+def test_register_form_keeps_input_and_explains_errors(browser: Browser, session: Session) -> None:
+    departments.ensure(session, "Kept Department")
+    session.commit()
     response = browser.register(
         "x y",
         email="not-email",
@@ -33,7 +38,7 @@ def test_register_form_keeps_input_and_explains_errors(browser: Browser) -> None
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert 'value="x y"' in page and 'value="not-email"' in page
-    assert 'value="Kept Name"' in page and 'value="Kept Department"' in page
+    assert 'value="Kept Name"' in page and 'selected value="Kept Department"' in page
     assert "Use 3–32 characters" in page
     assert "valid email address" in page
     assert "at least 10 characters" in page

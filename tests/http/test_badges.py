@@ -144,3 +144,35 @@ def test_a_crafted_downvote_without_the_privilege_is_403(
     session.expire_all()
     assert session.get(User, answerer.id).reputation == 0  # type: ignore[union-attr]
     assert not reputation.can(newcomer, "downvote")
+
+
+def test_badge_pages_tell_the_day_of_an_award_never_its_time(
+    browser: Browser, session: Session
+) -> None:
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from forum.models import BadgeAward
+
+    zed = make_user(session, display_name="Zed Early")
+    amy = make_user(session, display_name="Amy Late")
+    for member in (zed, amy):
+        session.add(Question(author=member, title="A first question", body_md="x", body_html="x"))
+    session.flush()
+    badges.award(session, [zed.id, amy.id], keys=["curious"])
+    moments = {
+        zed.id: dt.datetime(2026, 3, 4, 9, 17, 42, tzinfo=dt.UTC),
+        amy.id: dt.datetime(2026, 3, 4, 16, 5, 9, tzinfo=dt.UTC),
+    }
+    for user_id, moment in moments.items():
+        session.execute(
+            update(BadgeAward).where(BadgeAward.user_id == user_id).values(awarded_at=moment)
+        )
+    session.commit()
+    page = browser.get("/badges/curious").get_data(as_text=True)
+    assert '<time datetime="2026-03-04">4 Mar 2026</time>' in page
+    for leak in ("09:17", "16:05", "T09", "T16", ":42", "UTC", "hours ago", "minutes ago"):
+        assert leak not in page, leak
+    # Within a day the order is by name, not by who was awarded first.
+    assert page.index("Amy Late") < page.index("Zed Early")

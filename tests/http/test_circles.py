@@ -20,6 +20,13 @@ from forum.models import BadgeAward, Circle, CircleMember, CircleSession, Role, 
 from tests.conftest import Browser
 from tests.factories import make_question, make_user
 
+
+@pytest.fixture
+def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
+    """Members here may create tags (the tag policy is tested in test_tag_policy.py)."""
+    return {**app_config, "REPUTATION_THRESHOLDS": {"create_tags": 0}}
+
+
 CIRCLE = {
     "name": "Rust reading group",
     "description": "We read **one chapter** a week.",

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from forum.models import RequestStatus, TutorialRequest
 from forum.models.notifications import Notification
+from forum.services import tutorial_requests
 from tests.conftest import Browser
 from tests.factories import (
     make_user,
@@ -101,11 +102,21 @@ def test_request_lifecycle(browser: Browser, session: Session) -> None:
     done = browser.post(f"/requests/{request.id}/fulfil", {"article": f"/articles/{article.slug}"})
     assert done.status_code == 302
     session.rollback()
+    assert request.status is RequestStatus.PROPOSED and request.article_id == article.id
+    proposed = _text(browser.get(f"/requests/{request.id}").get_data(as_text=True))
+    assert "Proposed EXPLAIN explained" in proposed and "Confirm" not in proposed
+    assert browser.post(f"/requests/{request.id}/confirm").status_code == 403
+    browser.logout()
+
+    browser.login("asker")
+    assert "Confirm" in browser.get(f"/requests/{request.id}").get_data(as_text=True)
+    assert browser.post(f"/requests/{request.id}/confirm").status_code == 302
+    session.rollback()
     assert request.status is RequestStatus.FULFILLED and request.article_id == article.id
     told = session.scalars(
         select(Notification.recipient_id).where(Notification.kind == "request_fulfilled")
     ).all()
-    assert len(told) == 2
+    assert len(told) == 2  # the asker, about the proposal; the fan, about the tutorial
     article_page = _text(browser.get(f"/articles/{article.slug}").get_data(as_text=True))
     assert "Fulfils tutorial requests Reading EXPLAIN output (1 +1s)" in article_page
     fulfilled = _text(browser.get("/requests?status=fulfilled").get_data(as_text=True))
@@ -113,3 +124,38 @@ def test_request_lifecycle(browser: Browser, session: Session) -> None:
     assert browser.get("/requests?status=closed").status_code == 400
     assert browser.get("/requests/999999").status_code == 404
     assert browser.post(f"/requests/{request.id}/plus-one/undo").status_code == 409
+
+
+def test_confirm_and_reopen_routes_check_who_and_csrf(browser: Browser, session: Session) -> None:
+    search_tags(session, ["postgresql"])
+    asker = make_user(session, "asker")
+    author = make_user(session, "author")
+    make_user(session, "fan")
+    article = search_article(session, author, "EXPLAIN explained", article_type="tutorial")
+    request = tutorial_requests.create(
+        session, requester=asker, title="Reading EXPLAIN output", details_md="", tags=["postgresql"]
+    )
+    session.commit()
+    path = f"/requests/{request.id}"
+    assert browser.post(f"{path}/confirm").status_code == 302  # a visitor logs in first
+    browser.login("author")
+    assert browser.post(f"{path}/fulfil", {"article": article.slug}).status_code == 302
+    browser.logout()
+
+    browser.login("fan")
+    assert browser.post(f"{path}/confirm").status_code == 403
+    assert browser.post(f"{path}/reopen").status_code == 403
+    browser.logout()
+
+    browser.login("asker")
+    assert browser.client.post(f"{path}/confirm").status_code == 400  # no CSRF token
+    assert browser.post(f"{path}/confirm").status_code == 302
+    assert browser.post(f"{path}/confirm").status_code == 409
+    page = _text(browser.get(path).get_data(as_text=True))
+    assert "Reopen the request" in page
+    assert browser.post(f"{path}/reopen").status_code == 302
+    session.rollback()
+    assert request.status is RequestStatus.OPEN and request.article_id is None
+    assert browser.post(f"{path}/reopen").status_code == 409
+    assert browser.post("/requests/999999/confirm").status_code == 404
+    assert browser.post("/requests/999999/reopen").status_code == 404

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Column, DateTime, Integer, MetaData, Table, create_engine
 from sqlalchemy.orm import Session
 
-from forum import PROJECT_ROOT
 from forum.models import Answer, Question
 from forum.observability import _outbox_metrics
 from tests.factories import make_user
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -40,7 +42,12 @@ def value(text: str, name: str, **labels: str) -> float:
     return samples(text).get((name, frozenset(labels.items())), 0.0)
 
 
+#: What `forum run` (Werkzeug's development server) puts in every request's environment.
+DEV_SERVER = {"SERVER_SOFTWARE": "Werkzeug/3.1.9"}
+
+
 def scrape(client: FlaskClient, **kwargs: Any) -> str:
+    kwargs["environ_overrides"] = {**DEV_SERVER, **kwargs.get("environ_overrides", {})}
     response = client.get("/metrics", **kwargs)
     assert response.status_code == 200, response.status_code
     assert response.mimetype == "text/plain"
@@ -51,7 +58,7 @@ def test_requests_are_counted_by_endpoint_and_status(client: FlaskClient) -> Non
     before = scrape(client)
     for _ in range(3):
         client.get("/")
-    client.get("/no/such/page/12345")
+    client.get("/no/such/page/zq-probe-path")
     after = scrape(client)
     ok = {"endpoint": "main.index", "method": "GET", "status": "200"}
     assert (
@@ -66,7 +73,7 @@ def test_requests_are_counted_by_endpoint_and_status(client: FlaskClient) -> Non
         == 1
     )
     # The raw path never becomes a label value.
-    assert "12345" not in after
+    assert "zq-probe-path" not in after
 
 
 def test_latency_histogram(client: FlaskClient) -> None:
@@ -108,14 +115,52 @@ def test_members_and_posts_are_counted(client: FlaskClient, session: Session) ->
         ("192.0.2.7", {}),
         ("127.0.0.1", {"X-Forwarded-For": "203.0.113.9"}),
         ("127.0.0.1", {"Forwarded": "for=203.0.113.9"}),
+        ("127.0.0.1", {"X-Real-IP": "203.0.113.9"}),
+        ("127.0.0.1", {"X-Forwarded-Host": "forum.example.com"}),
+        ("127.0.0.1", {"X-Forwarded-Proto": "https"}),
+        ("127.0.0.1", {"Via": "1.1 proxy"}),
     ],
 )
 def test_metrics_are_refused_to_other_hosts(
     client: FlaskClient, remote: str, headers: dict[str, str]
 ) -> None:
-    response = client.get("/metrics", headers=headers, environ_overrides={"REMOTE_ADDR": remote})
+    environ = {**DEV_SERVER, "REMOTE_ADDR": remote}
+    response = client.get("/metrics", headers=headers, environ_overrides=environ)
     assert response.status_code == 403
     assert "forum_http_requests" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "server",
+    [
+        pytest.param({"SERVER_SOFTWARE": "gunicorn/27.0.1"}, id="gunicorn"),
+        pytest.param({"SERVER_SOFTWARE": "waitress"}, id="another-server"),
+        pytest.param({}, id="no-server-named"),
+    ],
+)
+def test_a_same_host_proxy_without_forwarding_headers_needs_the_token(
+    app: Flask, server: dict[str, str]
+) -> None:
+    client = app.test_client()
+    loopback = {"REMOTE_ADDR": "127.0.0.1", **server}
+    assert client.get("/metrics", environ_overrides=loopback).status_code == 403
+    app.config["METRICS_TOKEN"] = "s3cret-scrape-token"
+    good = {"Authorization": "Bearer s3cret-scrape-token"}
+    assert "forum_users" in scrape(client, headers=good, environ_overrides=loopback)
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [{"TRUSTED_PROXIES": 1}, {"METRICS_REQUIRE_TOKEN": True}],
+    ids=["trusted-proxies", "required"],
+)
+def test_behind_a_proxy_or_when_required_even_the_development_server_needs_the_token(
+    app: Flask, setting: dict[str, Any]
+) -> None:
+    app.config.update(setting)
+    client = app.test_client()
+    environ = {**DEV_SERVER, "REMOTE_ADDR": "127.0.0.1"}
+    assert client.get("/metrics", environ_overrides=environ).status_code == 403
 
 
 def test_ipv6_loopback_is_allowed(client: FlaskClient) -> None:
@@ -178,8 +223,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=10) as response:
+def get(url: str, headers: dict[str, str] | None = None) -> str:
+    request = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=10) as response:
         return str(response.read().decode())
 
 
@@ -195,6 +241,7 @@ def test_gunicorn_workers_add_up_in_one_scrape(sqlite_template: Path, tmp_path: 
         "FORUM_BIND": f"127.0.0.1:{port}",
         "FORUM_WORKERS": "2",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+        "FORUM_METRICS_TOKEN": "s3cret-scrape-token",
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", str(PROJECT_ROOT / "gunicorn.conf.py")],
@@ -215,7 +262,12 @@ def test_gunicorn_workers_add_up_in_one_scrape(sqlite_template: Path, tmp_path: 
                 time.sleep(0.2)
         for _ in range(20):
             get(base + "/")
-        text = get(base + "/metrics")
+        # gunicorn bound to loopback, as behind a proxy on this host: no token, no metrics.
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            get(base + "/metrics")
+        refused.value.close()
+        assert refused.value.code == 403
+        text = get(base + "/metrics", {"Authorization": "Bearer s3cret-scrape-token"})
     finally:
         server.send_signal(signal.SIGTERM)
         logs = server.communicate(timeout=30)[0].decode()

@@ -18,6 +18,8 @@ from tests.conftest import Browser
 from tests.factories import make_answer, make_article, make_comment, make_question, make_user
 
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+#: What a browser sends when a person opens a page (views are counted only then).
+PAGE_LOAD = {"Sec-Fetch-Dest": "document"}
 
 
 @contextmanager
@@ -72,7 +74,7 @@ def test_question_page_with_30_answers_and_100_comments_is_bounded(
     browser.login("reader")
     browser.get("/")  # the login's own work is not the page's
     with counted(app) as statements:
-        response = browser.get(f"/questions/{big_thread}")
+        response = browser.get(f"/questions/{big_thread}", headers=PAGE_LOAD)
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert page.count('class="post post--answer') == 30
@@ -81,14 +83,14 @@ def test_question_page_with_30_answers_and_100_comments_is_bounded(
     print(f"\nquestion page (member, first view): {len(statements)} statements")
     # A second view within the hour is not counted again and costs one statement less.
     with counted(app) as again:
-        assert browser.get(f"/questions/{big_thread}").status_code == 200
+        assert browser.get(f"/questions/{big_thread}", headers=PAGE_LOAD).status_code == 200
     assert len(again) <= len(statements)
     print(f"question page (member, repeat view): {len(again)} statements")
 
 
 def test_question_page_for_a_visitor_is_bounded(app: Flask, client: Any, big_thread: int) -> None:
     with counted(app) as statements:
-        response = client.get(f"/questions/{big_thread}")
+        response = client.get(f"/questions/{big_thread}", headers=PAGE_LOAD)
     assert response.status_code == 200
     assert len(statements) <= 7, "\n\n".join(statements)
     print(f"\nquestion page (visitor): {len(statements)} statements")
@@ -97,10 +99,11 @@ def test_question_page_for_a_visitor_is_bounded(app: Flask, client: Any, big_thr
 def test_a_repeat_view_within_the_hour_writes_nothing(
     app: Flask, client: Any, big_thread: int
 ) -> None:
-    client.get(f"/questions/{big_thread}")  # counted
-    client.get(f"/questions/{big_thread}")  # not counted; the worker reads the time back
+    client.get(f"/questions/{big_thread}", headers=PAGE_LOAD)  # counted
+    # Not counted; the worker reads the time back.
+    client.get(f"/questions/{big_thread}", headers=PAGE_LOAD)
     with counted(app) as statements:
-        response = client.get(f"/questions/{big_thread}")
+        response = client.get(f"/questions/{big_thread}", headers=PAGE_LOAD)
     assert response.status_code == 200
     writes = [s for s in statements if "post_views" in s or s.lstrip().upper().startswith("UPDATE")]
     assert writes == []
@@ -214,3 +217,94 @@ def test_lists_count_a_bounded_number_of_rows(
     second = client.get(path + "?page=2").get_data(as_text=True)
     assert "Page 2 of 2<" in second and 'rel="next"' not in second
     assert second.count('class="question-summary"') == 15
+
+
+def _grow_front_page_data(session: Session, member: Any, n: int) -> None:
+    """Posts, tags, circles with sessions and learning paths, ``n`` of each, around ``member``."""
+    import datetime as dt
+
+    from forum.db import utcnow
+    from forum.models import Role, Tag
+    from forum.services import circles, paths, tags
+    from forum.services.circles import CircleData, SessionData
+
+    host = make_user(session, reputation=1000, role=Role.ADMIN)
+    for k in range(n):
+        name = f"area{k}"
+        mine = make_question(session, member, tags=(name,), anonymous=k % 3 == 0)
+        make_answer(session, mine, host)
+        make_comment(session, mine, host)
+        others = make_question(session, host, tags=(name, "python"))
+        make_answer(session, others, member)
+        make_article(session, member if k % 2 else host, tags=name)
+        tag = session.query(Tag).filter_by(name=name).one()
+        tags.follow(session, user=member, tag=tag)
+        circle = circles.create_circle(
+            session,
+            facilitator=host,
+            data=CircleData(name=f"Circle {k}", description_md="", tags=[name], size_limit=9),
+        )
+        circles.join(session, user=member, circle=circle)
+        start = (utcnow() + dt.timedelta(days=k + 1)).replace(tzinfo=None)
+        circles.schedule(
+            session,
+            actor=host,
+            circle=circle,
+            data=SessionData(
+                title=f"Session {k}",
+                kind="meeting",
+                date=start.date(),
+                time=start.time().replace(second=0, microsecond=0),
+                timezone="UTC",
+                duration_minutes=60,
+                location="Room",
+                link="",
+                agenda_md="",
+                presenter="",
+            ),
+        )
+        path = paths.create_path(session, owner=host, title=f"Path {k}", description_md="Go")
+        paths.add_step(session, path, actor=host, reference=str(others.id))
+        paths.enrol(session, path, user=member)
+        session.commit()
+
+
+def test_member_front_page_is_bounded(app: Flask, browser: Browser, session: Session) -> None:
+    """Every block of a member's front page costs the same statements, however much there is."""
+    app.config["REPUTATION_THRESHOLDS"] = {"create_tags": 0}
+    member = make_user(session, "regular", job_title="Engineer", bio="Hello.")
+    session.commit()
+    browser.login("regular")
+    browser.get("/")
+    measured = []
+    for n in (3, 9):
+        _grow_front_page_data(session, member, n)
+        with counted(app) as statements:
+            response = browser.get("/")
+        assert response.status_code == 200
+        page = response.get_data(as_text=True)
+        for block in ("waiting", "latest-articles", "changes", "next-session", "paths"):
+            assert f'id="{block}"' in page
+        assert "Session 0" in page and "Path 0" in page
+        assert len(statements) <= 8, "\n\n".join(statements)
+        measured.append(len(statements))
+    assert measured[0] == measured[1]
+    print(f"\nfront page (member): {measured[0]} statements")
+
+
+def test_visitor_front_page_is_bounded(app: Flask, client: Any, session: Session) -> None:
+    author = make_user(session)
+    measured = []
+    for n in (5, 20):
+        for k in range(n):
+            make_question(session, author, tags=(f"topic{k % 6}", "python"))
+            make_article(session, author, tags=f"topic{k % 4}")
+        session.commit()
+        with counted(app) as statements:
+            response = client.get("/")
+        assert response.status_code == 200
+        assert "Popular topics" in response.get_data(as_text=True)
+        assert len(statements) <= 5, "\n\n".join(statements)
+        measured.append(len(statements))
+    assert measured[0] == measured[1]
+    print(f"\nfront page (visitor): {measured[0]} statements")

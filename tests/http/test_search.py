@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from forum.models import SearchOutbox, ZeroResultQuery
+from tests.conftest import Browser
 from tests.factories import make_user, search_answer, search_article, search_question
 from tests.unit.test_search_backends import (  # noqa: F401 - fixtures
     _close_search_backends,
@@ -97,15 +98,22 @@ def test_did_you_mean_and_no_results_advice(client: FlaskClient, session: Sessio
     assert "No results for" in body and "Check the spelling" in body
 
 
-def test_zero_result_searches_are_recorded_anonymously(
+def test_zero_result_searches_are_recorded_for_members_once_a_day(
     client: FlaskClient, session: Session
 ) -> None:
-    make_user(session, "someone")
+    member = make_user(session, "someone")
     session.commit()
+    # A visitor's searches are not recorded at all.
     client.get("/search?q=quantum+toaster")
-    client.get("/search?q=")
-    rows = session.execute(select(ZeroResultQuery.query)).scalars().all()
-    assert rows == ["quantum toaster"]
+    assert session.scalars(select(ZeroResultQuery)).all() == []
+    session.rollback()
+    assert Browser(client).login("someone").status_code == 302
+    for text in ("quantum+toaster", "Quantum++Toaster", "quantum+toaster", ""):
+        client.get(f"/search?q={text}")
+    rows = session.execute(
+        select(ZeroResultQuery.query, ZeroResultQuery.normalized, ZeroResultQuery.user_id)
+    ).all()
+    assert [tuple(r) for r in rows] == [("quantum toaster", "quantum toaster", member.id)]
 
 
 def test_hostile_queries_get_a_clear_refusal(client: FlaskClient) -> None:
@@ -121,6 +129,19 @@ def test_anonymous_authors_never_show(client: FlaskClient, session: Session) -> 
     assert f'href="/questions/{ids["anon"]}"' in body
     assert "amara" not in body.split("<main", 1)[1]
     assert "burnout" not in text_of(client.get("/search?q=user%3Aamara"))
+
+
+def test_user_filter_without_a_username_is_refused_not_a_list_of_anonymous_posts(
+    client: FlaskClient, session: Session
+) -> None:
+    ids = seed(session)
+    for value in ["user:@", "user:", "user:@@", 'user:""', "user:@ burnout", "user:.", "user:_"]:
+        body = text_of(client.get("/search", query_string={"q": value}))
+        assert 'role="alert"' in body and "user: needs a username" in body, value
+        assert f'href="/questions/{ids["anon"]}"' not in body, value
+    named = text_of(client.get("/search", query_string={"q": "user:@Amara kubernetes"}))
+    assert f'href="/questions/{ids["q1"]}"' in named
+    assert f'href="/questions/{ids["anon"]}"' not in named
 
 
 def test_similar_questions_as_json_and_html(client: FlaskClient, session: Session) -> None:

@@ -48,7 +48,7 @@ def test_people_directory_filters_by_department_and_name(
 
 def test_edit_profile(browser: Browser, session: Session) -> None:
     user = make_user(session, "tom")
-    make_user(session, "other", email="other@example.com")
+    make_user(session, "other", email="other@example.com", department="Eng")
     session.commit()
     browser.login("tom")
     response = browser.post(
@@ -128,3 +128,26 @@ def test_settings_always_edit_the_logged_in_member(browser: Browser, session: Se
     )
     session.expire_all()
     assert session.get(User, mei.id).display_name == "Mei Chen"  # type: ignore[union-attr]
+
+
+def test_a_display_name_imitating_a_label_is_refused_with_the_text_kept(
+    browser: Browser, session: Session
+) -> None:
+    user = make_user(session, "tom", display_name="Tom Becker")
+    session.commit()
+    browser.login("tom")
+    response = browser.post(
+        "/settings/profile",
+        {"display_name": "Anonymous c\u043ellеague", "email": "tom@example.com", "bio": "Kept bio"},
+    )
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "looks like a label the forum uses" in page
+    assert 'value="Anonymous c\u043ellеague"' in page and "Kept bio" in page
+    session.refresh(user)
+    assert user.display_name == "Tom Becker"
+    registered = Browser(browser.client.application.test_client()).register(
+        "newbie", display_name="Former member"
+    )
+    assert registered.status_code == 400
+    assert "looks like a label the forum uses" in registered.get_data(as_text=True)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
+from typing import Any
 
 import frontmatter
+import pytest
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,6 +17,13 @@ from forum.db import utcnow
 from forum.models import Article, Role
 from tests.conftest import Browser
 from tests.factories import make_article, make_user
+
+
+@pytest.fixture
+def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
+    """Members here may create tags (the tag policy is tested in test_tag_policy.py)."""
+    return {**app_config, "REPUTATION_THRESHOLDS": {"create_tags": 0}}
+
 
 BODY = "Intro.\n\nFirst step.\n\nSecond step.\n\nThird step.\n"
 
@@ -332,7 +341,7 @@ def test_import_export_import_round_trip(
     (source / "broken.md").write_text("---\ntitle: ''\ntags: [a, b, c, d, e, f]\n---\nx\n")
     runner = app.test_cli_runner()
     result = runner.invoke(args=["import", "markdown", str(source)])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output
     assert "3 created, 0 updated, 0 unchanged, 1 failed" in result.output
     assert "broken.md" in result.output
     # Re-running changes nothing.
@@ -379,3 +388,16 @@ def test_a_malformed_base_revision_keeps_the_text(browser: Browser, session: Ses
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert "The edit form is out of date; reload it." in page and "My careful rewrite." in page
+
+
+def test_a_create_it_link_leads_to_the_article_once_it_exists(
+    browser: Browser, session: Session
+) -> None:
+    make_article(session, title="Release checklist")
+    make_user(session, "ola")
+    session.commit()
+    browser.login("ola")
+    response = browser.get("/articles/new?title=release%20checklist")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/articles/release-checklist")
+    assert browser.get("/articles/new?title=Not%20written%20yet").status_code == 200

@@ -64,7 +64,8 @@ def test_weekly_figures(session: Session) -> None:
     report = analytics.report(session, now=NOW)
     last, previous = report.weeks[-1], report.weeks[-2]
     assert (previous.label, last.label) == ("16 Nov", "23 Nov")
-    # alice, bob (the anonymous question too) and carol; then alice, carol, dave and erin.
+    # alice, bob and carol (the anonymous question makes nobody active); then alice, carol,
+    # dave and erin.
     assert (previous.active, last.active) == (3, 4)
     assert (previous.asked, previous.answered, previous.median_hours) == (2, 1, 2.0)
     assert (last.asked, last.answered, last.median_hours) == (2, 1, 4.0)
@@ -129,3 +130,33 @@ def test_durations_read_naturally() -> None:
     assert analytics.format_duration(5.5) == "5.5 h"
     assert analytics.format_duration(72.0) == "3 days"
     assert analytics.median_hours([3600, 7200, 36000]) == 2.0
+
+
+def test_what_the_anonymous_asker_does_in_their_thread_makes_nobody_active(
+    session: Session,
+) -> None:
+    # The only member of Legal acts only under the mask: asking, answering, commenting, voting.
+    lawyer = make_user(session, "lawyer", department="Legal")
+    helper = make_user(session, "helper", department="Support")
+    question = search_question(
+        session, lawyer, "Secret?", tags=("hr",), anonymous=True, created_at=at(24, 9)
+    )
+    answer = search_answer(session, question, helper, "Talk to HR.", created_at=at(24, 10))
+    search_answer(session, question, lawyer, "Update.", is_anonymous=True, created_at=at(24, 11))
+    session.add(Vote(user_id=lawyer.id, post_id=answer.id, value=1, created_at=at(24, 12)))
+    for post in (question, answer):
+        session.add(
+            Comment(
+                post_id=post.id,
+                author_id=lawyer.id,
+                body_md="Thanks",
+                body_html="Thanks",
+                created_at=at(24, 13),
+            )
+        )
+    session.flush()
+    report = analytics.report(session, now=NOW)
+    assert report.weeks[-1].active == 1  # the helper alone
+    rows = {r.name: r.active for r in report.departments}
+    assert rows.get("Legal", 0) == 0 and rows["Support"] == 1
+    assert analytics.report(session, department="Legal", now=NOW).weeks[-1].active == 0

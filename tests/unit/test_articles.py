@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -14,6 +15,13 @@ from forum.services import articles, reputation, revisions
 from forum.services.articles import ArticleData, EditConflict
 from forum.services.errors import Forbidden, NotFound, ValidationError
 from tests.factories import make_article, make_user
+
+
+@pytest.fixture
+def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
+    """Members here may create tags (the tag policy is tested in test_tag_policy.py)."""
+    return {**app_config, "REPUTATION_THRESHOLDS": {"create_tags": 0}}
+
 
 BODY = "Intro line.\n\nStep one: install.\n\nStep two: configure.\n\nStep three: run.\n"
 
@@ -201,8 +209,8 @@ def test_diff_between_revisions_and_foreign_revisions_404(session: Session) -> N
         data=data(title="Diff me", body="alpha\ngamma\n", tags="one"),
         base_revision=1,
     )
-    _old, _new, lines = revisions.diff_revisions(session, article, 1, 2)
-    ops = {(line.op, line.text) for line in lines}
+    _old, _new, diff = revisions.diff_revisions(session, article, 1, 2)
+    ops = {(line.op, line.text) for line in diff.lines}
     assert ("-", "beta") in ops and ("+", "gamma") in ops and (" ", "alpha") in ops
     assert other.revision_count == 1
     with pytest.raises(NotFound):
@@ -346,32 +354,6 @@ def test_preview_renders_without_saving_and_caps_size(session: Session) -> None:
         articles.preview(session, "x" * (200 * 1024 + 1), "tip")
 
 
-def test_demo_articles_are_linked_and_load_once(session: Session) -> None:
-    from forum.demo.articles import ARTICLES, load_articles
-    from forum.demo.people import PEOPLE
-    from forum.models import Article
-
-    for person in PEOPLE:
-        make_user(session, person.username, role=person.role, department=person.department)
-    assert load_articles(session) == len(ARTICLES) >= 15
-    items = list(session.scalars(select(Article)))
-    assert len(items) == len(ARTICLES)
-    assert {a.author.department for a in items if a.author} >= {
-        "Engineering",
-        "Sales",
-        "Support",
-        "HR",
-    }
-    for article in items:
-        # Every wiki link in the demo points at a demo article.
-        assert "wikilink--missing" not in article.body_html, article.title
-    linked = [a for a in items if articles.backlinks(session, a)]
-    assert len(linked) >= 12
-    assert articles.stale_articles(session)  # some demo articles are due for review
-    assert any(articles.helpful_summary(session, a).total for a in items)
-    assert load_articles(session) == 0
-
-
 def test_merge_takes_a_tag_change_from_either_side(session: Session) -> None:
     article = make_article(session, title="Tag merge", body=BODY, tags="ops deploy")
     articles.edit_article(
@@ -391,3 +373,30 @@ def test_merge_takes_a_tag_change_from_either_side(session: Session) -> None:
     assert result.merged_with == 2
     assert sorted(t.name for t in article.tags) == ["deploy", "ops", "release"]
     assert "install it" in article.body_md
+
+
+def test_an_article_past_the_structure_limits_does_not_block_one_it_links_to(
+    session: Session,
+) -> None:
+    old = make_article(session, title="Old long list", body="See [[Future page]].\n")
+    # Saved before the structure limits existed: far more list items than allowed now.
+    old.body_md = "See [[Future page]].\n\n" + "- item\n" * 5000
+    session.flush()
+    html_before = old.body_html
+    created = make_article(session, title="Future page", body="Here now.\n")
+    session.flush()
+    session.refresh(old)
+    assert created.id and old.body_html == html_before
+    with pytest.raises(ValidationError, match="blocks at most"):
+        articles.edit_article(
+            session,
+            old,
+            editor=make_user(session),
+            data=ArticleData(
+                title="Old long list",
+                body_md=old.body_md + "- one more\n",
+                tags_text="howto",
+                article_type="tip",
+            ),
+            base_revision=old.revision_count,
+        )

@@ -18,7 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from forum import backup as backups
-from forum import create_app
+from forum import create_app, search
+from forum.cli import search as search_commands
 from forum.db import get_engine, new_session
 from forum.models import (
     Answer,
@@ -34,6 +35,8 @@ from forum.models import (
     User,
     Vote,
 )
+from forum.search.base import Backend, Busy
+from forum.search.documents import count_documents
 from tests.conftest import (
     NO_PG,
     PG_URL,
@@ -323,53 +326,69 @@ def test_restore_refuses_tables_it_does_not_know(
     assert result.exit_code == 1 and "telepathy_links" in result.output
 
 
-def test_restore_rebuilds_the_search_index_when_search_offers_it(
+def test_restore_rebuilds_the_search_index_after_the_rows_are_in(
     app: Flask, session: Session, empty_sqlite_app: Flask, tmp_path: Path
 ) -> None:
     fill(session)
     out = tmp_path / "forum.tar.gz"
     assert run(app, "backup", str(out)).exit_code == 0
-    calls: list[int] = []
-
-    @click.group("search")
-    def search() -> None:
-        """Stand-in for the search commands."""
-
-    @search.command("rebuild")
-    def rebuild() -> None:
-        calls.append(backups.row_counts(get_engine(empty_sqlite_app))["posts"])
-
-    empty_sqlite_app.cli.commands.pop("search", None)
-    empty_sqlite_app.cli.add_command(search)
-    result = run(empty_sqlite_app, "restore", str(out))
-    assert result.exit_code == 0, result.output
-    assert "Rebuilding the search index" in result.output
-    # The rebuild ran after the rows were in.
-    assert calls == [backups.row_counts(get_engine(app))["posts"]]
+    try:
+        result = run(empty_sqlite_app, "restore", str(out))
+        assert result.exit_code == 0, result.output
+        assert "Rebuilding the search index" in result.output
+        with new_session(empty_sqlite_app) as target:
+            documents = count_documents(target)
+        assert documents > 0
+        assert f"Rebuilt the index: {documents} document(s)" in result.output
+        verified = run(empty_sqlite_app, "search", "verify")
+        assert verified.exit_code == 0, verified.output
+        assert "The index matches the database." in verified.output
+    finally:
+        search.close_backends()
 
 
 def test_a_failed_search_rebuild_is_reported_after_the_rows_are_in(
-    app: Flask, session: Session, empty_sqlite_app: Flask, tmp_path: Path
+    app: Flask,
+    session: Session,
+    empty_sqlite_app: Flask,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     fill(session)
     out = tmp_path / "forum.tar.gz"
     assert run(app, "backup", str(out)).exit_code == 0
 
-    @click.group("search")
-    def search() -> None:
-        """Stand-in for the search commands."""
-
-    @search.command("rebuild")
-    def rebuild() -> None:
+    def read_only(_backend: Backend) -> int:
         raise OSError("index directory is read-only")
 
-    empty_sqlite_app.cli.commands.pop("search", None)
-    empty_sqlite_app.cli.add_command(search)
+    monkeypatch.setattr(search_commands, "rebuild_index", read_only)
     result = run(empty_sqlite_app, "restore", str(out))
     assert result.exit_code == 1
     assert "rows are restored" in result.output and "forum search rebuild" in result.output
+    assert "index directory is read-only" in result.output
     posts = backups.row_counts(get_engine(app))["posts"]
     assert backups.row_counts(get_engine(empty_sqlite_app))["posts"] == posts
+
+
+def test_a_busy_index_writer_stops_the_restore_rebuild_with_its_reason(
+    app: Flask,
+    session: Session,
+    empty_sqlite_app: Flask,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fill(session)
+    out = tmp_path / "forum.tar.gz"
+    assert run(app, "backup", str(out)).exit_code == 0
+
+    def busy(_backend: Backend) -> int:
+        raise Busy("another process is applying search changes")
+
+    monkeypatch.setattr(search_commands, "rebuild_index", busy)
+    result = run(empty_sqlite_app, "restore", str(out))
+    assert result.exit_code == 1
+    assert "Error: another process is applying search changes" in result.output
+    assert "rows are restored" not in result.output
 
 
 def test_times_are_written_in_utc_whatever_the_database_returns() -> None:

@@ -391,11 +391,16 @@ def test_after_commit_awarding_tries_again_when_the_database_is_busy(
     real = badges._award_members
     calls: list[set[int]] = []
 
-    def busy_once(session: Session, members: set[int], comment_ids: set[int]) -> None:
+    def busy_once(
+        session: Session,
+        members: set[int],
+        comment_ids: set[int],
+        actions: set[tuple[int, int]],
+    ) -> None:
         calls.append(set(members))
         if len(calls) == 1:
             raise OperationalError("INSERT", {}, Exception("database is locked"))
-        real(session, members, comment_ids)
+        real(session, members, comment_ids, actions)
 
     monkeypatch.setattr(badges, "_award_members", busy_once)
     with new_session(app) as session:

@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from typing import Any
 
+import pytest
 from icalendar import Calendar
 from sqlalchemy.orm import Session
 
 from forum.services import calendar, circles
 from forum.services.circles import CircleData, SessionData
 from tests.factories import make_user
+
+
+@pytest.fixture
+def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
+    """Members here may create tags (the tag policy is tested in test_tag_policy.py)."""
+    return {**app_config, "REPUTATION_THRESHOLDS": {"create_tags": 0}}
+
 
 NOW = dt.datetime(2031, 1, 10, 9, 0, tzinfo=dt.UTC)
 

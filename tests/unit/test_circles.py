@@ -18,6 +18,12 @@ from forum.services.errors import Conflict, Forbidden, ValidationError
 from tests.factories import make_article, make_question, make_user
 
 
+@pytest.fixture
+def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
+    """Members here may create tags (the tag policy is tested in test_tag_policy.py)."""
+    return {**app_config, "REPUTATION_THRESHOLDS": {"create_tags": 0}}
+
+
 def new_circle(session: Session, facilitator: User, **kw: Any) -> Any:
     data = CircleData(
         name=kw.pop("name", "Rust reading group"),

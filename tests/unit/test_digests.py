@@ -17,7 +17,7 @@ from aiosmtpd.smtp import Session as SmtpSession
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from forum.commands_notifications import send_digests
+from forum.cli.digests import send_digests
 from forum.db import utcnow
 from forum.mail import MailConfigError, parse_smtp_url
 from forum.models import Notification, User
@@ -250,6 +250,24 @@ def test_a_refused_recipient_keeps_their_notifications_for_next_time(
     session.expire_all()
     pending = digests.pending(session, "daily")
     assert [d.user.username for d in pending] == ["refused"]
+
+
+def test_an_address_that_cannot_be_a_header_skips_only_its_member(
+    app: Flask, session: Session, smtp_server: tuple[Inbox, int]
+) -> None:
+    server, port = smtp_server
+    use_server(app, port)
+    broken = make_user(session, "broken", email="broken@example.com")
+    fine = make_user(session, "fine", email="fine@example.com")
+    for member in (broken, fine):
+        notifications.set_preferences(session, member, {"answer": "email"})
+        stage(session, member, "answer", f"An answer for {member.username}")
+    # Stored by an older version or another tool, bypassing the address check.
+    broken.email = "broken@example.com\r\nBcc: everyone@example.com"
+    session.commit()
+    report = send_digests(app, "daily")
+    assert (report.sent, report.failed) == (1, ["broken"])
+    assert [r for r, _ in server.received] == [["fine@example.com"]]
 
 
 # Read in the inbox: left out of the digest; nothing unread, no message.

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from forum.models import Tag, ZeroResultQuery
@@ -93,7 +94,6 @@ def test_figures_and_need_per_tag(session: Session) -> None:
     # No article (+2) and a median of 3 whole days (+3); nobody scored 3 there.
     assert (docker.demand, docker.need, docker.helper_count) == (5, 5.0, 0)
     assert report.total_tags == 3
-    assert report.skills_counted
 
 
 def test_department_filter_counts_only_its_named_questions(session: Session) -> None:
@@ -153,3 +153,38 @@ def test_bar_chart_scales_and_formats() -> None:
     assert chart.rows == [["a", "50%"], ["b", "12.5%"]]
     assert "<title id=" in str(chart.svg) and "T &amp; co" in str(chart.svg)
     assert str(chart.svg).count("<rect") == 2
+
+
+def test_zero_result_searches_count_once_per_member_and_day_and_are_summed_in_sql(
+    session: Session,
+) -> None:
+    from forum import search
+
+    session.add(Tag(name="sql"))
+    amara, jonas = make_user(session), make_user(session)
+    for _ in range(20):
+        search.record_zero_result(session, amara.id, "SQL  lateral")
+    search.record_zero_result(session, jonas.id, "sql lateral")
+    session.flush()
+    assert session.scalar(select(func.count()).select_from(ZeroResultQuery)) == 2
+    statements: list[str] = []
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", _capture(statements))
+    try:
+        report = gaps.gap_report(session)
+    finally:
+        event.remove(engine, "before_cursor_execute", _capture_listener[0])
+    assert [(g.name, g.zero_results) for g in report.gaps] == [("sql", 2)]
+    zero = [s for s in statements if "zero_result_queries" in s]
+    assert zero and all("GROUP BY" in s for s in zero)
+
+
+_capture_listener: list[Any] = []
+
+
+def _capture(statements: list[str]) -> Any:
+    def listener(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    _capture_listener[:] = [listener]
+    return listener

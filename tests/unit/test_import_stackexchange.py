@@ -544,6 +544,49 @@ def test_a_file_of_another_kind_is_refused(empty_app: Flask, tmp_path: Path) -> 
         session.close()
 
 
+LAUGHS = "".join(
+    f'<!ENTITY l{i + 1} "&l{i};&l{i};&l{i};&l{i};&l{i};&l{i};&l{i};&l{i};&l{i};&l{i};">\n'
+    for i in range(9)
+)
+
+
+@pytest.mark.parametrize(
+    ("doctype", "reference"),
+    [
+        pytest.param(f'<!DOCTYPE users [\n<!ENTITY l0 "ha">\n{LAUGHS}]>', "&l9;", id="laughs"),
+        pytest.param(
+            '<!DOCTYPE users [\n<!ENTITY x SYSTEM "file:///etc/passwd">\n]>', "&x;", id="xxe"
+        ),
+        pytest.param('<!DOCTYPE users SYSTEM "http://127.0.0.1:9/users.dtd">', "Ann", id="dtd"),
+    ],
+)
+def test_dtds_and_entities_are_refused(
+    empty_app: Flask, tmp_path: Path, doctype: str, reference: str
+) -> None:
+    copy = tmp_path / SITE
+    copy.mkdir()
+    (copy / "Users.xml").write_text(
+        f'<?xml version="1.0" encoding="utf-8"?>\n{doctype}\n<users>\n'
+        f'  <row Id="7" DisplayName="{reference}" CreationDate="2020-01-01T00:00:00.000" />\n'
+        "</users>\n",
+        encoding="utf-8",
+    )
+    (copy / "Posts.xml").write_text("<posts>\n</posts>\n", encoding="utf-8")
+    line = doctype.count("\n") + 2
+    session = new_session(empty_app)
+    try:
+        with pytest.raises(DumpError) as caught:
+            stackexchange.import_dump(session, copy)
+        session.rollback()
+        assert caught.value.file == "Users.xml" and 2 <= caught.value.line <= line, str(
+            caught.value
+        )
+        assert "a DTD or entity declaration is not allowed" in caught.value.reason
+        assert session.scalar(select(func.count()).select_from(User)) == 0
+    finally:
+        session.close()
+
+
 # --- small parts -------------------------------------------------------------------------------
 
 
@@ -596,3 +639,25 @@ def test_tag_lists_in_both_dump_notations(raw: str, names: list[str]) -> None:
 )
 def test_licence_from_the_row_or_the_date(row: dict[str, str], created: str, expected: str) -> None:
     assert stackexchange.license_for(row, _date(created)) == expected
+
+
+def test_imported_names_that_pass_for_labels_or_hide_controls_are_replaced(
+    empty_app: Flask, tmp_path: Path
+) -> None:
+    copy = tmp_path / SITE
+    copy.mkdir()
+    names = {"7": "Anonymous colleague", "8": "Fоrmer member", "9": "Eve\u202eevil", "10": "Ada"}
+    rows = "".join(
+        f'<row Id="{n}" DisplayName="{name}" CreationDate="2020-01-01T00:00:00.000" />'
+        for n, name in names.items()
+    )
+    (copy / "Users.xml").write_text(f"<?xml version='1.0'?><users>{rows}</users>", "utf-8")
+    (copy / "Posts.xml").write_text("<?xml version='1.0'?><posts></posts>", "utf-8")
+    session = new_session(empty_app)
+    session.info.pop("search", None)
+    try:
+        stackexchange.import_dump(session, copy)
+        shown = {u.username: u.display_name for u in session.scalars(select(User))}
+        assert shown == {"ai.7": "user7", "ai.8": "user8", "ai.9": "user9", "ai.10": "Ada"}
+    finally:
+        session.close()

@@ -70,6 +70,14 @@ def test_url_scheme_decodes_like_a_browser() -> None:
     assert url_scheme("HTTPS://example.com") == "https"
 
 
+def test_code_takes_the_keyboard_focus_and_no_member_can_set_one() -> None:
+    """Long code scrolls sideways: Tab must reach it; a member's own tabindex is dropped."""
+    html = render_markdown("    indented code\n\n```\nfenced\n```\n")
+    assert html.count('<pre tabindex="0">') == 2
+    sanitized = sanitize_html('<pre tabindex="3">a</pre><p tabindex="0">b</p>')
+    assert "tabindex" not in sanitized
+
+
 def test_commonmark_and_extensions() -> None:
     html = render_markdown(
         "# Title\n\n*em* **strong** ~~gone~~ `code`\n\n"
@@ -101,8 +109,9 @@ def test_links_and_images_keep_only_safe_schemes() -> None:
     assert 'href="mailto:a@b.example"' in html and 'href="/articles/x"' in html
     assert "javascript:" not in html.replace("[bad](javascript:alert(1))", "")
     assert "data:text" not in html or 'href="data:' not in html
-    assert '<img src="https://a.example/i.png" alt="img">' in html
-    assert "<img" in html and 'src="javascript' not in html
+    # Images never load: an external one becomes a link (see test_markdown_images.py).
+    assert '<a href="https://a.example/i.png" class="external-image"' in html
+    assert "<img" not in html and 'src="javascript' not in html
 
 
 def test_relative_links_get_no_rel() -> None:
@@ -116,9 +125,15 @@ def test_heading_ids_are_prefixed_and_unique() -> None:
 
 def test_fenced_code_is_highlighted_with_classes_and_wrapped_for_a_copy_button() -> None:
     html = render_markdown("```python\ndef f(x):\n    return x < 1\n```\n\n```\nplain <b>\n```\n")
-    assert '<div class="codeblock"><pre class="highlight"><code class="language-python">' in html
+    assert (
+        '<div class="codeblock"><pre tabindex="0" class="highlight"><code class="language-python">'
+        in html
+    )
     assert '<span class="k">def</span>' in html and "&lt;" in html
-    assert '<div class="codeblock"><pre><code>plain &lt;b&gt;\n</code></pre></div>' in html
+    assert (
+        '<div class="codeblock"><pre tabindex="0"><code>plain &lt;b&gt;\n</code></pre></div>'
+        in html
+    )
     assert "style=" not in html
 
 

@@ -171,3 +171,25 @@ def test_recount_migration_leaves_correct_counters_and_timestamps_alone(empty_ap
     assert (row.score, row.answer_count, row.comment_count) == (0, 0, 0)
     updated = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=dt.UTC)
     assert updated == stamped
+
+
+def test_zero_result_migration_normalises_existing_searches(empty_app: Flask) -> None:
+    migrate.upgrade(empty_app, "0015_search_layout")
+    with get_engine(empty_app).begin() as conn:
+        insert(conn, "zero_result_queries", query="Kafka  LAG", created_at=NOW)
+        insert(conn, "zero_result_queries", query="kafka lag", created_at=NOW)
+        insert(conn, "search_outbox", post_id=7, created_at=NOW)
+    migrate.upgrade(empty_app)
+    with get_engine(empty_app).connect() as conn:
+        rows = conn.execute(
+            select(table(conn, "zero_result_queries").c["normalized", "day", "user_id"])
+        ).all()
+        outbox = conn.execute(
+            select(table(conn, "search_outbox").c["attempts", "quarantined_at"])
+        ).one()
+    # Searchers were never recorded before: old rows stay, one each, with no member.
+    assert [tuple(r) for r in rows] == [
+        ("kafka  lag", NOW.date(), None),
+        ("kafka lag", NOW.date(), None),
+    ]
+    assert tuple(outbox) == (0, None)

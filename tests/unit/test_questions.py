@@ -218,34 +218,3 @@ def test_my_tags_is_empty_for_visitors(session: Session) -> None:
     session.commit()
     rows, total = questions.list_questions(session, tab=Tab.MY_TAGS, viewer=None)
     assert (rows, total) == ([], 0)
-
-
-def test_demo_questions_have_threads_votes_and_one_duplicate(session: Session) -> None:
-    from sqlalchemy import func, select
-
-    from forum import demo
-    from forum.demo.questions import load_questions
-    from forum.models import Answer, Comment, Question, Vote
-    from tests.conftest import TEST_HASH_METHOD
-
-    result = demo.load(session, password="demo pass phrase", hash_method=TEST_HASH_METHOD)
-    session.commit()
-    assert result.counts["questions"] >= 40
-
-    def count(model: type) -> int:
-        return int(session.scalar(select(func.count()).select_from(model)) or 0)
-
-    assert count(Question) >= 40 and count(Answer) >= 30
-    assert count(Comment) >= 5 and count(Vote) >= 50
-    accepted = session.scalar(
-        select(func.count()).select_from(Question).where(Question.accepted_answer_id.is_not(None))
-    )
-    assert (accepted or 0) >= 20
-    anonymous = session.scalar(
-        select(func.count()).select_from(Question).where(Question.is_anonymous.is_(True))
-    )
-    assert (anonymous or 0) >= 3
-    duplicate = session.scalars(select(Question).where(Question.closed_reason == "duplicate")).one()
-    assert duplicate.duplicate_of_id is not None
-    # Loading again adds nothing.
-    assert load_questions(session) == 0

@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 from flask import Flask
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from forum.db import get_engine
+from forum.db import get_engine, new_session
 from forum.models import Answer, BadgeAward, Question, Role, Tag, User, Vote
 from forum.models.reputation import ReputationEvent
 from forum.services import answers, articles, questions, reputation, votes
 from forum.services.errors import Forbidden
 from tests.factories import make_article, make_user
-
-
-@pytest.fixture(autouse=True)
-def default_rules() -> Iterator[None]:
-    """Every test starts (and leaves) with the default rules in force."""
-    reputation.configure()
-    yield
-    reputation.configure()
 
 
 def ask(session: Session, author: User, *, anonymous: bool = False) -> Question:
@@ -182,6 +173,37 @@ def test_anonymous_questions_earn_nothing_but_their_answers_do(session: Session)
     ).all()
 
 
+def test_the_anonymous_askers_votes_and_acceptance_name_nobody_and_undo_cleanly(
+    session: Session,
+) -> None:
+    asker = make_user(session, reputation=0)
+    answerer, other = make_user(session), make_user(session)
+    question = ask(session, asker, anonymous=True)
+    reply, second = answer(session, answerer, question), answer(session, other, question)
+    # The asker may vote down only with the privilege: reach it through a named question.
+    session.execute(update(User).where(User.id == asker.id).values(reputation=100))
+    session.flush()
+    session.refresh(asker)
+    votes.cast(session, voter=asker, post_id=reply.id, value=1)
+    votes.cast(session, voter=asker, post_id=second.id, value=-1)
+    answers.accept(session, acceptor=asker, answer_id=reply.id)
+    assert rep(session, answerer) == 25 and rep(session, other) == -2
+    # Nothing names the asker: no event of theirs (no down-vote cost), none with them as actor.
+    assert not session.scalars(
+        select(ReputationEvent).where(
+            (ReputationEvent.user_id == asker.id) | (ReputationEvent.actor_id == asker.id)
+        )
+    ).all()
+    # Undoing finds what the masked vote booked.
+    votes.cast(session, voter=asker, post_id=reply.id, value=1)
+    votes.cast(session, voter=asker, post_id=second.id, value=-1)
+    answers.accept(session, acceptor=asker, answer_id=reply.id)
+    assert rep(session, answerer) == 0 and rep(session, other) == 0
+    session.execute(update(User).where(User.id == asker.id).values(reputation=0))
+    session.flush()
+    assert reputation.recalc(session, fix=False).clean
+
+
 def test_self_votes_never_count(session: Session) -> None:
     author = make_user(session)
     question = ask(session, author)
@@ -213,7 +235,7 @@ def _backdate_votes(session: Session, days: int) -> None:
 
 
 def test_daily_cap_limits_vote_gains_per_day(session: Session) -> None:
-    reputation.configure({"daily_cap": 30})
+    session.info[reputation.RULES_KEY] = reputation.configure({"daily_cap": 30})
     asker, answerer = make_user(session), make_user(session)
     question = ask(session, asker)
     replies = [answer(session, answerer, question) for _ in range(2)]
@@ -234,7 +256,7 @@ def test_daily_cap_limits_vote_gains_per_day(session: Session) -> None:
 
 
 def test_the_cap_is_per_day(session: Session) -> None:
-    reputation.configure({"daily_cap": 10})
+    session.info[reputation.RULES_KEY] = reputation.configure({"daily_cap": 10})
     asker, answerer = make_user(session), make_user(session)
     question = ask(session, asker)
     first, second = answer(session, answerer, question), answer(session, answerer, question)
@@ -250,7 +272,7 @@ def test_the_cap_is_per_day(session: Session) -> None:
 
 
 def test_downvotes_received_are_not_capped(session: Session) -> None:
-    reputation.configure({"daily_cap": 10})
+    session.info[reputation.RULES_KEY] = reputation.configure({"daily_cap": 10})
     asker, writer = make_user(session), make_user(session)
     article = make_article(session, writer)
     fans = [make_user(session) for _ in range(3)]
@@ -309,7 +331,8 @@ def test_privileges_need_their_threshold(session: Session, privilege: str, limit
 
 
 def test_thresholds_are_configurable(session: Session) -> None:
-    reputation.configure(thresholds={"downvote": 5})
+    assert not reputation.can(make_user(session, reputation=5), "downvote")
+    session.info[reputation.RULES_KEY] = reputation.configure(thresholds={"downvote": 5})
     assert reputation.can(make_user(session, reputation=5), "downvote")
     with pytest.raises(ValueError, match="Unknown privilege"):
         reputation.can(make_user(session), "launch_rockets")
@@ -362,8 +385,10 @@ def test_rules_come_from_the_app_configuration(app_config: dict[str, object]) ->
     app_config["REPUTATION_THRESHOLDS"] = {"downvote": 3}
     configured = create_app(app_config)
     try:
-        assert reputation.rules().answer_upvoted == 7
-        assert reputation.threshold("downvote") == 3
-        assert reputation.threshold("edit_others") == 1000
+        with new_session(configured) as session:
+            active = reputation.rules(session)
+        assert active.answer_upvoted == 7
+        assert reputation.threshold("downvote", active) == 3
+        assert reputation.threshold("edit_others", active) == 1000
     finally:
         get_engine(configured).dispose()

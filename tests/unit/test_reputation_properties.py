@@ -137,8 +137,10 @@ def check(session: Session, world: World, *, award: bool = True) -> None:
 def test_incremental_reputation_equals_recalc_and_badges_stay_unique(
     app: Flask, ops: list[tuple[str, int, object, int]]
 ) -> None:
-    reputation.configure({"daily_cap": 25}, {"downvote": -1_000_000})
     session = new_session(app)
+    session.info[reputation.RULES_KEY] = reputation.configure(
+        {"daily_cap": 25}, {"downvote": -1_000_000}
+    )
     try:
         world = build(session)
         check(session, world)
@@ -151,4 +153,3 @@ def test_incremental_reputation_equals_recalc_and_badges_stay_unique(
     finally:
         session.rollback()
         session.close()
-        reputation.configure()

@@ -35,6 +35,18 @@ def test_sync_applies_rows_a_crash_left(app: Flask, session: Session) -> None:
     assert titles(session, "capybara") == ["Capybara grooming"]
 
 
+def test_sync_leaves_an_index_of_the_current_schema_in_place(app: Flask, session: Session) -> None:
+    author = make_user(session)
+    search_question(session, author, "Quokka smiles", "Always.")
+    session.commit()
+    assert search.session_backend(session).schema_ok() is True
+    result = app.test_cli_runner().invoke(args=["search", "sync"])
+    assert result.exit_code == 0, result.output
+    assert "another schema version" not in result.output
+    assert "Rebuilt the index" not in result.output
+    assert titles(session, "quokka") == ["Quokka smiles"]
+
+
 def test_rebuild_shows_progress_and_a_summary(app: Flask, session: Session) -> None:
     author = make_user(session)
     for n in range(3):

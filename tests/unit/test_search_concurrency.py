@@ -115,7 +115,7 @@ def test_four_writers_and_a_killed_drain_lose_nothing(
 
     engine = session.get_bind()
     backend = search.session_backend(session)
-    outbox.drain(engine, backend, timeout=30.0)  # type: ignore[arg-type]
+    outbox.drain(engine, backend, timeout=30.0, budget=None)  # type: ignore[arg-type]
     assert session.scalar(select(func.count()).select_from(SearchOutbox)) == 0
     live = session.scalar(select(func.count()).select_from(Post).where(Post.deleted_at.is_(None)))
     assert live == WORKERS * POSTS_PER_WORKER + WORKERS * (POSTS_PER_WORKER // 5) + 10

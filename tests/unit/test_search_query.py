@@ -79,6 +79,12 @@ def test_nothing_to_search_is_empty_not_an_error(text: str) -> None:
         ("score:lots", "score:"),
         ("created:>2025-13-45", "not a date"),
         ("tag:", "tag: needs"),
+        ("user:", "user: needs a username"),
+        ("user:@", "user: needs a username"),
+        ("user:@@amara", "user: needs a username"),
+        ('user:""', "user: needs a username"),
+        ("user:-", "user: needs a username"),
+        ("-user:amara", "user: needs a username"),
         (" ".join(f"w{n}" for n in range(30)), "more than 24 terms"),
     ],
 )

@@ -11,8 +11,10 @@ from whoosh import query
 from whoosh.filedb.filestore import RamStorage
 
 from forum.search import whoosh_arrays
-from forum.search.whoosh_backend import _WEIGHTING, INDEX_NAME, _fields, _Or, make_schema
-from forum.search.whoosh_build import commit_segments, write_segments
+from forum.search.whoosh_backend import _WEIGHTING, _Or
+from forum.search.whoosh_build import write_segments
+from forum.search.whoosh_internals import commit_segments
+from forum.search.whoosh_schema import INDEX_NAME, document_fields, make_schema
 from tests.unit.test_search_whoosh_build import _doc
 
 DOCS = range(1, 700)
@@ -24,7 +26,7 @@ def _stock() -> Any:
     for part in (DOCS[:400], DOCS[400:]):
         writer = ix.writer()
         for n in part:
-            writer.add_document(**_fields(_doc(n)))
+            writer.add_document(**document_fields(_doc(n)))
         writer.commit(merge=False)
     writer = ix.writer()
     for n in (3, 50, 401, 650):
@@ -37,7 +39,7 @@ def _built() -> Any:
     """An index written by the rebuild's segment writer (with array files), three segments."""
     ix = RamStorage().create_index(make_schema(), indexname=INDEX_NAME)
     _count, segments = write_segments(
-        ix, (_doc(n) for n in DOCS), _fields, segment_docs=250, limitmb=16, locked=False
+        ix, (_doc(n) for n in DOCS), document_fields, segment_docs=250, limitmb=16, locked=False
     )
     commit_segments(ix, segments)
     return ix

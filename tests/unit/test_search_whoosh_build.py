@@ -22,17 +22,18 @@ from whoosh.analysis.filters import STOP_WORDS
 from whoosh.filedb.filestore import RamStorage
 
 from forum import search
+from forum.db import new_session
 from forum.models import User
-from forum.search import outbox, whoosh_build
+from forum.search import outbox, whoosh_build, whoosh_internals
 from forum.search.documents import SearchDoc, iter_all_documents
-from forum.search.whoosh_backend import (
-    CURRENT,
+from forum.search.whoosh_backend import CURRENT, WhooshBackend
+from forum.search.whoosh_build import BuildFailed, write_segments
+from forum.search.whoosh_schema import (
     INDEX_NAME,
-    WhooshBackend,
-    _fields,
+    FastStemmingAnalyzer,
+    document_fields,
     make_schema,
 )
-from forum.search.whoosh_build import BuildFailed, FastStemmingAnalyzer, write_segments
 from tests.factories import (
     make_user,
     search_answer,
@@ -170,7 +171,7 @@ def _content(ix: Any) -> dict[str, Any]:
 
 
 def test_the_build_writer_indexes_what_whoosh_writer_indexes() -> None:
-    docs = [_fields(_doc(n)) for n in range(1, 400)]
+    docs = [document_fields(_doc(n)) for n in range(1, 400)]
     stock = RamStorage().create_index(make_schema(), indexname=INDEX_NAME)
     writer = stock.writer()
     for fields in docs:
@@ -180,7 +181,7 @@ def test_the_build_writer_indexes_what_whoosh_writer_indexes() -> None:
     count, segments = write_segments(
         built, iter(docs), lambda f: f, segment_docs=10_000, limitmb=32
     )
-    whoosh_build.commit_segments(built, segments)
+    whoosh_internals.commit_segments(built, segments)
     assert count == len(docs) and len(segments) == 1
     assert _content(built) == _content(stock)
 
@@ -188,17 +189,16 @@ def test_the_build_writer_indexes_what_whoosh_writer_indexes() -> None:
 def test_the_build_writer_rejects_what_it_does_not_index_like_whoosh() -> None:
     ix = RamStorage().create_index(make_schema(), indexname=INDEX_NAME)
     with pytest.raises(ValueError, match="boosts"):
-        write_segments(
-            ix, iter([{**_fields(_doc(1)), "_boost": 2.0}]), lambda f: f, segment_docs=5, limitmb=8
-        )
+        boosted = iter([{**document_fields(_doc(1)), "_boost": 2.0}])
+        write_segments(ix, boosted, lambda f: f, segment_docs=5, limitmb=8)
 
 
 def test_segments_hold_at_most_segment_docs_documents() -> None:
     ix = RamStorage().create_index(make_schema(), indexname=INDEX_NAME)
     count, segments = write_segments(
-        ix, (_doc(n) for n in range(1, 26)), _fields, segment_docs=10, limitmb=8
+        ix, (_doc(n) for n in range(1, 26)), document_fields, segment_docs=10, limitmb=8
     )
-    whoosh_build.commit_segments(ix, segments)
+    whoosh_internals.commit_segments(ix, segments)
     assert count == 25 and [s.doc_count_all() for s in segments] == [10, 10, 5]
     assert ix.doc_count() == 25
 
@@ -210,7 +210,7 @@ def test_the_cyclic_collector_is_paused_during_a_build_and_restored_after() -> N
         seen.append(gc.isenabled())
         if doc.id == 7:
             raise RuntimeError("the disk is full")
-        return _fields(doc)
+        return document_fields(doc)
 
     ix = RamStorage().create_index(make_schema(), indexname=INDEX_NAME)
     assert gc.isenabled()
@@ -221,7 +221,8 @@ def test_the_cyclic_collector_is_paused_during_a_build_and_restored_after() -> N
     assert gc.isenabled()
     gc.disable()
     try:
-        write_segments(ix, (_doc(n) for n in range(1, 3)), _fields, segment_docs=2, limitmb=8)
+        docs = (_doc(n) for n in range(1, 3))
+        write_segments(ix, docs, document_fields, segment_docs=2, limitmb=8)
         assert not gc.isenabled()  # left as the caller had it
     finally:
         gc.enable()
@@ -346,7 +347,7 @@ def test_changes_committed_during_a_build_reach_the_index(
     def post_then_build(*args: Any, **kwargs: Any) -> Any:
         # Another request posts while the build runs: its outbox row waits for the rebuild,
         # whose replay (on SQLite too) must be able to write after that commit.
-        other = Session(session.get_bind())
+        other = new_session(app, bind=session.get_bind())
         search_question(other, other.get(User, author_id), "Okapi sightings", "Rare.")
         other.commit()
         other.close()

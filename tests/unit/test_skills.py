@@ -127,7 +127,10 @@ def test_members_without_the_privilege_use_existing_tags_only(session: Session) 
     with pytest.raises(ValidationError) as caught:
         skills.set_skills(session, newcomer, help_text="", learn_text="python brandnewtag")
     assert caught.value.errors == {
-        "skills_learn": ["You need more reputation to create new tags: brandnewtag"]
+        "skills_learn": [
+            "Creating a new tag takes 100 reputation (you have 1): brandnewtag. "
+            "Choose existing tags from the tags page."
+        ]
     }
     skills.set_skills(session, newcomer, help_text="", learn_text="python")
     assert skills.skills_of(session, newcomer).learn == ["python"]

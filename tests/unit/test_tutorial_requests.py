@@ -11,12 +11,14 @@ from forum.models import BadgeAward, RequestStatus, Role, TutorialRequest, User
 from forum.models.notifications import Notification
 from forum.services import tutorial_requests
 from forum.services.errors import Conflict, Forbidden, ValidationError
+from forum.services.tags import tags_named
 from tests.factories import make_user, search_article, search_question
 
 
 def _request(
     session: Session, requester: User, title: str = "Profiling slow queries"
 ) -> TutorialRequest:
+    tags_named(session, ["postgresql"])
     return tutorial_requests.create(
         session,
         requester=requester,
@@ -51,7 +53,9 @@ def test_create_renders_markdown_once(session: Session) -> None:
 def test_new_tags_need_reputation(session: Session) -> None:
     newcomer = make_user(session)
     with pytest.raises(ValidationError) as exc:
-        _request(session, newcomer)
+        tutorial_requests.create(
+            session, requester=newcomer, title="Profiling slow queries", details_md="", tags=["new"]
+        )
     assert "tags" in exc.value.errors
 
 
@@ -92,21 +96,35 @@ def test_list_sorted_by_plus_ones_and_filtered_by_status(session: Session) -> No
         tutorial_requests.parse_status("closed")
 
 
-def test_fulfilment_notifies_supporters_and_awards_gap_filler(session: Session) -> None:
-    asker = make_user(session, role=Role.MODERATOR)
+def _gap_fillers(session: Session) -> list[int]:
+    return list(
+        session.scalars(select(BadgeAward.user_id).where(BadgeAward.badge_key == "gap_filler"))
+    )
+
+
+def test_confirmed_fulfilment_notifies_supporters_and_awards_gap_filler(session: Session) -> None:
+    asker = make_user(session)
     fans = [make_user(session), make_user(session)]
     author = make_user(session)
     request = _request(session, asker)
     for fan in fans:
         tutorial_requests.plus_one(session, user=fan, request_id=request.id)
     article = search_article(session, author, "Profiling with EXPLAIN", article_type="tutorial")
-    done = tutorial_requests.fulfil(
+    proposed = tutorial_requests.fulfil(
         session, actor=author, request_id=request.id, post_id=article.id
     )
-    assert done.notified == 3
-    assert request.status is RequestStatus.FULFILLED
+    # The author only proposes: the request stays open, nobody but the requester hears yet.
+    assert not proposed.confirmed and proposed.notified == 1
+    assert request.status is RequestStatus.PROPOSED and request.is_open
     assert request.article_id == article.id
-    assert request.fulfilled_by_id == author.id
+    assert _gap_fillers(session) == []
+    assert tutorial_requests.fulfilled_requests(session, None) == {}
+    assert tutorial_requests.requests_for_article(session, article) == []
+
+    done = tutorial_requests.confirm(session, actor=asker, request_id=request.id)
+    assert done.confirmed and done.notified == 2
+    assert request.status is RequestStatus.FULFILLED
+    assert request.fulfilled_by_id == asker.id and request.fulfilled_at is not None
     sent = session.scalars(
         select(Notification).where(Notification.kind == "request_fulfilled")
     ).all()
@@ -114,17 +132,96 @@ def test_fulfilment_notifies_supporters_and_awards_gap_filler(session: Session) 
     assert {n.endpoint for n in sent} == {"gaps.request_detail"}
     assert {n.params["request_id"] for n in sent} == {request.id}
     assert all("Profiling with EXPLAIN" in n.text for n in sent)
-    holders = session.scalars(
-        select(BadgeAward.user_id).where(BadgeAward.badge_key == "gap_filler")
-    ).all()
-    assert holders == [author.id]
+    assert _gap_fillers(session) == [author.id]
     assert tutorial_requests.fulfilled_requests(session, None) == {author.id: 1}
-    # Fulfilled is final; +1s stop.
+    # Fulfilled stays fulfilled until reopened; +1s stop.
     with pytest.raises(Conflict):
         tutorial_requests.fulfil(session, actor=author, request_id=request.id, post_id=article.id)
     with pytest.raises(Conflict):
+        tutorial_requests.confirm(session, actor=asker, request_id=request.id)
+    with pytest.raises(Conflict):
         tutorial_requests.plus_one(session, user=author, request_id=request.id)
     assert tutorial_requests.requests_for_article(session, article) == [request]
+
+
+def test_only_the_requester_or_a_moderator_confirms(session: Session) -> None:
+    asker = make_user(session)
+    author = make_user(session)
+    stranger = make_user(session)
+    request = _request(session, asker)
+    article = search_article(session, author, "Someone's tutorial", article_type="tutorial")
+    tutorial_requests.fulfil(session, actor=author, request_id=request.id, post_id=article.id)
+    for actor in (author, stranger):
+        with pytest.raises(Forbidden):
+            tutorial_requests.confirm(session, actor=actor, request_id=request.id)
+    # Another author cannot replace a pending proposal with their own article.
+    other = search_article(session, stranger, "Another tutorial", article_type="tutorial")
+    with pytest.raises(Conflict):
+        tutorial_requests.fulfil(session, actor=stranger, request_id=request.id, post_id=other.id)
+    assert request.status is RequestStatus.PROPOSED and request.article_id == article.id
+    moderator = make_user(session, role=Role.MODERATOR)
+    tutorial_requests.confirm(session, actor=moderator, request_id=request.id)
+    assert request.status is RequestStatus.FULFILLED
+    assert _gap_fillers(session) == [author.id]
+
+
+def test_a_moderator_cannot_confirm_their_own_article(session: Session) -> None:
+    asker = make_user(session)
+    moderator = make_user(session, role=Role.MODERATOR)
+    request = _request(session, asker)
+    article = search_article(session, moderator, "Moderator's tutorial", article_type="tutorial")
+    done = tutorial_requests.fulfil(
+        session, actor=moderator, request_id=request.id, post_id=article.id
+    )
+    assert not done.confirmed and request.status is RequestStatus.PROPOSED
+    with pytest.raises(Forbidden):
+        tutorial_requests.confirm(session, actor=moderator, request_id=request.id)
+    assert _gap_fillers(session) == []
+    tutorial_requests.confirm(session, actor=asker, request_id=request.id)
+    assert _gap_fillers(session) == [moderator.id]
+
+
+def test_ones_own_request_earns_no_gap_filler(session: Session) -> None:
+    asker = make_user(session)
+    request = _request(session, asker)
+    article = search_article(session, asker, "My own tutorial", article_type="tutorial")
+    done = tutorial_requests.fulfil(session, actor=asker, request_id=request.id, post_id=article.id)
+    assert done.confirmed and request.status is RequestStatus.FULFILLED
+    assert tutorial_requests.fulfilled_requests(session, None) == {}
+    assert _gap_fillers(session) == []
+
+
+def test_requests_can_be_reopened_and_proposals_declined_or_withdrawn(session: Session) -> None:
+    asker = make_user(session)
+    author = make_user(session)
+    stranger = make_user(session)
+    request = _request(session, asker)
+    article = search_article(session, author, "A tutorial", article_type="tutorial")
+    with pytest.raises(Conflict):
+        tutorial_requests.reopen(session, actor=asker, request_id=request.id)
+    # The proposer withdraws; the requester declines.
+    tutorial_requests.fulfil(session, actor=author, request_id=request.id, post_id=article.id)
+    with pytest.raises(Forbidden):
+        tutorial_requests.reopen(session, actor=stranger, request_id=request.id)
+    tutorial_requests.reopen(session, actor=author, request_id=request.id)
+    assert request.status is RequestStatus.OPEN and request.article_id is None
+    tutorial_requests.fulfil(session, actor=author, request_id=request.id, post_id=article.id)
+    tutorial_requests.reopen(session, actor=asker, request_id=request.id)
+    assert request.status is RequestStatus.OPEN and request.fulfilled_by_id is None
+    # Once fulfilled, only the requester or a moderator reopens it.
+    tutorial_requests.fulfil(session, actor=author, request_id=request.id, post_id=article.id)
+    tutorial_requests.confirm(session, actor=asker, request_id=request.id)
+    assert tutorial_requests.fulfilled_requests(session, None) == {author.id: 1}
+    for actor in (author, stranger):
+        with pytest.raises(Forbidden):
+            tutorial_requests.reopen(session, actor=actor, request_id=request.id)
+    tutorial_requests.reopen(
+        session, actor=make_user(session, role=Role.MODERATOR), request_id=request.id
+    )
+    assert request.status is RequestStatus.OPEN
+    assert request.article_id is None and request.fulfilled_at is None
+    assert tutorial_requests.fulfilled_requests(session, None) == {}
+    assert tutorial_requests.plus_one(session, user=stranger, request_id=request.id).plus_count == 1
 
 
 def test_the_requester_may_mark_and_is_not_told_of_their_own_action(session: Session) -> None:

@@ -1,0 +1,141 @@
+"""``forum search sync|rebuild|retry|verify``: keep the index equal to the database."""
+
+from __future__ import annotations
+
+import time
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy.engine import Engine
+
+from forum.db import get_engine, new_session
+from forum.search import outbox
+from forum.search.backends import get_backend, search_config
+from forum.search.base import Backend, Busy
+from forum.search.documents import count_documents
+
+
+def current_backend() -> Backend:
+    """The search backend the app is configured with."""
+    return get_backend(search_config(current_app.config))
+
+
+def rebuild_index(backend: Backend) -> int:
+    """Rebuild the whole index with a progress bar and a summary; return the document count.
+
+    Raises Busy when another process holds the index writer.
+    """
+    engine = get_engine()
+    with new_session() as session:
+        total = count_documents(session)
+    started = time.monotonic()
+    with click.progressbar(length=total, label="Indexing", show_pos=True) as bar:
+        last = 0
+
+        def progress(done: int) -> None:
+            nonlocal last
+            bar.update(max(0, done - last))
+            last = done
+
+        count = outbox.rebuild(engine, backend, progress)
+    click.echo(f"Rebuilt the index: {count} document(s) in {time.monotonic() - started:.1f} s.")
+    return count
+
+
+def _report_quarantined(engine: Engine) -> int:
+    """Print the quarantined outbox rows, if any; return how many there are."""
+    count, rows = outbox.quarantined(engine, limit=20)
+    if count:
+        click.echo(
+            f"quarantined in the outbox: {count} (failed {outbox.MAX_ATTEMPTS} times; "
+            "`forum search retry` puts them back in line)"
+        )
+        for row in rows:
+            click.echo(f"  post {row.post_id}: {row.last_error}")
+    return count
+
+
+@click.group("search")
+def search_group() -> None:
+    """Keep the search index equal to the database."""
+
+
+@search_group.command("sync")
+@with_appcontext
+def sync_command() -> None:
+    """Apply every pending change (rebuilds first when the index schema is outdated)."""
+    backend = current_backend()
+    engine = get_engine()
+    if not backend.schema_ok():
+        click.echo("The index was written by another schema version: rebuilding.")
+        rebuild_index(backend)
+    try:
+        applied = outbox.drain(engine, backend, timeout=30.0, budget=None)
+        merged = backend.compact(timeout=30.0)
+    except Busy as exc:
+        raise click.ClickException(str(exc)) from None
+    left, _age = outbox.pending(engine)
+    click.echo(f"Applied {applied} pending change(s); {left} left.")
+    _report_quarantined(engine)
+    if merged:
+        click.echo(f"Merged index segments: {merged} fewer.")
+    if left:
+        raise SystemExit(1)
+
+
+@search_group.command("rebuild")
+@with_appcontext
+def rebuild_command() -> None:
+    """Build a fresh index beside the live one, swap it in, replay what changed meanwhile."""
+    try:
+        rebuild_index(current_backend())
+    except Busy as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@search_group.command("retry")
+@with_appcontext
+def retry_command() -> None:
+    """Put quarantined outbox rows back in line and apply every pending change."""
+    engine = get_engine()
+    released = outbox.release_quarantined(engine)
+    click.echo(f"Released {released} quarantined change(s).")
+    try:
+        applied = outbox.drain(engine, current_backend(), timeout=30.0, budget=None)
+    except Busy as exc:
+        raise click.ClickException(str(exc)) from None
+    left, _age = outbox.pending(engine)
+    click.echo(f"Applied {applied} pending change(s); {left} left.")
+    if _report_quarantined(engine) or left:
+        raise SystemExit(1)
+
+
+@search_group.command("verify")
+@click.option("--fix", is_flag=True, help="Repair the differences found.")
+@with_appcontext
+def verify_command(fix: bool) -> None:
+    """Compare the index with the database and report (and with --fix repair) drift."""
+    engine = get_engine()
+    backend = current_backend()
+    left, _age = outbox.pending(engine)
+    drift = outbox.verify(engine, backend, fix=fix)
+    click.echo(
+        f"missing: {len(drift.missing)}, stale: {len(drift.stale)}, extra: {len(drift.extra)},"
+        f" pending in the outbox: {left}"
+    )
+    for label, ids in (("missing", drift.missing), ("stale", drift.stale), ("extra", drift.extra)):
+        if ids:
+            shown = ", ".join(str(i) for i in ids[:20])
+            click.echo(f"  {label} post ids: {shown}{' …' if len(ids) > 20 else ''}")
+    stuck = _report_quarantined(engine)
+    if drift.ok and stuck:
+        click.echo("The index matches the database, but quarantined changes wait.")
+        raise SystemExit(1)
+    if drift.ok:
+        click.echo("The index matches the database.")
+    elif fix:
+        click.echo("Repaired.")
+    else:
+        click.echo("Run `forum search verify --fix` to repair.")
+        raise SystemExit(1)

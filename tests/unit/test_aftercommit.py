@@ -1,0 +1,164 @@
+"""Work after a commit runs once the connection is back in the pool, merged when it can."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from forum import aftercommit
+from forum.db import PoolSettings, make_engine
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    made = make_engine(
+        f"sqlite:///{tmp_path / 'db.sqlite'}",
+        busy_timeout_ms=2000,
+        pool=PoolSettings(size=1, max_overflow=0, timeout=1),
+    )
+    with made.begin() as conn:
+        conn.execute(text("CREATE TABLE t (n INTEGER)"))
+    return made
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    factory = sessionmaker(engine)
+    aftercommit.attach(factory)
+    return factory
+
+
+def _defer_on_commit(session: Session, job: aftercommit.Job) -> None:
+    def listener(s: Session) -> None:
+        aftercommit.defer(s, job)
+
+    event.listen(session, "after_commit", listener, once=True)
+
+
+def test_deferred_work_runs_after_the_connection_is_returned(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    seen: list[Any] = []
+
+    def job() -> None:
+        seen.append(engine.pool.checkedout())  # type: ignore[attr-defined]
+        # The only pooled connection is free: the job can write in a session of its own.
+        with Session(engine) as other:
+            other.execute(text("INSERT INTO t VALUES (2)"))
+            other.commit()
+
+    with sessions() as session:
+        session.execute(text("INSERT INTO t VALUES (1)"))
+        _defer_on_commit(session, job)
+        session.commit()
+        # The job has run by the time commit() returns.
+        assert seen == [0]
+        assert aftercommit.pending_jobs(session) == 0
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT n FROM t ORDER BY n")).scalars().all() == [1, 2]
+
+
+def test_a_rollback_drops_the_jobs_and_a_failing_job_does_not_stop_the_others(
+    sessions: sessionmaker[Session],
+) -> None:
+    ran: list[str] = []
+
+    def failing() -> None:
+        raise RuntimeError("boom")
+
+    with sessions() as session:
+        session.execute(text("INSERT INTO t VALUES (1)"))
+        aftercommit.defer(session, lambda: ran.append("rolled back"))
+        session.rollback()
+        session.execute(text("INSERT INTO t VALUES (1)"))
+        session.commit()
+        assert ran == []
+        session.execute(text("INSERT INTO t VALUES (1)"))
+        _defer_on_commit(session, failing)
+        aftercommit.defer(session, lambda: ran.append("second"))
+        session.commit()
+    assert ran == ["second"]
+
+
+def test_merged_work_is_run_by_one_thread_in_rounds_while_others_hand_over() -> None:
+    batches: list[set[int]] = []
+    first_round_started = threading.Event()
+    release_first_round = threading.Event()
+
+    def award(items: set[int]) -> None:
+        batches.append(set(items))
+        if len(batches) == 1:
+            first_round_started.set()
+            assert release_first_round.wait(10)
+
+    key = ("test-merge", object())
+    runner = threading.Thread(target=aftercommit._run_merged, args=(key, {1}, award))
+    runner.start()
+    assert first_round_started.wait(10)
+    # While the first round runs, twenty commits hand their items over and return at once.
+    handed = [
+        threading.Thread(target=aftercommit._run_merged, args=(key, {n}, award))
+        for n in range(2, 22)
+    ]
+    for thread in handed:
+        thread.start()
+    for thread in handed:
+        thread.join(timeout=10)
+        assert not thread.is_alive()
+    release_first_round.set()
+    runner.join(timeout=10)
+    assert batches == [{1}, set(range(2, 22))]
+    assert key not in aftercommit._MERGING
+
+
+def test_a_runner_hands_endless_rounds_to_a_thread_of_its_own() -> None:
+    key = ("test-endless", object())
+    threads: list[threading.Thread] = []
+    done = threading.Event()
+
+    def work(items: set[int]) -> None:
+        threads.append(threading.current_thread())
+        # Each round, another commit arrives: the requesting thread must still return.
+        if len(threads) < 6:
+            with aftercommit._MERGE_LOCK:
+                aftercommit._MERGING[key].add(len(threads) + 100)
+        else:
+            done.set()
+
+    aftercommit._run_merged(key, {1}, work)
+    assert aftercommit.wait_idle(10)
+    assert done.is_set()
+    here = threading.current_thread()
+    assert threads[: aftercommit.MAX_ROUNDS] == [here] * aftercommit.MAX_ROUNDS
+    assert here not in threads[aftercommit.MAX_ROUNDS :]
+    assert len(threads) == 6
+
+
+def test_sessions_of_another_factory_run_no_jobs(engine: Engine) -> None:
+    """Only the factories that asked for it run deferred work (no global listeners)."""
+    ran: list[str] = []
+    with Session(engine) as session:
+        session.execute(text("INSERT INTO t VALUES (1)"))
+        aftercommit.defer(session, lambda: ran.append("ran"))
+        session.commit()
+    assert ran == []
+
+
+def test_work_left_by_a_runner_that_ended_is_taken_over() -> None:
+    """A runner that ended without finishing its key's work does not block the key forever."""
+    key = ("left-over", object())
+    ended = threading.Thread(target=lambda: None)
+    ended.start()
+    ended.join()
+    with aftercommit._MERGE_LOCK:
+        aftercommit._MERGING[key] = {1}
+        aftercommit._RUNNERS[key] = ended
+    seen: list[set[int]] = []
+    aftercommit._run_merged(key, {2}, lambda batch: seen.append(set(batch)))
+    assert seen == [{1, 2}]
+    assert key not in aftercommit._MERGING and key not in aftercommit._RUNNERS
