@@ -86,7 +86,12 @@ class LiveServer:
             raise RuntimeError(f"forum commands failed: {done.stderr.decode()[-2000:]}")
 
     def start(self) -> None:
-        """Start serving and wait until /healthz answers (at most 30 s)."""
+        """Start serving and wait until /healthz answers (at most 30 s).
+
+        The server answers from threads, as production does: a single-threaded server is held
+        by any connection the browser opens and leaves idle (a preconnect), and every other
+        request waits behind it.
+        """
         self.forum("db", "upgrade")
         self._log_file = self.log.open("wb")
         self.process = subprocess.Popen(
@@ -102,7 +107,6 @@ class LiveServer:
                 "--port",
                 str(self.port),
                 "--no-reload",
-                "--without-threads",
             ],
             env=self.env,
             stdout=self._log_file,
@@ -215,8 +219,8 @@ def log_in(page: Any, server: LiveServer, username: str, password: str = PASSWOR
     page.goto(server.url + "/login")
     page.get_by_label("Username or email").fill(username)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_load_state("load")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Log in").click()
     assert page.locator("header .account-link").count() == 1, "login failed"
 
 

@@ -8,18 +8,11 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import PASSWORD, LiveServer
+from tests.browser.conftest import LiveServer, log_in
 
 pytestmark = pytest.mark.browser
 
 _VIEWED = re.compile(r"Viewed (\d+) times?")
-
-
-def _login(page: Any, server: LiveServer, username: str) -> None:
-    page.goto(server.url + "/login")
-    page.get_by_label("Username or email").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
 
 
 def _views(page: Any) -> int:
@@ -33,7 +26,7 @@ def test_an_image_pointing_at_a_question_counts_no_view(
 ) -> None:
     reader_context = chromium.new_context()
     reader = reader_context.new_page()
-    _login(reader, demo_server, "luis")
+    log_in(reader, demo_server, "luis")
     reader.goto(demo_server.url + "/questions?tab=newest")
     reader.locator(".question-summary__title a").last.click()
     path = reader.url.split(demo_server.url, 1)[1].split("#")[0]
@@ -41,7 +34,7 @@ def test_an_image_pointing_at_a_question_counts_no_view(
 
     tracker_context = chromium.new_context()
     tracker = tracker_context.new_page()
-    _login(tracker, demo_server, "olivia")
+    log_in(tracker, demo_server, "olivia")
     tracker.goto(demo_server.url + "/")
     # What a stored post could still hold from before the policy: a same-origin image.
     loaded = tracker.evaluate(

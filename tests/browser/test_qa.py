@@ -6,20 +6,13 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, PASSWORD, LiveServer
+from tests.browser.conftest import ARTIFACTS, LiveServer, log_in
 
 pytestmark = pytest.mark.browser
 
 
-def _login(page: Any, server: LiveServer, username: str) -> None:
-    page.goto(server.url + "/login")
-    page.get_by_label("Username or email").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-
-
 def test_voting_updates_the_score_without_reloading(demo_server: LiveServer, page: Any) -> None:
-    _login(page, demo_server, "luis")
+    log_in(page, demo_server, "luis")
     page.goto(demo_server.url + "/questions?tab=top")
     page.locator(".question-summary__title a").first.click()
     widget = page.locator("form.votes[data-vote-widget]").first
@@ -50,7 +43,7 @@ def test_voting_updates_the_score_without_reloading(demo_server: LiveServer, pag
 def test_voting_works_without_javascript(demo_server: LiveServer, chromium: Any) -> None:
     context = chromium.new_context(java_script_enabled=False)
     page = context.new_page()
-    _login(page, demo_server, "olivia")
+    log_in(page, demo_server, "olivia")
     page.goto(demo_server.url + "/questions?tab=newest")
     page.locator(".question-summary__title a").first.click()
     url = page.url
