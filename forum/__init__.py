@@ -106,6 +106,7 @@ def register_blueprints(app: Flask) -> None:
         badges,
         circles,
         drafts,
+        feeds,
         gaps,
         main,
         mentoring,
@@ -119,6 +120,7 @@ def register_blueprints(app: Flask) -> None:
         tags,
         uploads,
         users,
+        webhooks,
         wiki,
     )
 
@@ -143,6 +145,8 @@ def register_blueprints(app: Flask) -> None:
         paths,
         drafts,
         uploads,
+        webhooks,
+        feeds,
     ):
         app.register_blueprint(area.bp)
 
