@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleField, URLField
+from wtforms import (
+    BooleanField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    URLField,
+)
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -38,12 +45,12 @@ class WebhookForm(BaseForm):
     )
     events = CheckboxesField(
         "Events",
-        choices=list(EVENTS.items()),
+        choices=[SelectChoice(name, label) for name, label in EVENTS.items()],
         validators=[DataRequired("Choose at least one event.")],
     )
     format = SelectField(
         "Format",
-        choices=list(FORMATS.items()),
+        choices=[SelectChoice(name, label) for name, label in FORMATS.items()],
         default="json",
         validators=[DataRequired("Choose a format.")],
     )

@@ -111,8 +111,8 @@ def _entry(session: Session, links: Links, post: Post, title: str, tags: Sequenc
         published=post.created_at,
         updated=max(_aware(post.created_at), _aware(post.updated_at)),
         author=posts.author_label(post),
-        summary=excerpt(post.body_md),
-        categories=[tag.name for tag in tags],
+        summary=excerpt(post.body_html),
+        categories=sorted(tag.name for tag in tags),
     )
 
 

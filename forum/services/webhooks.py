@@ -18,16 +18,17 @@ import json
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from html import unescape
 from typing import Any
 from urllib.parse import urlsplit
 
+import bleach
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forum import events
 from forum.db import utcnow
 from forum.models import Post, TutorialRequest, User, Webhook, WebhookAttempt, WebhookDelivery
-from forum.search.documents import plain_text
 from forum.services import posts, visibility
 from forum.services.comments import ANONYMOUS_ASKER_LABEL
 from forum.services.errors import NotFound, ValidationError
@@ -256,9 +257,9 @@ class Payload:
         }
 
 
-def excerpt(markdown: str, limit: int = EXCERPT_MAX) -> str:
-    """The start of a Markdown text as plain text, at most ``limit`` characters."""
-    text = plain_text((markdown or "")[: limit * 8])
+def excerpt(html: str, limit: int = EXCERPT_MAX) -> str:
+    """The start of a rendered (sanitised) text as plain text, at most ``limit`` characters."""
+    text = " ".join(unescape(bleach.clean(html or "", tags=set(), strip=True)).split())
     if len(text) <= limit:
         return text
     return text[: limit - 1].rstrip() + "…"
@@ -449,7 +450,7 @@ def _root(session: Session, post: Post) -> Post:
 
 
 def _tags(post: Post) -> list[str]:
-    return [tag.name for tag in post.tags]
+    return sorted(tag.name for tag in post.tags)
 
 
 def webhook_question_asked(session: Session, event: events.QuestionAsked) -> None:
@@ -464,7 +465,7 @@ def webhook_question_asked(session: Session, event: events.QuestionAsked) -> Non
             event="question.created",
             id=question.id,
             title=question.title or "",
-            excerpt=excerpt(question.body_md),
+            excerpt=excerpt(question.body_html),
             url=_post_url(session, question),
             tags=_tags(question),
             actor_name=name,
@@ -485,7 +486,7 @@ def webhook_answer_posted(session: Session, event: events.AnswerPosted) -> None:
             event="answer.created",
             id=answer.id,
             title=question.title or "",
-            excerpt=excerpt(answer.body_md),
+            excerpt=excerpt(answer.body_html),
             url=_post_url(session, answer),
             tags=_tags(question),
             actor_name=name,
@@ -511,7 +512,7 @@ def webhook_answer_accepted(session: Session, event: events.AnswerAccepted) -> N
             event="answer.accepted",
             id=answer.id,
             title=question.title or "",
-            excerpt=excerpt(answer.body_md),
+            excerpt=excerpt(answer.body_html),
             url=_post_url(session, answer),
             tags=_tags(question),
             actor_name=name,
@@ -533,7 +534,7 @@ def webhook_article_saved(session: Session, event: events.ArticleSaved) -> None:
             event=name,
             id=article.id,
             title=article.title or "",
-            excerpt=excerpt(article.body_md),
+            excerpt=excerpt(article.body_html),
             url=_post_url(session, article),
             tags=_tags(article),
             actor_name=actor,
@@ -553,7 +554,7 @@ def webhook_article_stale(session: Session, event: events.ArticleStale) -> None:
             event="article.stale",
             id=article.id,
             title=article.title or "",
-            excerpt=excerpt(article.body_md),
+            excerpt=excerpt(article.body_html),
             url=_post_url(session, article),
             tags=_tags(article),
         ),
@@ -578,7 +579,7 @@ def webhook_comment_added(session: Session, event: events.CommentAdded) -> None:
             event="comment.created",
             id=comment.id,
             title=root.title or "",
-            excerpt=excerpt(comment.body_md),
+            excerpt=excerpt(comment.body_html),
             url=_post_url(session, post, f"comment-{comment.id}"),
             tags=_tags(root),
             actor_name=name,
@@ -621,9 +622,9 @@ def webhook_tutorial_requested(session: Session, event: events.TutorialRequested
             event="tutorial_request.created",
             id=request.id,
             title=request.title,
-            excerpt=excerpt(request.details_md),
+            excerpt=excerpt(request.details_html),
             url=_link(session, "gaps.request_detail", {"request_id": request.id}),
-            tags=[tag.name for tag in request.tags],
+            tags=sorted(tag.name for tag in request.tags),
             actor_name=name,
             actor_url=url,
         ),
@@ -639,7 +640,7 @@ def webhook_circle_session_scheduled(
     item = event.item
     circle = item.circle
     start = item.starts_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    agenda = excerpt(item.agenda_md)
+    agenda = excerpt(item.agenda_html)
     name, url = _member(session, event.actor)
     queue(
         session,
@@ -649,7 +650,7 @@ def webhook_circle_session_scheduled(
             title=f"{circle.name}: {item.title}",
             excerpt=f"{start}. {agenda}".strip() if agenda else start,
             url=_link(session, "circles.session_detail", {"session_id": item.id}),
-            tags=[tag.name for tag in circle.tags],
+            tags=sorted(tag.name for tag in circle.tags),
             actor_name=name,
             actor_url=url,
         ),
