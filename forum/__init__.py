@@ -74,14 +74,17 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_subscribers(app: Flask) -> None:
-    """Who reacts to what happens. Domain events (forum.events): reputation (critical) and
-    notifications. Every commit: badges and the search index follow the rows it changed."""
-    from forum import db, events, search
+    """Who reacts to what happens. Domain events (forum.events): reputation (critical),
+    notifications and webhook deliveries (sent after the commit). Every commit: badges and
+    the search index follow the rows it changed."""
+    from forum import db, events, search, webhooks
     from forum.services import badges, notification_events, reputation
+    from forum.services import webhooks as webhook_events
 
     bus = events.EventBus()
     reputation.subscribe(bus)
     notification_events.subscribe(bus)
+    webhook_events.subscribe(bus)
     db.carry(app, events.BUS_KEY, bus)
     rules = reputation.configure(
         app.config["REPUTATION_RULES"],
@@ -91,6 +94,7 @@ def register_subscribers(app: Flask) -> None:
     db.carry(app, reputation.RULES_KEY, rules)
     badges.follow_commits(db.session_factory(app))
     search.init_app(app)
+    webhooks.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -102,6 +106,7 @@ def register_blueprints(app: Flask) -> None:
         badges,
         circles,
         drafts,
+        feeds,
         gaps,
         main,
         mentoring,
@@ -115,6 +120,7 @@ def register_blueprints(app: Flask) -> None:
         tags,
         uploads,
         users,
+        webhooks,
         wiki,
     )
 
@@ -139,6 +145,8 @@ def register_blueprints(app: Flask) -> None:
         paths,
         drafts,
         uploads,
+        webhooks,
+        feeds,
     ):
         app.register_blueprint(area.bp)
 

@@ -97,7 +97,16 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_URL": None,
     "SMTP_TIMEOUT": 30,
     "MAIL_FROM": "forum <forum@localhost>",
+    # The site's address for links outside a page: e-mail digests, webhook payloads, Atom feeds.
     "SITE_URL": "http://localhost:5000",
+    # Webhooks (/admin/webhooks): seconds a delivery may take to connect and again to answer,
+    # the first retry's wait (doubled each time) and the longest wait; retried for a day.
+    # Deliveries are sent by a thread of the app after each commit; 0 (False) leaves them to
+    # `forum webhooks deliver` run by a worker or cron job.
+    "WEBHOOK_TIMEOUT": 5,
+    "WEBHOOK_RETRY_BASE": 30,
+    "WEBHOOK_RETRY_MAX": 3600,
+    "WEBHOOKS_DELIVER_IN_APP": True,
 }
 
 

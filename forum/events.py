@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from forum.models import Comment, Post, User
+from forum.models import CircleSession, Comment, Post, TutorialRequest, User
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +160,29 @@ class MemberWarned(Event):
     subject: str
     endpoint: str
     params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ArticleStale(Event):
+    """A published article went past its review-by date (its owner is told once per period)."""
+
+    article: Post
+
+
+@dataclass(frozen=True)
+class TutorialRequested(Event):
+    """A member asked for a tutorial nobody has written yet."""
+
+    request: TutorialRequest
+    requester: User
+
+
+@dataclass(frozen=True)
+class CircleSessionScheduled(Event):
+    """A circle's facilitator (or a moderator) scheduled a meeting or workshop."""
+
+    item: CircleSession
+    actor: User
 
 
 E = TypeVar("E", bound=Event)

@@ -48,6 +48,7 @@ from forum.models.search import SearchDocument, SearchOutbox, ZeroResultQuery
 from forum.models.sessions import LoginSession
 from forum.models.uploads import Upload, UploadBlob
 from forum.models.users import Role, User
+from forum.models.webhooks import Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = [
     "Department",
@@ -110,6 +111,9 @@ __all__ = [
     "UploadBlob",
     "User",
     "Vote",
+    "Webhook",
+    "WebhookAttempt",
+    "WebhookDelivery",
     "ZeroResultQuery",
     "post_tags",
     "tutorial_request_tags",

@@ -203,5 +203,6 @@ def notify_stale(session: Session, *, now: dt.datetime | None = None) -> int:
                 params={"slug": article.slug or ""},
             )
         article.stale_notified_at = moment
+        events.emit(session, events.ArticleStale(article=article))
     session.flush()
     return len(due)

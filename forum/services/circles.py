@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import and_, delete, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from forum import events
 from forum.db import utcnow
 from forum.markdown import MarkdownTooLarge, render_markdown
 from forum.models import (
@@ -495,6 +496,7 @@ def schedule(session: Session, *, actor: User, circle: Circle, data: SessionData
     session.add(item)
     session.flush()
     _notify_members(session, circle, item, actor)
+    events.emit(session, events.CircleSessionScheduled(item=item, actor=actor))
     return item
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from forum import events
 from forum.db import utcnow
 from forum.models import (
     Article,
@@ -112,6 +113,7 @@ def create(
     )
     session.add(request)
     session.flush()
+    events.emit(session, events.TutorialRequested(request=request, requester=requester))
     return request
 
 

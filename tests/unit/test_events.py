@@ -100,19 +100,22 @@ def test_a_session_not_made_by_the_app_cannot_emit(app: Flask) -> None:
 #: Every event and the functions that subscribe to it in the app. A new event must be added
 #: here, with its subscribers, or this test fails.
 WIRING: dict[type[events.Event], set[str]] = {
-    events.QuestionAsked: {"question_asked"},
-    events.AnswerPosted: {"answer_posted"},
+    events.QuestionAsked: {"question_asked", "webhook_question_asked"},
+    events.AnswerPosted: {"answer_posted", "webhook_answer_posted"},
     events.PostEdited: {"post_edited"},
-    events.ArticleSaved: {"article_saved"},
+    events.ArticleSaved: {"article_saved", "webhook_article_saved"},
     events.PostDeleted: {"_post_deleted"},
     events.PostUndeleted: {"_post_undeleted"},
     events.VoteCast: {"_vote_cast"},
-    events.AnswerAccepted: {"_answer_accepted", "answer_accepted"},
+    events.AnswerAccepted: {"_answer_accepted", "answer_accepted", "webhook_answer_accepted"},
     events.ArticleMarkedHelpful: {"_marked_helpful"},
-    events.CommentAdded: {"comment_posted"},
+    events.CommentAdded: {"comment_posted", "webhook_comment_added"},
     events.CommentEdited: {"comment_edited"},
-    events.BadgeAwarded: {"badge_awarded"},
+    events.BadgeAwarded: {"badge_awarded", "webhook_badge_awarded"},
     events.MemberWarned: {"member_warned"},
+    events.ArticleStale: {"webhook_article_stale"},
+    events.TutorialRequested: {"webhook_tutorial_requested"},
+    events.CircleSessionScheduled: {"webhook_circle_session_scheduled"},
 }
 
 
