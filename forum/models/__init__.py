@@ -16,6 +16,7 @@ from forum.models.circles import (
     WorkshopRating,
     circle_tags,
 )
+from forum.models.claims import ClaimLink
 from forum.models.departments import Department
 from forum.models.drafts import Draft
 from forum.models.imports import ImportRecord, PostAttribution, RelatedPost
@@ -50,6 +51,7 @@ from forum.models.uploads import Upload, UploadBlob
 from forum.models.users import Role, User
 
 __all__ = [
+    "ClaimLink",
     "Department",
     "Draft",
     "ModerationWarning",

@@ -113,6 +113,9 @@ WIRING: dict[type[events.Event], set[str]] = {
     events.CommentEdited: {"comment_edited"},
     events.BadgeAwarded: {"badge_awarded"},
     events.MemberWarned: {"member_warned"},
+    # Nothing in the app holds credentials of its own yet; API tokens will subscribe.
+    events.MemberDeactivated: set(),
+    events.MemberReactivated: set(),
 }
 
 
