@@ -185,6 +185,26 @@ class CircleSessionScheduled(Event):
     actor: User
 
 
+@dataclass(frozen=True)
+class MemberDeactivated(Event):
+    """``member`` was deactivated (they left): login refused, every login session ended.
+
+    ``actor`` is the admin who did it, or None for the operator at the command line.
+    Subsystems that hand out their own credentials subscribe to revoke them.
+    """
+
+    member: User
+    actor: User | None
+
+
+@dataclass(frozen=True)
+class MemberReactivated(Event):
+    """A deactivated ``member`` may log in again (with new login sessions only)."""
+
+    member: User
+    actor: User | None
+
+
 E = TypeVar("E", bound=Event)
 Handler = Callable[[Session, Any], None]
 

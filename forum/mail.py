@@ -6,6 +6,7 @@ STARTTLS, ``smtps://host:port`` uses TLS from the start; ``user:password@`` (URL
 
 from __future__ import annotations
 
+import logging
 import smtplib
 import ssl
 from collections.abc import Iterable
@@ -13,6 +14,12 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from sqlalchemy.orm import Session
+
+from forum import aftercommit
+
+log = logging.getLogger(__name__)
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -130,3 +137,33 @@ def send_all(settings: SmtpSettings, messages: Iterable[EmailMessage]) -> int:
             mailer.send(message)
             sent += 1
     return sent
+
+
+@dataclass
+class Delivery:
+    """What became of a message sent after a commit: ``sent`` once the server took it,
+    ``error`` when it could not be delivered (both unset while the commit has not happened)."""
+
+    sent: bool = False
+    error: str | None = None
+
+
+def send_after_commit(session: Session, settings: SmtpSettings, message: EmailMessage) -> Delivery:
+    """Send ``message`` once ``session``'s transaction has committed (never if it rolls back).
+
+    A mail server that is down or refuses the message never fails the action: the failure is
+    logged and recorded on the returned ``Delivery``, which the caller reads after its commit.
+    """
+    delivery = Delivery()
+
+    def job() -> None:
+        try:
+            send_all(settings, [message])
+        except (OSError, smtplib.SMTPException) as exc:
+            delivery.error = str(exc) or exc.__class__.__name__
+            log.warning("could not send %r to %s: %s", message["Subject"], message["To"], exc)
+        else:
+            delivery.sent = True
+
+    aftercommit.defer(session, job)
+    return delivery

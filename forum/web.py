@@ -14,6 +14,7 @@ import datetime as dt
 from collections.abc import Callable, MutableMapping
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
+from urllib.parse import urlsplit
 
 import flask
 from flask import Flask, abort, current_app, g, make_response, request
@@ -221,6 +222,19 @@ def url_for(endpoint: str, /, **values: Any) -> str:
             cache.clear()
         cache[key] = url
     return url
+
+
+def site_url_for(endpoint: str, /, **values: Any) -> str:
+    """An absolute link for an email or the terminal, on ``FORUM_SITE_URL``.
+
+    Built from the configured address, never from the request's Host header (which a client
+    chooses), and without a request (the ``forum`` command has none).
+    """
+    site = urlsplit(str(current_app.config["SITE_URL"]))
+    adapter = current_app.url_map.bind(
+        site.netloc, script_name=site.path or "/", url_scheme=site.scheme or "https"
+    )
+    return adapter.build(endpoint, values, force_external=True)
 
 
 def question_url(question: Post | PostRow, **kwargs: Any) -> str:

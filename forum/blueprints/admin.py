@@ -1,4 +1,4 @@
-"""Administration: members and their roles, and the department list."""
+"""Administration: members (roles, deactivation, claim links) and the department list."""
 
 from __future__ import annotations
 
@@ -9,26 +9,49 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from forum import mail
 from forum.db import get_session
-from forum.forms.accounts import RoleForm
+from forum.forms.accounts import ClaimLinkForm, ConfirmForm, RoleForm
 from forum.forms.departments import DepartmentForm, MergeForm, RemoveForm
 from forum.models import Department, Role, User
-from forum.services import accounts, departments
+from forum.services import accounts, claims, departments
 from forum.services.errors import ValidationError
-from forum.web import admin_required, current_member, get_or_404, page_number, submit
+from forum.web import (
+    admin_required,
+    current_member,
+    get_or_404,
+    page_number,
+    site_url_for,
+    submit,
+)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _filters() -> tuple[str | None, Role | None, str]:
+    """The list's search text, role and state from the query string (a bad one is a 400)."""
+    query = (request.args.get("q") or "").strip()[:80] or None
+    role_name = request.args.get("role") or ""
+    if role_name and role_name not in {r.value for r in Role}:
+        abort(400, "Choose member, moderator or admin.")
+    state = request.args.get("state") or "all"
+    if state not in accounts.STATES:
+        abort(400, "Choose active, deactivated or all members.")
+    return query, Role(role_name) if role_name else None, state
 
 
 @bp.get("/users")
 @admin_required
 def users() -> ResponseReturnValue:
-    """Every member with their role, and a form to change it."""
+    """Every member (deactivated ones too) with their role, state and last visit: searched by
+    name, username or email, filtered by role and state."""
     db = get_session()
     page = page_number()
     per_page = int(current_app.config["USERS_PER_PAGE"])
-    query = (request.args.get("q") or "").strip()[:80] or None
-    members, total = accounts.list_members(db, query=query, page=page, per_page=per_page)
+    query, role, state = _filters()
+    members, total = accounts.admin_list(
+        db, query=query, role=role, state=state, page=page, per_page=per_page
+    )
     forms = {m.id: RoleForm(formdata=None, role=m.role.value, prefix=f"m{m.id}") for m in members}
     return render_template(
         "admin/users.html",
@@ -38,13 +61,17 @@ def users() -> ResponseReturnValue:
         page=page,
         pages=max(1, math.ceil(total / per_page)),
         query=query,
+        role=role.value if role else "",
+        state=state,
+        roles=list(Role),
+        states=accounts.STATES,
     )
 
 
 @bp.post("/users/<int:user_id>/role")
 @admin_required
 def set_role(user_id: int) -> ResponseReturnValue:
-    """Change one member's role."""
+    """Change one member's role (audited)."""
     db = get_session()
     user = get_or_404(User, user_id, "No such member.")
     form = RoleForm(prefix=f"m{user_id}")
@@ -58,6 +85,105 @@ def set_role(user_id: int) -> ResponseReturnValue:
     db.commit()
     flash(f"{user.display_name} is now {user.role.value}.", "success")
     return redirect(url_for("admin.users"))
+
+
+def _member_page(
+    member: User, *, claim_form: ClaimLinkForm | None = None, link: str | None = None
+) -> str:
+    return render_template(
+        "admin/member.html",
+        member=member,
+        claimable=claims.claimable(member),
+        claim_form=claim_form or ClaimLinkForm(formdata=None, email=member.email),
+        link=link,
+    )
+
+
+@bp.get("/users/<int:user_id>")
+@admin_required
+def member(user_id: int) -> ResponseReturnValue:
+    """One member as admins see them: state, last visit, and for an imported member the
+    form that sends a claim link."""
+    return _member_page(get_or_404(User, user_id, "No such member."))
+
+
+_ACCOUNT_CHANGES = {
+    "deactivate": (accounts.deactivate, "{name} is deactivated: every session has ended."),
+    "reactivate": (accounts.reactivate, "{name} can log in again."),
+}
+
+
+@bp.route("/users/<int:user_id>/<any(deactivate, reactivate):change>", methods=["GET", "POST"])
+@admin_required
+def change_state(user_id: int, change: str) -> ResponseReturnValue:
+    """Deactivate or reactivate a member, after a confirmation page (audited)."""
+    db = get_session()
+    user = get_or_404(User, user_id, "No such member.")
+    form = ConfirmForm()
+    if request.method == "GET" or not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        return render_template(
+            "admin/confirm_state.html", member=user, change=change, form=form
+        ), status
+    service, message = _ACCOUNT_CHANGES[change]
+    try:
+        service(db, current_member(), user)
+    except ValidationError as exc:
+        db.rollback()
+        flash(" ".join(exc.messages), "error")
+        return redirect(url_for("admin.member", user_id=user_id))
+    db.commit()
+    flash(message.format(name=user.display_name), "success")
+    return redirect(url_for("admin.member", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/claim")
+@admin_required
+def send_claim_link(user_id: int) -> ResponseReturnValue:
+    """Set an imported member's email and send them a claim link (audited).
+
+    The email leaves after the commit; a mail server that is down never fails the request,
+    and without one (or when it fails) the page shows the link to pass on by hand.
+    """
+    db = get_session()
+    user = get_or_404(User, user_id, "No such member.")
+    form = ClaimLinkForm()
+    if not form.validate_on_submit():
+        return _member_page(user, claim_form=form), 400
+    token = submit(
+        form,
+        lambda: _member_page(user, claim_form=form),
+        claims.issue,
+        db,
+        actor=current_member(),
+        member=user,
+        email=form.email.data or "",
+        secret_key=str(current_app.secret_key),
+    )
+    link = site_url_for("auth.claim", token=token)
+    smtp_url = current_app.config.get("SMTP_URL")
+    delivery = None
+    if smtp_url:
+        subject, text = claims.compose(user, link)
+        settings = mail.parse_smtp_url(
+            str(smtp_url), timeout=float(current_app.config["SMTP_TIMEOUT"])
+        )
+        message = mail.build_message(
+            sender=str(current_app.config["MAIL_FROM"]),
+            to=str(user.email),
+            subject=subject,
+            text=text,
+        )
+        delivery = mail.send_after_commit(db, settings, message)
+    db.commit()
+    if delivery is not None and delivery.sent:
+        flash(f"A claim link is on its way to {user.email}.", "success")
+        return redirect(url_for("admin.member", user_id=user_id))
+    if delivery is None:
+        flash("No mail server is set up (FORUM_SMTP_URL): pass this link on yourself.", "info")
+    else:
+        flash("The mail server did not take the message: pass this link on yourself.", "error")
+    return _member_page(user, link=link)
 
 
 @dataclass

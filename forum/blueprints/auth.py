@@ -21,10 +21,10 @@ from werkzeug.wrappers import Response
 
 from forum.db import get_session, utcnow
 from forum.extensions import limiter
-from forum.forms.accounts import LoginForm, RegisterForm
+from forum.forms.accounts import ClaimForm, LoginForm, RegisterForm
 from forum.models import User
 from forum.security import safe_next
-from forum.services import accounts, departments, logins
+from forum.services import accounts, claims, departments, logins
 from forum.web import LOGIN_SESSION_KEY, login_session_secret, password_policy, submit
 
 bp = Blueprint("auth", __name__)
@@ -172,6 +172,42 @@ def login() -> ResponseReturnValue:
     db.commit()
     _start_session(user)
     response = redirect(next_url)
+    _remember_device(response, user)
+    return response
+
+
+@bp.route("/claim/<token>", methods=["GET", "POST"])
+def claim(token: str) -> ResponseReturnValue:
+    """Take over an imported account with the link an admin sent: choose a password, log in.
+
+    A link that is not valid, expired or used is a 404 saying which (``claims.find``).
+    """
+    db = get_session()
+    _link, member = claims.find(db, token, secret_key=str(current_app.secret_key))
+    form = ClaimForm()
+
+    def page() -> str:
+        return render_template("auth/claim.html", form=form, member=member, token=token)
+
+    if not form.validate_on_submit():
+        return page(), 400 if request.method == "POST" else 200
+    if current_user.is_authenticated:
+        # Someone else's session in this browser must not survive into the claimed account.
+        logout_user()
+    user = submit(
+        form,
+        page,
+        claims.redeem,
+        db,
+        token,
+        password=form.password.data or "",
+        secret_key=str(current_app.secret_key),
+        policy=password_policy(),
+    )
+    db.commit()
+    _start_session(user)
+    flash(f"Welcome to forum, {user.display_name}: the account is yours now.", "success")
+    response = redirect(url_for("users.profile", username=user.username))
     _remember_device(response, user)
     return response
 

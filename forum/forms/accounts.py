@@ -153,3 +153,27 @@ class RoleForm(BaseForm):
         choices=[SelectChoice(r.value, r.value.capitalize()) for r in Role],
         validators=[DataRequired()],
     )
+
+
+class ConfirmForm(BaseForm):
+    """A confirmation step (deactivating or reactivating a member): the CSRF token is all."""
+
+
+class ClaimLinkForm(BaseForm):
+    """The address an imported member's claim link goes to."""
+
+    email = EmailField(
+        "Work email",
+        validators=[DataRequired(message="Enter the member's email address."), Length(max=254)],
+        description="The claim link goes there; it works once, for 7 days.",
+    )
+
+
+class ClaimForm(BaseForm):
+    """The password of an account being claimed."""
+
+    password = PasswordField(
+        "New password",
+        validators=[DataRequired(message="Choose a password."), Length(max=256)],
+        description="At least 10 characters; a short sentence works well.",
+    )

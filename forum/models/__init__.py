@@ -16,6 +16,7 @@ from forum.models.circles import (
     WorkshopRating,
     circle_tags,
 )
+from forum.models.claims import ClaimLink
 from forum.models.departments import Department
 from forum.models.drafts import Draft
 from forum.models.imports import ImportRecord, PostAttribution, RelatedPost
@@ -51,6 +52,7 @@ from forum.models.users import Role, User
 from forum.models.webhooks import Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = [
+    "ClaimLink",
     "Department",
     "Draft",
     "ModerationWarning",

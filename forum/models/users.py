@@ -52,6 +52,8 @@ class User(Base):
     #: draft only when there is one.
     draft_count: Mapped[int] = mapped_column(default=0, server_default="0")
     is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    #: When an admin last deactivated the member (kept after reactivation for the record).
+    deactivated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[CreatedAt]
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     # Kept by forum.services.logins at most every few minutes: the latest time the member was

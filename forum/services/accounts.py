@@ -7,15 +7,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from forum import events
 from forum.db import utcnow
-from forum.models import Role, User
+from forum.models import AuditLog, Role, User
 from forum.models.users import new_auth_token
-from forum.services import departments
-from forum.services.errors import Forbidden, NotFound, ValidationError
+from forum.services import departments, logins
+from forum.services.errors import Conflict, Forbidden, NotFound, ValidationError
 from forum.services.names import display_name_problems
 from forum.services.passwords import (
     hash_password,
@@ -90,6 +91,17 @@ def _normalise_email(email: str) -> tuple[str | None, list[str]]:
     except EmailNotValidError as exc:
         return None, [f"Enter a valid email address ({exc})."]
     return result.normalized.lower(), []
+
+
+def normalise_email(session: Session, email: str, *, member: User) -> str:
+    """``email`` as ``member``'s new address, normalised; ValidationError on ``email`` when it
+    is no address or another member's."""
+    address, errors = _normalise_email(email)
+    if address is None:
+        raise ValidationError({"email": errors})
+    if duplicate := _duplicates(session, username=None, email=address, exclude_id=member.id):
+        raise ValidationError(duplicate)
+    return address
 
 
 def _check_profile(
@@ -267,17 +279,135 @@ def set_password(user: User, password: str, policy: PasswordPolicy) -> None:
     user.auth_token = new_auth_token()
 
 
-def set_role(session: Session, *, actor: User, user: User, role: Role) -> None:
-    """Change a member's role; only admins may, and the last admin stays an admin."""
-    if not actor.is_admin:
-        raise Forbidden("Only admins can change roles.")
-    if user.role is Role.ADMIN and role is not Role.ADMIN:
-        admins = session.scalar(
-            select(func.count()).select_from(User).where(User.role == Role.ADMIN)
+#: How the audit log names what admins do to members.
+ACTION_LABELS: dict[str, str] = {
+    "member.role": "Changed a member's role",
+    "member.deactivate": "Deactivated a member",
+    "member.reactivate": "Reactivated a member",
+    "member.claim_link": "Sent a claim link",
+    "member.claimed": "Claimed an imported account",
+}
+
+
+def audit(session: Session, actor: User | None, action: str, member: User, reason: str) -> None:
+    """Write one audit row about ``member`` (``actor`` None: the operator at the command line)."""
+    session.add(
+        AuditLog(
+            actor_id=actor.id if actor is not None else None,
+            action=action,
+            target_type="user",
+            target_id=member.id,
+            reason=reason,
         )
-        if (admins or 0) <= 1:
-            raise ValidationError({"role": ["forum needs at least one admin."]})
+    )
+
+
+def _require_admin(actor: User | None, what: str) -> None:
+    if actor is not None and not actor.is_admin:
+        raise Forbidden(f"Only admins can {what}.")
+
+
+def _active_admins(session: Session) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(User)
+            .where(User.role == Role.ADMIN, User.is_active.is_(True))
+        )
+        or 0
+    )
+
+
+def set_role(session: Session, *, actor: User | None, user: User, role: Role) -> None:
+    """Change a member's role; audited.
+
+    Only admins may (``actor`` None: the operator at the command line); the last active admin
+    stays an admin, and an admin cannot demote themselves.
+    """
+    _require_admin(actor, "change roles")
+    if user.role is role:
+        return
+    if user.role is Role.ADMIN and user.is_active and _active_admins(session) <= 1:
+        raise ValidationError({"role": ["forum needs at least one admin."]})
+    if actor is not None and actor.id == user.id:
+        raise ValidationError({"role": ["Ask another admin to change your own role."]})
+    audit(session, actor, "member.role", user, f"{user.role.value} → {role.value}")
     user.role = role
+
+
+def deactivate(session: Session, actor: User | None, member: User) -> None:
+    """Offboard ``member``: login refused, every login session ended at once; audited.
+
+    Their content stays under their name, marked as a former member's, and they leave every
+    suggestion, match and leaderboard (which all look at ``users.is_active``). Emits
+    ``MemberDeactivated`` so subsystems with credentials of their own revoke them.
+    """
+    _require_admin(actor, "deactivate members")
+    if not member.is_active:
+        raise Conflict(f"{member.display_name} is already deactivated.")
+    if actor is not None and actor.id == member.id:
+        raise ValidationError({"member": ["You cannot deactivate yourself."]})
+    if member.role is Role.ADMIN and _active_admins(session) <= 1:
+        raise ValidationError({"member": ["forum needs at least one active admin."]})
+    member.is_active = False
+    member.deactivated_at = utcnow()
+    # Rotates the auth token too: no cookie made before survives a later reactivation.
+    ended = logins.revoke_all(session, member)
+    audit(session, actor, "member.deactivate", member, f"{ended} login session(s) ended")
+    session.flush()
+    events.emit(session, events.MemberDeactivated(member=member, actor=actor))
+
+
+def reactivate(session: Session, actor: User | None, member: User) -> None:
+    """Let a deactivated member log in again; audited, emits ``MemberReactivated``."""
+    _require_admin(actor, "reactivate members")
+    if member.is_active:
+        raise Conflict(f"{member.display_name} is not deactivated.")
+    member.is_active = True
+    audit(session, actor, "member.reactivate", member, "")
+    session.flush()
+    events.emit(session, events.MemberReactivated(member=member, actor=actor))
+
+
+#: The admin list's filters of members' state.
+STATES = ("active", "deactivated", "all")
+
+
+def admin_list(
+    session: Session,
+    *,
+    query: str | None = None,
+    role: Role | None = None,
+    state: str = "all",
+    page: int = 1,
+    per_page: int = 30,
+) -> tuple[list[User], int]:
+    """Members as admins see them, deactivated ones included: searched by name, username or
+    email, filtered by role and state, ordered by name; with the total count."""
+    stmt = select(User)
+    if state == "active":
+        stmt = stmt.where(User.is_active.is_(True))
+    elif state == "deactivated":
+        stmt = stmt.where(User.is_active.is_(False))
+    if role is not None:
+        stmt = stmt.where(User.role == role)
+    if query and query.strip():
+        text = query.strip().lower()
+        like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(
+            or_(
+                func.lower(User.display_name).like(like, escape="\\"),
+                User.username.like(like, escape="\\"),
+                User.email.like(like, escape="\\"),
+            )
+        )
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(
+        stmt.order_by(func.lower(User.display_name), User.id)
+        .limit(per_page)
+        .offset((max(page, 1) - 1) * per_page)
+    ).all()
+    return list(rows), total
 
 
 def list_members(

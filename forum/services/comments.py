@@ -183,6 +183,7 @@ def _load_statement() -> Select[Any]:
             user.id,
             user.display_name,
             user.username,
+            user.is_active,
         )
         .select_from(Comment.__table__.outerjoin(User.__table__, user.id == comment.author_id))
         .where(comment.post_id.in_(bindparam("post_ids", expanding=True)))
@@ -191,9 +192,9 @@ def _load_statement() -> Select[Any]:
 
 
 def _comment_row(row: Sequence[Any]) -> CommentRow:
-    # Positions follow _load_statement's columns; the last three are the author's (NULL when
+    # Positions follow _load_statement's columns; the last four are the author's (NULL when
     # the account is gone).
-    author = AuthorRef(row[9], row[10], row[11]) if row[9] is not None else None
+    author = AuthorRef(row[9], row[10], row[11], bool(row[12])) if row[9] is not None else None
     return CommentRow(
         row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], author=author
     )
@@ -232,7 +233,7 @@ def build_threads(
         elif comment.author is None:
             label, username = posts.FORMER_MEMBER_LABEL, None
         else:
-            label, username = comment.author.display_name, comment.author.username
+            label, username = posts.member_label(comment.author), comment.author.username
         node = CommentNode(
             comment=comment,
             author_label=label,

@@ -29,7 +29,7 @@ from forum.models import (
     Question,
     User,
 )
-from forum.services import article_life, posts, visibility
+from forum.services import accounts, article_life, posts, visibility
 from forum.services import comments as comment_service
 from forum.services.errors import Conflict, Forbidden, NotFound, ValidationError
 
@@ -64,7 +64,10 @@ ACTION_LABELS: dict[str, str] = {
     "question.reopen": "Reopened a question",
     "question.reveal_author": "Revealed an anonymous author",
     **article_life.ACTION_LABELS,
+    **accounts.ACTION_LABELS,
 }
+#: Who the audit log names for what the `forum users` command did.
+COMMAND_LINE_LABEL = "The command line"
 MAX_FLAG_TEXT = 500
 MAX_NOTE = 500
 MAX_WARNING = 2000
@@ -176,7 +179,7 @@ def _describe(session: Session, kind: str, obj: Post | Comment) -> Target:
         elif obj.author is None:
             author_label = posts.FORMER_MEMBER_LABEL
         else:
-            author_label, username = obj.author.display_name, obj.author.username
+            author_label, username = posts.member_label(obj.author), obj.author.username
         return Target(
             kind="comment",
             obj=obj,
@@ -595,16 +598,38 @@ def audit_log(
         if comment_ids
         else {}
     )
+    member_ids = {r.target_id for r in rows if r.target_type == "user"}
+    found_members = (
+        {
+            int(user_id): str(username)
+            for user_id, username in session.execute(
+                select(User.id, User.username).where(User.id.in_(member_ids))
+            )
+        }
+        if member_ids
+        else {}
+    )
     entries = []
     for row in rows:
         actor = row.actor
+        if actor is not None:
+            actor_label = actor.display_name
+        elif row.action.startswith("member.") and row.actor_id is None:
+            # Members' accounts are also managed with the `forum users` command.
+            actor_label = COMMAND_LINE_LABEL
+        else:
+            actor_label = posts.FORMER_MEMBER_LABEL
         entry = AuditEntry(
             row=row,
             action_label=ACTION_LABELS.get(row.action, row.action),
-            actor_label=actor.display_name if actor is not None else posts.FORMER_MEMBER_LABEL,
+            actor_label=actor_label,
             role=actor.role.value if actor is not None else "",
             target_label=f"{row.target_type} #{row.target_id}",
         )
+        if row.target_id in found_members and row.target_type == "user":
+            entry.target_label = f"member @{found_members[row.target_id]}"
+            entry.endpoint = "users.profile"
+            entry.params = {"username": found_members[row.target_id]}
         obj: Post | Comment | None = (
             found_posts.get(row.target_id)
             if row.target_type == "post"

@@ -24,6 +24,7 @@ SYSTEM_LABELS = (
     "Anonymous questions",
     "Former member",
     "The moderators",
+    "The command line",
 )
 #: Single words used as labels: refused as a whole name (they are fine inside one).
 SYSTEM_WORDS = ("Someone", "Anonymous", "Moderator", "Moderators", "Moderation", "System")

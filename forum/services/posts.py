@@ -33,6 +33,8 @@ class AuthorRef:
     id: int
     display_name: str
     username: str
+    #: False once the member was deactivated (they left): pages mark them a former member.
+    is_active: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,13 +124,21 @@ def render(body_md: str, field: str = "body", *, linked: Session | None = None) 
         raise ValidationError({field: [str(exc)]}) from None
 
 
+def member_label(member: User | AuthorRef) -> str:
+    """A member's name as pages show it beside their posts: a deactivated member's (someone
+    who left) says so. No display name can imitate the mark (``names.SYSTEM_LABELS``)."""
+    if member.is_active:
+        return member.display_name
+    return f"{member.display_name} ({FORMER_MEMBER_LABEL.lower()})"
+
+
 def author_label(post: Post | PostRow) -> str:
     """The name a page shows for a post's author; anonymous questions never show theirs."""
     if post.is_anonymous:
         return ANONYMOUS_LABEL
     if post.author is None:
         return FORMER_MEMBER_LABEL
-    return post.author.display_name
+    return member_label(post.author)
 
 
 def author_username(post: Post | PostRow) -> str | None:

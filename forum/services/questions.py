@@ -253,7 +253,7 @@ _PAGE_COLUMNS = (
     _POSTS.parent_id,
 )
 _AUTHOR_AT = len(_PAGE_COLUMNS)
-_ATTRIBUTION_AT = _AUTHOR_AT + 3
+_ATTRIBUTION_AT = _AUTHOR_AT + 4
 
 
 @functools.cache
@@ -285,6 +285,7 @@ def _page_statement(moderator: bool) -> Select[Any]:
             users.c.id,
             users.c.display_name,
             users.c.username,
+            users.c.is_active,
             attributions.c.source,
             attributions.c.site,
             attributions.c.source_url,
@@ -314,7 +315,9 @@ def _post_row(row: Sequence[Any]) -> PostRow:
     user_id = row[_AUTHOR_AT]
     author = None
     if user_id is not None:
-        author = AuthorRef(user_id, row[_AUTHOR_AT + 1], row[_AUTHOR_AT + 2])
+        author = AuthorRef(
+            user_id, row[_AUTHOR_AT + 1], row[_AUTHOR_AT + 2], bool(row[_AUTHOR_AT + 3])
+        )
     attribution = None
     if row[_ATTRIBUTION_AT] is not None:
         at = _ATTRIBUTION_AT

@@ -133,7 +133,10 @@ def test_roles_change_only_by_admins_and_one_admin_remains(session: Session) -> 
         accounts.set_role(session, actor=admin, user=admin, role=Role.MEMBER)
     accounts.set_role(session, actor=admin, user=member, role=Role.ADMIN)
     session.flush()
-    accounts.set_role(session, actor=admin, user=admin, role=Role.MEMBER)
+    # With another admin, still not by themselves: the other admin demotes them.
+    with pytest.raises(ValidationError, match="Ask another admin"):
+        accounts.set_role(session, actor=admin, user=admin, role=Role.MEMBER)
+    accounts.set_role(session, actor=member, user=admin, role=Role.MEMBER)
     assert admin.role is Role.MEMBER
 
 

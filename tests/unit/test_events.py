@@ -116,6 +116,9 @@ WIRING: dict[type[events.Event], set[str]] = {
     events.ArticleStale: {"webhook_article_stale"},
     events.TutorialRequested: {"webhook_tutorial_requested"},
     events.CircleSessionScheduled: {"webhook_circle_session_scheduled"},
+    # Nothing in the app holds credentials of its own yet; API tokens will subscribe.
+    events.MemberDeactivated: set(),
+    events.MemberReactivated: set(),
 }
 
 
