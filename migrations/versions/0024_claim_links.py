@@ -5,8 +5,8 @@
 - ``claim_links``: single-use links that let a member imported without a password set one;
   only the SHA-256 of each link's secret is kept.
 
-Revision ID: 0023_accounts_claim_links
-Revises: 0022_article_life
+Revision ID: 0024_claim_links
+Revises: 0023_webhooks_hooks
 Create Date: 2026-12-16 09:00:00.000000
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0023_accounts_claim_links"
-down_revision: str | None = "0022_article_life"
+revision: str = "0024_claim_links"
+down_revision: str | None = "0023_webhooks_hooks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
