@@ -75,8 +75,9 @@ def register_extensions(app: Flask) -> None:
 
 def register_subscribers(app: Flask) -> None:
     """Who reacts to what happens. Domain events (forum.events): reputation (critical) and
-    notifications. Every commit: badges and the search index follow the rows it changed."""
-    from forum import db, events, search
+    notifications. Every commit: badges and the search index follow the rows it changed, and
+    queued email is sent."""
+    from forum import db, delivery, events, search
     from forum.services import badges, notification_events, reputation
 
     bus = events.EventBus()
@@ -91,6 +92,7 @@ def register_subscribers(app: Flask) -> None:
     db.carry(app, reputation.RULES_KEY, rules)
     badges.follow_commits(db.session_factory(app))
     search.init_app(app)
+    delivery.follow_commits(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -98,6 +98,11 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_TIMEOUT": 30,
     "MAIL_FROM": "forum <forum@localhost>",
     "SITE_URL": "http://localhost:5000",
+    # Instant email: sent by a thread of the app after the commit that queued it (False:
+    # only by `forum mail send`), tried this many times, waiting RETRY_SECONDS × 2^n between.
+    "MAIL_SEND_AFTER_COMMIT": True,
+    "MAIL_MAX_ATTEMPTS": 6,
+    "MAIL_RETRY_SECONDS": 60,
 }
 
 
