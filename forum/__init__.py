@@ -76,8 +76,8 @@ def register_extensions(app: Flask) -> None:
 def register_subscribers(app: Flask) -> None:
     """Who reacts to what happens. Domain events (forum.events): reputation (critical),
     notifications and webhook deliveries (sent after the commit). Every commit: badges and
-    the search index follow the rows it changed."""
-    from forum import db, events, search, webhooks
+    the search index follow the rows it changed, and queued email is sent."""
+    from forum import db, delivery, events, search, webhooks
     from forum.services import badges, notification_events, reputation
     from forum.services import webhooks as webhook_events
 
@@ -95,6 +95,7 @@ def register_subscribers(app: Flask) -> None:
     badges.follow_commits(db.session_factory(app))
     search.init_app(app)
     webhooks.init_app(app)
+    delivery.follow_commits(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -107,6 +107,11 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_RETRY_BASE": 30,
     "WEBHOOK_RETRY_MAX": 3600,
     "WEBHOOKS_DELIVER_IN_APP": True,
+    # Instant email: sent by a thread of the app after the commit that queued it (False:
+    # only by `forum mail send`), tried this many times, waiting RETRY_SECONDS × 2^n between.
+    "MAIL_SEND_AFTER_COMMIT": True,
+    "MAIL_MAX_ATTEMPTS": 6,
+    "MAIL_RETRY_SECONDS": 60,
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
@@ -66,10 +66,31 @@ def parse_smtp_url(url: str, *, timeout: float = 30.0) -> SmtpSettings:
     )
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A text file sent along with a message (a calendar invitation, say)."""
+
+    filename: str
+    content: str
+    #: The MIME subtype under ``text/``: ``calendar`` for an .ics file.
+    subtype: str = "plain"
+
+
 def build_message(
-    *, sender: str, to: str, subject: str, text: str, html: str | None = None
+    *,
+    sender: str,
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    attachments: Iterable[Attachment] = (),
 ) -> EmailMessage:
-    """A message with a plain-text body and, when given, an HTML alternative."""
+    """A message with a plain-text body and, when given, an HTML alternative, extra headers
+    (``List-Unsubscribe``, ...) and text attachments.
+
+    Non-ASCII display names and subjects are encoded as RFC 2047 words by the email package.
+    """
     if not parseaddr(sender)[1]:
         raise MailConfigError("FORUM_MAIL_FROM is not an email address.")
     message = EmailMessage()
@@ -78,9 +99,15 @@ def build_message(
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].rpartition("@")[2] or None)
+    for name, value in (headers or {}).items():
+        message[name] = value
     message.set_content(text)
     if html is not None:
         message.add_alternative(html, subtype="html")
+    for attachment in attachments:
+        message.add_attachment(
+            attachment.content, subtype=attachment.subtype, filename=attachment.filename
+        )
     return message
 
 

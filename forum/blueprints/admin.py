@@ -1,4 +1,5 @@
-"""Administration: members (roles, deactivation, claim links) and the department list."""
+"""Administration: members (roles, deactivation, claim links), the department list and the email
+deliveries."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from forum.db import get_session
 from forum.forms.accounts import ClaimLinkForm, ConfirmForm, RoleForm
 from forum.forms.departments import DepartmentForm, MergeForm, RemoveForm
 from forum.models import Department, Role, User
-from forum.services import accounts, claims, departments
+from forum.services import accounts, claims, departments, mailqueue
 from forum.services.errors import ValidationError
 from forum.web import (
     admin_required,
@@ -305,3 +306,20 @@ def remove_department(department_id: int) -> ResponseReturnValue:
     db.commit()
     flash(f"{name} is off the list; its members have no department now.", "success")
     return redirect(url_for("admin.departments_page"))
+
+
+@bp.get("/mail")
+@admin_required
+def mail() -> ResponseReturnValue:
+    """Recent emails of the instant-email queue: state, attempts and the last error."""
+    db = get_session()
+    state = request.args.get("state") or None
+    if state not in (None, *mailqueue.STATES):
+        abort(400, "Unknown state.")
+    return render_template(
+        "admin/mail.html",
+        deliveries=mailqueue.recent(db, state=state),
+        counts=mailqueue.counts(db),
+        state=state,
+        configured=bool(current_app.config.get("SMTP_URL")),
+    )

@@ -1,27 +1,115 @@
-"""The notification inbox, marking notifications read, and delivery preferences per kind."""
+"""The notification inbox, marking notifications read, delivery preferences per kind, following
+questions and articles, and the unsubscribe links of emails (no login needed)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
 from werkzeug.routing import BuildError
 
 from forum.db import get_session
-from forum.models import Notification
-from forum.services import notifications
+from forum.delivery import read_unsubscribe_token
+from forum.extensions import csrf
+from forum.models import Notification, Post
+from forum.services import follows, notifications
 from forum.services.errors import ValidationError
-from forum.web import current_member, page_number
+from forum.web import current_member, current_viewer, page_number, post_url
 
 bp = Blueprint("notifications", __name__)
 
 CHANNEL_LABELS = {
     "inbox": "Inbox",
-    "email": "Inbox and email digest",
+    "instant": "Inbox and email at once",
+    "daily": "Inbox and daily digest",
+    "weekly": "Inbox and weekly digest",
     "off": "Off",
 }
+
+
+@bp.app_template_global()
+def follows_post(post: Post) -> bool:
+    """Whether the signed-in member follows ``post`` (a question or an article)."""
+    return follows.is_following(get_session(), current_viewer(), post)
+
+
+@bp.post("/posts/<int:post_id>/follow")
+@login_required
+def follow(post_id: int) -> ResponseReturnValue:
+    """Follow (``follow=1``) or stop following (``follow=0``) a question or an article."""
+    db = get_session()
+    member = current_member()
+    wanted = request.form.get("follow", "1")
+    if wanted not in {"0", "1"}:
+        abort(400, "Say follow=1 or follow=0.")
+    if wanted == "1":
+        post = follows.follow(db, member, post_id)
+        message = "You follow this now: new answers, comments and edits reach you."
+    else:
+        post = follows.followable(db, member, post_id)
+        follows.unfollow(db, member, post_id)
+        message = "You no longer follow this."
+    db.commit()
+    flash(message, "success")
+    return redirect(post_url(post) or url_for("main.index"))
+
+
+def _unsubscribe_request(token: str) -> tuple[int, list[str]]:
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    found = read_unsubscribe_token(app, token)
+    if found is None:
+        abort(404, "This unsubscribe link is not valid. Choose what is emailed in your settings.")
+    return found
+
+
+@bp.get("/unsubscribe/<token>")
+def unsubscribe_page(token: str) -> ResponseReturnValue:
+    """What an email's unsubscribe link stops, with the one button that stops it.
+
+    A GET never changes anything: mail scanners open links, people press the button.
+    """
+    _user_id, kinds = _unsubscribe_request(token)
+    return render_template(
+        "notifications/unsubscribe.html",
+        token=token,
+        labels=[notifications.KIND_LABELS[k] for k in kinds if k in notifications.KIND_LABELS],
+        done=False,
+    )
+
+
+@bp.post("/unsubscribe/<token>")
+@csrf.exempt
+def unsubscribe(token: str) -> ResponseReturnValue:
+    """Stop emailing the kinds the signed token names (they stay in the inbox).
+
+    No login and no CSRF token: the token, signed with the site's key, is the authority, and
+    mail clients post here on their own (RFC 8058 one-click, body
+    ``List-Unsubscribe=One-Click``); it changes nothing but those preferences.
+    """
+    user_id, kinds = _unsubscribe_request(token)
+    db = get_session()
+    notifications.unsubscribe(db, user_id, kinds)
+    db.commit()
+    if request.form.get("List-Unsubscribe") == "One-Click":
+        return "Unsubscribed.\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
+    return render_template(
+        "notifications/unsubscribe.html",
+        token=token,
+        labels=[notifications.KIND_LABELS[k] for k in kinds if k in notifications.KIND_LABELS],
+        done=True,
+    )
 
 
 @bp.app_template_global()
@@ -78,7 +166,7 @@ def _back() -> str:
 @bp.route("/settings/notifications", methods=["GET", "POST"])
 @login_required
 def settings() -> ResponseReturnValue:
-    """Choose inbox, email or off for each kind of notification."""
+    """Choose inbox, instant email, a daily or weekly digest, or off for each kind."""
     db = get_session()
     member = current_member()
     chosen = notifications.preferences(db, member)

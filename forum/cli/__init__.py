@@ -13,6 +13,7 @@ from forum.cli import (
     content,
     db,
     digests,
+    mail,
     ops,
     recognition,
     search,
@@ -51,5 +52,6 @@ def init_app(app: Flask) -> None:
         digests.digest_group,
         articles.articles_group,
         webhooks.webhooks_group,
+        mail.mail_group,
     ):
         app.cli.add_command(command)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import smtplib
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import click
@@ -13,6 +14,7 @@ from flask.cli import with_appcontext
 from werkzeug.routing import BuildError
 
 from forum.db import new_session
+from forum.delivery import unsubscribe_headers, unsubscribe_url
 from forum.mail import MailConfigError, Mailer, build_message, parse_smtp_url
 from forum.models import Notification
 from forum.services import digests
@@ -47,6 +49,10 @@ def _link(notification: Notification) -> str | None:
         return None
 
 
+def _unsubscribe_link(app: Flask, user_id: int, kind: str) -> str:
+    return unsubscribe_url(app, user_id, [kind])
+
+
 def send_digests(app: Flask, period: str, *, now: dt.datetime | None = None) -> DigestReport:
     """Send every pending digest of ``period``; each member's items are marked once sent."""
     digests.period_length(period)
@@ -67,8 +73,14 @@ def send_digests(app: Flask, period: str, *, now: dt.datetime | None = None) -> 
             inbox_url = url_for("notifications.inbox", _external=True)
             settings_url = url_for("notifications.settings", _external=True)
             for digest in pending:
+                user_id = digest.user.id
                 text = digests.compose(
-                    digest, period, link=_link, inbox_url=inbox_url, settings_url=settings_url
+                    digest,
+                    period,
+                    link=_link,
+                    inbox_url=inbox_url,
+                    settings_url=settings_url,
+                    unsubscribe=partial(_unsubscribe_link, app, user_id),
                 )
                 try:
                     message = build_message(
@@ -77,6 +89,7 @@ def send_digests(app: Flask, period: str, *, now: dt.datetime | None = None) -> 
                         subject=text.subject,
                         text=text.text,
                         html=text.html,
+                        headers=unsubscribe_headers(unsubscribe_url(app, user_id, text.kinds)),
                     )
                 except ValueError:
                     # A stored address with a line break cannot become a header: skip this
@@ -111,7 +124,7 @@ def digest_group() -> None:
 )
 @with_appcontext
 def digest_send(period: str) -> None:
-    """Email each member who chose email for a kind their digest of unsent notifications."""
+    """Email each member who chose this period's digest for a kind their unsent notifications."""
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
         report = send_digests(app, period)

@@ -39,8 +39,8 @@ MENTIONS: list[tuple[str, str, str]] = [
 
 #: Members who asked for some kinds by email (the daily digest).
 EMAIL_PREFERENCES: dict[str, dict[str, str]] = {
-    "amara": {"mention": "email", "answer": "email"},
-    "tom": {"answer": "email", "reply": "email", "followed_tag": "email"},
+    "amara": {"mention": "daily", "answer": "daily"},
+    "tom": {"answer": "daily", "reply": "daily", "followed_tag": "daily"},
     "priya": {"badge": "off"},
 }
 

@@ -22,7 +22,13 @@ from forum.models.drafts import Draft
 from forum.models.imports import ImportRecord, PostAttribution, RelatedPost
 from forum.models.mentoring import BuddyPair, CheckIn, MemberSkill, Mentorship, MentorshipGoal
 from forum.models.moderation import ConductRevision, Flag, ModerationWarning
-from forum.models.notifications import Mention, Notification, NotificationPreference
+from forum.models.notifications import (
+    MailDelivery,
+    Mention,
+    Notification,
+    NotificationPreference,
+    PostFollow,
+)
 from forum.models.paths import LearningPath, PathEnrolment, PathStep, StepCompletion
 from forum.models.posts import (
     Answer,
@@ -89,9 +95,11 @@ __all__ = [
     "CommentVote",
     "ImportRecord",
     "LoginSession",
+    "MailDelivery",
     "Mention",
     "Notification",
     "NotificationPreference",
+    "PostFollow",
     "Post",
     "PostAttribution",
     "PostKind",

@@ -120,6 +120,8 @@ class CircleSession(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     sequence: Mapped[int] = mapped_column(default=0, server_default="0")
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The start time its members were last reminded of (a new time reminds them again).
+    reminded_for: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[UpdatedAt]
 

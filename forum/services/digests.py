@@ -1,9 +1,11 @@
-"""Email digests: the notifications each member chose to receive by email, not yet sent.
+"""Email digests: the notifications each member chose to receive in a daily or weekly digest.
 
-A member who set ``email`` for a kind gets, once per run of ``forum digest send``, one message
-listing their notifications of those kinds from the period that were not emailed before and
-that they have not already read in the inbox (nothing unread: no message); each listed
-notification is then marked ``emailed_at`` so the next run never repeats it.
+A member who set ``daily`` (or ``weekly``) for a kind gets, once per run of
+``forum digest send --period daily`` (or ``weekly``), one message listing their notifications
+of those kinds from the period that were not emailed before and that they have not already
+read in the inbox (nothing unread: no message); each listed notification is then marked
+``emailed_at`` so the next run never repeats it. Each kind's section has a link that stops
+emailing that kind (see ``forum.delivery``).
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ class DigestText:
     subject: str
     text: str
     html: str
+    #: The kinds the digest lists, in order.
+    kinds: tuple[str, ...] = ()
 
 
 def period_length(period: str) -> dt.timedelta:
@@ -66,7 +70,7 @@ def pending(session: Session, period: str, *, now: dt.datetime | None = None) ->
             & (NotificationPreference.kind == Notification.kind),
         )
         .where(
-            NotificationPreference.channel == "email",
+            NotificationPreference.channel == period,
             Notification.emailed_at.is_(None),
             Notification.read_at.is_(None),
             Notification.created_at >= since,
@@ -111,8 +115,12 @@ def compose(
     link: Callable[[Notification], str | None],
     inbox_url: str,
     settings_url: str,
+    unsubscribe: Callable[[str], str] | None = None,
 ) -> DigestText:
-    """Plain text and HTML (every member-written text escaped) for one digest."""
+    """Plain text and HTML (every member-written text escaped) for one digest.
+
+    ``unsubscribe(kind)``: the address that stops emailing that kind, under each section.
+    """
     count = len(digest.items)
     noun = "notification" if count == 1 else "notifications"
     subject = f"Your {period} forum digest: {count} {noun}"
@@ -137,6 +145,12 @@ def compose(
                 text = f'<a href="{html.escape(url, quote=True)}">{text}</a>'
             parts.append(f"<li>{text}</li>")
         parts.append("</ul>")
+        if unsubscribe is not None:
+            stop = unsubscribe(kind)
+            lines.append(f"  Stop emailing me these: {stop}")
+            parts.append(
+                f'<p><a href="{html.escape(stop, quote=True)}">Stop emailing me these</a></p>'
+            )
     lines += [
         "",
         f"Your inbox: {inbox_url}",
@@ -150,4 +164,6 @@ def compose(
         '<!doctype html><html><head><meta charset="utf-8">'
         f"<title>{html.escape(subject)}</title></head><body>" + "\n".join(parts) + "</body></html>"
     )
-    return DigestText(subject=subject, text="\n".join(lines) + "\n", html=body_html)
+    return DigestText(
+        subject=subject, text="\n".join(lines) + "\n", html=body_html, kinds=tuple(grouped)
+    )

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from forum import events
 from forum.models import Comment, Post, PostKind, TagFollow, User
+from forum.services import follows as post_follows
 from forum.services import mentions, visibility
 from forum.services.notifications import notify
 
@@ -67,13 +68,14 @@ def _what(post: Post) -> str:
 
 def _post_mentions(
     session: Session, post: Post, author: User, skip: set[int] | None = None
-) -> None:
+) -> set[int]:
+    """Members newly mentioned in ``post``; returns the ids of those told."""
     if not visibility.is_live(session, post):
         # A moderator's edit of removed content must not send its title to anyone.
-        return
+        return set()
     hidden = _hides_author(session, post, author.id)
     endpoint, params = post_link(session, post)
-    mentions.notify_mentioned(
+    told = mentions.notify_mentioned(
         session,
         body_html=post.body_html,
         subject=mentions.subject_of_post(post.id),
@@ -84,11 +86,46 @@ def _post_mentions(
         params=params,
         skip=skip or set(),
     )
+    return {user.id for user in told}
+
+
+def _tell_followers(
+    session: Session,
+    post: Post,
+    actor: User,
+    text: str,
+    *,
+    skip: set[int],
+    anchor: str | None = None,
+) -> None:
+    """Members following the question or article ``post`` belongs to, except those in ``skip``
+    (already told of the same action) and the actor; never about removed content."""
+    root = _root(session, post)
+    if not visibility.is_live(session, post) or not visibility.is_live(session, root):
+        return
+    hidden = _hides_author(session, post, actor.id)
+    endpoint, params = post_link(session, post)
+    if anchor is not None:
+        params = {**params, "_anchor": anchor}
+    for follower in post_follows.followers(session, root):
+        if follower.id in skip or follower.id == actor.id:
+            continue
+        notify(
+            session,
+            recipient=follower,
+            kind="followed_post",
+            text=text,
+            endpoint=endpoint,
+            params=params,
+            actor=None if hidden else actor,
+        )
 
 
 def question_asked(session: Session, event: events.QuestionAsked) -> None:
     """A new question: members following its tags, and members it mentions."""
     question, author = event.question, event.author
+    # The asker follows their question (anonymous or not: nobody else sees who follows).
+    post_follows.add(session, author.id, question)
     endpoint, params = post_link(session, question)
     hidden = question.is_anonymous
     tag_ids = [tag.id for tag in question.tags]
@@ -123,13 +160,36 @@ def question_asked(session: Session, event: events.QuestionAsked) -> None:
 
 
 def post_edited(session: Session, event: events.PostEdited) -> None:
-    """An edited question or answer: members newly mentioned in it."""
-    _post_mentions(session, event.post, event.editor)
+    """An edited question or answer: members newly mentioned in it, and the followers."""
+    post, editor = event.post, event.editor
+    told = _post_mentions(session, post, editor)
+    who = _name(editor, _hides_author(session, post, editor.id), ANONYMOUS_ASKER)
+    _tell_followers(
+        session,
+        post,
+        editor,
+        f"{who} edited the {_what(post)} {_title(session, post)}",
+        skip=told,
+    )
 
 
 def article_saved(session: Session, event: events.ArticleSaved) -> None:
-    """A new or edited article: members newly mentioned in it."""
-    _post_mentions(session, event.article, event.editor)
+    """A new article: its author and owner follow it. A new or edited article: members newly
+    mentioned in it; an edit: the article's followers too."""
+    article, editor = event.article, event.editor
+    if event.created:
+        for member_id in {article.author_id, article.owner_id} - {None}:
+            assert member_id is not None
+            post_follows.add(session, member_id, article)
+    told = _post_mentions(session, article, editor)
+    if not event.created:
+        _tell_followers(
+            session,
+            article,
+            editor,
+            f"{editor.display_name} edited the article {_quoted(article.title)}",
+            skip=told,
+        )
 
 
 def answer_posted(session: Session, event: events.AnswerPosted) -> None:
@@ -151,7 +211,17 @@ def answer_posted(session: Session, event: events.AnswerPosted) -> None:
         )
         if sent is not None:
             told.add(asker.id)
-    _post_mentions(session, answer, author, skip=told)
+    told |= _post_mentions(session, answer, author, skip=told)
+    if asker is not None:
+        # The asker heard of it as "answer" (or chose not to): never twice for one answer.
+        told.add(asker.id)
+    _tell_followers(
+        session,
+        answer,
+        author,
+        f"{_name(author, hidden)} answered {_quoted(question.title)}, which you follow",
+        skip=told,
+    )
 
 
 def comment_posted(session: Session, event: events.CommentAdded) -> None:
@@ -190,7 +260,7 @@ def comment_posted(session: Session, event: events.CommentAdded) -> None:
             actor=actor,
         )
         told.add(owner.id)
-    mentions.notify_mentioned(
+    mentioned = mentions.notify_mentioned(
         session,
         body_html=comment.body_html,
         subject=mentions.subject_of_comment(comment.id),
@@ -200,6 +270,15 @@ def comment_posted(session: Session, event: events.CommentAdded) -> None:
         endpoint=endpoint,
         params=params,
         skip=told,
+    )
+    told |= {user.id for user in mentioned}
+    _tell_followers(
+        session,
+        post,
+        author,
+        f"{who} commented on {title}, which you follow",
+        skip=told,
+        anchor=f"comment-{comment.id}",
     )
 
 

@@ -1,8 +1,11 @@
 """Notifications: staging them in a member's inbox, preferences per kind, marking them read.
 
 Every caller stages notifications in the same transaction as the action that causes them, with
-:func:`notify`. ``users.unread_notifications`` is a denormalised counter kept here with atomic
-UPDATEs, so the page header shows the unread count without a query of its own.
+:func:`notify`. Each kind goes where the member chose (:data:`CHANNELS`): the inbox only, the
+inbox and an instant email (queued in the same transaction, see ``forum.services.mailqueue``),
+the inbox and the daily or weekly digest (``forum.services.digests``), or nowhere.
+``users.unread_notifications`` is a denormalised counter kept here with atomic UPDATEs, so the
+page header shows the unread count without a query of its own.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from sqlalchemy.orm.util import identity_key
 
 from forum.db import utcnow
 from forum.models import Notification, NotificationPreference, User
-from forum.services import visibility
+from forum.services import mailqueue, visibility
 from forum.services.errors import NotFound, ValidationError
 
 KINDS = (
@@ -33,6 +36,8 @@ KINDS = (
     "request_fulfilled",
     "moderation",
     "article",
+    "followed_post",
+    "session_reminder",
 )
 
 #: What each kind is about, as the preferences page lists it.
@@ -50,10 +55,18 @@ KIND_LABELS: dict[str, str] = {
     "request_fulfilled": "Tutorial requests fulfilled",
     "moderation": "Moderation of my posts",
     "article": "My articles: hand-overs and reviews due",
+    "followed_post": "Activity on questions and articles I follow",
+    "session_reminder": "Reminders of circle sessions, a day before",
 }
 
-CHANNELS = ("inbox", "email", "off")
+CHANNELS = ("inbox", "instant", "daily", "weekly", "off")
+#: Channels whose notifications go out in the digest of that period.
+DIGEST_CHANNELS = ("daily", "weekly")
 DEFAULT_CHANNEL = "inbox"
+#: Kinds that reach members by email at once unless they choose otherwise.
+DEFAULT_CHANNELS: dict[str, str] = {"answer": "instant", "mention": "instant"}
+#: What an unsubscribe link moves a kind to: still in the inbox, no more email.
+UNSUBSCRIBED_CHANNEL = "inbox"
 MAX_TEXT_LENGTH = 500
 PAGE_SIZE = 30
 
@@ -81,14 +94,19 @@ def _is_sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
+def default_channel(kind: str) -> str:
+    """Where ``kind`` goes for a member who never chose."""
+    return DEFAULT_CHANNELS.get(kind, DEFAULT_CHANNEL)
+
+
 def channel_for(session: Session, user_id: int, kind: str) -> str:
-    """How this member wants ``kind`` delivered: inbox (default), email or off."""
+    """How this member wants ``kind`` delivered (one of :data:`CHANNELS`)."""
     channel = session.scalar(
         select(NotificationPreference.channel).where(
             NotificationPreference.user_id == user_id, NotificationPreference.kind == kind
         )
     )
-    return channel or DEFAULT_CHANNEL
+    return channel or default_channel(kind)
 
 
 def preferences(session: Session, user: User) -> dict[str, str]:
@@ -101,7 +119,7 @@ def preferences(session: Session, user: User) -> dict[str, str]:
             )
         )
     }
-    return {kind: chosen.get(kind, DEFAULT_CHANNEL) for kind in KINDS}
+    return {kind: chosen.get(kind, default_channel(kind)) for kind in KINDS}
 
 
 def set_preferences(session: Session, user: User, choices: Mapping[str, str]) -> None:
@@ -126,6 +144,26 @@ def set_preferences(session: Session, user: User, choices: Mapping[str, str]) ->
             session.add(NotificationPreference(user_id=user.id, kind=kind, channel=channel))
 
 
+def unsubscribe(session: Session, user_id: int, kinds: list[str]) -> list[str]:
+    """An unsubscribe link was used: stop emailing these kinds (they stay in the inbox).
+
+    Only kinds that went by email change; returns those. Unknown kinds are ignored.
+    """
+    member = session.get(User, user_id)
+    if member is None:
+        raise NotFound("There is no such member.")
+    current = preferences(session, member)
+    changed = [
+        kind
+        for kind in dict.fromkeys(kinds)
+        if kind in current and current[kind] in ("instant", *DIGEST_CHANNELS)
+    ]
+    if changed:
+        set_preferences(session, member, {kind: UNSUBSCRIBED_CHANNEL for kind in changed})
+        session.flush()
+    return changed
+
+
 def notify(
     session: Session,
     *,
@@ -135,15 +173,22 @@ def notify(
     endpoint: str,
     params: dict[str, int | str],
     actor: User | None = None,
+    ics: str | None = None,
+    mail_key: str | None = None,
 ) -> Notification | None:
-    """Stage one notification (None when recipient == actor or the member turned this kind off)."""
+    """Stage one notification (None when recipient == actor or the member turned this kind off).
+
+    On the ``instant`` channel an email is queued too, in the same transaction (with ``ics``
+    attached when given; ``mail_key`` queues it at most once).
+    """
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
     if actor is not None and actor.id == recipient.id:
         return None
     if not recipient.is_active:
         return None
-    if channel_for(session, recipient.id, kind) == "off":
+    channel = channel_for(session, recipient.id, kind)
+    if channel == "off":
         return None
     text = " ".join(text.split())
     if len(text) > MAX_TEXT_LENGTH:
@@ -159,6 +204,21 @@ def notify(
     )
     session.add(notification)
     _unread_delta(session, recipient.id, 1)
+    if channel == "instant":
+        queued = mailqueue.enqueue(
+            session,
+            recipient=recipient,
+            kind=kind,
+            subject=text,
+            text=text,
+            endpoint=endpoint,
+            params=dict(params),
+            ics=ics,
+            key=mail_key,
+        )
+        if queued is not None:
+            # Emailed on its own: never again in a digest (should the member switch to one).
+            notification.emailed_at = notification.created_at
     return notification
 
 

@@ -220,6 +220,8 @@ class QuestionPage:
     threads: dict[int, list[CommentNode]]
     my_votes: dict[int, int]
     duplicate_of: PostRow | None
+    #: Whether the viewer follows the question.
+    following: bool = False
     duplicates: list[PostRow] = field(default_factory=list)
     can_edit: bool = False
     can_answer: bool = False
@@ -369,7 +371,9 @@ def page(session: Session, question_id: int, *, viewer: User | None) -> Question
     )
     post_ids = [question.id, *(a.id for a in answers)]
     loaded = comment_service.load(session, post_ids)
-    mine, voted = vote_service.viewer_votes(session, viewer, post_ids, [c.id for c in loaded])
+    mine, voted, followed = vote_service.viewer_marks(
+        session, viewer, post_ids, [c.id for c in loaded], [question.id]
+    )
     hidden_author = question.author_id if question.is_anonymous else None
     threads = comment_service.build_threads(
         loaded, viewer=viewer, voted=voted, anonymous_author_id=hidden_author
@@ -406,6 +410,7 @@ def page(session: Session, question_id: int, *, viewer: User | None) -> Question
         threads=threads,
         my_votes=mine,
         duplicate_of=duplicate_of,
+        following=question.id in followed,
         duplicates=[p for p in related if p.id != question.duplicate_of_id],
         can_edit=posts.can_edit(viewer, question),
         can_answer=viewer is not None and question.closed_at is None and not question.is_deleted,

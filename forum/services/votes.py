@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from forum import events
-from forum.models import Comment, CommentVote, Post, User, Vote
+from forum.models import Comment, CommentVote, Post, PostFollow, User, Vote
 from forum.services import posts, visibility
 from forum.services.errors import Conflict, Forbidden, NotFound, ValidationError
 
@@ -172,7 +172,8 @@ def cast_on_comment(session: Session, *, voter: User, comment_id: int) -> VoteOu
 
 @functools.cache
 def _viewer_votes_statement() -> CompoundSelect[int, int, str]:
-    """A member's votes on some posts and comments (built once; all inputs are parameters)."""
+    """A member's votes on some posts and comments, and which of some posts they follow
+    (built once; all inputs are parameters)."""
     voter_id = bindparam("voter_id", type_=Integer)
     on_posts = select(Vote.post_id.label("target"), Vote.value, literal("p").label("kind")).where(
         Vote.user_id == voter_id, Vote.post_id.in_(bindparam("post_ids", expanding=True))
@@ -185,27 +186,50 @@ def _viewer_votes_statement() -> CompoundSelect[int, int, str]:
         CommentVote.user_id == voter_id,
         CommentVote.comment_id.in_(bindparam("comment_ids", expanding=True)),
     )
-    return union_all(on_posts, on_comments)
+    followed = select(
+        PostFollow.post_id.label("target"), literal(1).label("value"), literal("f").label("kind")
+    ).where(
+        PostFollow.user_id == voter_id,
+        PostFollow.post_id.in_(bindparam("follow_ids", expanding=True)),
+    )
+    return union_all(on_posts, on_comments, followed)
+
+
+def viewer_marks(
+    session: Session,
+    viewer: User | None,
+    post_ids: list[int],
+    comment_ids: list[int],
+    follow_ids: list[int],
+) -> tuple[dict[int, int], set[int], set[int]]:
+    """The viewer's votes on these posts (id → ±1) and comments (ids), and which of
+    ``follow_ids`` they follow, in one query."""
+    if viewer is None or not (post_ids or comment_ids or follow_ids):
+        return {}, set(), set()
+    mine: dict[int, int] = {}
+    voted: set[int] = set()
+    follows: set[int] = set()
+    params = {
+        "voter_id": viewer.id,
+        "post_ids": post_ids or [-1],
+        "comment_ids": comment_ids or [-1],
+        "follow_ids": follow_ids or [-1],
+    }
+    for target, value, kind in session.execute(_viewer_votes_statement(), params):
+        if kind == "p":
+            mine[int(target)] = int(value)
+        elif kind == "c":
+            voted.add(int(target))
+        else:
+            follows.add(int(target))
+    return mine, voted, follows
 
 
 def viewer_votes(
     session: Session, viewer: User | None, post_ids: list[int], comment_ids: list[int]
 ) -> tuple[dict[int, int], set[int]]:
     """The viewer's votes on these posts (id → ±1) and comments (ids), in one query."""
-    if viewer is None or not (post_ids or comment_ids):
-        return {}, set()
-    mine: dict[int, int] = {}
-    voted: set[int] = set()
-    params = {
-        "voter_id": viewer.id,
-        "post_ids": post_ids or [-1],
-        "comment_ids": comment_ids or [-1],
-    }
-    for target, value, kind in session.execute(_viewer_votes_statement(), params):
-        if kind == "p":
-            mine[int(target)] = int(value)
-        else:
-            voted.add(int(target))
+    mine, voted, _follows = viewer_marks(session, viewer, post_ids, comment_ids, [])
     return mine, voted
 
 

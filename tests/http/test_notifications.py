@@ -131,16 +131,17 @@ def test_settings_save_and_turn_a_kind_off(
 ) -> None:
     browser.login("asker")
     page = browser.get("/settings/notifications").get_data(as_text=True)
-    assert 'name="kind-answer" value="inbox" checked' in page
+    assert 'name="kind-answer" value="instant" checked' in page
+    assert 'name="kind-badge" value="inbox" checked' in page
     form = {f"kind-{kind}": "inbox" for kind in notifications.KINDS}
-    form.update({"kind-answer": "off", "kind-mention": "email"})
+    form.update({"kind-answer": "off", "kind-mention": "daily"})
     saved = browser.post("/settings/notifications", form)
     assert saved.status_code == 302
     page = browser.get("/settings/notifications").get_data(as_text=True)
     assert 'name="kind-answer" value="off" checked' in page
-    assert 'name="kind-mention" value="email" checked' in page
+    assert 'name="kind-mention" value="daily" checked' in page
     prefs = notifications.preferences(session, people["asker"])
-    assert prefs["answer"] == "off" and prefs["mention"] == "email"
+    assert prefs["answer"] == "off" and prefs["mention"] == "daily"
 
     bad = browser.post("/settings/notifications", {**form, "kind-badge": "carrier-pigeon"})
     assert bad.status_code == 400

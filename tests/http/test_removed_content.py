@@ -162,6 +162,8 @@ THREAD_ROUTES = [
     Route("POST", "/answers/{a}/edit", {"body": "Rewritten by someone."}),
     Route("POST", "/questions/{q}/answer", {"body": "A new answer to a removed question."}),
     Route("POST", "/posts/{q}/vote", {"value": "1"}),
+    Route("POST", "/posts/{q}/follow", {"follow": "1"}),
+    Route("POST", "/posts/{q}/follow", {"follow": "0"}),
     Route("POST", "/posts/{a}/vote", {"value": "1"}),
     Route("POST", "/posts/{a}/vote", {"value": "-1"}),
     Route("POST", "/comments/{ca}/vote"),

@@ -111,8 +111,9 @@ def test_daily_digest_is_received_and_not_sent_twice(
     alice = make_user(session, "alice", display_name="Alice A", email="alice@example.com")
     bob = make_user(session, "bob", email="bob@example.com")
     quiet = make_user(session, "quiet", email="quiet@example.com")
-    notifications.set_preferences(session, alice, {"answer": "email", "mention": "email"})
-    notifications.set_preferences(session, bob, {"reply": "email"})
+    notifications.set_preferences(session, alice, {"answer": "daily", "mention": "daily"})
+    notifications.set_preferences(session, bob, {"reply": "daily"})
+    notifications.set_preferences(session, quiet, {"answer": "inbox"})
     stage(
         session, alice, "answer", "Bob answered your question “VPN <setup> & you”", username="bob"
     )
@@ -165,7 +166,7 @@ def test_weekly_digest_covers_the_week(
     server, port = smtp_server
     use_server(app, port)
     bob = make_user(session, "bob", email="bob@example.com")
-    notifications.set_preferences(session, bob, {"reply": "email"})
+    notifications.set_preferences(session, bob, {"reply": "weekly"})
     old = stage(session, bob, "reply", "From three days ago")
     ancient = stage(session, bob, "reply", "From last month")
     session.flush()
@@ -185,7 +186,7 @@ def test_cli_prints_a_summary(app: Flask, session: Session, smtp_server: tuple[I
     server, port = smtp_server
     use_server(app, port)
     carol = make_user(session, "carol", email="carol@example.com")
-    notifications.set_preferences(session, carol, {"badge": "email"})
+    notifications.set_preferences(session, carol, {"badge": "daily"})
     stage(session, carol, "badge", "You earned the badge “Helper”")
     session.commit()
     result = app.test_cli_runner().invoke(args=["digest", "send", "--period", "daily"])
@@ -240,7 +241,7 @@ def test_a_refused_recipient_keeps_their_notifications_for_next_time(
     refused = make_user(session, "refused", email="refused@example.com")
     fine = make_user(session, "fine", email="fine@example.com")
     for member in (refused, fine):
-        notifications.set_preferences(session, member, {"answer": "email"})
+        notifications.set_preferences(session, member, {"answer": "daily"})
         stage(session, member, "answer", f"An answer for {member.username}")
     session.commit()
     report = send_digests(app, "daily")
@@ -260,7 +261,7 @@ def test_an_address_that_cannot_be_a_header_skips_only_its_member(
     broken = make_user(session, "broken", email="broken@example.com")
     fine = make_user(session, "fine", email="fine@example.com")
     for member in (broken, fine):
-        notifications.set_preferences(session, member, {"answer": "email"})
+        notifications.set_preferences(session, member, {"answer": "daily"})
         stage(session, member, "answer", f"An answer for {member.username}")
     # Stored by an older version or another tool, bypassing the address check.
     broken.email = "broken@example.com\r\nBcc: everyone@example.com"
@@ -279,7 +280,7 @@ def test_read_notifications_are_left_out_of_both_parts(
     server, port = smtp_server
     use_server(app, port)
     alice = make_user(session, "alice", display_name="Alice A", email="alice@example.com")
-    notifications.set_preferences(session, alice, {"answer": "email", "mention": "email"})
+    notifications.set_preferences(session, alice, {"answer": "daily", "mention": "daily"})
     seen = stage(session, alice, "answer", "Already seen in the inbox")
     fresh = stage(session, alice, "mention", "Carl mentioned you in “Wiki tips”")
     also_fresh = stage(session, alice, "answer", "Dana answered your question")
@@ -315,7 +316,7 @@ def test_nothing_unread_means_no_message(
     bob = make_user(session, "bob", email="bob@example.com")
     carol = make_user(session, "carol", email="carol@example.com")
     for member in (bob, carol):
-        notifications.set_preferences(session, member, {"reply": "email"})
+        notifications.set_preferences(session, member, {"reply": "daily"})
     stage(session, bob, "reply", "Read before the digest went out")
     stage(session, bob, "reply", "Also read")
     stage(session, carol, "reply", "Carol has not looked yet")
@@ -332,7 +333,7 @@ def test_nothing_unread_means_no_message(
 
 def test_pending_leaves_out_read_items(session: Session) -> None:
     dana = make_user(session, "dana", email="dana@example.com")
-    notifications.set_preferences(session, dana, {"badge": "email"})
+    notifications.set_preferences(session, dana, {"badge": "daily"})
     read = stage(session, dana, "badge", "You earned “Helper”")
     unread = stage(session, dana, "badge", "You earned “Scholar”")
     session.flush()

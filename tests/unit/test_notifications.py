@@ -78,11 +78,14 @@ def test_unknown_kind_is_refused(session: Session) -> None:
 
 def test_preferences_default_inbox_and_off_stores_nothing(session: Session) -> None:
     alice = make_user(session, "alice")
-    assert set(notifications.preferences(session, alice).values()) == {"inbox"}
-    notifications.set_preferences(session, alice, {"badge": "off", "answer": "email"})
+    defaults = notifications.preferences(session, alice)
+    # Answers to one's questions and mentions are emailed at once; the rest go to the inbox.
+    assert {k for k, v in defaults.items() if v == "instant"} == {"answer", "mention"}
+    assert {v for k, v in defaults.items() if k not in ("answer", "mention")} == {"inbox"}
+    notifications.set_preferences(session, alice, {"badge": "off", "answer": "daily"})
     session.commit()
     prefs = notifications.preferences(session, alice)
-    assert prefs["badge"] == "off" and prefs["answer"] == "email" and prefs["reply"] == "inbox"
+    assert prefs["badge"] == "off" and prefs["answer"] == "daily" and prefs["reply"] == "inbox"
     off = notifications.notify(
         session, recipient=alice, kind="badge", text="x", endpoint="main.index", params={}
     )

@@ -110,7 +110,7 @@ def test_the_inbox_and_digests_drop_notifications_about_removed_posts(
     session: Session,
 ) -> None:
     asker, mira = make_user(session, "asker"), make_user(session, "mira")
-    notifications.set_preferences(session, mira, {"mention": "email"})
+    notifications.set_preferences(session, mira, {"mention": "daily"})
     kept = make_question(session, asker, title="Which build cache do we use?", body="@mira?\n")
     gone = make_question(session, asker, title="Where is the wallabysecret kept?", body="@mira?\n")
     answer = make_answer(session, gone, asker, body="Ask @mira about it.\n")

@@ -1,0 +1,52 @@
+"""``forum mail send`` and ``forum mail reminders``: the instant-email queue, for cron or a
+worker loop."""
+
+from __future__ import annotations
+
+import smtplib
+from urllib.parse import urlsplit
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from forum import delivery
+from forum.db import new_session
+from forum.mail import MailConfigError
+from forum.services import reminders
+
+
+@click.group("mail")
+def mail_group() -> None:
+    """Instant email: send what is queued, queue the reminders that are due."""
+
+
+@mail_group.command("send")
+@with_appcontext
+def send_command() -> None:
+    """Send every queued email that is due once (retries included), then stop."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        report = delivery.send_due(app)
+    except MailConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    except (OSError, smtplib.SMTPException) as exc:
+        raise click.ClickException(f"Could not send mail: {exc}") from None
+    click.echo(report.summary())
+
+
+@mail_group.command("reminders")
+@with_appcontext
+def reminders_command() -> None:
+    """Remind members of circle sessions starting within a day (once per session and start
+    time, with the .ics attached to emailed reminders) and owners of articles due for review
+    (once per period). Emailed reminders go out after the commit or with `forum mail send`."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    domain = urlsplit(str(app.config["SITE_URL"])).hostname or "localhost"
+    with new_session(app, writes=True) as session:
+        report = reminders.run(session, domain=domain)
+        session.commit()
+    click.echo(
+        f"Reminded {report.members} member(s) of {report.sessions} circle session(s); "
+        f"told the owners of {report.articles} stale article(s)."
+    )
