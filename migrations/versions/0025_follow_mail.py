@@ -7,8 +7,8 @@
 - ``notification_preferences.channel``: ``email`` (the digest, whichever period ran) becomes
   ``daily``; the channels are now inbox, instant, daily, weekly and off.
 
-Revision ID: 0023_notify_follow_mail
-Revises: 0022_article_life
+Revision ID: 0025_follow_mail
+Revises: 0024_claim_links
 Create Date: 2026-12-12 09:00:00.000000
 """
 
@@ -19,8 +19,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0023_notify_follow_mail"
-down_revision: str | None = "0022_article_life"
+revision: str = "0025_follow_mail"
+down_revision: str | None = "0024_claim_links"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
