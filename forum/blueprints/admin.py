@@ -10,7 +10,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from forum import mail
+from forum import mail as smtp
 from forum.db import get_session
 from forum.forms.accounts import ClaimLinkForm, ConfirmForm, RoleForm
 from forum.forms.departments import DepartmentForm, MergeForm, RemoveForm
@@ -166,16 +166,16 @@ def send_claim_link(user_id: int) -> ResponseReturnValue:
     delivery = None
     if smtp_url:
         subject, text = claims.compose(user, link)
-        settings = mail.parse_smtp_url(
+        settings = smtp.parse_smtp_url(
             str(smtp_url), timeout=float(current_app.config["SMTP_TIMEOUT"])
         )
-        message = mail.build_message(
+        message = smtp.build_message(
             sender=str(current_app.config["MAIL_FROM"]),
             to=str(user.email),
             subject=subject,
             text=text,
         )
-        delivery = mail.send_after_commit(db, settings, message)
+        delivery = smtp.send_after_commit(db, settings, message)
     db.commit()
     if delivery is not None and delivery.sent:
         flash(f"A claim link is on its way to {user.email}.", "success")
