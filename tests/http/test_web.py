@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
-from werkzeug.routing import IntegerConverter, Rule
+from werkzeug.routing import AnyConverter, IntegerConverter, Rule
 
 from forum.models import Role
 from tests.conftest import Browser
@@ -21,7 +21,12 @@ def sample_url(app: Flask, rule: Rule) -> str:
     values: dict[str, Any] = {}
     for name in rule.arguments:
         converter = rule._converters[name]
-        values[name] = 1 if isinstance(converter, IntegerConverter) else "amara"
+        if isinstance(converter, IntegerConverter):
+            values[name] = 1
+        elif isinstance(converter, AnyConverter):
+            values[name] = sorted(converter.items)[0]
+        else:
+            values[name] = "amara"
     with app.test_request_context():
         from flask import url_for
 
