@@ -77,7 +77,7 @@ def register_subscribers(app: Flask) -> None:
     """Who reacts to what happens. Domain events (forum.events): reputation (critical) and
     notifications. Every commit: badges and the search index follow the rows it changed."""
     from forum import db, events, search
-    from forum.services import badges, notification_events, reputation
+    from forum.services import badges, notification_events, reputation, tokens
 
     bus = events.EventBus()
     reputation.subscribe(bus)
@@ -90,6 +90,7 @@ def register_subscribers(app: Flask) -> None:
     )
     db.carry(app, reputation.RULES_KEY, rules)
     badges.follow_commits(db.session_factory(app))
+    tokens.attribute_flushes(db.session_factory(app))
     search.init_app(app)
 
 
@@ -98,6 +99,7 @@ def register_blueprints(app: Flask) -> None:
     from forum.blueprints import (
         admin,
         analytics,
+        api,
         auth,
         badges,
         circles,
@@ -139,6 +141,7 @@ def register_blueprints(app: Flask) -> None:
         paths,
         drafts,
         uploads,
+        api,
     ):
         app.register_blueprint(area.bp)
 

@@ -8,7 +8,18 @@ from flask import Flask
 from flask.cli import FlaskGroup
 
 import forum
-from forum.cli import articles, content, db, digests, ops, recognition, search, uploads, users
+from forum.cli import (
+    articles,
+    content,
+    db,
+    digests,
+    ops,
+    recognition,
+    search,
+    tokens,
+    uploads,
+    users,
+)
 from forum.files import PRIVATE_UMASK
 
 
@@ -39,5 +50,6 @@ def init_app(app: Flask) -> None:
         ops.restore_command,
         digests.digest_group,
         articles.articles_group,
+        tokens.tokens_group,
     ):
         app.cli.add_command(command)

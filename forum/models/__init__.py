@@ -46,10 +46,12 @@ from forum.models.requests import (
 )
 from forum.models.search import SearchDocument, SearchOutbox, ZeroResultQuery
 from forum.models.sessions import LoginSession
+from forum.models.tokens import AccessToken
 from forum.models.uploads import Upload, UploadBlob
 from forum.models.users import Role, User
 
 __all__ = [
+    "AccessToken",
     "Department",
     "Draft",
     "ModerationWarning",
