@@ -262,6 +262,7 @@ def test_tags_users_search_and_notifications(app: Flask, session: Session) -> No
     session.commit()
     marked = api_send(app, "POST", "/notifications/read-all", secret).get_json()["marked"]
     assert marked == inbox["unread"]  # the one read above left, the new one came
+    session.rollback()
     assert (
         session.scalars(select(Notification).where(Notification.read_at.is_(None))).first() is None
     )
