@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import inspect
-import math
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -183,7 +182,7 @@ def rate_limit_headers(response: Response) -> Response:
     current = limiter.current_limit
     if current is None:
         return response
-    reset = max(0, math.ceil(current.reset_at - time.time()))
+    reset = max(0, int(current.reset_at - time.time()))
     response.headers["RateLimit-Limit"] = str(current.limit.amount)
     response.headers["RateLimit-Remaining"] = str(max(0, current.remaining))
     response.headers["RateLimit-Reset"] = str(reset)
