@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from forum.models import AccessToken
+from forum.models import AccessToken, AuditLog
 from forum.services import tokens
 from tests.conftest import Browser
 from tests.factories import make_user
@@ -136,3 +136,14 @@ def test_last_use_is_recorded(app: Flask, session: Session) -> None:
     session.rollback()
     used = session.scalars(select(AccessToken)).one()
     assert used.last_used_at is not None and tokens.is_usable(used)
+
+
+def test_audit_entries_written_through_a_token_name_it(session: Session) -> None:
+    member = make_user(session, "mod")
+    make_token(session, member, name="cleanup job")
+    token = session.scalars(select(AccessToken)).one()
+    tokens.act_through(session, token)
+    entry = AuditLog(actor_id=member.id, action="x", target_type="post", target_id=1, reason="r")
+    session.add(entry)
+    session.flush()
+    assert entry.reason == "r (via token cleanup job)"
