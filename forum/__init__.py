@@ -78,7 +78,7 @@ def register_subscribers(app: Flask) -> None:
     notifications and webhook deliveries (sent after the commit). Every commit: badges and
     the search index follow the rows it changed, and queued email is sent."""
     from forum import db, delivery, events, search, webhooks
-    from forum.services import badges, notification_events, reputation
+    from forum.services import badges, notification_events, reputation, tokens
     from forum.services import webhooks as webhook_events
 
     bus = events.EventBus()
@@ -93,6 +93,7 @@ def register_subscribers(app: Flask) -> None:
     )
     db.carry(app, reputation.RULES_KEY, rules)
     badges.follow_commits(db.session_factory(app))
+    tokens.attribute_flushes(db.session_factory(app))
     search.init_app(app)
     webhooks.init_app(app)
     delivery.follow_commits(app)
@@ -103,6 +104,7 @@ def register_blueprints(app: Flask) -> None:
     from forum.blueprints import (
         admin,
         analytics,
+        api,
         auth,
         badges,
         circles,
@@ -148,6 +150,7 @@ def register_blueprints(app: Flask) -> None:
         uploads,
         webhooks,
         feeds,
+        api,
     ):
         app.register_blueprint(area.bp)
 

@@ -80,6 +80,9 @@ DEFAULTS: dict[str, Any] = {
     "PREVIEW_RATE_LIMIT": "60 per minute",
     "SUGGEST_RATE_LIMIT": "120 per minute",
     "ARTICLE_RATE_LIMIT": "60 per hour",
+    # REST API (/api/v1): requests per personal access token, whatever they do (questions,
+    # answers, votes, comments and articles count against the limits above too).
+    "API_RATE_LIMIT": "300 per minute",
     # Drafts saved as members type (a save every few seconds at most), per member.
     "DRAFT_RATE_LIMIT": "30 per minute",
     # Uploads (images and attachments): where the bytes live ("folder": UPLOAD_DIR, by default

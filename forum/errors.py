@@ -25,6 +25,8 @@ MESSAGES = {
     500: ("Something went wrong", "An unexpected error happened on our side. It has been logged."),
     503: ("Busy", "forum is busier than it can handle right now. Please try again in a moment."),
 }
+#: Where the REST API answers with problem documents.
+API_PREFIX = "/api/v1"
 #: Seconds a client is asked to wait after a 503 (the database was busy).
 BUSY_RETRY_AFTER = 2
 
@@ -37,7 +39,14 @@ def _wants_json() -> bool:
 
 
 def render_error(status: int, detail: str | None = None) -> Response:
-    """An error page (or JSON for API clients) with ``status``."""
+    """An error page (or JSON for API clients) with ``status``.
+
+    Under /api/v1 it is a problem document (RFC 9457), whatever went wrong.
+    """
+    if request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/"):
+        from forum.api.core import problem_response
+
+        return problem_response(status, detail)
     title, message = MESSAGES.get(status, MESSAGES[500] if status >= 500 else MESSAGES[400])
     if _wants_json():
         response = jsonify(error=title, message=detail or message, status=status)

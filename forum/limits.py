@@ -70,3 +70,8 @@ article_writes_limited = limiter.shared_limit(
 def draft_limit() -> str:
     """The configured limit on draft saves (autosave and the "Save draft" button), per member."""
     return str(current_app.config["DRAFT_RATE_LIMIT"])
+
+
+def api_limit() -> str:
+    """The configured limit on REST API requests, per token."""
+    return str(current_app.config["API_RATE_LIMIT"])

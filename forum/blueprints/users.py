@@ -10,6 +10,7 @@ from flask import (
     flash,
     g,
     jsonify,
+    make_response,
     redirect,
     render_template,
     request,
@@ -22,9 +23,9 @@ from werkzeug.wrappers import Response
 
 from forum.db import get_session
 from forum.extensions import limiter
-from forum.forms.accounts import PasswordForm, ProfileForm
+from forum.forms.accounts import PasswordForm, ProfileForm, TokenForm
 from forum.limits import member_key, suggest_limit
-from forum.services import accounts, departments, leaderboards, logins, mentions, skills
+from forum.services import accounts, departments, leaderboards, logins, mentions, skills, tokens
 from forum.web import (
     current_member,
     current_viewer,
@@ -184,3 +185,52 @@ def logout_everywhere() -> ResponseReturnValue:
     session.clear()
     flash("You have logged out on every device.", "info")
     return redirect(url_for("auth.login"))
+
+
+def _tokens_page(form: TokenForm, secret: str | None = None) -> str:
+    user = current_member()
+    return render_template(
+        "users/tokens.html",
+        form=form,
+        secret=secret,
+        tokens=tokens.list_tokens(get_session(), user),
+        usable=tokens.is_usable,
+    )
+
+
+@bp.route("/settings/tokens", methods=["GET", "POST"])
+@login_required
+def access_tokens() -> ResponseReturnValue:
+    """Personal access tokens for the REST API: make one (its secret is shown once), see
+    when each was last used, revoke them."""
+    form = TokenForm()
+    if not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        return _tokens_page(form), status
+    db = get_session()
+    _token, secret = submit(
+        form,
+        lambda: _tokens_page(form),
+        tokens.create,
+        db,
+        user=current_member(),
+        name=form.name.data or "",
+        scopes=form.scopes(),
+        expires_in_days=form.expiry_days(),
+    )
+    db.commit()
+    # Shown on this answer only: the secret is never stored, so it cannot be shown again.
+    response = make_response(_tokens_page(TokenForm(formdata=None), secret=secret))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/settings/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int) -> ResponseReturnValue:
+    """Revoke one of one's tokens: it stops working at once."""
+    db = get_session()
+    token = tokens.revoke(db, user=current_member(), token_id=token_id)
+    db.commit()
+    flash(f"The token “{token.name}” is revoked.", "info")
+    return redirect(url_for("users.access_tokens"))

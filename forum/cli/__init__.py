@@ -17,6 +17,7 @@ from forum.cli import (
     ops,
     recognition,
     search,
+    tokens,
     uploads,
     users,
     webhooks,
@@ -53,5 +54,6 @@ def init_app(app: Flask) -> None:
         articles.articles_group,
         webhooks.webhooks_group,
         mail.mail_group,
+        tokens.tokens_group,
     ):
         app.cli.add_command(command)

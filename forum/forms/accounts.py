@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from wtforms import (
+    BooleanField,
     EmailField,
     PasswordField,
     SelectChoice,
@@ -177,3 +178,45 @@ class ClaimForm(BaseForm):
         validators=[DataRequired(message="Choose a password."), Length(max=256)],
         description="At least 10 characters; a short sentence works well.",
     )
+
+
+#: How long a new access token lasts: (days or "never", label).
+TOKEN_EXPIRY_CHOICES = [
+    ("30", "30 days"),
+    ("90", "90 days"),
+    ("365", "1 year"),
+    ("never", "Never"),
+]
+
+
+class TokenForm(BaseForm):
+    """A new personal access token for the REST API."""
+
+    name = StringField(
+        "Token name",
+        validators=[DataRequired(), Length(max=60)],
+        description="What uses it, e.g. “release notes script”.",
+    )
+    scope_read = BooleanField("Read: questions, articles, search, notifications", default=True)
+    scope_write = BooleanField("Write: ask, answer, comment, vote, edit")
+    expires = SelectField(
+        "Expires after",
+        choices=[SelectChoice(value, label) for value, label in TOKEN_EXPIRY_CHOICES],
+        validators=[DataRequired()],
+        default="90",
+    )
+
+    def scopes(self) -> list[str]:
+        """The ticked scopes."""
+        return [
+            scope
+            for scope, field in (("read", self.scope_read), ("write", self.scope_write))
+            if field.data
+        ]
+
+    def expiry_days(self) -> int | None:
+        """Days until the token expires; None for never (anything unknown is the default)."""
+        raw = self.expires.data or "90"
+        if raw == "never":
+            return None
+        return int(raw) if raw.isdigit() else 90

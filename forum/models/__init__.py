@@ -53,12 +53,14 @@ from forum.models.requests import (
 )
 from forum.models.search import SearchDocument, SearchOutbox, ZeroResultQuery
 from forum.models.sessions import LoginSession
+from forum.models.tokens import AccessToken
 from forum.models.uploads import Upload, UploadBlob
 from forum.models.users import Role, User
 from forum.models.webhooks import Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = [
     "ClaimLink",
+    "AccessToken",
     "Department",
     "Draft",
     "ModerationWarning",
