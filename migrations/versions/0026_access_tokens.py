@@ -3,8 +3,8 @@
 ``access_tokens`` keeps each token's name, scopes, expiry, last use and revocation, and the
 SHA-256 of its secret (never the secret itself).
 
-Revision ID: 0023_api_access_tokens
-Revises: 0022_article_life
+Revision ID: 0026_access_tokens
+Revises: 0025_follow_mail
 Create Date: 2026-12-12 09:00:00.000000
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0023_api_access_tokens"
-down_revision: str | None = "0022_article_life"
+revision: str = "0026_access_tokens"
+down_revision: str | None = "0025_follow_mail"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
