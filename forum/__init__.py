@@ -85,6 +85,7 @@ def register_subscribers(app: Flask) -> None:
     reputation.subscribe(bus)
     notification_events.subscribe(bus)
     webhook_events.subscribe(bus)
+    tokens.subscribe(bus)
     db.carry(app, events.BUS_KEY, bus)
     rules = reputation.configure(
         app.config["REPUTATION_RULES"],

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from forum import db
+from forum import db, events
 from forum.db import utcnow
 from forum.models import AccessToken, AuditLog, Revision, User
 from forum.services.errors import NotFound, ValidationError
@@ -118,6 +118,16 @@ def revoke_all(session: Session, user: User) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def revoke_tokens_of_deactivated(session: Session, event: events.MemberDeactivated) -> None:
+    """A member who left keeps no working token, even if they are reactivated later."""
+    revoke_all(session, event.member)
+
+
+def subscribe(bus: events.EventBus) -> None:
+    """Revoke tokens with the deactivation (critical: the two stand or fall together)."""
+    bus.subscribe(events.MemberDeactivated, revoke_tokens_of_deactivated, critical=True)
 
 
 def is_expired(token: AccessToken, now: dt.datetime | None = None) -> bool:

@@ -11,8 +11,8 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from forum.models import AccessToken, AuditLog
-from forum.services import tokens
+from forum.models import AccessToken, AuditLog, Role
+from forum.services import accounts, tokens
 from tests.conftest import Browser
 from tests.factories import make_user
 from tests.http.api_helpers import api_get, api_send, assert_problem, bearer, make_token
@@ -147,3 +147,19 @@ def test_audit_entries_written_through_a_token_name_it(session: Session) -> None
     session.add(entry)
     session.flush()
     assert entry.reason == "r (via token cleanup job)"
+
+
+def test_deactivation_revokes_every_token_and_reactivation_restores_none(
+    app: Flask, session: Session
+) -> None:
+    boss = make_user(session, "boss", role=Role.ADMIN)
+    leaver = make_user(session, "leaver")
+    first = make_token(session, leaver, name="ci")
+    make_token(session, leaver, name="bot")
+    accounts.deactivate(session, actor=boss, member=leaver)
+    session.commit()
+    rows = session.scalars(select(AccessToken).where(AccessToken.user_id == leaver.id)).all()
+    assert len(rows) == 2 and all(row.revoked_at is not None for row in rows)
+    accounts.reactivate(session, actor=boss, member=leaver)
+    session.commit()
+    assert_problem(api_get(app, "/questions", first), 401)

@@ -116,10 +116,14 @@ WIRING: dict[type[events.Event], set[str]] = {
     events.ArticleStale: {"webhook_article_stale"},
     events.TutorialRequested: {"webhook_tutorial_requested"},
     events.CircleSessionScheduled: {"webhook_circle_session_scheduled"},
-    # Nothing in the app holds credentials of its own yet; API tokens will subscribe.
-    events.MemberDeactivated: set(),
+    events.MemberDeactivated: {"revoke_tokens_of_deactivated"},
     events.MemberReactivated: set(),
 }
+
+
+#: Subscribers whose work is part of the action: the reputation ledger, and revoking a departed
+#: member's access tokens (a deactivation that left a token working must not commit).
+CRITICAL_MODULES = ("reputation", "tokens")
 
 
 def test_the_app_wires_every_event_to_its_subscribers(session: Session) -> None:
@@ -130,7 +134,7 @@ def test_the_app_wires_every_event_to_its_subscribers(session: Session) -> None:
         assert {s.handler.__name__ for s in subscribers} == names, event_type
         for s in subscribers:
             # Reputation is part of the action; notifications are side effects.
-            assert s.critical == s.handler.__module__.endswith("reputation"), s.handler
+            assert s.critical == s.handler.__module__.endswith(CRITICAL_MODULES), s.handler
 
 
 # --- each event's subscribers at work ---------------------------------------------------------
