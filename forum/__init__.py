@@ -77,7 +77,7 @@ def register_subscribers(app: Flask) -> None:
     """Who reacts to what happens. Domain events (forum.events): reputation (critical) and
     notifications. Every commit: badges and the search index follow the rows it changed."""
     from forum import db, events, search
-    from forum.services import badges, notification_events, reputation
+    from forum.services import badges, close_votes, notification_events, reputation
 
     bus = events.EventBus()
     reputation.subscribe(bus)
@@ -89,6 +89,7 @@ def register_subscribers(app: Flask) -> None:
         app.config["NEW_SITE_POSTS"],
     )
     db.carry(app, reputation.RULES_KEY, rules)
+    db.carry(app, close_votes.CONFIG_KEY, int(app.config["CLOSE_VOTES"]))
     badges.follow_commits(db.session_factory(app))
     search.init_app(app)
 

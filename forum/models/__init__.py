@@ -20,7 +20,7 @@ from forum.models.departments import Department
 from forum.models.drafts import Draft
 from forum.models.imports import ImportRecord, PostAttribution, RelatedPost
 from forum.models.mentoring import BuddyPair, CheckIn, MemberSkill, Mentorship, MentorshipGoal
-from forum.models.moderation import ConductRevision, Flag, ModerationWarning
+from forum.models.moderation import CloseVote, ConductRevision, Flag, ModerationWarning
 from forum.models.notifications import Mention, Notification, NotificationPreference
 from forum.models.paths import LearningPath, PathEnrolment, PathStep, StepCompletion
 from forum.models.posts import (
@@ -54,6 +54,7 @@ __all__ = [
     "Draft",
     "ModerationWarning",
     "Flag",
+    "CloseVote",
     "ConductRevision",
     "BuddyPair",
     "CheckIn",

@@ -32,6 +32,8 @@ KINDS = (
     "followed_tag",
     "request_fulfilled",
     "moderation",
+    "flag",
+    "flag_outcome",
     "article",
 )
 
@@ -49,6 +51,8 @@ KIND_LABELS: dict[str, str] = {
     "followed_tag": "New questions in tags I follow",
     "request_fulfilled": "Tutorial requests fulfilled",
     "moderation": "Moderation of my posts",
+    "flag": "New flags to handle (moderators)",
+    "flag_outcome": "What the moderators decided about my flags",
     "article": "My articles: hand-overs and reviews due",
 }
 
