@@ -11,7 +11,7 @@ from flask_login import login_required
 
 from forum.db import get_session
 from forum.forms.moderation import ConductForm, FlagForm, ModerationActionForm
-from forum.models import Comment, Flag, Post
+from forum.models import Comment, Post
 from forum.services import close_votes, conduct, moderation, reputation
 from forum.services.comments import CommentRow
 from forum.services.errors import Conflict, ValidationError
@@ -221,12 +221,7 @@ def act(flag_id: int, action: str) -> ResponseReturnValue:
         return _queue_errors(flag_id, form.errors, form)
     if action in moderation.DESTRUCTIVE and form.confirmed.data != "yes":
         # Hiding and deleting take a second step: a page that says what happens (no script).
-        found = db.get(Flag, flag_id)
-        if found is None:
-            abort(404, "There is no such flag.")
-        target = moderation.load_target(
-            db, found.target_type, found.target_id, include_deleted=True
-        )
+        target = moderation.flagged_target(db, moderator=moderator, flag_id=flag_id)
         return render_template(
             "moderation/confirm.html",
             action=action,

@@ -400,6 +400,17 @@ def queue(session: Session, *, viewer: User) -> list[QueueItem]:
     return items[:QUEUE_LIMIT]
 
 
+def flagged_target(session: Session, *, moderator: User, flag_id: int) -> Target:
+    """The target of an open flag, for a moderator about to act on it (a confirmation step)."""
+    _require_moderator(moderator)
+    found = session.get(Flag, flag_id)
+    if found is None:
+        raise NotFound("There is no such flag.")
+    if found.status != "open":
+        raise Conflict("These flags were already handled by a moderator.")
+    return load_target(session, found.target_type, found.target_id, include_deleted=True)
+
+
 @dataclass
 class Outcome:
     """What a queue action did."""

@@ -299,6 +299,10 @@ def flags_resolved(session: Session, event: events.FlagsResolved) -> None:
         "helpful": "marked helpful: the moderators acted on it",
         "declined": "declined: the moderators found no action needed",
     }[event.outcome]
+    # Removed content is not named again.
+    what = f"the {event.subject} " + (
+        _quoted(event.title) if event.title else "(since removed)"
+    )
     for reporter_id in sorted(set(event.reporter_ids)):
         reporter = session.get(User, reporter_id)
         if reporter is None:
@@ -307,7 +311,7 @@ def flags_resolved(session: Session, event: events.FlagsResolved) -> None:
             session,
             recipient=reporter,
             kind="flag_outcome",
-            text=f"Your flag on the {event.subject} {_quoted(event.title)} was {verdict}",
+            text=f"Your flag on {what} was {verdict}",
             endpoint="moderation.my_flags",
             params={},
         )
