@@ -567,9 +567,9 @@ def reopen(question_id: int) -> ResponseReturnValue:
 def withdraw_close_vote(question_id: int) -> ResponseReturnValue:
     """Take back one's pending vote to close (or reopen) a question."""
     db = get_session()
-    question = close_votes.withdraw(db, voter=current_member(), question_id=question_id)
+    question, withdrawn = close_votes.withdraw(db, voter=current_member(), question_id=question_id)
     db.commit()
-    flash("Your vote is withdrawn.", "info")
+    flash("Your vote is withdrawn." if withdrawn else "You had no vote to withdraw.", "info")
     return redirect(question_url(question))
 
 

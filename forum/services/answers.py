@@ -114,8 +114,9 @@ def delete(session: Session, *, actor: User, answer_id: int) -> Answer:
 def undelete(session: Session, *, actor: User, answer_id: int) -> Answer:
     """Restore a deleted answer (moderators)."""
     found = get(session, answer_id, viewer=actor)
-    if found.is_deleted:
-        posts.undelete(session, actor=actor, post=found)
+    was_deleted = found.is_deleted
+    posts.undelete(session, actor=actor, post=found)  # moderators only
+    if was_deleted:
         audit.record(
             session, actor=actor, action="post.undelete", target_type="post", target_id=found.id
         )

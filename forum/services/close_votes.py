@@ -222,16 +222,16 @@ def vote_reopen(session: Session, *, voter: User, question_id: int) -> VoteResul
     return VoteResult(question, len(votes), limit, True)
 
 
-def withdraw(session: Session, *, voter: User, question_id: int) -> Question:
-    """Take back one's pending vote (close or reopen) on a question."""
+def withdraw(session: Session, *, voter: User, question_id: int) -> tuple[Question, bool]:
+    """Take back one's pending vote (close or reopen) on a question; whether there was one."""
     question = _question(session, voter, question_id)
     kind = "close" if question.closed_at is None else "reopen"
     mine = next((v for v in pending(session, question.id, kind) if v.voter_id == voter.id), None)
     if mine is None:
-        raise Conflict(f"You have no vote to {kind} this question.")
+        return question, False
     session.delete(mine)
     session.flush()
-    return question
+    return question, True
 
 
 def _record(session: Session, question: Question, action: str, reason: str) -> None:

@@ -300,9 +300,7 @@ def flags_resolved(session: Session, event: events.FlagsResolved) -> None:
         "declined": "declined: the moderators found no action needed",
     }[event.outcome]
     # Removed content is not named again.
-    what = f"the {event.subject} " + (
-        _quoted(event.title) if event.title else "(since removed)"
-    )
+    what = f"the {event.subject} " + (_quoted(event.title) if event.title else "(since removed)")
     for reporter_id in sorted(set(event.reporter_ids)):
         reporter = session.get(User, reporter_id)
         if reporter is None:

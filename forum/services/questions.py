@@ -844,8 +844,9 @@ def delete(session: Session, *, actor: User, question_id: int) -> Question:
 def undelete(session: Session, *, actor: User, question_id: int) -> Question:
     """Restore a deleted question (moderators)."""
     question = get(session, question_id, viewer=actor)
-    if question.is_deleted:
-        posts.undelete(session, actor=actor, post=question)
+    was_deleted = question.is_deleted
+    posts.undelete(session, actor=actor, post=question)  # moderators only
+    if was_deleted:
         audit.record(
             session, actor=actor, action="post.undelete", target_type="post", target_id=question.id
         )

@@ -113,7 +113,9 @@ def test_reopen_votes_reopen_a_closed_question(
     app: Flask, session: Session, world: dict[str, Any]
 ) -> None:
     assert _as(app, "mod").post(f"/questions/{world['q']}", {}).status_code in (405, 400)
-    moderator_close = _as(app, "mod").post(f"/questions/{world['q']}/close", {"reason": "off-topic"})
+    moderator_close = _as(app, "mod").post(
+        f"/questions/{world['q']}/close", {"reason": "off-topic"}
+    )
     assert moderator_close.status_code == 302
     assert _question(session, world["q"]).closed_at is not None
     page = _as(app, "v1").get(f"/questions/{world['q']}").get_data(as_text=True)
@@ -149,4 +151,6 @@ def test_the_review_queue_lists_questions_with_pending_votes(
     assert "How do I rotate the staging database password?" not in page
     moderator = _as(app, "mod")
     assert 'href="/moderation/close-votes"' in moderator.get("/moderation").get_data(as_text=True)
-    assert "Rotating the password" in moderator.get("/moderation/close-votes").get_data(as_text=True)
+    assert "Rotating the password" in moderator.get("/moderation/close-votes").get_data(
+        as_text=True
+    )

@@ -66,7 +66,9 @@ def test_moderators_are_told_of_a_new_flag_and_see_the_queue_size(
     _flag(app, session, f"post:{world['a']}")
     for moderator in ("mod", "boss"):
         texts = _inbox(session, moderator, "flag")
-        assert texts == ["New flag (rude or abusive) on the answer “How do I rotate the staging password?”"]
+        assert texts == [
+            "New flag (rude or abusive) on the answer “How do I rotate the staging password?”"
+        ]
         assert "Rita" not in texts[0]
     assert _inbox(session, "reader", "flag") == []
     header = _as(app, "mod").get("/").get_data(as_text=True)
@@ -187,15 +189,15 @@ def test_the_anonymous_asker_is_told_of_a_reveal_without_who_or_why(
     app: Flask, session: Session, world: dict[str, Any]
 ) -> None:
     asker = make_user(session, "shy", display_name="Shy Asker")
-    question = make_question(session, asker, title="Is it fine to ask this quietly?", anonymous=True)
+    question = make_question(
+        session, asker, title="Is it fine to ask this quietly?", anonymous=True
+    )
     session.commit()
     response = _as(app, "mod").post(
         f"/questions/{question.id}/reveal", {"reason": "A harassment report names this thread"}
     )
     assert response.status_code == 200 and "Shy Asker" in response.get_data(as_text=True)
-    notes = session.scalars(
-        select(Notification).where(Notification.recipient_id == asker.id)
-    ).all()
+    notes = session.scalars(select(Notification).where(Notification.recipient_id == asker.id)).all()
     assert len(notes) == 1
     assert "A moderator looked up that you asked" in notes[0].text
     assert "Mo Derator" not in notes[0].text and "harassment" not in notes[0].text
