@@ -78,7 +78,7 @@ def register_subscribers(app: Flask) -> None:
     notifications and webhook deliveries (sent after the commit). Every commit: badges and
     the search index follow the rows it changed, and queued email is sent."""
     from forum import db, delivery, events, search, webhooks
-    from forum.services import badges, notification_events, reputation, tokens
+    from forum.services import badges, close_votes, notification_events, reputation, tokens
     from forum.services import webhooks as webhook_events
 
     bus = events.EventBus()
@@ -93,6 +93,7 @@ def register_subscribers(app: Flask) -> None:
         app.config["NEW_SITE_POSTS"],
     )
     db.carry(app, reputation.RULES_KEY, rules)
+    db.carry(app, close_votes.CONFIG_KEY, int(app.config["CLOSE_VOTES"]))
     badges.follow_commits(db.session_factory(app))
     tokens.attribute_flushes(db.session_factory(app))
     search.init_app(app)

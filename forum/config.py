@@ -66,6 +66,9 @@ DEFAULTS: dict[str, Any] = {
     # A site holding fewer questions and articles than this counts as new: every member may
     # create tags whatever their reputation, since nobody has any yet (0: never relaxed).
     "NEW_SITE_POSTS": 50,
+    # Votes of members with the "vote to close" privilege that close an open question (or
+    # reopen a closed one); a moderator closes and reopens at once.
+    "CLOSE_VOTES": 3,
     # Q&A: per-member limits on new questions and answers, votes and comments.
     "POST_RATE_LIMIT": "20 per hour",
     "VOTE_RATE_LIMIT": "120 per hour",

@@ -205,6 +205,35 @@ class MemberReactivated(Event):
     actor: User | None
 
 
+@dataclass(frozen=True)
+class ContentFlagged(Event):
+    """A member flagged a post or comment for the moderators."""
+
+    flag_id: int
+    reporter_id: int
+    #: What was flagged ("question", "answer", "comment", ...) and the title it belongs to.
+    subject: str
+    title: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class FlagsResolved(Event):
+    """A moderator resolved flags: ``outcome`` is "helpful" or "declined"."""
+
+    reporter_ids: tuple[int, ...]
+    outcome: str
+    subject: str
+    title: str
+
+
+@dataclass(frozen=True)
+class AuthorRevealed(Event):
+    """A moderator looked up who asked an anonymous question (who and why stay in the log)."""
+
+    question: Post
+
+
 E = TypeVar("E", bound=Event)
 Handler = Callable[[Session, Any], None]
 

@@ -12,7 +12,7 @@ from flask_login import login_required
 from forum.db import get_session
 from forum.forms.moderation import ConductForm, FlagForm, ModerationActionForm
 from forum.models import Comment, Post
-from forum.services import conduct, moderation
+from forum.services import close_votes, conduct, moderation, reputation
 from forum.services.comments import CommentRow
 from forum.services.errors import Conflict, ValidationError
 from forum.services.posts import PostRow
@@ -59,6 +59,21 @@ def flag_url(kind: str, obj: Post | Comment | PostRow | CommentRow) -> str | Non
         return None
     # Called for every post and comment on a page: the memoised builder.
     return cached_url_for("moderation.new_flag", target=f"{kind}:{obj.id}")
+
+
+@bp.app_template_global()
+def open_flags_count() -> int:
+    """How many flags wait, for the header of moderators' pages (one count, moderators only)."""
+    user = current_viewer()
+    if user is None or not user.is_moderator:
+        return 0
+    return moderation.open_flag_count(get_session())
+
+
+@bp.app_template_global()
+def may_vote_close() -> bool:
+    """Whether the member has the "vote to close" privilege (no query)."""
+    return reputation.can(current_viewer(), "vote_close")
 
 
 @bp.get("/conduct")
@@ -204,6 +219,17 @@ def act(flag_id: int, action: str) -> ResponseReturnValue:
     form = ModerationActionForm()
     if not form.validate_on_submit():
         return _queue_errors(flag_id, form.errors, form)
+    if action in moderation.DESTRUCTIVE and form.confirmed.data != "yes":
+        # Hiding and deleting take a second step: a page that says what happens (no script).
+        target = moderation.flagged_target(db, moderator=moderator, flag_id=flag_id)
+        return render_template(
+            "moderation/confirm.html",
+            action=action,
+            flag_id=flag_id,
+            target=target,
+            note=form.note.data or "",
+            page_url=_page_url(target),
+        )
     outcome = submit(
         form,
         lambda: _queue_errors(flag_id, form.errors, form),
@@ -214,17 +240,21 @@ def act(flag_id: int, action: str) -> ResponseReturnValue:
         action=action,
         note=form.note.data or "",
         warning=form.warning.data or "",
+        resolve=bool(form.resolve.data),
     )
     db.commit()
     if action == "edit" and outcome.target.edit_endpoint:
         flash("The flags are resolved. Edit the post; the edit is kept in its history.", "info")
         return redirect(url_for(outcome.target.edit_endpoint, **outcome.target.edit_params))
+    warned = "The member has been sent the moderators' note."
+    if action == "warn" and not outcome.resolved:
+        warned += f" The flags stay open; the {outcome.target.label} stays visible."
     flash(
         {
-            "dismiss": "Flags dismissed: no action needed.",
+            "dismiss": "Flags dismissed: no action needed. The flaggers are told it was declined.",
             "hide": f"The {outcome.target.label} is hidden from members.",
             "delete": f"The {outcome.target.label} is deleted.",
-            "warn": "The member has been sent the moderators' note.",
+            "warn": warned,
         }[action],
         "success",
     )
@@ -285,4 +315,25 @@ def audit() -> ResponseReturnValue:
         action=action,
         actions=moderation.audit_actions(db),
         labels=moderation.ACTION_LABELS,
+    )
+
+
+@bp.get("/flags/mine")
+@login_required
+def my_flags() -> ResponseReturnValue:
+    """The member's own flags and what the moderators decided about each."""
+    return render_template(
+        "moderation/my_flags.html",
+        flags=moderation.my_flags(get_session(), current_member()),
+        reasons=moderation.REASONS,
+    )
+
+
+@bp.get("/moderation/close-votes")
+@login_required
+def close_votes_queue() -> ResponseReturnValue:
+    """Questions with pending close or reopen votes (members with the privilege, moderators)."""
+    entries = close_votes.review_queue(get_session(), viewer=current_member())
+    return render_template(
+        "moderation/close_votes.html", entries=entries, needed=close_votes.needed(get_session())
     )

@@ -33,7 +33,7 @@ from forum.forms.questions import (
 from forum.limits import history_limited, member_key, post_limit
 from forum.models import Post, PostKind
 from forum.security import is_page_view
-from forum.services import answers, drafts, posts, questions, revisions
+from forum.services import answers, close_votes, drafts, posts, questions, reputation, revisions
 from forum.services import tags as tag_service
 from forum.services.posts import PostRow
 from forum.services.questions import TAB_LABELS, Tab
@@ -406,12 +406,28 @@ def accept(answer_id: int) -> ResponseReturnValue:
     return redirect(question_url(question) + f"#post-{answer_id}")
 
 
-@bp.post("/answers/<int:answer_id>/delete")
+@bp.route("/answers/<int:answer_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete_answer(answer_id: int) -> ResponseReturnValue:
-    """Delete an answer (its author or a moderator)."""
+    """Delete an answer (its author or a moderator), after a confirmation page."""
     db = get_session()
-    found = answers.delete(db, actor=current_member(), answer_id=answer_id)
+    member = current_member()
+    if request.method == "GET":
+        found = answers.get(db, answer_id, viewer=member)
+        posts.require_can_delete(member, found)
+        question = questions.get(db, found.parent_id or 0, viewer=member)
+        back = question_url(question) + f"#post-{found.id}"
+        if found.is_deleted:
+            return redirect(back)
+        return render_template(
+            "questions/delete.html",
+            what="answer",
+            title=question.title,
+            action=url_for("questions.delete_answer", answer_id=found.id),
+            back=back,
+            own=member.id == found.author_id,
+        )
+    found = answers.delete(db, actor=member, answer_id=answer_id)
     db.commit()
     flash("The answer is deleted. A moderator can restore it.", "info")
     return redirect(url_for("questions.detail", question_id=found.parent_id))
@@ -428,12 +444,26 @@ def undelete_answer(answer_id: int) -> ResponseReturnValue:
     return redirect(url_for("questions.detail", question_id=found.parent_id) + f"#post-{found.id}")
 
 
-@bp.post("/questions/<int:question_id>/delete")
+@bp.route("/questions/<int:question_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete(question_id: int) -> ResponseReturnValue:
-    """Delete a question (its author or a moderator)."""
+    """Delete a question (its author or a moderator), after a confirmation page."""
     db = get_session()
-    questions.delete(db, actor=current_member(), question_id=question_id)
+    member = current_member()
+    if request.method == "GET":
+        question = questions.get(db, question_id, viewer=member)
+        posts.require_can_delete(member, question)
+        if question.is_deleted:
+            return redirect(question_url(question))
+        return render_template(
+            "questions/delete.html",
+            what="question",
+            title=question.title,
+            action=url_for("questions.delete", question_id=question.id),
+            back=question_url(question),
+            own=member.id == question.author_id,
+        )
+    questions.delete(db, actor=member, question_id=question_id)
     db.commit()
     flash("The question is deleted. A moderator can restore it.", "info")
     return redirect(url_for("questions.index"))
@@ -450,46 +480,96 @@ def undelete(question_id: int) -> ResponseReturnValue:
     return redirect(question_url(question))
 
 
-@bp.route("/questions/<int:question_id>/close", methods=["GET", "POST"])
-@moderator_required
-def close(question_id: int) -> ResponseReturnValue:
-    """Close a question as a duplicate, off-topic or needing detail (moderators)."""
-    moderator = current_member()
+def _render_close(
+    form: CloseForm, question_id: int, searched: bool = False, status: int = 200
+) -> ResponseReturnValue:
+    member = current_member()
     db = get_session()
-    question = questions.get(db, question_id, viewer=moderator)
-    form = CloseForm()
-    if request.method == "GET":
-        return render_template("questions/close.html", form=form, question=question)
-    if not form.validate_on_submit():
-        return render_template("questions/close.html", form=form, question=question), 400
-    submit(
-        form,
-        lambda: render_template(
+    question = questions.get(db, question_id, viewer=member)
+    chosen = form.duplicate_of.data if isinstance(form.duplicate_of.data, int) else None
+    form.duplicate_of.choices = [
+        (found_id, title)
+        for found_id, title in close_votes.find_originals(
+            db, question.id, form.find.data or "", keep=chosen
+        )
+    ]
+    return (
+        render_template(
             "questions/close.html",
             form=form,
-            question=questions.get(db, question_id, viewer=moderator),
+            question=question,
+            tally=close_votes.tally(db, question, member),
+            searched=searched or bool(form.find.data),
         ),
-        questions.close,
+        status,
+    )
+
+
+@bp.route("/questions/<int:question_id>/close", methods=["GET", "POST"])
+@login_required
+def close(question_id: int) -> ResponseReturnValue:
+    """Close a question as a duplicate, off-topic or needing detail: moderators at once,
+    members with the "vote to close" privilege by voting."""
+    member = current_member()
+    db = get_session()
+    reputation.require(member, "vote_close")
+    question = questions.get(db, question_id, viewer=member)
+    if question.is_deleted:
+        abort(404)
+    form = CloseForm()
+    if request.method == "GET":
+        # The search for a duplicate's original is a form of its own (GET, no script): its
+        # results come back as choices in the close form.
+        form.find.data = request.args.get("find", "").strip()[:200]
+        if form.find.data:
+            form.reason.data = "duplicate"
+        return _render_close(form, question_id)
+    if not form.validate_on_submit():
+        return _render_close(form, question_id, status=400)
+    result = submit(
+        form,
+        lambda: _render_close(form, question_id),
+        close_votes.vote_close,
         db,
-        moderator=moderator,
+        voter=member,
         question_id=question_id,
         reason=form.reason.data or "",
-        note=form.note.data or "",
-        duplicate_of_id=form.duplicate_of.data,
+        duplicate_of_id=form.duplicate_of.data if form.reason.data == "duplicate" else None,
+        note=form.note.data or "" if member.is_moderator else "",
     )
     db.commit()
-    flash("The question is closed.", "success")
+    if result.decided:
+        flash("The question is closed.", "success")
+    else:
+        flash(
+            f"Your vote to close is counted: {result.count} of {result.needed}.",
+            "success",
+        )
     return redirect(question_url(question))
 
 
 @bp.post("/questions/<int:question_id>/reopen")
 @login_required
 def reopen(question_id: int) -> ResponseReturnValue:
-    """Reopen a closed question (moderators)."""
+    """Reopen a closed question: moderators at once, privileged members by voting."""
     db = get_session()
-    question = questions.reopen(db, moderator=current_member(), question_id=question_id)
+    result = close_votes.vote_reopen(db, voter=current_member(), question_id=question_id)
     db.commit()
-    flash("The question is open again.", "success")
+    if result.decided:
+        flash("The question is open again.", "success")
+    else:
+        flash(f"Your vote to reopen is counted: {result.count} of {result.needed}.", "success")
+    return redirect(question_url(result.question))
+
+
+@bp.post("/questions/<int:question_id>/close-vote/withdraw")
+@login_required
+def withdraw_close_vote(question_id: int) -> ResponseReturnValue:
+    """Take back one's pending vote to close (or reopen) a question."""
+    db = get_session()
+    question, withdrawn = close_votes.withdraw(db, voter=current_member(), question_id=question_id)
+    db.commit()
+    flash("Your vote is withdrawn." if withdrawn else "You had no vote to withdraw.", "info")
     return redirect(question_url(question))
 
 

@@ -19,6 +19,7 @@ from forum.db import utcnow
 from forum.demo.activity import Timeline, date_badges, date_members
 from forum.demo.circles import load_circles
 from forum.demo.mentoring import load_mentoring
+from forum.demo.moderation import load_moderation
 from forum.demo.notifications import load_notifications
 from forum.demo.paths import load_paths
 from forum.demo.people import PEOPLE
@@ -97,6 +98,7 @@ def load(
     result.counts["learning circles"] = load_circles(session, progress=progress)
     result.counts["mentorships"] = load_mentoring(session, progress=progress)
     result.counts["learning paths"] = load_paths(session, progress=progress)
+    result.counts["close votes and resolved flags"] = load_moderation(session, progress=progress)
     result.counts["notifications"] = load_notifications(session, progress=progress)
     date_members(session, joined, timeline.now)
     # Keep this step last: reputation and badges follow from everything loaded above.

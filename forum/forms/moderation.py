@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wtforms import HiddenField, RadioField, SelectChoice, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, RadioField, SelectChoice, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from forum.forms import BaseForm
@@ -37,6 +37,10 @@ class ModerationActionForm(BaseForm):
         description="Why, in a few words.",
     )
     warning = TextAreaField("Warning sent to the member", validators=[Length(max=MAX_WARNING)])
+    #: For a warning: also resolve the flags (as helpful) while the content stays visible.
+    resolve = BooleanField("Also resolve the flags as helpful")
+    #: For hiding and deleting: the moderator confirmed on the confirmation step.
+    confirmed = HiddenField()
 
 
 class ConductForm(BaseForm):

@@ -5,13 +5,13 @@ from __future__ import annotations
 from wtforms import (
     BooleanField,
     HiddenField,
-    IntegerField,
+    RadioField,
     SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, Optional
 
 from forum.forms import BaseForm
 from forum.services.questions import CloseReason
@@ -111,7 +111,11 @@ class CommentForm(BaseForm):
 
 
 class CloseForm(BaseForm):
-    """A moderator closes a question."""
+    """A moderator closes a question, or a member with the privilege votes to close it.
+
+    A duplicate's original is chosen among the results of a search (the ``find`` box and
+    its "Search" button, which re-show the form without closing anything).
+    """
 
     reason = SelectField(
         "Reason",
@@ -119,10 +123,17 @@ class CloseForm(BaseForm):
         validators=[DataRequired("Choose why the question is closed.")],
         default="needs-detail",
     )
-    duplicate_of = IntegerField(
-        "Original question number",
-        validators=[Optional(), NumberRange(min=1)],
-        description="For duplicates: the number in the original question's address.",
+    find = StringField(
+        "Search for the original question",
+        validators=[Optional(), Length(max=200)],
+        description="For duplicates: words from its title, or its address.",
+    )
+    duplicate_of = RadioField(
+        "Original question",
+        coerce=int,
+        validate_choice=False,
+        validators=[Optional()],
+        description="For duplicates: the question that already has the answer.",
     )
     note = TextAreaField(
         "Note to the asker",

@@ -21,7 +21,7 @@ from forum.models.departments import Department
 from forum.models.drafts import Draft
 from forum.models.imports import ImportRecord, PostAttribution, RelatedPost
 from forum.models.mentoring import BuddyPair, CheckIn, MemberSkill, Mentorship, MentorshipGoal
-from forum.models.moderation import ConductRevision, Flag, ModerationWarning
+from forum.models.moderation import CloseVote, ConductRevision, Flag, ModerationWarning
 from forum.models.notifications import (
     MailDelivery,
     Mention,
@@ -65,6 +65,7 @@ __all__ = [
     "Draft",
     "ModerationWarning",
     "Flag",
+    "CloseVote",
     "ConductRevision",
     "BuddyPair",
     "CheckIn",

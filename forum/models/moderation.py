@@ -12,6 +12,7 @@ from forum.models.posts import Comment, Post
 from forum.models.users import User
 
 _OPEN = text("status = 'open'")
+_PENDING = text("settled_at IS NULL")
 
 
 class Flag(Base):
@@ -61,6 +62,14 @@ class Flag(Base):
     comment: Mapped[Comment | None] = relationship()
 
     @property
+    def outcome(self) -> str | None:
+        """What the flagger is told: "helpful" (a moderator acted on it), "declined", or None
+        while it is open."""
+        if self.status == "open" or self.resolution is None:
+            return None
+        return "declined" if self.resolution == "dismissed" else "helpful"
+
+    @property
     def target_type(self) -> str:
         """Either "post" or "comment", as the audit log names targets."""
         return "post" if self.post_id is not None else "comment"
@@ -106,3 +115,44 @@ class ConductRevision(Base):
     created_at: Mapped[CreatedAt]
 
     editor: Mapped[User | None] = relationship()
+
+
+class CloseVote(Base):
+    """A privileged member's vote to close an open question, or to reopen a closed one.
+
+    A vote is pending until the question closes (or reopens): then every pending vote of that
+    kind is settled (``settled_at``), and the next round starts from none.
+    """
+
+    __tablename__ = "close_votes"
+    __table_args__ = (
+        CheckConstraint("kind IN ('close', 'reopen')", name="kind"),
+        Index("ix_close_votes_question_id", "question_id"),
+        Index("ix_close_votes_voter_id", "voter_id"),
+        # One pending vote of each kind per member per question.
+        Index(
+            "uq_close_votes_pending",
+            "question_id",
+            "voter_id",
+            "kind",
+            unique=True,
+            sqlite_where=_PENDING,
+            postgresql_where=_PENDING,
+        ),
+    )
+
+    id: Mapped[IntPK]
+    question_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    voter_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(8))
+    #: For close votes: one of the moderators' close reasons.
+    reason: Mapped[str | None] = mapped_column(String(32))
+    #: For duplicate votes: the original question the voter chose.
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id", ondelete="SET NULL"))
+    settled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[CreatedAt]
+
+    voter: Mapped[User] = relationship(foreign_keys=[voter_id])
+
+    def __repr__(self) -> str:
+        return f"<CloseVote {self.kind} {self.question_id} by {self.voter_id}>"

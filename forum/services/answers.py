@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from forum import events
 from forum.db import utcnow
 from forum.models import Answer, Post, Question, User
-from forum.services import posts, revisions, visibility
+from forum.services import audit, posts, revisions, visibility
 from forum.services import questions as question_service
 from forum.services.errors import Forbidden, NotFound, ValidationError
 
@@ -98,14 +98,28 @@ def edit(
 def delete(session: Session, *, actor: User, answer_id: int) -> Answer:
     """Soft-delete an answer (its author or a moderator)."""
     found = get(session, answer_id, viewer=actor)
-    posts.soft_delete(session, actor=actor, post=found)
+    if not found.is_deleted:
+        posts.soft_delete(session, actor=actor, post=found)
+        audit.record_moderation(
+            session,
+            actor=actor,
+            author_id=found.author_id,
+            action="post.delete",
+            target_type="post",
+            target_id=found.id,
+        )
     return found
 
 
 def undelete(session: Session, *, actor: User, answer_id: int) -> Answer:
     """Restore a deleted answer (moderators)."""
     found = get(session, answer_id, viewer=actor)
-    posts.undelete(session, actor=actor, post=found)
+    was_deleted = found.is_deleted
+    posts.undelete(session, actor=actor, post=found)  # moderators only
+    if was_deleted:
+        audit.record(
+            session, actor=actor, action="post.undelete", target_type="post", target_id=found.id
+        )
     return found
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from forum import events
 from forum.db import utcnow
 from forum.models import Comment, Post, User
-from forum.services import posts, visibility, votes
+from forum.services import audit, posts, visibility, votes
 from forum.services.errors import Forbidden, NotFound, ValidationError
 from forum.services.posts import AuthorRef
 
@@ -142,8 +142,12 @@ def edit(
     return comment
 
 
-def delete(session: Session, *, actor: User, comment_id: int) -> Comment:
-    """Delete a comment (its author or a moderator); its replies stay. Deleting twice is fine."""
+def delete(session: Session, *, actor: User, comment_id: int, audited: bool = True) -> Comment:
+    """Delete a comment (its author or a moderator); its replies stay. Deleting twice is fine.
+
+    A moderator's deletion of someone else's comment is audited (``audited=False``: the caller
+    writes its own audit row, as the moderation queue does).
+    """
     comment = session.get(Comment, comment_id)
     if (
         comment is None
@@ -162,6 +166,15 @@ def delete(session: Session, *, actor: User, comment_id: int) -> Comment:
         .values(comment_count=Post.comment_count - 1, updated_at=Post.updated_at)
         .execution_options(synchronize_session=False)
     )
+    if audited:
+        audit.record_moderation(
+            session,
+            actor=actor,
+            author_id=comment.author_id,
+            action="comment.delete",
+            target_type="comment",
+            target_id=comment.id,
+        )
     return comment
 
 

@@ -63,11 +63,22 @@ ACTION_LABELS: dict[str, str] = {
     "question.close": "Closed a question",
     "question.reopen": "Reopened a question",
     "question.reveal_author": "Revealed an anonymous author",
+    "question.vote_close": "Closed by members' votes",
+    "question.vote_reopen": "Reopened by members' votes",
+    "post.delete": "Deleted a post",
+    "post.undelete": "Undeleted a post",
+    "comment.delete": "Deleted a comment",
     **article_life.ACTION_LABELS,
     **accounts.ACTION_LABELS,
 }
 #: Who the audit log names for what the `forum users` command did.
 COMMAND_LINE_LABEL = "The command line"
+#: Actions that remove content from members: the queue asks the moderator to confirm them.
+DESTRUCTIVE = frozenset({"hide", "delete"})
+#: What the flagger is told about each outcome.
+OUTCOME_LABELS: dict[str, str] = {"helpful": "Helpful", "declined": "Declined"}
+#: Audit log reasons longer than this are folded on the audit page.
+FOLD_AFTER = 160
 MAX_FLAG_TEXT = 500
 MAX_NOTE = 500
 MAX_WARNING = 2000
@@ -302,6 +313,16 @@ def flag(session: Session, *, reporter: User, target: str, reason: str, text: st
             session.flush()
     except IntegrityError:
         raise Conflict(already_flagged_message(found)) from None
+    events.emit(
+        session,
+        events.ContentFlagged(
+            flag_id=new.id,
+            reporter_id=reporter.id,
+            subject=found.label,
+            title=found.title or found.excerpt[:60],
+            reason=REASONS[reason].lower(),
+        ),
+    )
     return new
 
 
@@ -382,6 +403,17 @@ def queue(session: Session, *, viewer: User) -> list[QueueItem]:
     return items[:QUEUE_LIMIT]
 
 
+def flagged_target(session: Session, *, moderator: User, flag_id: int) -> Target:
+    """The target of an open flag, for a moderator about to act on it (a confirmation step)."""
+    _require_moderator(moderator)
+    found = session.get(Flag, flag_id)
+    if found is None:
+        raise NotFound("There is no such flag.")
+    if found.status != "open":
+        raise Conflict("These flags were already handled by a moderator.")
+    return load_target(session, found.target_type, found.target_id, include_deleted=True)
+
+
 @dataclass
 class Outcome:
     """What a queue action did."""
@@ -401,8 +433,11 @@ def act(
     action: str,
     note: str = "",
     warning: str = "",
+    resolve: bool = False,
 ) -> Outcome:
-    """Handle a flagged target: every open flag on it is resolved and the action audited."""
+    """Handle a flagged target and audit it. Every open flag on it is resolved, with one
+    exception: a warning leaves the flags on content that stays visible open unless
+    ``resolve`` says to resolve them too (warning the author and hiding are two decisions)."""
     _require_moderator(moderator)
     if action not in ACTIONS:
         raise NotFound("There is no such moderation action.")
@@ -442,7 +477,9 @@ def act(
 
     if action in ("hide", "delete"):
         if isinstance(target.obj, Comment):
-            comment_service.delete(session, actor=moderator, comment_id=target.obj.id)
+            comment_service.delete(
+                session, actor=moderator, comment_id=target.obj.id, audited=False
+            )
         else:
             posts.soft_delete(session, actor=moderator, post=target.obj)
     elif action == "warn" and target.author is not None:
@@ -465,15 +502,30 @@ def act(
             ),
         )
 
+    closing = action != "warn" or resolve or target.is_deleted
     now = utcnow()
-    for row in open_flags:
-        row.status = "closed"
-        row.resolution = ACTIONS[action]
-        row.resolved_by_id = moderator.id
-        row.resolved_at = now
+    if closing:
+        for row in open_flags:
+            row.status = "closed"
+            row.resolution = ACTIONS[action]
+            row.resolved_by_id = moderator.id
+            row.resolved_at = now
+        if open_flags:
+            outcome = "declined" if action == "dismiss" else "helpful"
+            events.emit(
+                session,
+                events.FlagsResolved(
+                    reporter_ids=tuple(f.reporter_id for f in open_flags),
+                    outcome=outcome,
+                    subject=target.label,
+                    # Removed content is not named again, even to those who flagged it.
+                    title="" if _removed(session, target) else target.title or target.excerpt[:60],
+                ),
+            )
     counts = Counter(REASONS.get(f.reason, f.reason).lower() for f in open_flags)
     summary = ", ".join(f"{label} ×{n}" for label, n in counts.items())
-    parts = [f"Flags: {summary}" if summary else ""]
+    left_open = "" if closing else " (left open)"
+    parts = [f"Flags{left_open}: {summary}" if summary else ""]
     if note:
         parts.append(note)
     if warning_row is not None:
@@ -487,7 +539,57 @@ def act(
     )
     session.add(audit)
     session.flush()
-    return Outcome(action, target, len(open_flags), audit, warning_row)
+    return Outcome(action, target, len(open_flags) if closing else 0, audit, warning_row)
+
+
+def _removed(session: Session, target: Target) -> bool:
+    return target.obj.deleted_at is not None or not visibility.is_live(session, target.post)
+
+
+@dataclass
+class MyFlag:
+    """One of a member's flags as their "my flags" page shows it."""
+
+    flag: Flag
+    label: str
+    #: Empty once the content is removed: it is no longer named.
+    title: str
+    endpoint: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    anchor: str = ""
+
+    @property
+    def outcome_label(self) -> str:
+        """Helpful, Declined, or Waiting for a moderator."""
+        outcome = self.flag.outcome
+        return OUTCOME_LABELS[outcome] if outcome else "Waiting for a moderator"
+
+
+def my_flags(session: Session, member: User, *, limit: int = 100) -> list[MyFlag]:
+    """The member's flags, newest first, with what the moderators decided."""
+    rows = session.scalars(
+        select(Flag)
+        .where(Flag.reporter_id == member.id)
+        .order_by(Flag.created_at.desc(), Flag.id.desc())
+        .limit(limit)
+    )
+    found = []
+    for row in rows:
+        target = load_target(session, row.target_type, row.target_id, include_deleted=True)
+        if _removed(session, target):
+            found.append(MyFlag(row, target.label, ""))
+            continue
+        found.append(
+            MyFlag(
+                row,
+                target.label,
+                target.title or target.excerpt[:60],
+                target.page_endpoint,
+                dict(target.page_params),
+                target.anchor,
+            )
+        )
+    return found
 
 
 def is_hidden(
@@ -552,6 +654,20 @@ class AuditEntry:
     anchor: str = ""
     #: A hiding whose post or comment is still hidden: the page offers to unhide it.
     can_unhide: bool = False
+    #: The member the action was about (the author; masked for anonymous askers).
+    subject_label: str = ""
+    subject_username: str | None = None
+
+    @property
+    def folded(self) -> bool:
+        """Whether the reason is long enough to be folded on the page."""
+        return len(self.row.reason or "") > FOLD_AFTER or "\n" in (self.row.reason or "")
+
+    @property
+    def reason_summary(self) -> str:
+        """The first line of the reason, cut short, for a folded reason's summary."""
+        first = (self.row.reason or "").split("\n", 1)[0]
+        return first if len(first) <= 80 else first[:79].rstrip() + "…"
 
 
 def audit_actions(session: Session) -> list[str]:
@@ -617,6 +733,8 @@ def audit_log(
         elif row.action.startswith("member.") and row.actor_id is None:
             # Members' accounts are also managed with the `forum users` command.
             actor_label = COMMAND_LINE_LABEL
+        elif row.action.startswith("question.vote_"):
+            actor_label = "Members' votes"
         else:
             actor_label = posts.FORMER_MEMBER_LABEL
         entry = AuditEntry(
@@ -644,5 +762,9 @@ def audit_log(
             entry.params = described.page_params
             entry.anchor = described.anchor
             entry.can_unhide = row.action == "moderation.hide" and is_hidden(session, obj)
+            if row.action != "question.reveal_author":
+                # The reveal's subject stays unnamed here: the log is read by every moderator.
+                entry.subject_label = described.author_label
+                entry.subject_username = described.author_username
         entries.append(entry)
     return entries, total

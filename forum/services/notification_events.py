@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forum import events
-from forum.models import Comment, Post, PostKind, TagFollow, User
+from forum.models import Comment, Post, PostKind, Role, TagFollow, User
 from forum.services import follows as post_follows
 from forum.services import mentions, visibility
 from forum.services.notifications import notify
@@ -350,6 +350,69 @@ def member_warned(session: Session, event: events.MemberWarned) -> None:
     )
 
 
+def content_flagged(session: Session, event: events.ContentFlagged) -> None:
+    """A new flag: every moderator and admin but the flagger, without naming the flagger."""
+    moderators = session.scalars(
+        select(User)
+        .where(
+            User.role.in_((Role.MODERATOR, Role.ADMIN)),
+            User.is_active.is_(True),
+            User.id != event.reporter_id,
+        )
+        .order_by(User.id)
+    )
+    for moderator in moderators:
+        notify(
+            session,
+            recipient=moderator,
+            kind="flag",
+            text=f"New flag ({event.reason}) on the {event.subject} {_quoted(event.title)}",
+            endpoint="moderation.queue",
+            params={"_anchor": f"flag-{event.flag_id}"},
+        )
+
+
+def flags_resolved(session: Session, event: events.FlagsResolved) -> None:
+    """Flags were resolved: each flagger hears the outcome (from the moderators as a group)."""
+    verdict = {
+        "helpful": "marked helpful: the moderators acted on it",
+        "declined": "declined: the moderators found no action needed",
+    }[event.outcome]
+    # Removed content is not named again.
+    what = f"the {event.subject} " + (_quoted(event.title) if event.title else "(since removed)")
+    for reporter_id in sorted(set(event.reporter_ids)):
+        reporter = session.get(User, reporter_id)
+        if reporter is None:
+            continue
+        notify(
+            session,
+            recipient=reporter,
+            kind="flag_outcome",
+            text=f"Your flag on {what} was {verdict}",
+            endpoint="moderation.my_flags",
+            params={},
+        )
+
+
+def author_revealed(session: Session, event: events.AuthorRevealed) -> None:
+    """A moderator looked up who asked an anonymous question: its author, told neither who
+    nor why (both are in the audit log)."""
+    question = event.question
+    if question.author is None:
+        return
+    endpoint, params = post_link(session, question)
+    notify(
+        session,
+        recipient=question.author,
+        kind="moderation",
+        text=f"A moderator looked up that you asked {_quoted(question.title)}. Your name stays "
+        "hidden from everyone else; the reason is recorded in the moderators' audit log.",
+        endpoint=endpoint,
+        params=params,
+        actor=None,
+    )
+
+
 def subscribe(bus: events.EventBus) -> None:
     """Tell members what happened (non-critical: a failure never fails the action)."""
     bus.subscribe(events.QuestionAsked, question_asked, critical=False)
@@ -361,3 +424,6 @@ def subscribe(bus: events.EventBus) -> None:
     bus.subscribe(events.AnswerAccepted, answer_accepted, critical=False)
     bus.subscribe(events.BadgeAwarded, badge_awarded, critical=False)
     bus.subscribe(events.MemberWarned, member_warned, critical=False)
+    bus.subscribe(events.ContentFlagged, content_flagged, critical=False)
+    bus.subscribe(events.FlagsResolved, flags_resolved, critical=False)
+    bus.subscribe(events.AuthorRevealed, author_revealed, critical=False)

@@ -177,12 +177,17 @@ def touch(session: Session, post: Post) -> None:
         )
 
 
+def require_can_delete(actor: User, post: Post) -> None:
+    """Raise Forbidden unless ``actor`` may delete ``post`` (its author or a moderator)."""
+    if actor.id != post.author_id and not actor.is_moderator:
+        raise Forbidden("Only the author or a moderator can delete this.")
+
+
 def soft_delete(session: Session, *, actor: User, post: Post) -> None:
     """Hide a post: its author or a moderator may; history and votes stay for undelete."""
     if post.is_deleted:
         return
-    if actor.id != post.author_id and not actor.is_moderator:
-        raise Forbidden("Only the author or a moderator can delete this.")
+    require_can_delete(actor, post)
     post.deleted_at = utcnow()
     if isinstance(post, Answer) and post.parent_id is not None:
         session.execute(

@@ -34,6 +34,7 @@ from forum import events
 from forum.db import utcnow, writer_options
 from forum.models import (
     AuditLog,
+    CloseVote,
     Post,
     PostKind,
     Question,
@@ -44,8 +45,8 @@ from forum.models import (
 )
 from forum.models.imports import PostAttribution
 from forum.models.qa import PostView
+from forum.services import audit, posts, revisions, visibility
 from forum.services import comments as comment_service
-from forum.services import posts, revisions, visibility
 from forum.services import tags as tag_service
 from forum.services import votes as vote_service
 from forum.services.comments import CommentNode
@@ -227,6 +228,8 @@ class QuestionPage:
     can_answer: bool = False
     can_accept: bool = False
     can_moderate: bool = False
+    #: A member with the "vote to close" privilege (no query: reputation is on the member).
+    can_vote_close: bool = False
 
 
 #: The posts table under a second name, for subqueries on the table a statement selects from
@@ -416,6 +419,7 @@ def page(session: Session, question_id: int, *, viewer: User | None) -> Question
         can_answer=viewer is not None and question.closed_at is None and not question.is_deleted,
         can_accept=is_own,
         can_moderate=viewer is not None and viewer.is_moderator,
+        can_vote_close=posts.can(viewer, "vote_close"),
     )
 
 
@@ -687,18 +691,15 @@ def _require_moderator(user: User) -> None:
         raise Forbidden("Only moderators can do this.")
 
 
-def close(
+def check_close(
     session: Session,
+    question: Question,
     *,
-    moderator: User,
-    question_id: int,
     reason: str,
     note: str = "",
     duplicate_of_id: int | None = None,
-) -> Question:
-    """Close a question as a duplicate (of another question), off-topic or needing detail."""
-    _require_moderator(moderator)
-    question = get(session, question_id, viewer=moderator)
+) -> tuple[CloseReason, str | None, Question | None]:
+    """The reason, note and original of a close (a moderator's or a member's vote), checked."""
     if question.closed_at is not None:
         raise Conflict("This question is already closed.")
     try:
@@ -712,12 +713,67 @@ def close(
         original = session.get(Question, duplicate_of_id) if duplicate_of_id else None
         if original is None or original.is_deleted or original.id == question.id:
             raise ValidationError(
-                {"duplicate_of": ["Give the number of the original question (another one)."]}
+                {"duplicate_of": ["Choose the original question (another one) from the search."]}
             )
+    return why, (note or "").strip() or None, original
+
+
+def _settle_votes(session: Session, question_id: int, kind: str) -> None:
+    """End the round of pending ``kind`` votes on a question (it just closed or reopened)."""
+    session.execute(
+        update(CloseVote)
+        .where(
+            CloseVote.question_id == question_id,
+            CloseVote.kind == kind,
+            CloseVote.settled_at.is_(None),
+        )
+        .values(settled_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def apply_close(
+    session: Session,
+    question: Question,
+    why: CloseReason,
+    note: str | None,
+    original: Question | None,
+) -> None:
+    """Close ``question``: pending close votes are settled, reopen votes start from none."""
     question.closed_reason = why.value
-    question.close_note = (note or "").strip() or None
+    question.close_note = note
     question.closed_at = utcnow()
     question.duplicate_of_id = original.id if original is not None else None
+    _settle_votes(session, question.id, "close")
+    _settle_votes(session, question.id, "reopen")
+
+
+def apply_reopen(session: Session, question: Question) -> None:
+    """Reopen ``question``: pending reopen votes are settled."""
+    question.closed_reason = None
+    question.close_note = None
+    question.closed_at = None
+    question.duplicate_of_id = None
+    _settle_votes(session, question.id, "reopen")
+    _settle_votes(session, question.id, "close")
+
+
+def close(
+    session: Session,
+    *,
+    moderator: User,
+    question_id: int,
+    reason: str,
+    note: str = "",
+    duplicate_of_id: int | None = None,
+) -> Question:
+    """Close a question as a duplicate (of another question), off-topic or needing detail."""
+    _require_moderator(moderator)
+    question = get(session, question_id, viewer=moderator)
+    why, kept_note, original = check_close(
+        session, question, reason=reason, note=note, duplicate_of_id=duplicate_of_id
+    )
+    apply_close(session, question, why, kept_note, original)
     session.add(
         AuditLog(
             actor_id=moderator.id,
@@ -736,10 +792,7 @@ def reopen(session: Session, *, moderator: User, question_id: int) -> Question:
     question = get(session, question_id, viewer=moderator)
     if question.closed_at is None:
         raise Conflict("This question is open.")
-    question.closed_reason = None
-    question.close_note = None
-    question.closed_at = None
-    question.duplicate_of_id = None
+    apply_reopen(session, question)
     session.add(
         AuditLog(
             actor_id=moderator.id,
@@ -775,18 +828,34 @@ def reveal_author(
         )
     )
     session.flush()
+    # The author is told that they were looked up, never by whom or why.
+    events.emit(session, events.AuthorRevealed(question=question))
     return question.author
 
 
 def delete(session: Session, *, actor: User, question_id: int) -> Question:
     """Soft-delete a question (its author or a moderator)."""
     question = get(session, question_id, viewer=actor)
-    posts.soft_delete(session, actor=actor, post=question)
+    if not question.is_deleted:
+        posts.soft_delete(session, actor=actor, post=question)
+        audit.record_moderation(
+            session,
+            actor=actor,
+            author_id=question.author_id,
+            action="post.delete",
+            target_type="post",
+            target_id=question.id,
+        )
     return question
 
 
 def undelete(session: Session, *, actor: User, question_id: int) -> Question:
     """Restore a deleted question (moderators)."""
     question = get(session, question_id, viewer=actor)
-    posts.undelete(session, actor=actor, post=question)
+    was_deleted = question.is_deleted
+    posts.undelete(session, actor=actor, post=question)  # moderators only
+    if was_deleted:
+        audit.record(
+            session, actor=actor, action="post.undelete", target_type="post", target_id=question.id
+        )
     return question

@@ -116,6 +116,22 @@ CASES = [
         data={"reason": "off-topic", "note": "Ask in the team channel."},
     ),
     case("questions.reopen", "POST", "/questions/{closed}/reopen", {"moderator"}, owner="asker"),
+    # Below 250 reputation nobody votes to close, so nobody withdraws a vote either.
+    case(
+        "questions.withdraw_close_vote",
+        "POST",
+        "/questions/{q}/close-vote/withdraw",
+        {"moderator"},
+        owner="asker",
+    ),
+    case("questions.delete", "GET", "/questions/{q}/delete", {"owner", "moderator"}, owner="asker"),
+    case(
+        "questions.delete_answer",
+        "GET",
+        "/answers/{a}/delete",
+        {"owner", "moderator"},
+        owner="answerer",
+    ),
     case("questions.reveal", "GET", "/questions/{anon}/reveal", {"moderator"}, owner="asker"),
     case(
         "questions.reveal",

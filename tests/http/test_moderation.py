@@ -286,7 +286,10 @@ def _act(
     _flag(_as(app, "reader"), target, "rude")
     _flag(_as(app, "second"), target, "spam")
     flag_id = _first_open_flag(session)
-    response = _as(app, "mod").post(f"/moderation/flags/{flag_id}/{action}", data)
+    # Hiding and deleting are confirmed on a second step (test_moderation_loop.py).
+    response = _as(app, "mod").post(
+        f"/moderation/flags/{flag_id}/{action}", {"confirmed": "yes", **data}
+    )
     session.commit()
     rows = list(session.scalars(select(AuditLog).where(AuditLog.action.like("moderation.%"))))
     assert len(rows) == 1, rows
@@ -531,7 +534,7 @@ def _hide(session: Session, app: Flask, target: str) -> None:
     session.commit()
     flag_id = session.scalar(select(Flag.id).where(Flag.status == "open").order_by(Flag.id))
     assert flag_id is not None
-    response = _as(app, "mod").post(f"/moderation/flags/{flag_id}/hide", {})
+    response = _as(app, "mod").post(f"/moderation/flags/{flag_id}/hide", {"confirmed": "yes"})
     assert response.status_code == 302
     session.commit()
 

@@ -13,6 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from forum.db import get_engine
+from forum.models import Role
 from forum.services import votes
 from tests.conftest import Browser
 from tests.factories import make_answer, make_article, make_comment, make_question, make_user
@@ -86,6 +87,21 @@ def test_question_page_with_30_answers_and_100_comments_is_bounded(
         assert browser.get(f"/questions/{big_thread}", headers=PAGE_LOAD).status_code == 200
     assert len(again) <= len(statements)
     print(f"question page (member, repeat view): {len(again)} statements")
+
+
+def test_a_moderators_question_page_adds_only_the_flag_count(
+    app: Flask, browser: Browser, session: Session, big_thread: int
+) -> None:
+    make_user(session, "moderator", role=Role.MODERATOR)
+    session.commit()
+    browser.login("moderator")
+    browser.get(f"/questions/{big_thread}", headers=PAGE_LOAD)  # the first view's count aside
+    with counted(app) as statements:
+        response = browser.get(f"/questions/{big_thread}", headers=PAGE_LOAD)
+    assert response.status_code == 200
+    flag_counts = [s for s in statements if "FROM flags" in s]
+    assert len(flag_counts) == 1, "\n\n".join(statements)
+    assert len(statements) <= 8, "\n\n".join(statements)
 
 
 def test_question_page_for_a_visitor_is_bounded(app: Flask, client: Any, big_thread: int) -> None:

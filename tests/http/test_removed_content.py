@@ -289,6 +289,7 @@ def test_every_route_taking_a_post_or_comment_id_is_walked(app: Flask) -> None:
     moderator_only = {
         "questions.close",
         "questions.reopen",
+        "questions.withdraw_close_vote",
         "questions.reveal",
         "questions.undelete",
         "questions.undelete_answer",

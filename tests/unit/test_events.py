@@ -118,6 +118,9 @@ WIRING: dict[type[events.Event], set[str]] = {
     events.CircleSessionScheduled: {"webhook_circle_session_scheduled"},
     events.MemberDeactivated: {"revoke_tokens_of_deactivated"},
     events.MemberReactivated: set(),
+    events.ContentFlagged: {"content_flagged"},
+    events.FlagsResolved: {"flags_resolved"},
+    events.AuthorRevealed: {"author_revealed"},
 }
 
 
