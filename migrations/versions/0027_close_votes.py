@@ -3,8 +3,8 @@
 A vote stays pending (``settled_at`` empty) until the question closes or reopens; a partial
 unique index keeps one pending vote of each kind per member and question.
 
-Revision ID: 0023_close_votes
-Revises: 0022_article_life
+Revision ID: 0027_close_votes
+Revises: 0026_access_tokens
 Create Date: 2026-12-12 10:00:00.000000
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0023_close_votes"
-down_revision: str | None = "0022_article_life"
+revision: str = "0027_close_votes"
+down_revision: str | None = "0026_access_tokens"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
