@@ -44,7 +44,7 @@ from forum.models.requests import (
     TutorialRequestVote,
     tutorial_request_tags,
 )
-from forum.models.search import SearchDocument, SearchOutbox, ZeroResultQuery
+from forum.models.search import SearchDocument, SearchOutbox, SearchWord, ZeroResultQuery
 from forum.models.sessions import LoginSession
 from forum.models.uploads import Upload, UploadBlob
 from forum.models.users import Role, User
@@ -101,6 +101,7 @@ __all__ = [
     "Role",
     "SearchDocument",
     "SearchOutbox",
+    "SearchWord",
     "Tag",
     "TagFollow",
     "TagSynonym",
