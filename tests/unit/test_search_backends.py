@@ -736,3 +736,15 @@ def test_similar_ranks_by_shared_content_words(session: Session) -> None:
     session.commit()
     found = [h.id for h in search.similar(session, "kubernetes ingress timeout after upgrade")]
     assert found == [three.id, one.id]
+
+
+@postgres_only
+def test_corrections_without_trigrams_look_among_words_of_the_first_letter(
+    session: Session, corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from forum.search import postgres_backend
+
+    assert search.suggest(session, "kuberentes") == "kubernetes"  # with pg_trgm's index
+    monkeypatch.setattr(postgres_backend.PostgresBackend, "_uses_trigrams", lambda s, _: False)
+    assert search.suggest(session, "kuberentes") == "kubernetes"
+    assert search.suggest(session, "prniter") == "printer"
