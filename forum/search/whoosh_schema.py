@@ -171,6 +171,9 @@ def make_schema() -> Schema:
     """
     created = DATETIME(stored=True, sortable=True)
     created.shift_step = 16  # 4 terms per date instead of 8
+    # Looked up (document frequencies, close terms), never scored: no lengths, no arrays.
+    spell = TEXT(analyzer=SPELLING, phrase=False)
+    spell.scorable = False
     return Schema(
         id=ID(stored=True, unique=True),
         kind=ID(stored=True),
@@ -187,7 +190,7 @@ def make_schema() -> Schema:
         # A thread's answers and comments, in one field: fewer matchers per query word.
         thread=TEXT(analyzer=STEMMING, field_boost=0.5, phrase=False),
         # Unstemmed words of titles, tags and each body's start: the "did you mean" vocabulary.
-        spell=TEXT(analyzer=SPELLING, phrase=False),
+        spell=spell,
         user=ID(stored=True),
         # "0" for anonymous posts (experts leave them out).
         author=ID(stored=True),
