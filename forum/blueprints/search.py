@@ -61,15 +61,17 @@ def index() -> ResponseReturnValue:
 
 @bp.get("/search/similar")
 def similar() -> ResponseReturnValue:
-    """Up to 5 questions like the ``title`` being typed: JSON for the ask page, else HTML."""
+    """Up to 5 questions and articles like the ``title`` being typed: JSON for the ask page,
+    else HTML."""
     title = request.args.get("title", "")[:300]
-    hits = search.similar(get_session(), title, limit=5)
+    hits = search.similar(get_session(), title, limit=5, kinds=search.ASK_KINDS)
     if request.accept_mimetypes.best == "application/json" or request.args.get("format") == "json":
         return jsonify(
             {
                 "results": [
                     {
                         "id": h.id,
+                        "kind": h.kind,
                         "title": h.title,
                         "url": post_url(h),
                         "answer_count": h.answer_count,

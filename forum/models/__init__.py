@@ -51,7 +51,7 @@ from forum.models.requests import (
     TutorialRequestVote,
     tutorial_request_tags,
 )
-from forum.models.search import SearchDocument, SearchOutbox, ZeroResultQuery
+from forum.models.search import SearchDocument, SearchOutbox, SearchWord, ZeroResultQuery
 from forum.models.sessions import LoginSession
 from forum.models.tokens import AccessToken
 from forum.models.uploads import Upload, UploadBlob
@@ -115,6 +115,7 @@ __all__ = [
     "Role",
     "SearchDocument",
     "SearchOutbox",
+    "SearchWord",
     "Tag",
     "TagFollow",
     "TagSynonym",

@@ -62,6 +62,26 @@ class SearchDocument(Base):
     )
 
 
+class SearchWord(Base):
+    """A word of the indexed titles, tags and body starts, unstemmed: what "did you mean" may
+    offer (PostgreSQL backend only; Whoosh keeps its own). Words are added as posts are
+    indexed and cleared by a rebuild; a word no document has any more is never offered."""
+
+    __tablename__ = "search_words"
+    __table_args__ = (
+        # A pg_trgm GIN index where the extension could be created (the migration), else a
+        # plain index: close words are then looked for among those of the same first letter.
+        Index(
+            "ix_search_words_trigram",
+            "word",
+            postgresql_using="gin",
+            postgresql_ops={"word": "gin_trgm_ops"},
+        ),
+    )
+
+    word: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
 def _normalized_default(context: Any) -> str:
     query = context.get_current_parameters().get("query") or ""
     return " ".join(str(query).lower().split())[:500]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from forum.search.query import Query, QueryRefused, parse
 from forum.services.visibility import visible_post_ids
 
 __all__ = [
+    "ASK_KINDS",
     "SORTS",
     "Hit",
     "Page",
@@ -184,12 +185,19 @@ def suggest(session: Session, text: str, *, parsed: Query | None = None) -> str 
     return corrected if corrected != text else None
 
 
-def similar(session: Session, title: str, limit: int = 5) -> list[Hit]:
-    """Questions resembling a title being typed (duplicate hints on the ask page)."""
+#: What the ask page's similar-posts box lists: questions and articles.
+ASK_KINDS = ("question", "article")
+
+
+def similar(
+    session: Session, title: str, limit: int = 5, kinds: Sequence[str] = ("question",)
+) -> list[Hit]:
+    """Posts of ``kinds`` resembling a title being typed: those sharing the most content
+    words with it (question words and stop words such as "how do" do not count)."""
     title = title.strip()[:300]
     if len(title) < 3:
         return []
-    return live_hits(session, session_backend(session).similar(session, title, limit))
+    return live_hits(session, session_backend(session).similar(session, title, limit, kinds))
 
 
 def live_hits(session: Session, hits: list[Hit]) -> list[Hit]:

@@ -99,8 +99,11 @@ class Backend(Protocol):
     ) -> Results:
         """Run a parsed query."""
 
-    def similar(self, session: Session, title: str, limit: int) -> list[Hit]:
-        """Questions whose title or text resembles ``title``."""
+    def similar(
+        self, session: Session, title: str, limit: int, kinds: Sequence[str] = ("question",)
+    ) -> list[Hit]:
+        """Posts of ``kinds`` sharing content words with ``title`` (not "how do", "what is"),
+        those sharing the most first."""
 
     def correct(self, session: Session, words: Sequence[str]) -> dict[str, str]:
         """Common words to offer for unknown or rare ones."""

@@ -15,8 +15,9 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from forum.models import SearchDocument
+from forum.models import SearchDocument, SearchWord
 from forum.search import query as q
+from forum.search import words
 from forum.search.base import TIME_LIMIT, Busy, Hit, ProgressFn, Results, leading_text, marked_html
 from forum.search.documents import GT, LT, MARK_END, MARK_START, SearchDoc, iter_all_documents
 
@@ -28,7 +29,13 @@ HEADLINE = (
     ' FragmentDelimiter=" … "'
 )
 TITLE_HEADLINE = f"StartSel={MARK_START}, StopSel={MARK_END}, HighlightAll=true"
-VOCABULARY_TTL = 300.0
+#: Close words looked at per unknown word (the most similar by trigrams, or by length).
+CORRECTION_CANDIDATES = 64
+#: Matches of each close word counted for its frequency (enough to tell common from rare).
+CORRECTION_COUNT = 1_000
+#: A similar-posts lookup ranks this many matches (the best by title and tags) by content
+#: words shared with the typed title.
+SIMILAR_POOL = 200
 #: The every-word matches are counted and faceted on at most this many documents; beyond, the
 #: total is the planner's estimate, marked approximate.
 COUNT_SCAN = 1_000
@@ -47,6 +54,19 @@ _DOCUMENT_SQL = (
     " || array_to_tsvector(CAST(:markers AS text[]))"
 )
 _TITLE_SQL = "to_tsvector('english', :indexed_title || ' ' || :tag_words)"
+#: The unstemmed words a document adds to the "did you mean" vocabulary (as Whoosh's spell
+#: field: titles, tags and the start of bodies).
+_WORDS_SQL = text(
+    "INSERT INTO search_words (word) SELECT DISTINCT word FROM unnest(CAST(:texts AS text[]))"
+    " AS t(value), unnest(tsvector_to_array(to_tsvector('simple', t.value))) AS word"
+    " WHERE word ~ '^[[:alpha:]]{3,64}$' ON CONFLICT DO NOTHING"
+)
+SPELL_CHARS = 2_000
+
+
+def _spelling_text(doc: SearchDoc) -> str:
+    title = "" if doc.kind == "answer" else doc.title
+    return f"{title} {' '.join(doc.tags)} {doc.body[:SPELL_CHARS]}"
 
 
 def _marker(kind: str, value: str) -> str:
@@ -121,6 +141,7 @@ class _PgWriter:
         # Posts deleted since the documents were built would break the foreign key.
         if docs:
             self.session.execute(_UPSERT, [_params(d) for d in docs])
+            self.session.execute(_WORDS_SQL, {"texts": [_spelling_text(d) for d in docs]})
 
     def delete(self, ids: Sequence[int]) -> None:
         if ids:
@@ -139,12 +160,12 @@ class PostgresBackend:
     name = "postgres"
 
     def __init__(self) -> None:
-        self._vocabulary: tuple[tuple[int, int], float, dict[str, int]] | None = None
+        self._trigram: bool | None = None
         self._lock = threading.Lock()
 
     def close(self) -> None:
         """Nothing is held open between calls."""
-        self._vocabulary = None
+        self._trigram = None
 
     def compact(self, *, timeout: float) -> int:
         """Nothing to merge: PostgreSQL maintains the GIN index itself (autovacuum)."""
@@ -170,6 +191,7 @@ class PostgresBackend:
         """Replace every document in one transaction; readers see the old ones until commit."""
         session.execute(select(func.pg_advisory_xact_lock(LOCK_KEY)))
         session.execute(delete(SearchDocument))
+        session.execute(delete(SearchWord))
         count = 0
         batch: list[SearchDoc] = []
         writer = _PgWriter(session)
@@ -327,15 +349,36 @@ class PostgresBackend:
             _check(session, deadline)
             results.hits = _highlighted(session, sql, page, any_q)
 
-    def similar(self, session: Session, title: str, limit: int) -> list[Hit]:
-        """Questions sharing words with ``title``, best first."""
-        words = [w for w in q._words_of(title)][:16]
-        if not words:
+    def similar(
+        self, session: Session, title: str, limit: int, kinds: Sequence[str] = ("question",)
+    ) -> list[Hit]:
+        """Posts of ``kinds`` sharing the most content words with ``title`` (not "how do" or
+        "what is"), then the best ts_rank among those.
+
+        The pool ranked is the best SIMILAR_POOL matches by title and tags (the small vector
+        in the row); only those read their whole document.
+        """
+        # One word per stem: "deploy deployment" is one content word.
+        by_stem = {words.stem(w): w for w in words.content_words(title)}
+        content = list(by_stem.values())[: words.MAX_SIMILAR_WORDS]
+        if not content:
             return []
         sql = _Sql()
-        any_q = _join([sql.node(q.Word(w)) for w in words], "||")
-        where = _where(_match(any_q), "kind = 'question'")
-        return _ranked(session, sql, f"ts_rank(document, {any_q})", where, limit)
+        per_word = [sql.node(q.Word(w)) for w in content]
+        any_q = _join(per_word, "||")
+        overlap = " + ".join(f"(d.document @@ {w})::int" for w in per_word)
+        rows = sql.rows(
+            session,
+            "WITH pool AS MATERIALIZED (SELECT post_id FROM search_documents"
+            f" WHERE {_match(any_q)} AND kind = ANY({sql.param(list(kinds))})"
+            f" ORDER BY ts_rank(title_document, {any_q}) DESC, post_id DESC"
+            f" LIMIT {SIMILAR_POOL})"
+            f" SELECT {', '.join('d.' + c for c in _STORED_COLUMNS)}, {overlap} AS overlap,"
+            f" ts_rank(d.document, {any_q}) AS rank FROM search_documents AS d"
+            " JOIN pool ON pool.post_id = d.post_id"
+            f" ORDER BY overlap DESC, rank DESC, d.post_id DESC LIMIT {int(limit)}",
+        )
+        return [_hit(r, "", "", float(r.rank)) for r in rows]
 
     def experts_evidence(self, session: Session, query_: q.Query, limit: int) -> list[Hit]:
         """Answers and articles matching ``query_`` by known (not anonymous) authors."""
@@ -352,53 +395,90 @@ class PostgresBackend:
         where = _where(*conds, _EVIDENCE_KINDS, "author_id IS NOT NULL")
         return _ranked(session, sql, rank, where, limit)
 
-    def correct(self, session: Session, words: Sequence[str]) -> dict[str, str]:
-        """Common words of titles, tags and bodies at edit distance <= 2 from rare ones."""
-        vocabulary = self._vocabulary_for(session)
+    def correct(self, session: Session, words_: Sequence[str]) -> dict[str, str]:
+        """Offer for each unknown word the closest, most used word of the index (titles,
+        tags, the start of bodies) within ``words.max_edits``; known words are left alone."""
         out: dict[str, str] = {}
-        for word in words:
+        for word in words_:
             word = word.lower()
-            if len(word) < 3 or not word.isalpha():
+            if not words.correctable(word) or self._known(session, word):
                 continue
-            freq = vocabulary.get(word, 0)
-            if freq >= 3:
-                continue
-            best: tuple[int, str] | None = None
-            for candidate, n in vocabulary.items():
-                if (
-                    n < max(2, 3 * freq)
-                    or candidate[0] != word[0]
-                    or abs(len(candidate) - len(word)) > 2
-                    or candidate == word
-                ):
-                    continue
-                if _distance(word, candidate, 2) <= 2 and (best is None or n > best[0]):
-                    best = (n, candidate)
+            candidates = self._close_words(session, word)
+
+            def frequency(found: Sequence[str]) -> dict[str, int]:
+                return self._frequencies(session, found)
+
+            best = words.best_correction(word, candidates, frequency)
             if best:
-                out[word] = best[1]
+                out[word] = best
         return out
 
-    def _vocabulary_for(self, session: Session) -> dict[str, int]:
-        key_row = session.execute(
-            select(func.count(), func.coalesce(func.max(SearchDocument.post_id), 0))
-        ).one()
-        key = (int(key_row[0]), int(key_row[1]))
-        now = time.monotonic()
-        with self._lock:
-            cached = self._vocabulary
-            if cached is not None and cached[0] == key and now - cached[1] < VOCABULARY_TTL:
-                return cached[2]
+    @staticmethod
+    def _known(session: Session, word: str) -> bool:
+        """Whether a document has ``word`` (any form of it), or it is a stop word."""
+        row = session.execute(
+            text(
+                "SELECT numnode(plainto_tsquery('english', :w)) = 0 OR EXISTS (SELECT 1"
+                " FROM search_documents WHERE document @@ plainto_tsquery('english', :w))"
+            ),
+            {"w": word},
+        ).scalar()
+        return bool(row)
+
+    def _uses_trigrams(self, session: Session) -> bool:
+        """Whether the words table has its pg_trgm index (the migration's choice)."""
+        if self._trigram is None:
+            found = session.execute(
+                text(
+                    "SELECT 1 FROM pg_indexes WHERE indexname = 'ix_search_words_trigram'"
+                    " AND indexdef LIKE '%gin_trgm_ops%'"
+                )
+            ).scalar()
+            with self._lock:
+                self._trigram = bool(found)
+        return self._trigram
+
+    def _close_words(self, session: Session, word: str) -> list[str]:
+        """Words of the table that may lie within two edits of ``word``: the most similar
+        by trigrams (a low threshold: short words share few), else those of its first
+        letter and a close length."""
+        limit = words.max_edits(word)
+        lengths = {"lo": len(word) - limit, "hi": len(word) + limit}
+        first = {"first": word[0], "next": chr(ord(word[0]) + 1)}
+        if self._uses_trigrams(session):
+            session.execute(text("SELECT set_config('pg_trgm.similarity_threshold', '0.15', true)"))
+            rows = session.execute(
+                text(
+                    "SELECT word FROM search_words WHERE word % :w"
+                    " AND length(word) BETWEEN :lo AND :hi"
+                    " ORDER BY similarity(word, :w) DESC, word LIMIT :n"
+                ),
+                {"w": word, "n": CORRECTION_CANDIDATES, **lengths},
+            ).scalars()
+            return [str(w) for w in rows]
         rows = session.execute(
             text(
-                "SELECT word, ndoc FROM ts_stat($$SELECT to_tsvector('simple', title || ' ' ||"
-                " replace(tags, ',', ' ') || ' ' || left(body, 2000)) FROM search_documents$$)"
-                " WHERE ndoc >= 2 AND word ~ '^[[:alpha:]]+$' ORDER BY ndoc DESC LIMIT 50000"
-            )
+                "SELECT word FROM search_words WHERE word >= :first AND word < :next"
+                " AND length(word) BETWEEN :lo AND :hi"
+            ),
+            {**first, **lengths},
+        ).scalars()
+        return [str(w) for w in rows]
+
+    @staticmethod
+    def _frequencies(session: Session, found: Sequence[str]) -> dict[str, int]:
+        """In how many documents (up to CORRECTION_COUNT) each word, in any form, is found."""
+        if not found:
+            return {}
+        rows = session.execute(
+            text(
+                "SELECT w, (SELECT count(*) FROM (SELECT 1 FROM search_documents"
+                " WHERE document @@ plainto_tsquery('english', w)"
+                f" LIMIT {CORRECTION_COUNT}) AS m) FROM unnest(CAST(:words AS text[])) AS w"
+            ),
+            {"words": list(found)},
         ).all()
-        vocabulary = {str(w): int(n) for w, n in rows}
-        with self._lock:
-            self._vocabulary = (key, now, vocabulary)
-        return vocabulary
+        return {str(w): int(n) for w, n in rows}
 
 
 class _Sql:
@@ -653,10 +733,23 @@ def _json(value: Any) -> Any:
 
 
 #: What a hit shows (the document itself stays in storage).
-_STORED = (
-    "post_id, kind, subtype, slug, title, body, tags, score, answer_count, accepted,"
-    " question_id, created_at, username, author_id"
+_STORED_COLUMNS = (
+    "post_id",
+    "kind",
+    "subtype",
+    "slug",
+    "title",
+    "body",
+    "tags",
+    "score",
+    "answer_count",
+    "accepted",
+    "question_id",
+    "created_at",
+    "username",
+    "author_id",
 )
+_STORED = ", ".join(_STORED_COLUMNS)
 
 
 def _highlighted(
@@ -758,16 +851,3 @@ def _hit(doc: Any, snippet: str, title_html: str, relevance: float) -> Hit:
         author_id=doc.author_id,
         relevance=relevance,
     )
-
-
-def _distance(a: str, b: str, limit: int) -> int:
-    """Levenshtein distance, giving up (returning limit + 1) once it exceeds ``limit``."""
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, start=1):
-        current = [i]
-        for j, cb in enumerate(b, start=1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        if min(current) > limit:
-            return limit + 1
-        previous = current
-    return previous[-1]

@@ -24,13 +24,12 @@ from sqlalchemy.orm import Session
 from whoosh import index, query, scoring
 from whoosh.filedb.filestore import FileStorage, RamStorage, Storage
 from whoosh.index import LockError
-from whoosh.lang import porter
 from whoosh.reading import EmptyReader, MultiReader, SegmentReader
 from whoosh.searching import Searcher
 from whoosh.writing import IndexWriter
 
 from forum.search import query as q
-from forum.search import whoosh_arrays, whoosh_build, whoosh_internals
+from forum.search import whoosh_arrays, whoosh_build, whoosh_internals, words
 from forum.search.base import TIME_LIMIT, Busy, Hit, ProgressFn, Results, leading_text, marked_html
 from forum.search.documents import (
     MARK_END,
@@ -43,6 +42,7 @@ from forum.search.whoosh_schema import (
     INDEX_NAME,
     SCHEMA_VERSION,
     STEMMING,
+    TAG_WORDS,
     TEXT_FIELDS,
     document_fields,
     make_schema,
@@ -568,7 +568,7 @@ class WhooshBackend:
 
     def _word(self, searcher: Any, word: q.Word) -> query.Query | None:
         if word.prefix:
-            # Stems may change the prefix's last letter ("deploy" is indexed as "deploi"),
+            # Stems may change the prefix's last letter ("happy" is indexed as "happi"),
             # so expand one letter shorter; at most PREFIX_EXPANSIONS terms per field.
             reader = searcher.reader()
             stem_prefix = word.text[:-1] if len(word.text) > q.MIN_PREFIX else word.text
@@ -593,9 +593,12 @@ class WhooshBackend:
         if len(analysed) > 1:
             return self._phrase(q.Phrase(tuple(analysed)))
         stem = analysed[0]
-        # A tag names what a post is about, even when its text never says the word.
-        parts: list[query.Query] = [query.Term(f, stem) for f in TEXT_FIELDS]
-        return _Or([*parts, query.Term("tags", word.text)])
+        # A tag names what a post is about, even when its text never says the word; its
+        # words are stemmed too (``deploy`` finds the tag ``deployment``).
+        parts: list[query.Query] = [query.Term(f, stem) for f in (*TEXT_FIELDS, TAG_WORDS)]
+        if not word.text.isalnum():
+            parts.append(query.Term("tags", word.text))  # c++, c#: no word of a tag
+        return _Or(parts)
 
     def _phrase(self, phrase: q.Phrase) -> query.Query | None:
         # The index drops stop words and renumbers positions; the phrase must do the same.
@@ -706,47 +709,81 @@ class WhooshBackend:
             ]
             return results
 
-    def similar(self, session: Session, title: str, limit: int) -> list[Hit]:
-        """Questions sharing the most distinctive words of ``title``."""
-        stems = list(dict.fromkeys(t.text for t in STEMMING(title)))[:16]
+    def similar(
+        self, session: Session, title: str, limit: int, kinds: Sequence[str] = ("question",)
+    ) -> list[Hit]:
+        """Posts of ``kinds`` sharing the most content words with ``title`` (words such as
+        "how do" or "what is" are left out), then the best BM25F score among those."""
+        stems = list(dict.fromkeys(t.text for t in STEMMING(" ".join(words.content_words(title)))))
+        stems = stems[: words.MAX_SIMILAR_WORDS]
         if not stems:
             return []
         with self._searching() as searcher:
-            words = _Or(
-                [query.Term("title", s, boost=2.0) for s in stems]
-                + [query.Term("body", s) for s in stems]
-            )
-            whoosh_q = query.And([words, query.Term("kind", "question")])
-            terms = _highlight_terms(words)
+            per_word = [
+                _Or(
+                    [
+                        query.Term("title", s, boost=2.0),
+                        query.Term("body", s),
+                        query.Term(TAG_WORDS, s),
+                    ]
+                )
+                for s in stems
+            ]
+            kind_q = _Or([query.Term("kind", k) for k in kinds])
+            parts = []
+            for seg in whoosh_arrays.segments(searcher):
+                allowed = seg.live() & whoosh_arrays.evaluate(seg, kind_q, False)[1]
+                overlap = np.zeros(seg.size, dtype=np.float32)
+                scores = np.zeros(seg.size, dtype=np.float32)
+                for part in per_word:
+                    part_scores, mask = whoosh_arrays.evaluate(seg, part, True)
+                    overlap += mask
+                    if part_scores is not None:
+                        scores += part_scores
+                parts.append(_top(seg, allowed & (overlap > 0), [overlap, scores], limit, scores))
+            terms = _highlight_terms(_Or(per_word))
             texts: dict[int, str] = {}
             hits = [
                 _stored_hit(searcher, docnum, score, texts)
-                for docnum, score in _best_documents(searcher, whoosh_q, limit)
+                for docnum, score in _merged(parts, limit)
             ]
             return [_highlighted(hit, texts[hit.id], terms) for hit in hits]
 
-    def correct(self, session: Session, words: Sequence[str]) -> dict[str, str]:
-        """Replace each unknown or rare word by a much more common one at edit distance <= 2."""
+    def correct(self, session: Session, words_: Sequence[str]) -> dict[str, str]:
+        """Offer for each unknown word the closest, most used word of the index (titles,
+        tags, the start of bodies) within ``words.max_edits``; known words are left alone."""
         out: dict[str, str] = {}
         with self._searching() as searcher:
             reader = searcher.reader()
-            for word in words:
+
+            def frequency(candidates: Sequence[str]) -> dict[str, int]:
+                return {c: int(reader.doc_frequency("spell", c)) for c in candidates}
+
+            for word in words_:
                 word = word.lower()
-                if len(word) < 3 or not word.isalpha():
+                if not words.correctable(word) or self._known(reader, word):
                     continue
-                freq = reader.doc_frequency("spell", word)
-                if freq >= 3:
-                    continue
-                best: tuple[int, str] | None = None
-                for candidate in reader.terms_within("spell", word, 2, prefix=1):
-                    if candidate == word:
-                        continue
-                    n = reader.doc_frequency("spell", candidate)
-                    if n >= max(2, 3 * freq) and (best is None or n > best[0]):
-                        best = (n, candidate)
+                limit = words.max_edits(word)
+                candidates = [
+                    c.decode("utf-8") if isinstance(c, bytes) else c
+                    for c in reader.terms_within("spell", word, limit, prefix=1)
+                ]
+                best = words.best_correction(word, candidates, frequency)
                 if best:
-                    out[word] = best[1]
+                    out[word] = best
         return out
+
+    @staticmethod
+    def _known(reader: Any, word: str) -> bool:
+        """Whether any document has ``word``, or another form of it."""
+        if reader.doc_frequency("spell", word):
+            return True
+        stems = [t.text for t in STEMMING(word)]
+        return any(
+            reader.doc_frequency(field, stem)
+            for stem in stems
+            for field in (*TEXT_FIELDS, TAG_WORDS)
+        )
 
     def experts_evidence(self, session: Session, parsed: q.Query, limit: int) -> list[Hit]:
         """Answers and articles matching ``parsed`` whose author is known (not anonymous)."""
@@ -1015,9 +1052,7 @@ SNIPPET_WORDS = 32
 SNIPPET_SCAN = 20_000
 
 
-@lru_cache(maxsize=65_536)
-def _stem_word(word: str) -> str:
-    return str(porter.stem(word))
+_stem_word = words.stem
 
 
 def _highlight_terms(whoosh_q: query.Query) -> dict[str, set[str]]:
@@ -1033,11 +1068,11 @@ def _highlight_terms(whoosh_q: query.Query) -> dict[str, set[str]]:
 def _candidates(wanted: frozenset[str]) -> re.Pattern[str]:
     """Words that may stem to one of ``wanted``: those starting with its first letters.
 
-    The Porter stemmer keeps a word's first two letters when the stem has three or more,
-    and always its first letter (checked on the 102,000 distinct words of the Stack
-    Exchange dumps), so only these words need stemming.
+    The Snowball English stemmer keeps a word's first two letters when the stem has four or
+    more (``dying`` gives ``die``), and always its first letter (checked on the distinct
+    words of the Stack Exchange dumps), so only these words need stemming.
     """
-    prefixes = sorted({w[:2] if len(w) >= 3 else w[:1] for w in wanted if w})
+    prefixes = sorted({w[:2] if len(w) >= 4 else w[:1] for w in wanted if w})
     # Whole words (as _TOKEN cuts them) that start with one of the prefixes.
     return re.compile(r"(?<!\w)(?=" + "|".join(map(re.escape, prefixes)) + r")\w+")
 

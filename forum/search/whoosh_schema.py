@@ -11,18 +11,21 @@ from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
 
-from whoosh.analysis import CompositeAnalyzer, RegexTokenizer, StemmingAnalyzer, StopFilter, Token
-from whoosh.analysis.filters import LowercaseFilter
+from whoosh.analysis import CompositeAnalyzer, StemmingAnalyzer, Token
 from whoosh.fields import BOOLEAN, DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
 from forum.search.documents import SearchDoc
+from forum.search.words import stem as english_stem
 
 #: Bump when the schema or the analysis changes: an index with another version is rebuilt.
-#: (8: the analyzer's class moved here, and an index's pickled schema names its module.)
-SCHEMA_VERSION = 8
+#: (8: the analyzer's class moved here, and an index's pickled schema names its module.
+#: 9: Snowball English stems, as PostgreSQL's; stemmed tag words; body words for spelling.)
+SCHEMA_VERSION = 9
 INDEX_NAME = "forum"
 #: The stemmed text fields a query word is looked for in.
 TEXT_FIELDS = ("title", "body", "thread")
+#: The stemmed words of a post's tags: ``deploy`` finds a post tagged ``deployment``.
+TAG_WORDS = "tag_words"
 #: Characters of a body kept for snippets: highlighting never re-reads a long text.
 EXCERPT_CHARS = 2_000
 #: Distinct raw words whose analysis is remembered.
@@ -34,8 +37,13 @@ _DEFAULT_PATTERN = StemmingAnalyzer().items[0].expression
 _WORDS = re.compile(r"[\w\*]+(?:\.[\w\*]+)*", _DEFAULT_PATTERN.flags)
 
 
+def unchanged(word: str) -> str:
+    """A stemming function that keeps the word as it is (for the spelling vocabulary)."""
+    return word
+
+
 class FastStemmingAnalyzer(CompositeAnalyzer):  # type: ignore[misc]
-    """Whoosh's StemmingAnalyzer (regex, lowercase, stop words, porter) in one generator.
+    """Whoosh's StemmingAnalyzer (regex, lowercase, stop words, a stemmer) in one generator.
 
     Tokens and positions are the same as the chain's; each distinct raw word is lowered,
     checked against the stop list and stemmed once, then remembered. Calls asking for what
@@ -44,6 +52,7 @@ class FastStemmingAnalyzer(CompositeAnalyzer):  # type: ignore[misc]
     """
 
     def __init__(self, **options: Any) -> None:
+        options.setdefault("stemfn", english_stem)
         chain = StemmingAnalyzer(**options)
         CompositeAnalyzer.__init__(self, *chain.items)
         self._setup()
@@ -144,10 +153,10 @@ class FastStemmingAnalyzer(CompositeAnalyzer):  # type: ignore[misc]
             yield t
 
 
-#: Whoosh's StemmingAnalyzer, same tokens, in one generator with remembered stems.
+#: Whoosh's StemmingAnalyzer with Snowball English stems, in one generator with remembered stems.
 STEMMING = FastStemmingAnalyzer()
-#: Unstemmed words of three letters or more, for "did you mean" and prefix expansion.
-SPELLING = RegexTokenizer() | LowercaseFilter() | StopFilter(minsize=3)
+#: Unstemmed words of three letters or more, for "did you mean" (the same fast path).
+SPELLING = FastStemmingAnalyzer(stemfn=unchanged, minsize=3)
 
 
 def _numeric(bits: int = 32, **kwargs: Any) -> NUMERIC:
@@ -162,6 +171,9 @@ def make_schema() -> Schema:
     """
     created = DATETIME(stored=True, sortable=True)
     created.shift_step = 16  # 4 terms per date instead of 8
+    # Looked up (document frequencies, close terms), never scored: no lengths, no arrays.
+    spell = TEXT(analyzer=SPELLING, phrase=False)
+    spell.scorable = False
     return Schema(
         id=ID(stored=True, unique=True),
         kind=ID(stored=True),
@@ -170,13 +182,15 @@ def make_schema() -> Schema:
         title=TEXT(analyzer=STEMMING, stored=True, field_boost=3.0),
         display_title=STORED(),
         tags=KEYWORD(stored=True, commas=True, lowercase=True, scorable=True, field_boost=2.0),
+        # The tags' words, stemmed: what a query word is looked for in (``tags`` is for tag:).
+        tag_words=TEXT(analyzer=STEMMING, field_boost=2.0, phrase=False),
         body=TEXT(analyzer=STEMMING),
         # The start of the body, for snippets and the leading text.
         excerpt=STORED(),
         # A thread's answers and comments, in one field: fewer matchers per query word.
         thread=TEXT(analyzer=STEMMING, field_boost=0.5, phrase=False),
-        # Unstemmed words: the vocabulary for "did you mean" and for expanding kube*.
-        spell=TEXT(analyzer=SPELLING, phrase=False),
+        # Unstemmed words of titles, tags and each body's start: the "did you mean" vocabulary.
+        spell=spell,
         user=ID(stored=True),
         # "0" for anonymous posts (experts leave them out).
         author=ID(stored=True),
@@ -200,11 +214,13 @@ def document_fields(doc: SearchDoc) -> dict[str, Any]:
         "title": "" if doc.kind == "answer" else doc.title,
         "display_title": doc.title if doc.kind == "answer" else "",
         "tags": ",".join(doc.tags),
+        "tag_words": " ".join(doc.tags),
         "body": doc.body,
         "excerpt": doc.body[:EXCERPT_CHARS],
         "thread": f"{doc.answers}\n{doc.comments}",
-        # Titles and tags only: indexing bodies twice made rebuilds a third slower.
-        "spell": f"{'' if doc.kind == 'answer' else doc.title} {' '.join(doc.tags)}",
+        # Titles, tags and the body's start (whole bodies twice made rebuilds a third slower).
+        "spell": f"{'' if doc.kind == 'answer' else doc.title} {' '.join(doc.tags)}"
+        f" {doc.body[:EXCERPT_CHARS]}",
         "user": (doc.username or "").lower(),
         "author": str(doc.author_id or 0),
         "question": doc.question_id or 0,

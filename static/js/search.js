@@ -41,8 +41,12 @@ document.addEventListener("DOMContentLoaded", () => {
       link.textContent = r.title;
       const count = document.createElement("span");
       count.className = "muted";
-      const answers = `${r.answer_count} ${r.answer_count === 1 ? "answer" : "answers"}`;
-      count.textContent = ` ${answers}${r.accepted ? " · accepted" : ""}`;
+      if (r.kind === "article") {
+        count.textContent = " article";
+      } else {
+        const answers = `${r.answer_count} ${r.answer_count === 1 ? "answer" : "answers"}`;
+        count.textContent = ` ${answers}${r.accepted ? " · accepted" : ""}`;
+      }
       item.append(link, count);
       list.append(item);
     }

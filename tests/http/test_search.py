@@ -157,6 +157,12 @@ def test_similar_questions_as_json_and_html(client: FlaskClient, session: Sessio
     html = text_of(client.get("/search/similar?title=restart+kubernetes"))
     assert "Restart a kubernetes deployment" in html and "1 answer" in html
     assert client.get("/search/similar?title=").status_code == 200
+    # The ask page's box lists articles too, saying so.
+    found = client.get("/search/similar?format=json&title=kubernetes+aliases").get_json()
+    kinds = {r["id"]: r["kind"] for r in found["results"]}
+    assert kinds[ids["tip"]] == "article" and kinds[ids["q1"]] == "question"
+    html = text_of(client.get("/search/similar?title=kubernetes+aliases"))
+    assert "Kubernetes aliases" in html and "article" in html
 
 
 def test_people_who_know_about_a_topic(client: FlaskClient, session: Session) -> None:

@@ -639,3 +639,112 @@ def test_health_reports_the_outbox_backlog(app: Flask, session: Session) -> None
         status = search.backend_status(app.config, get_engine(app))
     assert status["ok"] is True
     assert status["pending"] == 1 and status["oldest_pending_seconds"] is not None
+
+
+# -- word forms, corrections, similar posts ---------------------------------------------------
+
+
+@dataclass
+class Forms:
+    """Posts saying "deploy" in three forms, each in another place (title, body, tag)."""
+
+    title: Any
+    body: Any
+    tag: Any
+    apart: Any
+
+
+@pytest.fixture
+def forms(session: Session) -> Forms:
+    author = make_user(session)
+    title = search_question(session, author, "Deployments of the billing service", "Nightly.")
+    body = search_question(session, author, "Friday releases", "We keep deploying on Fridays.")
+    tag = search_question(session, author, "Blue and green", "Two stacks.", tags=("deployment",))
+    apart = search_question(
+        session, author, "Rolling back", "Deploy first, then watch the service for an hour."
+    )
+    session.commit()
+    return Forms(title, body, tag, apart)
+
+
+@pytest.mark.parametrize("word", ["deploy", "deploying", "deployments", "Deployed"])
+def test_word_forms_find_titles_bodies_and_tags(session: Session, forms: Forms, word: str) -> None:
+    wanted = {forms.title.id, forms.body.id, forms.tag.id, forms.apart.id}
+    assert set(ids(session, word)) == wanted
+    # Every-word first holds with stems: both words are forms found in the title post.
+    page = search.search(session, f"{word} billing")
+    assert page.results.complete == 1
+    assert page.results.hits[0].id == forms.title.id
+
+
+def test_quoted_phrases_need_the_words_together_and_in_order(
+    session: Session, forms: Forms
+) -> None:
+    assert ids(session, '"deploy first"') == [forms.apart.id]
+    assert ids(session, '"first deploy"') == []
+    assert ids(session, '"billing service"') == [forms.title.id]
+    assert ids(session, '"deploy service"') == []  # both words are there, not together
+
+
+def test_a_stemmed_form_is_highlighted(session: Session, forms: Forms) -> None:
+    hits = {h.id: h for h in search.search(session, "deployment").results.hits}
+    assert "<mark>deploying</mark>" in hits[forms.body.id].snippet
+    assert "<mark>Deployments</mark>" in hits[forms.title.id].title_html
+
+
+def test_did_you_mean_on_a_small_site_and_not_for_known_words(session: Session) -> None:
+    author = make_user(session)
+    search_question(session, author, "Printer jams", "The heliotrope tray needs cleaning.")
+    search_question(session, author, "Parking", "Where do visitors park?")
+    search_question(session, author, "Coffee machine", "Descaling every month.")
+    session.commit()
+    # A typo of a word that only one post has, in its body: still offered.
+    page = search.search(session, "heliotorpe tray")
+    assert page.suggestion == "heliotrope tray"
+    assert search.suggest(session, "coffee mahcine") == "coffee machine"  # a swap: one edit
+    assert search.suggest(session, "descalling") is None  # another form of "descaling"
+    # Every word known (other forms included): no suggestion.
+    assert search.suggest(session, "heliotrope trays") is None
+    assert search.search(session, "printer parking").suggestion is None
+    # Nothing close: nothing offered.
+    assert search.suggest(session, "zyxwvut") is None
+
+
+def test_similar_posts_share_content_words_not_question_words(session: Session) -> None:
+    author = make_user(session)
+    password = search_question(session, author, "How do I reset my password?", "Locked out.")
+    certs = search_question(
+        session, author, "How do I rotate the cluster certificates", "They expire soon."
+    )
+    guide = search_article(
+        session, author, "Certificates for internal services", "Renewing them.", tags=("tls",)
+    )
+    session.commit()
+    found = [h.id for h in search.similar(session, "How do I renew certificates on a cluster?")]
+    assert found == [certs.id]  # the password question shares only "how do I"
+    assert search.similar(session, "How do I cook pasta?") == []
+    assert search.similar(session, "What is the best way to do it?") == []
+    asked = search.similar(session, "How can I renew certificates", kinds=search.ASK_KINDS)
+    assert {h.id for h in asked} == {certs.id, guide.id}
+    assert password.id not in {h.id for h in asked}
+
+
+def test_similar_ranks_by_shared_content_words(session: Session) -> None:
+    author = make_user(session)
+    one = search_question(session, author, "Kubernetes quotas", "Limits per namespace.")
+    three = search_question(session, author, "Kubernetes ingress timeout", "Nginx ingress.")
+    session.commit()
+    found = [h.id for h in search.similar(session, "kubernetes ingress timeout after upgrade")]
+    assert found == [three.id, one.id]
+
+
+@postgres_only
+def test_corrections_without_trigrams_look_among_words_of_the_first_letter(
+    session: Session, corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from forum.search import postgres_backend
+
+    assert search.suggest(session, "kuberentes") == "kubernetes"  # with pg_trgm's index
+    monkeypatch.setattr(postgres_backend.PostgresBackend, "_uses_trigrams", lambda s, _: False)
+    assert search.suggest(session, "kuberentes") == "kubernetes"
+    assert search.suggest(session, "prniter") == "printer"
