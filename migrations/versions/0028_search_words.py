@@ -11,8 +11,8 @@
 The documents' text search configuration does not change (``english``: Snowball stems, the
 same as the Whoosh backend's since its schema version 9).
 
-Revision ID: 0023_search_words_trigram
-Revises: 0022_article_life
+Revision ID: 0028_search_words
+Revises: 0027_close_votes
 Create Date: 2026-12-10 09:00:00.000000
 """
 
@@ -23,8 +23,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0023_search_words_trigram"
-down_revision: str | None = "0022_article_life"
+revision: str = "0028_search_words"
+down_revision: str | None = "0027_close_votes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
