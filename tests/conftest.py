@@ -76,6 +76,10 @@ def base_config(tmp_path: Path, database_url: str, **extra: Any) -> dict[str, An
         "SEARCH_TIME_LIMIT": 20.0,
         # Tests run on an established site unless they say otherwise (see test_new_site.py).
         "NEW_SITE_POSTS": 0,
+        # Most tests read as visitors and register then post at once; the members-only default
+        # and email confirmation have tests of their own (tests/http/test_access.py).
+        "PUBLIC_READ": True,
+        "REQUIRE_EMAIL_VERIFICATION": False,
         **extra,
     }
 

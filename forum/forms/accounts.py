@@ -153,3 +153,25 @@ class RoleForm(BaseForm):
         choices=[SelectChoice(r.value, r.value.capitalize()) for r in Role],
         validators=[DataRequired()],
     )
+
+
+class ForgotPasswordForm(BaseForm):
+    """The address a password reset link is sent to."""
+
+    email = EmailField("Work email", validators=[DataRequired(), Length(max=254)])
+
+
+class ResetPasswordForm(BaseForm):
+    """A new password, set with a reset link."""
+
+    password = PasswordField(
+        "New password",
+        validators=[DataRequired(), Length(max=256)],
+        description="At least 10 characters; a short sentence works well.",
+    )
+
+
+class InvitationForm(BaseForm):
+    """The address of a colleague to invite."""
+
+    email = EmailField("Colleague's work email", validators=[DataRequired(), Length(max=254)])

@@ -1,6 +1,7 @@
 """All models, importable from one place (Alembic reads ``Base.metadata`` through here)."""
 
 from forum.db import Base
+from forum.models.access import Invitation, PasswordReset
 from forum.models.articles import ArticleFeedback, ArticleLink
 from forum.models.audit import AuditLog
 from forum.models.badges import BadgeAward
@@ -50,6 +51,8 @@ from forum.models.uploads import Upload, UploadBlob
 from forum.models.users import Role, User
 
 __all__ = [
+    "Invitation",
+    "PasswordReset",
     "Department",
     "Draft",
     "ModerationWarning",

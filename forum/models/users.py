@@ -52,6 +52,9 @@ class User(Base):
     #: draft only when there is one.
     draft_count: Mapped[int] = mapped_column(default=0, server_default="0")
     is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # False only for a member who registered on the site and has not yet followed the link
+    # sent to their address; accounts made by admins, the CLI or the demo count as verified.
+    email_verified: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[CreatedAt]
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     # Kept by forum.services.logins at most every few minutes: the latest time the member was

@@ -113,6 +113,9 @@ WIRING: dict[type[events.Event], set[str]] = {
     events.CommentEdited: {"comment_edited"},
     events.BadgeAwarded: {"badge_awarded"},
     events.MemberWarned: {"member_warned"},
+    events.EmailVerificationRequested: {"verification"},
+    events.PasswordResetRequested: {"password_reset"},
+    events.MemberInvited: {"invitation"},
 }
 
 
