@@ -199,7 +199,8 @@ class Browser:
 
     def csrf_token(self, path: str = "/") -> str:
         """The CSRF token of the current session, read from a page's meta tag."""
-        response = self.client.get(path)
+        # Followed: on a members-only site a visitor's "/" is the login page.
+        response = self.client.get(path, follow_redirects=True)
         match = CSRF_META.search(response.get_data(as_text=True))
         assert match, f"no CSRF token on {path}"
         return match.group(1)
