@@ -211,6 +211,7 @@ def invite(
         email=address,
         token_hash=_hash(token),
         invited_by_id=inviter.id,
+        created_at=now,
         expires_at=now + dt.timedelta(days=policy.invitation_days),
     )
     session.add(invitation)
@@ -277,11 +278,13 @@ def request_password_reset(
     if user is None:
         return
     token = secrets.token_urlsafe(32)
+    now = now or utcnow()
     session.add(
         PasswordReset(
             user_id=user.id,
             token_hash=_hash(token),
-            expires_at=(now or utcnow()) + lifetime,
+            created_at=now,
+            expires_at=now + lifetime,
         )
     )
     session.flush()
