@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, current_app, redirect, request, url_for
+from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.wrappers import Response
 
 from forum.errors import render_error
@@ -66,6 +67,8 @@ def members_only() -> Response | None:
     """Send visitors to the login page, unless the page is open to them."""
     if request.endpoint in OPEN_ENDPOINTS:
         return None
+    if isinstance(request.routing_exception, MethodNotAllowed):
+        return None  # the 405 says only what the address's rule says to everyone
     if current_app.config["PUBLIC_READ"] and request.method in READ_METHODS:
         return None
     if current_viewer() is not None:

