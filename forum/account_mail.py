@@ -45,7 +45,7 @@ class AccountMail:
         def compose(sender: str) -> list[EmailMessage]:
             return [mail.build_message(sender=sender, to=to, subject=subject, text=text)]
 
-        mail.send_after_commit(session, self.config, compose)
+        mail.queue_after_commit(session, self.config, compose)
 
     def verification(self, session: Session, event: events.EmailVerificationRequested) -> None:
         """Send the link that confirms a newly registered member's address."""

@@ -151,7 +151,7 @@ _PENDING: set[Future[None]] = set()
 _PENDING_LOCK = threading.Lock()
 
 
-def send_after_commit(
+def queue_after_commit(
     session: Session, config: Mapping[str, Any], compose: Callable[[str], list[EmailMessage]]
 ) -> None:
     """Send the messages ``compose(sender)`` makes once ``session``'s transaction commits.
