@@ -55,7 +55,7 @@ def protect_data_folders(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     """Database, login, CSRF, rate limits and security headers."""
-    from forum import body_limits, db, observability, request_guard, security
+    from forum import access, body_limits, db, observability, request_guard, security
     from forum.extensions import csrf, limiter, login_manager
     from forum.web import init_login, init_templates
 
@@ -71,13 +71,15 @@ def register_extensions(app: Flask) -> None:
     security.init_app(app)
     init_login(app)
     init_templates(app)
+    # After CSRF and the login loader: visitors to the login page, unconfirmed members read.
+    access.init_app(app)
 
 
 def register_subscribers(app: Flask) -> None:
     """Who reacts to what happens. Domain events (forum.events): reputation (critical),
-    notifications and webhook deliveries (sent after the commit). Every commit: badges and
-    the search index follow the rows it changed, and queued email is sent."""
-    from forum import db, delivery, events, search, webhooks
+    notifications, account mail and webhook deliveries (sent after the commit). Every commit:
+    badges and the search index follow the rows it changed, and queued email is sent."""
+    from forum import account_mail, db, delivery, events, search, webhooks
     from forum.services import badges, close_votes, notification_events, reputation, tokens
     from forum.services import webhooks as webhook_events
 
@@ -86,6 +88,7 @@ def register_subscribers(app: Flask) -> None:
     notification_events.subscribe(bus)
     webhook_events.subscribe(bus)
     tokens.subscribe(bus)
+    account_mail.subscribe(bus, app)
     db.carry(app, events.BUS_KEY, bus)
     rules = reputation.configure(
         app.config["REPUTATION_RULES"],

@@ -118,7 +118,27 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_SEND_AFTER_COMMIT": True,
     "MAIL_MAX_ATTEMPTS": 6,
     "MAIL_RETRY_SECONDS": 60,
+    # Who may see and join (docs/operations.md, "Access and registration"). Visitors are sent
+    # to the login page unless PUBLIC_READ opens reading (never writing) to them.
+    "PUBLIC_READ": False,
+    # open | domain (emails under ALLOWED_EMAIL_DOMAINS only) | invite | sso (no local
+    # registration or password login).
+    "REGISTRATION": "open",
+    "ALLOWED_EMAIL_DOMAINS": "",
+    "MEMBERS_MAY_INVITE": False,
+    "INVITATION_DAYS": 7,
+    "INVITATION_RATE_LIMIT": "30 per hour",
+    # Locally registered members confirm their email address before they can write.
+    "REQUIRE_EMAIL_VERIFICATION": True,
+    "EMAIL_VERIFICATION_DAYS": 3,
+    "VERIFICATION_RESEND_LIMIT": "3 per hour",
+    # Password reset links last an hour; requests are throttled per address and per client.
+    "PASSWORD_RESET_MINUTES": 60,
+    "PASSWORD_RESET_LIMIT_PER_ADDRESS": "3 per hour",
+    "PASSWORD_RESET_LIMIT_PER_IP": "20 per hour",
 }
+
+REGISTRATION_MODES = ("open", "domain", "invite", "sso")
 
 
 def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
@@ -141,9 +161,29 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     if app.config["UPLOAD_STORAGE"] not in {"folder", "database"}:
         storage = app.config["UPLOAD_STORAGE"]
         raise ValueError(f"FORUM_UPLOAD_STORAGE must be 'folder' or 'database', not {storage!r}")
+    app.config["REGISTRATION"] = str(app.config["REGISTRATION"]).strip().lower()
+    if app.config["REGISTRATION"] not in REGISTRATION_MODES:
+        mode = app.config["REGISTRATION"]
+        raise ValueError(
+            f"FORUM_REGISTRATION must be one of {', '.join(REGISTRATION_MODES)}, not {mode!r}"
+        )
+    app.config["ALLOWED_EMAIL_DOMAINS"] = email_domains(app.config["ALLOWED_EMAIL_DOMAINS"])
+    if app.config["REGISTRATION"] == "domain" and not app.config["ALLOWED_EMAIL_DOMAINS"]:
+        raise ValueError("FORUM_REGISTRATION=domain needs FORUM_ALLOWED_EMAIL_DOMAINS")
     if app.config["SEARCH_BACKEND"] not in {"whoosh", "postgres"}:
         backend = app.config["SEARCH_BACKEND"]
         raise ValueError(f"FORUM_SEARCH_BACKEND must be 'whoosh' or 'postgres', not {backend!r}")
+
+
+def email_domains(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+    """``"example.com, Example.org"`` (or a list) as lower-case domains without duplicates."""
+    items = value.split(",") if isinstance(value, str) else list(value or ())
+    domains: list[str] = []
+    for item in items:
+        domain = str(item).strip().lower().lstrip("@").rstrip(".")
+        if domain and domain not in domains:
+            domains.append(domain)
+    return tuple(domains)
 
 
 def load_or_create_secret_key(path: Path) -> str:

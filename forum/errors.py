@@ -13,6 +13,7 @@ from forum.services.errors import Conflict, Forbidden, NotFound
 
 MESSAGES = {
     400: ("Bad request", "The request could not be understood. Please go back and try again."),
+    401: ("Log in first", "Log in to see this."),
     403: ("Not allowed", "You don't have permission to do that."),
     404: ("Page not found", "There is nothing here. It may have been moved or deleted."),
     405: ("Method not allowed", "This address does not accept that kind of request."),

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from forum.models import CircleSession, Comment, Post, TutorialRequest, User
+from forum.models import CircleSession, Comment, Invitation, Post, TutorialRequest, User
 
 log = logging.getLogger(__name__)
 
@@ -232,6 +232,31 @@ class AuthorRevealed(Event):
     """A moderator looked up who asked an anonymous question (who and why stay in the log)."""
 
     question: Post
+
+
+@dataclass(frozen=True)
+class EmailVerificationRequested(Event):
+    """A member who registered on the site is to confirm ``user.email`` with ``token``."""
+
+    user: User
+    token: str
+
+
+@dataclass(frozen=True)
+class PasswordResetRequested(Event):
+    """Someone asked for a password reset link for ``user``; ``token`` is its secret."""
+
+    user: User
+    token: str
+
+
+@dataclass(frozen=True)
+class MemberInvited(Event):
+    """``inviter`` invited ``invitation.email`` to register; ``token`` is the link's secret."""
+
+    invitation: Invitation
+    inviter: User
+    token: str
 
 
 E = TypeVar("E", bound=Event)

@@ -9,10 +9,13 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from sqlalchemy.orm import Session
@@ -194,3 +197,76 @@ def send_after_commit(session: Session, settings: SmtpSettings, message: EmailMe
 
     aftercommit.defer(session, job)
     return delivery
+
+
+# Sending after the commit, off the request's path ------------------------------------------
+
+#: One thread sends the messages of every request, one after another: a slow or unreachable
+#: SMTP server delays mail, never a page. Not a daemon: a server stopping finishes the queue.
+_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forum-mail")
+_PENDING: set[Future[None]] = set()
+_PENDING_LOCK = threading.Lock()
+
+
+def queue_after_commit(
+    session: Session, config: Mapping[str, Any], compose: Callable[[str], list[EmailMessage]]
+) -> None:
+    """Send the messages ``compose(sender)`` makes once ``session``'s transaction commits.
+
+    Sending happens in a background thread; a missing or failing SMTP server is logged and
+    never fails the request (a rolled back transaction sends nothing).
+    """
+    aftercommit.defer(session, lambda: _queue(config, compose))
+
+
+def _queue(config: Mapping[str, Any], compose: Callable[[str], list[EmailMessage]]) -> None:
+    url = config.get("SMTP_URL")
+    try:
+        messages = compose(str(config.get("MAIL_FROM") or ""))
+    except MailConfigError:
+        log.exception("Mail not sent: FORUM_MAIL_FROM is not usable")
+        return
+    if not url:
+        for message in messages:
+            log.warning(
+                "Mail not sent (FORUM_SMTP_URL is not set): %r to %s",
+                str(message["Subject"]),
+                message["To"],
+            )
+        return
+    try:
+        settings = parse_smtp_url(str(url), timeout=float(config.get("SMTP_TIMEOUT") or 30))
+    except MailConfigError:
+        log.exception("Mail not sent: FORUM_SMTP_URL is not usable")
+        return
+    future = _EXECUTOR.submit(_deliver, settings, messages)
+    with _PENDING_LOCK:
+        _PENDING.add(future)
+    future.add_done_callback(_forget)
+
+
+def _forget(future: Future[None]) -> None:
+    with _PENDING_LOCK:
+        _PENDING.discard(future)
+
+
+def _deliver(settings: SmtpSettings, messages: list[EmailMessage]) -> None:
+    try:
+        send_all(settings, messages)
+    except (smtplib.SMTPException, OSError):
+        log.exception(
+            "Mail to %s could not be sent through %s:%s",
+            ", ".join(str(m["To"]) for m in messages),
+            settings.host,
+            settings.port,
+        )
+
+
+def wait_idle(timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for queued messages to be sent (or fail); for tests."""
+    with _PENDING_LOCK:
+        pending = set(_PENDING)
+    if not pending:
+        return True
+    _done, not_done = wait(pending, timeout=timeout)
+    return not not_done

@@ -33,6 +33,7 @@ from forum.forms import BaseForm
 from forum.models import Post, PostKind, User
 from forum.search import Hit
 from forum.services import logins
+from forum.services.access import RegistrationPolicy, VerificationSigner
 from forum.services.accounts import PasswordPolicy
 from forum.services.errors import NotFound, ServiceError, ValidationError
 from forum.services.posts import PostRow
@@ -63,6 +64,26 @@ def password_policy() -> PasswordPolicy:
     return PasswordPolicy(
         hash_method=current_app.config["PASSWORD_HASH_METHOD"],
         min_length=int(current_app.config["PASSWORD_MIN_LENGTH"]),
+    )
+
+
+def registration_policy() -> RegistrationPolicy:
+    """How newcomers join this app (FORUM_REGISTRATION and its companions)."""
+    config = current_app.config
+    return RegistrationPolicy(
+        mode=config["REGISTRATION"],
+        allowed_domains=tuple(config["ALLOWED_EMAIL_DOMAINS"]),
+        require_verification=bool(config["REQUIRE_EMAIL_VERIFICATION"]),
+        members_may_invite=bool(config["MEMBERS_MAY_INVITE"]),
+        invitation_days=int(config["INVITATION_DAYS"]),
+    )
+
+
+def verification_signer() -> VerificationSigner:
+    """Signs and reads the email confirmation links of this app."""
+    return VerificationSigner(
+        str(current_app.config["SECRET_KEY"]),
+        dt.timedelta(days=int(current_app.config["EMAIL_VERIFICATION_DAYS"])),
     )
 
 

@@ -76,6 +76,10 @@ def base_config(tmp_path: Path, database_url: str, **extra: Any) -> dict[str, An
         "SEARCH_TIME_LIMIT": 20.0,
         # Tests run on an established site unless they say otherwise (see test_new_site.py).
         "NEW_SITE_POSTS": 0,
+        # Most tests read as visitors and register then post at once; the members-only default
+        # and email confirmation have tests of their own (tests/http/test_access.py).
+        "PUBLIC_READ": True,
+        "REQUIRE_EMAIL_VERIFICATION": False,
         **extra,
     }
 
@@ -195,7 +199,8 @@ class Browser:
 
     def csrf_token(self, path: str = "/") -> str:
         """The CSRF token of the current session, read from a page's meta tag."""
-        response = self.client.get(path)
+        # Followed: on a members-only site a visitor's "/" is the login page.
+        response = self.client.get(path, follow_redirects=True)
         match = CSRF_META.search(response.get_data(as_text=True))
         assert match, f"no CSRF token on {path}"
         return match.group(1)

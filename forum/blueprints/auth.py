@@ -1,13 +1,17 @@
-"""Registration, login and logout."""
+"""Registration (by mode), email confirmation, invitations, login, password reset, logout."""
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
+from pathlib import Path
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -19,13 +23,31 @@ from flask_login import current_user, login_required, login_user, logout_user
 from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.wrappers import Response
 
+from forum import demo
 from forum.db import get_session, utcnow
-from forum.extensions import limiter
-from forum.forms.accounts import ClaimForm, LoginForm, RegisterForm
+from forum.extensions import client_address, limiter
+from forum.forms.accounts import (
+    ClaimForm,
+    ForgotPasswordForm,
+    InvitationForm,
+    LoginForm,
+    RegisterForm,
+    ResetPasswordForm,
+)
+from forum.limits import member_key
 from forum.models import User
 from forum.security import safe_next
-from forum.services import accounts, claims, departments, logins
-from forum.web import LOGIN_SESSION_KEY, login_session_secret, password_policy, submit
+from forum.services import access, accounts, claims, departments, logins
+from forum.services.errors import NotFound, ValidationError
+from forum.web import (
+    LOGIN_SESSION_KEY,
+    current_member,
+    login_session_secret,
+    password_policy,
+    registration_policy,
+    submit,
+    verification_signer,
+)
 
 bp = Blueprint("auth", __name__)
 
@@ -111,32 +133,78 @@ def _start_session(user: User) -> None:
     login_user(user)
 
 
+def _register_page(form: RegisterForm, token: str | None, invited: str | None) -> str:
+    return render_template("auth/register.html", form=form, token=token, invited=invited)
+
+
 @bp.route("/register", methods=["GET", "POST"])
+@bp.route("/join/<token>", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["REGISTER_LIMIT_PER_IP"], methods=["POST"])
-def register() -> ResponseReturnValue:
-    """Create an account and log in."""
+def register(token: str | None = None) -> ResponseReturnValue:
+    """Create an account and log in, as the registration mode allows (an invitation's
+    link is ``/join/<token>``)."""
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
-    form = RegisterForm()
+    policy = registration_policy()
+    if not policy.local_accounts:
+        flash("Accounts come from the company sign-in: use it to log in.", "info")
+        return redirect(url_for("auth.login"))
     db = get_session()
+    invited = None
+    if policy.mode == "invite":
+        if token is None:
+            return render_template("auth/invite_only.html", problem=None)
+        try:
+            invited = access.find_invitation(db, token).email
+        except NotFound as exc:
+            return render_template("auth/invite_only.html", problem=str(exc)), 404
+    elif token is not None:
+        abort(404)
+    form = RegisterForm()
+    if invited is not None:
+        # The invitation's address is the account's: the field shows it, nothing else counts.
+        form.email.data = invited
     form.department.offer(departments.names(db))
     if not form.validate_on_submit():
         status = 400 if request.method == "POST" else 200
-        return render_template("auth/register.html", form=form), status
+        return _register_page(form, token, invited), status
     user = submit(
         form,
-        lambda: render_template("auth/register.html", form=form),
-        accounts.register,
+        lambda: _register_page(form, token, invited),
+        access.register,
         db,
+        policy=policy,
+        signer=verification_signer(),
         username=form.username.data or "",
         password=form.password.data or "",
         profile=form.profile(),
-        policy=password_policy(),
+        password_policy=password_policy(),
+        invitation_token=token,
     )
     db.commit()
     _start_session(user)
     flash(f"Welcome to forum, {user.display_name}!", "success")
+    if not user.email_verified:
+        flash(
+            f"We have sent a link to {user.email}: open it to confirm your address and start "
+            "posting.",
+            "info",
+        )
     return redirect(url_for("users.profile", username=user.username))
+
+
+def _login_page(form: LoginForm, next_url: str, status: int = 200) -> ResponseReturnValue:
+    db = get_session()
+    demo_loaded = demo.accounts_loaded(db)
+    saved = Path(current_app.instance_path) / "demo-password.txt"
+    hint = None
+    if demo_loaded:
+        hint = {
+            "admin": demo.DEMO_ADMIN,
+            "moderator": demo.DEMO_MODERATOR,
+            "password_file": "instance/demo-password.txt" if saved.exists() else None,
+        }
+    return render_template("auth/login.html", form=form, next=next_url, demo=hint), status
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -159,16 +227,18 @@ def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(next_url)
     form = LoginForm()
+    if not registration_policy().local_accounts:
+        # sso: no password login; the page says to use the company sign-in.
+        return _login_page(form, next_url, 403 if request.method == "POST" else 200)
     if not form.validate_on_submit():
-        status = 400 if request.method == "POST" else 200
-        return render_template("auth/login.html", form=form, next=next_url), status
+        return _login_page(form, next_url, 400 if request.method == "POST" else 200)
     db = get_session()
     user = accounts.authenticate(
         db, form.username.data or "", form.password.data or "", password_policy()
     )
     if user is None:
         form.form_errors.append(LOGIN_FAILED)
-        return render_template("auth/login.html", form=form, next=next_url), 200
+        return _login_page(form, next_url)
     db.commit()
     _start_session(user)
     response = redirect(next_url)
@@ -225,3 +295,174 @@ def logout() -> ResponseReturnValue:
     session.clear()
     flash("You have logged out.", "info")
     return redirect(url_for("main.index"))
+
+
+# Email confirmation --------------------------------------------------------------------
+
+
+@bp.get("/verify-email/<token>")
+def verify_email(token: str) -> ResponseReturnValue:
+    """Confirm a member's address with the link sent to it."""
+    db = get_session()
+    try:
+        user = access.verify_email(db, verification_signer(), token)
+    except ValidationError as exc:
+        db.rollback()
+        return render_template("auth/verify_failed.html", problem=" ".join(exc.messages)), 400
+    db.commit()
+    flash(f"Thank you: {user.email} is confirmed. You can post now.", "success")
+    return redirect(url_for("main.index"))
+
+
+@bp.post("/verify-email/send")
+@login_required
+@limiter.limit(
+    lambda: current_app.config["VERIFICATION_RESEND_LIMIT"],
+    key_func=member_key,
+    scope="verify-resend",
+)
+def resend_verification() -> ResponseReturnValue:
+    """Send the confirmation link again (throttled per member)."""
+    db = get_session()
+    user = current_member()
+    if access.request_verification(db, user, verification_signer()):
+        db.commit()
+        flash(f"We have sent a new link to {user.email}.", "info")
+    return redirect(url_for("main.index"))
+
+
+# Invitations ---------------------------------------------------------------------------
+
+
+def _invitations_page(form: InvitationForm) -> str:
+    listed = access.invitations(get_session(), current_member())
+    return render_template(
+        "auth/invitations.html", form=form, invitations=listed, now=utcnow(), aware=_aware
+    )
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+@bp.route("/invitations", methods=["GET", "POST"])
+@login_required
+@limiter.limit(
+    lambda: current_app.config["INVITATION_RATE_LIMIT"],
+    key_func=member_key,
+    methods=["POST"],
+    scope="invitations",
+)
+def invitations() -> ResponseReturnValue:
+    """Invite colleagues by email (admins, or every member when allowed; invite mode only)."""
+    policy = registration_policy()
+    if policy.mode != "invite":
+        abort(404)
+    member = current_member()
+    if not policy.may_invite(member):
+        abort(403, "Only admins can invite colleagues.")
+    form = InvitationForm()
+    if not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        return _invitations_page(form), status
+    db = get_session()
+    invitation = submit(
+        form,
+        lambda: _invitations_page(form),
+        access.invite,
+        db,
+        inviter=member,
+        email=form.email.data or "",
+        policy=policy,
+    )
+    db.commit()
+    flash(
+        f"Invitation sent to {invitation.email}; the link works for {policy.invitation_days} days.",
+        "success",
+    )
+    return redirect(url_for("auth.invitations"))
+
+
+# Password reset ------------------------------------------------------------------------
+
+
+def _reset_address_key() -> str:
+    """Rate-limit bucket of a reset request: the address typed, however it is spelled."""
+    typed = (request.form.get("email") or "").strip().lower()[:254]
+    return "reset-address:" + typed
+
+
+def _local_passwords_only() -> None:
+    if not registration_policy().local_accounts:
+        abort(404)
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["PASSWORD_RESET_LIMIT_PER_IP"],
+    methods=["POST"],
+    key_func=client_address,
+    scope="reset-ip",
+)
+@limiter.limit(
+    lambda: current_app.config["PASSWORD_RESET_LIMIT_PER_ADDRESS"],
+    methods=["POST"],
+    key_func=_reset_address_key,
+    scope="reset-address",
+)
+def forgot_password() -> ResponseReturnValue:
+    """Ask for a password reset link; the answer is the same whether or not the address
+    belongs to an account."""
+    _local_passwords_only()
+    form = ForgotPasswordForm()
+    if not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        return render_template("auth/forgot_password.html", form=form, sent=None), status
+    db = get_session()
+    minutes = int(current_app.config["PASSWORD_RESET_MINUTES"])
+    access.request_password_reset(db, form.email.data or "", lifetime=dt.timedelta(minutes=minutes))
+    db.commit()
+    return render_template(
+        "auth/forgot_password.html", form=form, sent=form.email.data, minutes=minutes
+    )
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str) -> ResponseReturnValue:
+    """Choose a new password with a reset link; every session of the account ends."""
+    _local_passwords_only()
+    db = get_session()
+    form = ResetPasswordForm()
+
+    def page(problem: str | None = None) -> Response:
+        # The address holds the secret; the site's referrer policy sends only the origin to
+        # other sites, and the page loads nothing from elsewhere.
+        return make_response(
+            render_template("auth/reset_password.html", form=form, token=token, problem=problem)
+        )
+
+    try:
+        access.find_password_reset(db, token)
+    except NotFound as exc:
+        response = page(str(exc))
+        response.status_code = 404
+        return response
+    if not form.validate_on_submit():
+        response = page()
+        response.status_code = 400 if request.method == "POST" else 200
+        return response
+    submit(
+        form,
+        page,
+        access.reset_password,
+        db,
+        token,
+        password=form.password.data or "",
+        policy=password_policy(),
+    )
+    db.commit()
+    # Every session of the account has ended, this browser's too if it had one.
+    logout_user()
+    session.clear()
+    flash("Your new password is set and every session of your account has ended. Log in.", "info")
+    return redirect(url_for("auth.login"))

@@ -44,6 +44,24 @@ class DemoResult:
         return ", ".join(f"{n} {what}" for what, n in self.counts.items()) or "nothing"
 
 
+#: The demo accounts the login page names while the demo content is loaded.
+DEMO_ADMIN = "amara"
+DEMO_MODERATOR = "jonas"
+DEMO_DOMAIN = "northwind.example"
+
+
+def accounts_loaded(session: Session) -> bool:
+    """Whether the demo's members are here (their admin, with her demo address)."""
+    found = session.scalar(
+        select(User.id).where(
+            User.username == DEMO_ADMIN,
+            User.email == f"{DEMO_ADMIN}@{DEMO_DOMAIN}",
+            User.password_hash.is_not(None),
+        )
+    )
+    return found is not None
+
+
 def database_is_empty(session: Session) -> bool:
     """True when there are no members and no posts yet."""
     users = session.scalar(select(func.count()).select_from(User)) or 0
@@ -75,7 +93,7 @@ def load(
         session.add(
             User(
                 username=person.username,
-                email=f"{person.username}@northwind.example",
+                email=f"{person.username}@{DEMO_DOMAIN}",
                 display_name=person.display_name,
                 department=person.department,
                 job_title=person.job_title,

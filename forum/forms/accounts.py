@@ -180,6 +180,22 @@ class ClaimForm(BaseForm):
     )
 
 
+class ForgotPasswordForm(BaseForm):
+    """The address a password reset link is sent to."""
+
+    email = EmailField("Work email", validators=[DataRequired(), Length(max=254)])
+
+
+class ResetPasswordForm(BaseForm):
+    """A new password, set with a reset link."""
+
+    password = PasswordField(
+        "New password",
+        validators=[DataRequired(), Length(max=256)],
+        description="At least 10 characters; a short sentence works well.",
+    )
+
+
 #: How long a new access token lasts: (days or "never", label).
 TOKEN_EXPIRY_CHOICES = [
     ("30", "30 days"),
@@ -220,3 +236,9 @@ class TokenForm(BaseForm):
         if raw == "never":
             return None
         return int(raw) if raw.isdigit() else 90
+
+
+class InvitationForm(BaseForm):
+    """The address of a colleague to invite."""
+
+    email = EmailField("Colleague's work email", validators=[DataRequired(), Length(max=254)])

@@ -1,6 +1,7 @@
 """All models, importable from one place (Alembic reads ``Base.metadata`` through here)."""
 
 from forum.db import Base
+from forum.models.access import Invitation, PasswordReset
 from forum.models.articles import ArticleFeedback, ArticleLink
 from forum.models.audit import AuditLog
 from forum.models.badges import BadgeAward
@@ -61,6 +62,8 @@ from forum.models.webhooks import Webhook, WebhookAttempt, WebhookDelivery
 __all__ = [
     "ClaimLink",
     "AccessToken",
+    "Invitation",
+    "PasswordReset",
     "Department",
     "Draft",
     "ModerationWarning",

@@ -85,6 +85,11 @@ def _check_username(username: str) -> list[str]:
     return []
 
 
+def normalise_email(email: str) -> tuple[str | None, list[str]]:
+    """The address lower-case as stored, or None with the messages saying what is wrong."""
+    return _normalise_email(email)
+
+
 def _normalise_email(email: str) -> tuple[str | None, list[str]]:
     try:
         result = validate_email(email.strip(), check_deliverability=False)
@@ -93,7 +98,7 @@ def _normalise_email(email: str) -> tuple[str | None, list[str]]:
     return result.normalized.lower(), []
 
 
-def normalise_email(session: Session, email: str, *, member: User) -> str:
+def checked_new_email(session: Session, email: str, *, member: User) -> str:
     """``email`` as ``member``'s new address, normalised; ValidationError on ``email`` when it
     is no address or another member's."""
     address, errors = _normalise_email(email)
@@ -160,8 +165,14 @@ def register(
     profile: ProfileData,
     policy: PasswordPolicy,
     role: Role = Role.MEMBER,
+    email_verified: bool = True,
 ) -> User:
-    """Validate and stage a new member; raises ValidationError with per-field messages."""
+    """Validate and stage a new member; raises ValidationError with per-field messages.
+
+    ``email_verified`` is False for a member who registered on the site and still has to
+    follow the link sent to their address (forum.services.access); accounts made by admins,
+    the CLI or the demo count as verified.
+    """
     username = normalise_username(username)
     errors, email, department = _check_profile(session, profile)
     if username_errors := _check_username(username):
@@ -187,6 +198,7 @@ def register(
         bio=_clean(profile.bio),
         password_hash=hash_password(password, policy.hash_method),
         role=role,
+        email_verified=email_verified,
     )
     try:
         with session.begin_nested():

@@ -67,7 +67,7 @@ def issue(
         raise ValidationError(
             {"email": ["This member can already log in; only imported members are claimed."]}
         )
-    address = accounts.normalise_email(session, email, member=member)
+    address = accounts.checked_new_email(session, email, member=member)
     now = now or utcnow()
     member.email = address
     session.execute(delete(ClaimLink).where(ClaimLink.user_id == member.id))

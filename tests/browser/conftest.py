@@ -47,6 +47,9 @@ class LiveServer:
             "FORUM_INSTANCE_PATH": str(instance),
             "FORUM_PASSWORD_HASH_METHOD": TEST_HASH_METHOD,
             "FORUM_RATELIMIT_ENABLED": "false",
+            # As in tests/conftest.py: reading as a visitor, posting right after registering.
+            "FORUM_PUBLIC_READ": "true",
+            "FORUM_REQUIRE_EMAIL_VERIFICATION": "false",
         }
         for name in ("FORUM_DATABASE_URL", "FORUM_SEARCH_INDEX_DIR"):
             self.env.pop(name, None)

@@ -242,6 +242,8 @@ def test_gunicorn_workers_add_up_in_one_scrape(sqlite_template: Path, tmp_path: 
         "FORUM_WORKERS": "2",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
         "FORUM_METRICS_TOKEN": "s3cret-scrape-token",
+        # The scrape counts front pages served to a visitor.
+        "FORUM_PUBLIC_READ": "true",
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", str(PROJECT_ROOT / "gunicorn.conf.py")],

@@ -188,6 +188,8 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Host, Host
         "FORUM_VOTE_RATE_LIMIT": f"{VOTES_PER_HOUR} per hour",
         "FORUM_PASSWORD_HASH_METHOD": TEST_HASH_METHOD,
         "FORUM_REPUTATION_THRESHOLDS": '{"create_tags": 0}',
+        "FORUM_PUBLIC_READ": "true",
+        "FORUM_REQUIRE_EMAIL_VERIFICATION": "false",
     }
     for variable in ("FORUM_SEARCH_INDEX_DIR", "FORUM_ACCESS_LOG"):
         env.pop(variable, None)

@@ -122,6 +122,7 @@ def test_secure_cookies_when_configured(
     app_config: dict[str, Any], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from forum import create_app
+    from forum.db import get_engine
 
     monkeypatch.setenv("FORUM_INSTANCE_PATH", str(tmp_path / "secure"))
     app = create_app({**app_config, "SESSION_COOKIE_SECURE": True})
@@ -132,6 +133,8 @@ def test_secure_cookies_when_configured(
     )
     assert "Secure" in cookie
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    # The login page asks the database whether the demo is loaded: close its connection.
+    get_engine(app).dispose()
 
 
 @pytest.mark.parametrize(

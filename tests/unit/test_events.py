@@ -121,6 +121,9 @@ WIRING: dict[type[events.Event], set[str]] = {
     events.ContentFlagged: {"content_flagged"},
     events.FlagsResolved: {"flags_resolved"},
     events.AuthorRevealed: {"author_revealed"},
+    events.EmailVerificationRequested: {"verification"},
+    events.PasswordResetRequested: {"password_reset"},
+    events.MemberInvited: {"invitation"},
 }
 
 

@@ -1,0 +1,107 @@
+"""Who may see what: members-only pages, and no writing before the address is confirmed.
+
+- **Members only** (the default): a visitor asking for any page but the few a visitor needs
+  (logging in, joining, password reset, email confirmation, the health check, metrics, static
+  files and the secret per-member calendar feeds) is sent to the login page, which brings them
+  back afterwards (a local ``next`` only). What is not a page (JSON, the circle calendar
+  ``.ics`` feeds, uploaded files) answers 401 instead of a redirect. ``FORUM_PUBLIC_READ=true``
+  lets visitors read (GET and HEAD); writing always needs a login.
+- **Confirmed address**: a member who registered on the site reads everything but sends no
+  state-changing request (posts, votes, comments, drafts, uploads, ...) until they have
+  followed the link sent to their address, except the few that manage the account itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, current_app, redirect, request, url_for
+from werkzeug.exceptions import MethodNotAllowed
+from werkzeug.wrappers import Response
+
+from forum.errors import render_error
+from forum.web import current_viewer, registration_policy
+
+#: What a visitor may open on a members-only site.
+OPEN_ENDPOINTS = frozenset(
+    {
+        "static",
+        "auth.login",
+        "auth.register",
+        "auth.forgot_password",
+        "auth.reset_password",
+        "auth.verify_email",
+        "main.healthz",
+        "observability.metrics",
+        # The address holds the member's secret: calendar apps cannot log in.
+        "circles.member_calendar",
+    }
+)
+#: Not pages: a visitor gets 401 rather than a redirect to a login page they cannot use.
+NOT_PAGES = frozenset({"circles.circle_calendar", "uploads.serve", "users.suggest"})
+#: What a member whose address is not confirmed yet may still send.
+UNVERIFIED_MAY_SEND = frozenset(
+    {
+        "auth.logout",
+        "auth.resend_verification",
+        "users.edit_profile",
+        "users.change_password",
+        "users.logout_everywhere",
+    }
+)
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+LOGIN_FIRST = "Log in to see this: forum is open to members only."
+CONFIRM_FIRST = (
+    "Confirm your email address first: follow the link we sent to it, or send a new one "
+    "with the button at the top of the page."
+)
+
+
+def _wants_json() -> bool:
+    accept = request.accept_mimetypes
+    return request.is_json or accept["application/json"] > accept["text/html"]
+
+
+def members_only() -> Response | None:
+    """Send visitors to the login page, unless the page is open to them."""
+    if request.endpoint in OPEN_ENDPOINTS:
+        return None
+    if isinstance(request.routing_exception, MethodNotAllowed):
+        return None  # the 405 says only what the address's rule says to everyone
+    if current_app.config["PUBLIC_READ"] and request.method in READ_METHODS:
+        return None
+    if current_viewer() is not None:
+        return None
+    if request.endpoint in NOT_PAGES or _wants_json():
+        return render_error(401, LOGIN_FIRST)
+    target = request.full_path.rstrip("?") if request.method in READ_METHODS else None
+    if target == "/":
+        target = None
+    return redirect(url_for("auth.login", next=target))
+
+
+def confirmed_to_write() -> Response | None:
+    """Refuse state-changing requests of a member whose address is not confirmed yet."""
+    if request.method in READ_METHODS or request.endpoint in UNVERIFIED_MAY_SEND:
+        return None
+    member = current_viewer()
+    if member is None or member.email_verified:
+        return None
+    return render_error(403, CONFIRM_FIRST)
+
+
+def _template_context() -> dict[str, Any]:
+    member = current_viewer()
+    policy = registration_policy()
+    return {
+        "registration": policy,
+        "may_invite": member is not None and policy.may_invite(member),
+    }
+
+
+def init_app(app: Flask) -> None:
+    """Check every request (after CSRF and the login loader are wired)."""
+    app.before_request(members_only)
+    app.before_request(confirmed_to_write)
+    app.context_processor(_template_context)
