@@ -5,8 +5,8 @@
 - ``invitations``: an invitation to register with one email address (invite mode).
 - ``password_resets``: single-use password reset links, stored as SHA-256 hashes.
 
-Revision ID: 0023_access_registration
-Revises: 0022_article_life
+Revision ID: 0029_access_registration
+Revises: 0028_search_words
 Create Date: 2026-12-10 09:00:00.000000
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0023_access_registration"
-down_revision: str | None = "0022_article_life"
+revision: str = "0029_access_registration"
+down_revision: str | None = "0028_search_words"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
