@@ -112,6 +112,7 @@ def register_blueprints(app: Flask) -> None:
         posts,
         questions,
         search,
+        sso,
         tags,
         uploads,
         users,
@@ -121,6 +122,7 @@ def register_blueprints(app: Flask) -> None:
     for area in (
         main,
         auth,
+        sso,
         users,
         admin,
         wiki,

@@ -15,17 +15,19 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.wrappers import Response
 
-from forum.db import get_session, utcnow
+from forum import sso
+from forum.db import get_session
 from forum.extensions import limiter
 from forum.forms.accounts import LoginForm, RegisterForm
 from forum.models import User
 from forum.security import safe_next
 from forum.services import accounts, departments, logins
-from forum.web import LOGIN_SESSION_KEY, login_session_secret, password_policy, submit
+from forum.sso import flow as sso_flow
+from forum.web import login_session_secret, password_policy, start_login_session, submit
 
 bp = Blueprint("auth", __name__)
 
@@ -96,19 +98,7 @@ def _login_failed(response: Response) -> bool:
 
 def _start_session(user: User) -> None:
     """Log ``user`` in on this browser with a new server-side login session (committed)."""
-    db = get_session()
-    secret = logins.start(
-        db,
-        user,
-        user_agent=request.user_agent.string,
-        forget_before=utcnow() - current_app.permanent_session_lifetime,
-    )
-    db.commit()
-    # A fresh session on login: nothing from before (a planted cookie) survives.
-    session.clear()
-    session.permanent = True
-    session[LOGIN_SESSION_KEY] = secret
-    login_user(user)
+    start_login_session(user)
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -166,6 +156,10 @@ def login() -> ResponseReturnValue:
     user = accounts.authenticate(
         db, form.username.data or "", form.password.data or "", password_policy()
     )
+    if user is None and sso.ldap_enabled(current_app.config):
+        signed_in = sso_flow.ldap_login(form, next_url)
+        if signed_in is not None:
+            return signed_in
     if user is None:
         form.form_errors.append(LOGIN_FAILED)
         return render_template("auth/login.html", form=form, next=next_url), 200

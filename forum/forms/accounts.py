@@ -153,3 +153,9 @@ class RoleForm(BaseForm):
         choices=[SelectChoice(r.value, r.value.capitalize()) for r in Role],
         validators=[DataRequired()],
     )
+
+
+class LinkAccountForm(BaseForm):
+    """The local account's password, entered once to link a company sign-in to it."""
+
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])

@@ -18,6 +18,7 @@ from forum.models.circles import (
 )
 from forum.models.departments import Department
 from forum.models.drafts import Draft
+from forum.models.identities import Identity
 from forum.models.imports import ImportRecord, PostAttribution, RelatedPost
 from forum.models.mentoring import BuddyPair, CheckIn, MemberSkill, Mentorship, MentorshipGoal
 from forum.models.moderation import ConductRevision, Flag, ModerationWarning
@@ -50,6 +51,7 @@ from forum.models.uploads import Upload, UploadBlob
 from forum.models.users import Role, User
 
 __all__ = [
+    "Identity",
     "Department",
     "Draft",
     "ModerationWarning",
