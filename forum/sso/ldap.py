@@ -115,7 +115,7 @@ def _server(settings: LdapSettings) -> ldap3.Server:
             version=ssl.PROTOCOL_TLS_CLIENT,
         )
     return ldap3.Server(
-        settings.url, get_info=ldap3.NONE, tls=tls, connect_timeout=settings.timeout
+        settings.url, get_info=ldap3.NONE, tls=tls, connect_timeout=max(1, int(settings.timeout))
     )
 
 
@@ -130,7 +130,7 @@ def _connect(settings: LdapSettings, user: str | None, password: str | None) -> 
         user=user,
         password=password,
         authentication=ldap3.SIMPLE if user else ldap3.ANONYMOUS,
-        receive_timeout=settings.timeout,
+        receive_timeout=max(1, int(settings.timeout)),
         raise_exceptions=False,
         read_only=True,
     )
