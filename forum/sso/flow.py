@@ -19,7 +19,6 @@ from forum.db import get_session
 from forum.forms.accounts import LoginForm
 from forum.services import identity
 from forum.services.identity import ExternalAccount, LinkNeeded, SignInPolicy
-from forum.sso import ldap
 from forum.web import start_login_session
 
 #: The Flask-session key of a sign-in waiting for the local account's password.
@@ -67,6 +66,8 @@ def ldap_login(form: LoginForm, next_url: str) -> ResponseReturnValue | None:
     None when the directory does not know them (the form says they don't match); otherwise the
     answer: logged in, asked to link, or the form again when the directory is unreachable.
     """
+    from forum.sso import ldap  # ldap3 loads only where a directory is configured
+
     settings = ldap.LdapSettings.from_config(current_app.config)
     try:
         account = ldap.authenticate(settings, form.username.data or "", form.password.data or "")
