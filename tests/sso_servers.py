@@ -213,9 +213,7 @@ class Slapd:
 
     def __init__(self, folder: Path) -> None:
         if not Path(SLAPD).exists():
-            unavailable(
-                "slapd is missing: apt-get install slapd ldap-utils to run the LDAP tests"
-            )
+            unavailable("slapd is missing: apt-get install slapd ldap-utils to run the LDAP tests")
         (folder / "data").mkdir(parents=True)
         conf = folder / "slapd.conf"
         conf.write_text(

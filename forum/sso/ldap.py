@@ -142,6 +142,8 @@ def _connect(settings: LdapSettings, user: str | None, password: str | None) -> 
         conn.bind()
     except LDAPException as exc:
         conn.unbind()
+        if conn.socket is not None:  # ldap3 leaves the socket of a failed connect open
+            conn.socket.close()
         raise DirectoryUnavailable(str(exc)) from exc
     return conn
 

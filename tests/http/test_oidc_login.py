@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -168,9 +167,7 @@ def test_a_state_is_accepted_once(app: Flask, provider: OidcProvider) -> None:
     assert client.get("/login/oidc/callback?code=x&state=forged").status_code == 400
 
 
-def test_a_nonce_mismatch_is_refused(
-    app: Flask, session: Session, provider: OidcProvider
-) -> None:
+def test_a_nonce_mismatch_is_refused(app: Flask, session: Session, provider: OidcProvider) -> None:
     client = app.test_client()
     back = provider.sign_in(start(client), "alice", CALLBACK)
     with client.session_transaction() as browser_session:
@@ -218,9 +215,7 @@ def test_verified_email_links_only_with_the_local_password(
     assert sign_in(app.test_client(), provider).headers["Location"] == "/"
 
 
-def test_unverified_email_never_links(
-    app: Flask, session: Session, provider: OidcProvider
-) -> None:
+def test_unverified_email_never_links(app: Flask, session: Session, provider: OidcProvider) -> None:
     make_user(session, "alice.local", email="alice@example.org")
     session.commit()
     provider.set_accounts({"alice": {**ALICE, "email_verified": False}})
