@@ -27,7 +27,12 @@ node_modules/axe-core/axe.min.js: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-install-dev: $(VENV)/.installed-dev node_modules/axe-core/axe.min.js
+# oidc-provider (the OpenID provider the single sign-on tests start) comes from the npm registry.
+tests/oidc/node_modules/oidc-provider/package.json: tests/oidc/package.json tests/oidc/package-lock.json
+	cd tests/oidc && npm ci --no-audit --no-fund
+	touch $@
+
+install-dev: $(VENV)/.installed-dev node_modules/axe-core/axe.min.js tests/oidc/node_modules/oidc-provider/package.json
 
 run: install
 	$(BIN)/forum db upgrade

@@ -125,6 +125,7 @@ def register_blueprints(app: Flask) -> None:
         posts,
         questions,
         search,
+        sso,
         tags,
         uploads,
         users,
@@ -135,6 +136,7 @@ def register_blueprints(app: Flask) -> None:
     for area in (
         main,
         auth,
+        sso,
         users,
         admin,
         wiki,

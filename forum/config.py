@@ -136,6 +136,52 @@ DEFAULTS: dict[str, Any] = {
     "PASSWORD_RESET_MINUTES": 60,
     "PASSWORD_RESET_LIMIT_PER_ADDRESS": "3 per hour",
     "PASSWORD_RESET_LIMIT_PER_IP": "20 per hour",
+    # Single sign-on (docs/identity.md). OpenID Connect: on when OIDC_ISSUER and OIDC_CLIENT_ID
+    # are set; the login page offers "Sign in with OIDC_PROVIDER_NAME". Claim names say where
+    # the member's fields come from; with OIDC_CLAIM_GROUPS and admin or moderator groups set,
+    # the groups decide the role at every sign-in. Group lists: JSON lists or comma-separated.
+    "OIDC_ISSUER": None,
+    "OIDC_CLIENT_ID": None,
+    "OIDC_CLIENT_SECRET": None,
+    "OIDC_PROVIDER_NAME": "company account",
+    "OIDC_SCOPES": "openid email profile",
+    "OIDC_CLAIM_USERNAME": "preferred_username",
+    "OIDC_CLAIM_DISPLAY_NAME": "name",
+    "OIDC_CLAIM_EMAIL": "email",
+    "OIDC_CLAIM_DEPARTMENT": "department",
+    "OIDC_CLAIM_JOB_TITLE": "job_title",
+    "OIDC_CLAIM_GROUPS": None,
+    "OIDC_ADMIN_GROUPS": [],
+    "OIDC_MODERATOR_GROUPS": [],
+    "OIDC_TIMEOUT": 10,
+    # LDAP / Active Directory: on when LDAP_URL is set; the login form's username and password
+    # are checked against the directory when no local account matches them. Either bind
+    # directly with LDAP_USER_DN_TEMPLATE, or search with the service account (LDAP_BIND_DN)
+    # under LDAP_SEARCH_BASE with LDAP_SEARCH_FILTER ({username} is escaped). Groups come from
+    # LDAP_GROUP_ATTRIBUTE on the entry (memberOf) or, with LDAP_GROUP_SEARCH_BASE, a search.
+    "LDAP_URL": None,
+    "LDAP_USER_DN_TEMPLATE": None,
+    "LDAP_BIND_DN": None,
+    "LDAP_BIND_PASSWORD": None,
+    "LDAP_SEARCH_BASE": None,
+    "LDAP_SEARCH_FILTER": "(uid={username})",
+    "LDAP_START_TLS": False,
+    "LDAP_CA_FILE": None,
+    "LDAP_ATTR_SUBJECT": "entryUUID",
+    "LDAP_ATTR_USERNAME": "uid",
+    "LDAP_ATTR_DISPLAY_NAME": "displayName",
+    "LDAP_ATTR_EMAIL": "mail",
+    "LDAP_ATTR_DEPARTMENT": "departmentNumber",
+    "LDAP_ATTR_JOB_TITLE": "title",
+    "LDAP_GROUP_ATTRIBUTE": "memberOf",
+    "LDAP_GROUP_SEARCH_BASE": None,
+    "LDAP_GROUP_SEARCH_FILTER": "(&(objectClass=groupOfNames)(member={dn}))",
+    "LDAP_ADMIN_GROUPS": [],
+    "LDAP_MODERATOR_GROUPS": [],
+    "LDAP_TIMEOUT": 10,
+    # Departments a provider names that the managed list lacks: created when true, else left
+    # out (the member keeps the department they had).
+    "SSO_CREATE_DEPARTMENTS": False,
 }
 
 REGISTRATION_MODES = ("open", "domain", "invite", "sso")

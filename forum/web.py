@@ -21,7 +21,7 @@ from flask import Flask, abort, current_app, g, make_response, request
 from flask.globals import _cv_request
 from flask.templating import Environment
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required
+from flask_login import current_user, login_required, login_user
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
@@ -311,6 +311,23 @@ def login_session_secret() -> str | None:
     """The secret naming this browser's login session, if it has one."""
     secret = flask.session.get(LOGIN_SESSION_KEY)
     return secret if isinstance(secret, str) else None
+
+
+def start_login_session(user: User) -> None:
+    """Log ``user`` in on this browser with a new server-side login session (committed)."""
+    db = get_session()
+    secret = logins.start(
+        db,
+        user,
+        user_agent=request.user_agent.string,
+        forget_before=utcnow() - current_app.permanent_session_lifetime,
+    )
+    db.commit()
+    # A fresh session on login: nothing from before (a planted cookie) survives.
+    flask.session.clear()
+    flask.session.permanent = True
+    flask.session[LOGIN_SESSION_KEY] = secret
+    login_user(user)
 
 
 def _load_user(user_id: str) -> User | None:

@@ -19,11 +19,11 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.wrappers import Response
 
-from forum import demo
+from forum import demo, sso
 from forum.db import get_session, utcnow
 from forum.extensions import client_address, limiter
 from forum.forms.accounts import (
@@ -39,12 +39,14 @@ from forum.models import User
 from forum.security import safe_next
 from forum.services import access, accounts, claims, departments, logins
 from forum.services.errors import NotFound, ValidationError
+from forum.sso import flow as sso_flow
 from forum.web import (
     LOGIN_SESSION_KEY,
     current_member,
     login_session_secret,
     password_policy,
     registration_policy,
+    start_login_session,
     submit,
     verification_signer,
 )
@@ -118,19 +120,7 @@ def _login_failed(response: Response) -> bool:
 
 def _start_session(user: User) -> None:
     """Log ``user`` in on this browser with a new server-side login session (committed)."""
-    db = get_session()
-    secret = logins.start(
-        db,
-        user,
-        user_agent=request.user_agent.string,
-        forget_before=utcnow() - current_app.permanent_session_lifetime,
-    )
-    db.commit()
-    # A fresh session on login: nothing from before (a planted cookie) survives.
-    session.clear()
-    session.permanent = True
-    session[LOGIN_SESSION_KEY] = secret
-    login_user(user)
+    start_login_session(user)
 
 
 def _register_page(form: RegisterForm, token: str | None, invited: str | None) -> str:
@@ -227,15 +217,26 @@ def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(next_url)
     form = LoginForm()
-    if not registration_policy().local_accounts:
-        # sso: no password login; the page says to use the company sign-in.
+    local = registration_policy().local_accounts
+    ldap = sso.ldap_enabled(current_app.config)
+    if not local and not ldap:
+        # sso without a directory: no password login; the page says to use the company sign-in.
         return _login_page(form, next_url, 403 if request.method == "POST" else 200)
     if not form.validate_on_submit():
         return _login_page(form, next_url, 400 if request.method == "POST" else 200)
     db = get_session()
-    user = accounts.authenticate(
-        db, form.username.data or "", form.password.data or "", password_policy()
+    # Under `sso` the form takes directory passwords only, never forum ones.
+    user = (
+        accounts.authenticate(
+            db, form.username.data or "", form.password.data or "", password_policy()
+        )
+        if local
+        else None
     )
+    if user is None and ldap:
+        signed_in = sso_flow.ldap_login(form, next_url)
+        if signed_in is not None:
+            return signed_in
     if user is None:
         form.form_errors.append(LOGIN_FAILED)
         return _login_page(form, next_url)

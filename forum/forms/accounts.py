@@ -242,3 +242,9 @@ class InvitationForm(BaseForm):
     """The address of a colleague to invite."""
 
     email = EmailField("Colleague's work email", validators=[DataRequired(), Length(max=254)])
+
+
+class LinkAccountForm(BaseForm):
+    """The local account's password, entered once to link a company sign-in to it."""
+
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])

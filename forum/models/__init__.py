@@ -20,6 +20,7 @@ from forum.models.circles import (
 from forum.models.claims import ClaimLink
 from forum.models.departments import Department
 from forum.models.drafts import Draft
+from forum.models.identities import Identity
 from forum.models.imports import ImportRecord, PostAttribution, RelatedPost
 from forum.models.mentoring import BuddyPair, CheckIn, MemberSkill, Mentorship, MentorshipGoal
 from forum.models.moderation import CloseVote, ConductRevision, Flag, ModerationWarning
@@ -64,6 +65,7 @@ __all__ = [
     "AccessToken",
     "Invitation",
     "PasswordReset",
+    "Identity",
     "Department",
     "Draft",
     "ModerationWarning",
