@@ -4,8 +4,8 @@
   account), user_id (the member it signs in as; deleted with the member), created_at,
   last_login_at. (provider, subject) is unique.
 
-Revision ID: 0023_sso_identities
-Revises: 0022_article_life
+Revision ID: 0030_sso_identities
+Revises: 0029_access_registration
 Create Date: 2026-12-10 09:00:00.000000
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0023_sso_identities"
-down_revision: str | None = "0022_article_life"
+revision: str = "0030_sso_identities"
+down_revision: str | None = "0029_access_registration"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
