@@ -41,7 +41,6 @@ from forum.services import access, accounts, claims, departments, logins
 from forum.services.errors import NotFound, ValidationError
 from forum.sso import flow as sso_flow
 from forum.web import (
-    LOGIN_SESSION_KEY,
     current_member,
     login_session_secret,
     password_policy,
