@@ -117,6 +117,7 @@ def register_blueprints(app: Flask) -> None:
         feeds,
         gaps,
         main,
+        mcp,
         mentoring,
         moderation,
         notifications,
@@ -158,6 +159,7 @@ def register_blueprints(app: Flask) -> None:
         webhooks,
         feeds,
         api,
+        mcp,
     ):
         app.register_blueprint(area.bp)
 
