@@ -4,8 +4,9 @@
   (logging in, joining, password reset, email confirmation, the health check, metrics, static
   files and the secret per-member calendar feeds) is sent to the login page, which brings them
   back afterwards (a local ``next`` only). The REST API and the MCP server take a personal
-  access token instead, and Atom feeds the member's secret in their address. What is not a page (JSON, the circle calendar
-  ``.ics`` feeds, uploaded files) answers 401 instead of a redirect. ``FORUM_PUBLIC_READ=true``
+  access token instead, and Atom feeds the member's secret in their address. What is not a
+  page (JSON, the circle calendar ``.ics`` feeds, uploaded files) answers 401 instead of a
+  redirect. ``FORUM_PUBLIC_READ=true``
   lets visitors read (GET and HEAD); writing always needs a login.
 - **Confirmed address**: a member who registered on the site reads everything but sends no
   state-changing request (posts, votes, comments, drafts, uploads, ...) until they have
