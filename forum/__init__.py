@@ -126,6 +126,7 @@ def register_blueprints(app: Flask) -> None:
         posts,
         questions,
         search,
+        slack,
         sso,
         tags,
         uploads,
@@ -160,6 +161,7 @@ def register_blueprints(app: Flask) -> None:
         feeds,
         api,
         mcp,
+        slack,
     ):
         app.register_blueprint(area.bp)
 
