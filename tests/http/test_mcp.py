@@ -171,4 +171,6 @@ def test_works_on_a_members_only_site(app: Flask, session: Session) -> None:
     listed = _call(app, secret, _rpc("tools/list"))
     assert listed.status_code == 200
     assert len(listed.get_json()["result"]["tools"]) == 7
+    # The REST API takes the same tokens on a members-only site.
+    assert app.test_client().get("/api/v1/tags", headers=bearer(secret)).status_code == 200
     assert _call(app, None, _rpc("tools/list")).status_code == 401
