@@ -42,6 +42,9 @@ def _member_or_secret() -> Response | None:
 
 def _secret(member_id: int) -> str | None:
     """The member's feed secret, made (in its own short transaction) on first use."""
+    known = feeds.existing_feed_token(get_session(), member_id)
+    if known is not None:
+        return known
     db = new_session(writes=True)
     try:
         member = db.get(User, member_id)
