@@ -117,6 +117,7 @@ def register_blueprints(app: Flask) -> None:
         feeds,
         gaps,
         main,
+        mcp,
         mentoring,
         moderation,
         notifications,
@@ -125,6 +126,7 @@ def register_blueprints(app: Flask) -> None:
         posts,
         questions,
         search,
+        slack,
         sso,
         tags,
         uploads,
@@ -158,6 +160,8 @@ def register_blueprints(app: Flask) -> None:
         webhooks,
         feeds,
         api,
+        mcp,
+        slack,
     ):
         app.register_blueprint(area.bp)
 

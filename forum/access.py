@@ -3,8 +3,10 @@
 - **Members only** (the default): a visitor asking for any page but the few a visitor needs
   (logging in, joining, password reset, email confirmation, the health check, metrics, static
   files and the secret per-member calendar feeds) is sent to the login page, which brings them
-  back afterwards (a local ``next`` only). What is not a page (JSON, the circle calendar
-  ``.ics`` feeds, uploaded files) answers 401 instead of a redirect. ``FORUM_PUBLIC_READ=true``
+  back afterwards (a local ``next`` only). The REST API and the MCP server take a personal
+  access token instead, and Atom feeds the member's secret in their address. What is not a
+  page (JSON, the circle calendar ``.ics`` feeds, uploaded files) answers 401 instead of a
+  redirect. ``FORUM_PUBLIC_READ=true``
   lets visitors read (GET and HEAD); writing always needs a login.
 - **Confirmed address**: a member who registered on the site reads everything but sends no
   state-changing request (posts, votes, comments, drafts, uploads, ...) until they have
@@ -39,6 +41,9 @@ OPEN_ENDPOINTS = frozenset(
 )
 #: Not pages: a visitor gets 401 rather than a redirect to a login page they cannot use.
 NOT_PAGES = frozenset({"circles.circle_calendar", "uploads.serve", "users.suggest"})
+#: Areas that check each request themselves: a personal access token (the REST API, the MCP
+#: server), the secret in a feed's address (feeds), a signed request (Slack).
+SELF_CHECKED_BLUEPRINTS = frozenset({"api", "mcp", "feeds", "slack"})
 #: What a member whose address is not confirmed yet may still send.
 UNVERIFIED_MAY_SEND = frozenset(
     {
@@ -65,7 +70,7 @@ def _wants_json() -> bool:
 
 def members_only() -> Response | None:
     """Send visitors to the login page, unless the page is open to them."""
-    if request.endpoint in OPEN_ENDPOINTS:
+    if request.endpoint in OPEN_ENDPOINTS or request.blueprint in SELF_CHECKED_BLUEPRINTS:
         return None
     if isinstance(request.routing_exception, MethodNotAllowed):
         return None  # the 405 says only what the address's rule says to everyone

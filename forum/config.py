@@ -113,6 +113,9 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_RETRY_BASE": 30,
     "WEBHOOK_RETRY_MAX": 3600,
     "WEBHOOKS_DELIVER_IN_APP": True,
+    # Slack slash command (/integrations/slack/command): the Slack app's signing secret. Unset,
+    # the endpoint answers 404.
+    "SLACK_SIGNING_SECRET": None,
     # Instant email: sent by a thread of the app after the commit that queued it (False:
     # only by `forum mail send`), tried this many times, waiting RETRY_SECONDS × 2^n between.
     "MAIL_SEND_AFTER_COMMIT": True,

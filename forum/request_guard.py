@@ -59,6 +59,10 @@ def where_nul() -> str | None:
         except RecursionError:
             abort(400, description=_TOO_DEEP)
         return "the JSON body" if _json_has_nul(body) else None
+    if request.mimetype == "application/x-www-form-urlencoded":
+        # Keep the raw body (it is read whole to be parsed anyway): a signed request's view
+        # (the Slack command) checks the signature of the exact bytes.
+        request.get_data(cache=True)
     if _pairs_have_nul(request.form):
         return "a form field"
     if _any_nul(f.filename or "" for _name, f in request.files.items(multi=True)):

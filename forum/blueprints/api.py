@@ -79,8 +79,10 @@ api = Registry(
     ),
     extra_models=[s.EditConflictProblem],
 )
-#: Every operation counts against the token's budget.
-per_token = limiter.limit(api_limit, key_func=token_key, scope="api", override_defaults=False)
+#: Every operation counts against the token's one budget (shared by every route, and by /mcp).
+per_token = limiter.shared_limit(
+    api_limit, scope="api", key_func=token_key, override_defaults=False
+)
 
 
 def _member_limit(rate: Any, scope: str) -> Any:

@@ -111,6 +111,8 @@ def ask() -> ResponseReturnValue:
             form.body.data = draft.body
             form.tags.data = draft.tags
         else:
+            # A link may fill the form in (a tag page's "ask", the Slack command's answer).
+            form.title.data = request.args.get("title", "")[:300]
             form.tags.data = request.args.get("tags", "")[:200]
         return render_template("questions/ask.html", form=form, draft=draft)
     if not form.validate_on_submit():

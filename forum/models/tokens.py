@@ -42,3 +42,20 @@ class AccessToken(Base):
 
     def __repr__(self) -> str:
         return f"<AccessToken {self.name!r} of user {self.user_id}>"
+
+
+class FeedToken(Base):
+    """A member's secret for feed addresses on a members-only site (feed readers cannot log in).
+
+    Like the calendar secret, it is kept as it is: the member's pages show the address again.
+    """
+
+    __tablename__ = "feed_tokens"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[CreatedAt]
+
+    user: Mapped[User] = relationship()

@@ -8,6 +8,7 @@ their anonymous posts. The XML is built with the standard library's ElementTree.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,17 @@ from sqlalchemy import false, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from forum.db import utcnow
-from forum.models import Answer, Article, Post, PostKind, Question, Tag, User, post_tags
+from forum.models import (
+    Answer,
+    Article,
+    FeedToken,
+    Post,
+    PostKind,
+    Question,
+    Tag,
+    User,
+    post_tags,
+)
 from forum.services import posts, visibility
 from forum.services.notification_events import post_link
 from forum.services.webhooks import excerpt
@@ -198,3 +209,32 @@ def member_feed(session: Session, links: Links, member: User) -> Feed:
         page_url=links("users.profile", {"username": member.username}),
         entries=entries,
     )
+
+
+# ---------------------------------------------------------------- feed secrets
+
+
+def feed_token(session: Session, user: User) -> str:
+    """The member's feed secret, created on first use."""
+    row = session.get(FeedToken, user.id)
+    if row is None:
+        row = FeedToken(user_id=user.id, token=secrets.token_urlsafe(24))
+        session.add(row)
+        session.flush()
+    return row.token
+
+
+def existing_feed_token(session: Session, user_id: int) -> str | None:
+    """The member's feed secret if they have one (no write)."""
+    row = session.get(FeedToken, user_id)
+    return row.token if row is not None else None
+
+
+def member_by_feed_token(session: Session, token: str | None) -> User | None:
+    """The active member whose feed secret ``token`` is, or None."""
+    if not token or len(token) > 64:
+        return None
+    row = session.scalar(select(FeedToken).where(FeedToken.token == token))
+    if row is None or not row.user.is_active:
+        return None
+    return row.user

@@ -36,3 +36,15 @@ def test_rate_limit_headers_and_a_429_problem(app: Flask, session: Session) -> N
     # Per token: another token of the same member has its own budget.
     other = make_token(session, make_user(session), name="other")
     assert api_get(app, "/tags", other).status_code == 200
+
+
+def test_mcp_calls_share_the_token_budget(app: Flask, session: Session) -> None:
+    secret = make_token(session, make_user(session))
+    ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    headers = {"Authorization": f"Bearer {secret}"}
+    client = app.test_client()
+    assert client.post("/mcp", json=ping, headers=headers).headers["RateLimit-Remaining"] == "2"
+    api_get(app, "/tags", secret)
+    assert client.post("/mcp", json=ping, headers=headers).status_code == 200
+    refused = client.post("/mcp", json=ping, headers=headers)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
