@@ -7,7 +7,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from forum.models import RequestStatus, TutorialRequest
+from forum.models import BadgeAward, RequestStatus, TutorialRequest
 from forum.models.notifications import Notification
 from forum.services import tutorial_requests
 from tests.conftest import Browser
@@ -126,6 +126,13 @@ def test_request_lifecycle(browser: Browser, session: Session) -> None:
     assert browser.post(f"/requests/{request.id}/plus-one/undo").status_code == 409
 
 
+def _gap_fillers(session: Session) -> list[int]:
+    session.rollback()  # see what the requests committed
+    return list(
+        session.scalars(select(BadgeAward.user_id).where(BadgeAward.badge_key == "gap_filler"))
+    )
+
+
 def test_confirm_and_reopen_routes_check_who_and_csrf(browser: Browser, session: Session) -> None:
     search_tags(session, ["postgresql"])
     asker = make_user(session, "asker")
@@ -140,6 +147,8 @@ def test_confirm_and_reopen_routes_check_who_and_csrf(browser: Browser, session:
     assert browser.post(f"{path}/confirm").status_code == 302  # a visitor logs in first
     browser.login("author")
     assert browser.post(f"{path}/fulfil", {"article": article.slug}).status_code == 302
+    assert browser.post(f"{path}/confirm").status_code == 403  # not by the author alone
+    assert _gap_fillers(session) == []  # a proposal earns nothing yet
     browser.logout()
 
     browser.login("fan")
@@ -151,6 +160,7 @@ def test_confirm_and_reopen_routes_check_who_and_csrf(browser: Browser, session:
     assert browser.client.post(f"{path}/confirm").status_code == 400  # no CSRF token
     assert browser.post(f"{path}/confirm").status_code == 302
     assert browser.post(f"{path}/confirm").status_code == 409
+    assert _gap_fillers(session) == [author.id]
     page = _text(browser.get(path).get_data(as_text=True))
     assert "Reopen the request" in page
     assert browser.post(f"{path}/reopen").status_code == 302
