@@ -20,6 +20,7 @@ from flask_login import login_required
 
 from forum.db import get_session
 from forum.forms.circles import (
+    AttendanceForm,
     CircleForm,
     HandOverForm,
     NotesForm,
@@ -385,6 +386,11 @@ def _render_session(
             responses=list(RsvpResponse),
             ratings=circles.ratings_of(db, item) if item.is_workshop else None,
             can_rate=circles.can_rate(db, me, item),
+            can_mark_attendance=circles.can_mark_attendance(me, item),
+            attendance=circles.attendance_list(db, item)
+            if circles.can_mark_attendance(me, item)
+            else [],
+            attended=circles.attended(db, me, item),
             own_rating=own_rating,
             rating_form=rating_form,
             notes_form=notes_form,
@@ -495,6 +501,35 @@ def rsvp(session_id: int) -> ResponseReturnValue:
     db.commit()
     flash("Thanks — your answer is saved.", "success")
     return redirect(url_for("circles.session_detail", session_id=item.id))
+
+
+@bp.post("/circles/sessions/<int:session_id>/attendance")
+@login_required
+def attendance(session_id: int) -> ResponseReturnValue:
+    """Record who came (facilitator or moderator): ticked members are present, others absent."""
+    db = get_session()
+    item = circles.get_session_item(db, session_id)
+    if not circles.can_manage(current_member(), item.circle):
+        abort(403, "Only the circle's facilitator or a moderator can record attendance.")
+    form = AttendanceForm()
+    if not form.validate_on_submit():
+        return _render_session(item, status=400, error=" ".join(form.form_errors))
+    raw = request.form.getlist("present")
+    if not all(value.isdigit() and len(value) < 12 for value in raw):
+        abort(400, "Tick only people listed for this session.")
+    try:
+        present = circles.mark_attendance(
+            db, actor=current_member(), item=item, present_ids={int(v) for v in raw}
+        )
+    except Conflict as exc:
+        db.rollback()
+        return _render_session(item, status=409, error=str(exc))
+    except ValidationError as exc:
+        db.rollback()
+        return _render_session(item, status=400, error=" ".join(exc.errors["present"]))
+    db.commit()
+    flash(f"Attendance saved: {present} present.", "success")
+    return redirect(url_for("circles.session_detail", session_id=item.id, _anchor="attendance"))
 
 
 @bp.post("/circles/sessions/<int:session_id>/rating")

@@ -35,10 +35,19 @@ def index() -> ResponseReturnValue:
     db = get_session()
     try:
         department = gaps.parse_department(db, request.args.get("department"))
+        days = gaps.parse_period(request.args.get("period"))
     except ValidationError as exc:
-        abort(400, " ".join(exc.errors["department"]))
+        abort(400, " ".join(next(iter(exc.errors.values()))))
+    tag = (request.args.get("tag") or "").strip().lower()[:35] or None
     report = gaps.gap_report(db, department=department)
-    return render_template("gaps/index.html", report=report)
+    return render_template(
+        "gaps/index.html",
+        report=report,
+        failures=gaps.search_failures(db, days=days, tag=tag),
+        days=days,
+        periods=sorted(gaps.PERIODS),
+        failure_tag=tag,
+    )
 
 
 @bp.get("/requests")

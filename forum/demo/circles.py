@@ -249,6 +249,13 @@ def load_circles(session: Session, *, progress: Callable[[str], None] = lambda _
                 circles.record_notes(
                     session, actor=facilitator, item=item, notes_md=item_spec.notes
                 )
+            if item_spec.ratings:
+                circles.mark_attendance(
+                    session,
+                    actor=facilitator,
+                    item=item,
+                    present_ids={_user(session, name).id for name, _, _ in item_spec.ratings},
+                )
             for username, stars, comment in item_spec.ratings:
                 circles.rate(
                     session,

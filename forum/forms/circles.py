@@ -122,6 +122,11 @@ class RatingForm(BaseForm):
         return int(raw) if raw.isdigit() else None
 
 
+class AttendanceForm(BaseForm):
+    """The facilitator's attendance checklist: the ticked ``present`` boxes (user ids) are
+    read from the request; the form itself carries the CSRF token."""
+
+
 class ResourceForm(BaseForm):
     """An article or question to link from the circle."""
 

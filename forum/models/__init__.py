@@ -6,6 +6,7 @@ from forum.models.articles import ArticleFeedback, ArticleLink
 from forum.models.audit import AuditLog
 from forum.models.badges import BadgeAward
 from forum.models.circles import (
+    Attendance,
     CalendarToken,
     Circle,
     CircleMember,
@@ -82,6 +83,7 @@ __all__ = [
     "PathEnrolment",
     "PathStep",
     "StepCompletion",
+    "Attendance",
     "CalendarToken",
     "Circle",
     "CircleMember",

@@ -160,6 +160,26 @@ class Rsvp(Base):
     user: Mapped[User] = relationship()
 
 
+class Attendance(Base):
+    """The facilitator's record of whether a member came to a session.
+
+    A row overrides the member's RSVP: ``present`` false marks someone who said yes as absent.
+    """
+
+    __tablename__ = "circle_attendance"
+    __table_args__ = (Index("ix_circle_attendance_user_id", "user_id"),)
+
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("circle_sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    present: Mapped[bool] = mapped_column(default=True)
+    marked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[UpdatedAt]
+
+
 class WorkshopRating(Base):
     """An attendee's 1–5 rating of a workshop, with an optional comment; one per attendee."""
 

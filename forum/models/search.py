@@ -111,3 +111,6 @@ class ZeroResultQuery(Base):
         String(500), default=_normalized_default, server_default=""
     )
     day: Mapped[dt.date | None] = mapped_column(Date, default=_day_default)
+    #: The content words stemmed and sorted ("docker deploy" for "Deploying Docker"): what
+    #: the gaps page groups by; empty on rows recorded before it existed.
+    stems: Mapped[str] = mapped_column(String(500), default="", server_default="")

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from forum.db import carry, get_engine, session_factory, utcnow
 from forum.models import SearchOutbox, ZeroResultQuery
 from forum.search import outbox
+from forum.search import words as word_forms
 from forum.search.backends import close_backends, get_backend, search_config
 from forum.search.base import SORTS, TIME_LIMIT, Backend, Hit, Results
 from forum.search.query import Query, QueryRefused, parse
@@ -146,12 +147,22 @@ def normalize_query(text: str) -> str:
     return " ".join(text.lower().split())[:500]
 
 
+def query_stems(text: str) -> str:
+    """How the gaps page groups zero-result searches: the content words stemmed, without
+    repeats, sorted ("docker deploy" for "Deploying Docker deployments"); the normalised
+    query when no content word is left."""
+    stems = sorted({word_forms.stem(w) for w in word_forms.content_words(text)})
+    return " ".join(stems)[:500] or normalize_query(text)
+
+
 def record_zero_result(session: Session, member_id: int, text: str) -> None:
-    """Record a member's search that found nothing, unless they searched it already today."""
+    """Record a member's search that found nothing: one row per member, query and day, whose
+    time is that of the latest such search (one statement, an upsert)."""
     now = utcnow()
     values = {
         "query": text[:500],
         "normalized": normalize_query(text),
+        "stems": query_stems(text),
         "user_id": member_id,
         "day": now.date(),
         "created_at": now,
@@ -160,7 +171,13 @@ def record_zero_result(session: Session, member_id: int, text: str) -> None:
 
     dialect = session.get_bind().dialect.name
     insert_into = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert_into(ZeroResultQuery).values(**values).on_conflict_do_nothing())
+    session.execute(
+        insert_into(ZeroResultQuery)
+        .values(**values)
+        .on_conflict_do_update(
+            index_elements=["user_id", "normalized", "day"], set_={"created_at": now}
+        )
+    )
 
 
 def suggest(session: Session, text: str, *, parsed: Query | None = None) -> str | None:

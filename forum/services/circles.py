@@ -3,7 +3,8 @@
 A circle has a facilitator (its creator until they hand it over) and members up to a size
 limit. The facilitator (or a moderator) schedules sessions: meetings, or workshops where one
 member presents. Members answer yes, maybe or no until a session starts; after a workshop
-ends, the people who took part rate it 1–5. Hosts earn two badges:
+ends, the people who attended rate it 1–5: those who said yes, unless the facilitator's
+attendance checklist marks them absent, and those it marks present. Hosts earn two badges:
 
 * **Workshop Host** (bronze): presented a workshop that has taken place (not cancelled).
 * **Popular Host** (silver): presented a workshop rated by at least 5 colleagues with an
@@ -27,6 +28,7 @@ from forum import events
 from forum.db import utcnow
 from forum.markdown import MarkdownTooLarge, render_markdown
 from forum.models import (
+    Attendance,
     CalendarToken,
     Circle,
     CircleMember,
@@ -210,6 +212,7 @@ def delete_circle(session: Session, *, actor: User, circle: Circle) -> int:
     in_circle = select(CircleSession.id).where(CircleSession.circle_id == circle.id)
     session.execute(delete(WorkshopRating).where(WorkshopRating.session_id.in_(in_circle)))
     session.execute(delete(Rsvp).where(Rsvp.session_id.in_(in_circle)))
+    session.execute(delete(Attendance).where(Attendance.session_id.in_(in_circle)))
     session.execute(delete(CircleSession).where(CircleSession.circle_id == circle.id))
     session.execute(delete(CircleResource).where(CircleResource.circle_id == circle.id))
     session.execute(delete(CircleMember).where(CircleMember.circle_id == circle.id))
@@ -625,6 +628,96 @@ def attendees(session: Session, item: CircleSession) -> dict[RsvpResponse, list[
     return grouped
 
 
+# --- attendance -------------------------------------------------------------------------------
+
+
+def attended(session: Session, user: User | None, item: CircleSession) -> bool:
+    """True when ``user`` came: marked present by the facilitator, or said yes (and kept it)
+    unless the facilitator marked them absent."""
+    if user is None:
+        return False
+    mark = session.get(Attendance, (item.id, user.id))
+    if mark is not None:
+        return mark.present
+    return rsvp_of(session, user, item) is RsvpResponse.YES
+
+
+def can_mark_attendance(user: User | None, item: CircleSession) -> bool:
+    """The facilitator (or a moderator) records who came, once the session has started."""
+    return can_manage(user, item.circle) and has_started(item) and not item.is_cancelled
+
+
+@dataclass(frozen=True)
+class AttendanceEntry:
+    """One line of the attendance checklist."""
+
+    user: User
+    response: RsvpResponse | None
+    present: bool
+    marked: bool
+
+
+def attendance_list(session: Session, item: CircleSession) -> list[AttendanceEntry]:
+    """The circle's members and anyone who answered or was marked, by display name."""
+    answers = {
+        r.user_id: r.response
+        for r in session.scalars(select(Rsvp).where(Rsvp.session_id == item.id))
+    }
+    marks = {
+        a.user_id: a.present
+        for a in session.scalars(select(Attendance).where(Attendance.session_id == item.id))
+    }
+    member_ids = set(
+        session.scalars(
+            select(CircleMember.user_id).where(CircleMember.circle_id == item.circle_id)
+        )
+    )
+    ids = member_ids | answers.keys() | marks.keys()
+    if not ids:
+        return []
+    people = session.scalars(
+        select(User).where(User.id.in_(ids)).order_by(func.lower(User.display_name), User.id)
+    )
+    return [
+        AttendanceEntry(
+            user=u,
+            response=answers.get(u.id),
+            present=marks.get(u.id, answers.get(u.id) is RsvpResponse.YES),
+            marked=u.id in marks,
+        )
+        for u in people
+    ]
+
+
+def mark_attendance(
+    session: Session, *, actor: User, item: CircleSession, present_ids: Collection[int]
+) -> int:
+    """Record who came (the checklist): everyone listed and not ticked is marked absent.
+    Returns how many were present."""
+    _require_manager(actor, item.circle)
+    if item.is_cancelled:
+        raise Conflict("This session was cancelled; there is no attendance to record.")
+    if not has_started(item):
+        raise Conflict("Attendance can be recorded once the session has started.")
+    listed = {entry.user.id for entry in attendance_list(session, item)}
+    chosen = set(present_ids)
+    if not chosen <= listed:
+        raise ValidationError({"present": ["Tick only people listed for this session."]})
+    marks = {
+        a.user_id: a
+        for a in session.scalars(select(Attendance).where(Attendance.session_id == item.id))
+    }
+    for user_id in listed:
+        mark = marks.get(user_id)
+        if mark is None:
+            mark = Attendance(session_id=item.id, user_id=user_id)
+            session.add(mark)
+        mark.present = user_id in chosen
+        mark.marked_by_id = actor.id
+    session.flush()
+    return len(chosen)
+
+
 # --- workshop ratings -------------------------------------------------------------------------
 
 
@@ -648,9 +741,11 @@ def _check_can_rate(session: Session, user: User | None, item: CircleSession) ->
         raise Forbidden("Log in to rate workshops.")
     if user.id == item.presenter_id:
         raise Forbidden("Presenters don't rate their own workshop.")
-    said_yes = rsvp_of(session, user, item) is RsvpResponse.YES
-    if not (said_yes or is_member(session, user, item.circle)):
-        raise Forbidden("Only people who took part rate a workshop.")
+    if not attended(session, user, item):
+        raise Forbidden(
+            "Only people who attended rate a workshop: say yes before it starts, "
+            "or ask the facilitator to mark you present."
+        )
 
 
 def rate(

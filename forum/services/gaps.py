@@ -224,6 +224,108 @@ def _zero_results(
                 gaps[tag_id].zero_results += int(count)
 
 
+# --- the search-failure signal ----------------------------------------------------------------
+
+#: The periods the search-failure table covers, in days (the first is the default).
+PERIODS = (30, 7, 90)
+#: How soon after a search that found nothing a question by the same member counts as
+#: "searched, found nothing, then asked".
+ASKED_WITHIN = dt.timedelta(hours=1)
+#: Groups the table shows, most searched first.
+FAILURE_LIMIT = 30
+
+
+def parse_period(raw: str | None) -> int:
+    """The ``period`` filter in days: 7, 30 (the default) or 90."""
+    raw = (raw or "").strip()
+    if not raw:
+        return PERIODS[0]
+    if not raw.isdigit() or int(raw) not in PERIODS:
+        raise ValidationError({"period": ["Choose 7, 30 or 90 days."]})
+    return int(raw)
+
+
+@dataclass
+class SearchFailure:
+    """Searches that found nothing, grouped by their stemmed words: how often, by how many
+    members, the tags they name, and the questions asked within an hour after them."""
+
+    key: str
+    query: str
+    searches: int
+    members: int
+    tags: list[str] = field(default_factory=list)
+    questions: list[tuple[int, str]] = field(default_factory=list)
+
+
+def search_failures(
+    session: Session,
+    *,
+    days: int = PERIODS[0],
+    tag: str | None = None,
+    now: dt.datetime | None = None,
+    limit: int = FAILURE_LIMIT,
+) -> list[SearchFailure]:
+    """Zero-result searches of the last ``days`` grouped by normalised query (stemmed words,
+    sorted), optionally only those naming ``tag``.
+
+    A question the same member asked within an hour after such a search is linked to its
+    group; anonymous questions never are (that would tie them to the member who searched).
+    """
+    now = now or utcnow()
+    since = now - dt.timedelta(days=days)
+    names = set(session.scalars(select(Tag.name)))
+    key = case(
+        (ZeroResultQuery.stems == "", ZeroResultQuery.normalized), else_=ZeroResultQuery.stems
+    )
+    groups: list[SearchFailure] = []
+    for group_key, sample, searches, members in session.execute(
+        select(
+            key,
+            func.max(ZeroResultQuery.normalized),
+            func.count(),
+            func.count(ZeroResultQuery.user_id.distinct()),
+        )
+        .where(ZeroResultQuery.created_at >= since)
+        .group_by(key)
+    ):
+        named = sorted(words(str(sample)) & names)
+        if tag is not None and tag not in named:
+            continue
+        groups.append(
+            SearchFailure(str(group_key), str(sample), int(searches), int(members), named)
+        )
+    groups.sort(key=lambda g: (-g.searches, -g.members, g.query))
+    shown = {g.key: g for g in groups[:limit]}
+    if not shown:
+        return []
+    follow = (
+        select(key, ZeroResultQuery.created_at, Post.id, Post.title, Post.created_at)
+        .join(Post, Post.author_id == ZeroResultQuery.user_id)
+        .where(
+            ZeroResultQuery.created_at >= since,
+            ZeroResultQuery.user_id.is_not(None),
+            key.in_(list(shown)),
+            Post.kind == PostKind.QUESTION,
+            Post.deleted_at.is_(None),
+            Post.is_anonymous.is_(False),
+            Post.created_at >= ZeroResultQuery.created_at,
+        )
+        .order_by(Post.created_at, Post.id)
+    )
+    for group_key, searched_at, post_id, title, asked_at in session.execute(follow):
+        if _aware(asked_at) - _aware(searched_at) > ASKED_WITHIN:
+            continue
+        group = shown[str(group_key)]
+        if all(pid != post_id for pid, _ in group.questions):
+            group.questions.append((int(post_id), str(title)))
+    return list(shown.values())
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
 def gap_report(
     session: Session,
     *,

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from forum.db import utcnow
 from forum.models import (
+    Attendance,
     Circle,
     CircleMember,
     CircleResource,
@@ -43,6 +44,7 @@ CHILD_TABLES = (
     "circle_members",
     "circle_sessions",
     "circle_rsvps",
+    "circle_attendance",
     "workshop_ratings",
     "circle_resources",
     "circle_tags",
@@ -102,6 +104,7 @@ def world(session: Session) -> dict[str, Any]:
             # An outsider who said yes sees the session in their feed too.
             Rsvp(session_id=upcoming, user_id=people["out"].id, response=RsvpResponse.YES),
             Rsvp(session_id=kept, user_id=people["cleo"].id, response=RsvpResponse.YES),
+            Attendance(session_id=past, user_id=people["cleo"].id, present=True),
             WorkshopRating(session_id=past, user_id=people["cleo"].id, rating=5),
         ]
     )
@@ -136,6 +139,7 @@ def _rows(session: Session, circle_id: int) -> dict[str, int]:
         "circle_members": select(func.count()).where(CircleMember.circle_id == circle_id),
         "circle_sessions": select(func.count()).where(CircleSession.circle_id == circle_id),
         "circle_rsvps": select(func.count()).where(Rsvp.session_id.in_(in_circle)),
+        "circle_attendance": select(func.count()).where(Attendance.session_id.in_(in_circle)),
         "workshop_ratings": select(func.count()).where(WorkshopRating.session_id.in_(in_circle)),
         "circle_resources": select(func.count()).where(CircleResource.circle_id == circle_id),
         "circle_tags": select(func.count())

@@ -245,6 +245,7 @@ def test_workshop_rating_and_host_badge(
     session_id = _session_id(
         _schedule(fran, circle_id, kind="workshop", presenter="ben", title="Async Rust")
     )
+    cleo.post(f"/circles/sessions/{session_id}/rsvp", {"response": "yes"})
     early = cleo.post(f"/circles/sessions/{session_id}/rating", {"rating": "5"})
     assert early.status_code == 409 and "once it has ended" in early.get_data(as_text=True)
     item = session.get(CircleSession, session_id)
@@ -266,6 +267,9 @@ def test_workshop_rating_and_host_badge(
         ).status_code
         == 302
     )
+    assert fran.post(f"/circles/sessions/{session_id}/rating", {"rating": "5"}).status_code == 403
+    ticked = {"present": [str(people["fran"].id), str(people["cleo"].id)]}
+    assert fran.post(f"/circles/sessions/{session_id}/attendance", ticked).status_code == 302
     assert fran.post(f"/circles/sessions/{session_id}/rating", {"rating": "5"}).status_code == 302
     page = fran.get(f"/circles/sessions/{session_id}").get_data(as_text=True)
     assert "<strong>4.5</strong> out of 5 from 2 ratings" in page
@@ -275,6 +279,54 @@ def test_workshop_rating_and_host_badge(
         select(BadgeAward.badge_key).where(BadgeAward.user_id == people["ben"].id)
     )
     assert "workshop_host" in set(held)
+
+
+def test_only_attendees_rate_and_the_facilitator_marks_attendance(
+    app: Flask, session: Session, people: dict[str, Any]
+) -> None:
+    fran = _login(app, "fran")
+    circle_id = _new_circle(fran, size_limit="6")
+    ben, cleo, dan = _login(app, "ben"), _login(app, "cleo"), _login(app, "dan")
+    for member in (ben, cleo, dan):
+        member.post(f"/circles/{circle_id}/join")
+    session_id = _session_id(_schedule(fran, circle_id, kind="workshop", presenter="fran"))
+    path = f"/circles/sessions/{session_id}"
+    ben.post(f"{path}/rsvp", {"response": "yes"})
+    cleo.post(f"{path}/rsvp", {"response": "yes"})
+    cleo.post(f"{path}/rsvp", {"response": "no"})  # changed her mind
+    early = fran.post(f"{path}/attendance", {"present": [str(people["ben"].id)]})
+    assert early.status_code == 409 and "once the session has started" in early.get_data(
+        as_text=True
+    )
+    item = session.get(CircleSession, session_id)
+    assert item is not None
+    item.starts_at = utcnow() - dt.timedelta(days=1)
+    session.commit()
+
+    assert ben.post(f"{path}/rating", {"rating": "4"}).status_code == 302  # said yes
+    refused = cleo.post(f"{path}/rating", {"rating": "5"})
+    assert refused.status_code == 403 and "attended" in refused.get_data(as_text=True)
+    assert dan.post(f"{path}/rating", {"rating": "5"}).status_code == 403  # never answered
+    assert "Save attendance" not in ben.get(path).get_data(as_text=True)
+    assert ben.post(f"{path}/attendance", {"present": []}).status_code == 403
+    assert fran.client.post(f"{path}/attendance", data={}).status_code == 400  # no CSRF token
+    assert fran.post(f"{path}/attendance", {"present": ["x1"]}).status_code == 400
+    stranger = make_user(session, "stranger")
+    session.commit()
+    assert fran.post(f"{path}/attendance", {"present": [str(stranger.id)]}).status_code == 400
+
+    page = fran.get(path).get_data(as_text=True)
+    assert "Save attendance" in page
+    assert f'value="{people["ben"].id}" id="present-{people["ben"].id}" checked' in page
+    assert f'value="{people["dan"].id}" id="present-{people["dan"].id}">' in page
+    # Dan came without answering; Ben said yes but did not come.
+    ticked = {"present": [str(people["dan"].id)]}
+    assert fran.post(f"{path}/attendance", ticked).status_code == 302
+    assert dan.post(f"{path}/rating", {"rating": "5"}).status_code == 302
+    assert ben.post(f"{path}/rating", {"rating": "2"}).status_code == 403
+    mod = _login(app, "mod")  # moderators record attendance too
+    assert mod.post(f"{path}/attendance", {"present": [str(people["cleo"].id)]}).status_code == 302
+    assert cleo.post(f"{path}/rating", {"rating": "5"}).status_code == 302
 
 
 def test_notes_and_cancel(app: Flask, session: Session, people: dict[str, Any]) -> None:

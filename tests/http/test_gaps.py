@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from forum.models import RequestStatus, TutorialRequest
+from forum.models import BadgeAward, RequestStatus, TutorialRequest, ZeroResultQuery
 from forum.models.notifications import Notification
 from forum.services import tutorial_requests
 from tests.conftest import Browser
@@ -126,6 +127,13 @@ def test_request_lifecycle(browser: Browser, session: Session) -> None:
     assert browser.post(f"/requests/{request.id}/plus-one/undo").status_code == 409
 
 
+def _gap_fillers(session: Session) -> list[int]:
+    session.rollback()  # see what the requests committed
+    return list(
+        session.scalars(select(BadgeAward.user_id).where(BadgeAward.badge_key == "gap_filler"))
+    )
+
+
 def test_confirm_and_reopen_routes_check_who_and_csrf(browser: Browser, session: Session) -> None:
     search_tags(session, ["postgresql"])
     asker = make_user(session, "asker")
@@ -140,6 +148,8 @@ def test_confirm_and_reopen_routes_check_who_and_csrf(browser: Browser, session:
     assert browser.post(f"{path}/confirm").status_code == 302  # a visitor logs in first
     browser.login("author")
     assert browser.post(f"{path}/fulfil", {"article": article.slug}).status_code == 302
+    assert browser.post(f"{path}/confirm").status_code == 403  # not by the author alone
+    assert _gap_fillers(session) == []  # a proposal earns nothing yet
     browser.logout()
 
     browser.login("fan")
@@ -151,6 +161,7 @@ def test_confirm_and_reopen_routes_check_who_and_csrf(browser: Browser, session:
     assert browser.client.post(f"{path}/confirm").status_code == 400  # no CSRF token
     assert browser.post(f"{path}/confirm").status_code == 302
     assert browser.post(f"{path}/confirm").status_code == 409
+    assert _gap_fillers(session) == [author.id]
     page = _text(browser.get(path).get_data(as_text=True))
     assert "Reopen the request" in page
     assert browser.post(f"{path}/reopen").status_code == 302
@@ -159,3 +170,38 @@ def test_confirm_and_reopen_routes_check_who_and_csrf(browser: Browser, session:
     assert browser.post(f"{path}/reopen").status_code == 409
     assert browser.post("/requests/999999/confirm").status_code == 404
     assert browser.post("/requests/999999/reopen").status_code == 404
+
+
+def test_search_failures_grouped_with_the_question_asked_after(
+    browser: Browser, session: Session
+) -> None:
+    search_tags(session, ["docker"])
+    alice, bob = make_user(session, "alice"), make_user(session, "bob")
+    session.commit()
+    browser.get("/search?q=deploying+docker+wibblefrotz")  # a visitor: not recorded
+    browser.login("alice")
+    browser.get("/search?q=Deploying+Docker+wibblefrotz")
+    browser.logout()
+    browser.login("bob")
+    browser.get("/search?q=wibblefrotz+docker+deployment")
+    session.rollback()
+    rows = {r.user_id: r for r in session.scalars(select(ZeroResultQuery))}
+    assert rows.keys() == {alice.id, bob.id}
+    assert rows[alice.id].stems == rows[bob.id].stems == "deploy docker wibblefrotz"
+    searched = rows[alice.id].created_at
+    soon = search_question(session, alice, "Deploying the wibblefrotz image", tags=("docker",))
+    soon.created_at = searched + dt.timedelta(minutes=20)
+    masked = search_question(session, alice, "Masked wibblefrotz question", anonymous=True)
+    masked.created_at = searched + dt.timedelta(minutes=5)
+    late = search_question(session, bob, "Much later wibblefrotz question")
+    late.created_at = rows[bob.id].created_at + dt.timedelta(hours=2)
+    session.commit()
+
+    page = browser.get("/gaps?period=7").get_data(as_text=True)
+    section = _text(page.split('id="search-failures"')[1].split("How need is computed")[0])
+    assert "wibblefrotz docker deployment docker 2 2 Deploying the wibblefrotz image" in section
+    assert f'href="/questions/{soon.id}"' in page
+    assert "Masked" not in page and "Much later" not in page
+    assert "Deploying the wibblefrotz" in browser.get("/gaps?tag=docker").get_data(as_text=True)
+    assert "No search came back empty" in browser.get("/gaps?tag=python").get_data(as_text=True)
+    assert browser.get("/gaps?period=5").status_code == 400

@@ -290,6 +290,13 @@ def _workshop(session: Session, people: dict[str, User]) -> Any:
     )
 
 
+def _present(
+    session: Session, people: dict[str, User], item: Any, *names: str, extra: User | None = None
+) -> None:
+    ids = {people[n].id for n in names} | ({extra.id} if extra else set())
+    circles.mark_attendance(session, actor=people["fran"], item=item, present_ids=ids)
+
+
 def test_workshops_are_rated_after_they_end_once_each(
     session: Session, people: dict[str, User]
 ) -> None:
@@ -299,8 +306,11 @@ def test_workshops_are_rated_after_they_end_once_each(
     past(item)
     with pytest.raises(Forbidden, match="Presenters"):
         circles.rate(session, user=people["ben"], item=item, rating=5)
-    with pytest.raises(Forbidden, match="took part"):
+    with pytest.raises(Forbidden, match="attended"):
         circles.rate(session, user=people["mod"], item=item, rating=5)
+    with pytest.raises(Forbidden, match="attended"):  # a member who did not come
+        circles.rate(session, user=people["cleo"], item=item, rating=5)
+    _present(session, people, item, "cleo", "dan")
     with pytest.raises(ValidationError):
         circles.rate(session, user=people["cleo"], item=item, rating=6)
     circles.rate(session, user=people["cleo"], item=item, rating=3, comment="Too fast")
@@ -328,6 +338,7 @@ def test_host_badges(session: Session, people: dict[str, User]) -> None:
     badges.award(session, [people["ben"].id])
     assert _badge_keys(session, people["ben"]) == set()  # not happened yet
     past(item)
+    _present(session, people, item, "cleo", "dan", "eve", "fran", extra=extra)
     for rater in [*raters, extra]:
         circles.rate(session, user=rater, item=item, rating=5 if rater is not extra else 3)
     badges.award(session, [people["ben"].id])
@@ -339,6 +350,7 @@ def test_host_badges(session: Session, people: dict[str, User]) -> None:
 def test_four_great_ratings_are_not_yet_popular(session: Session, people: dict[str, User]) -> None:
     item = _workshop(session, people)
     past(item)
+    _present(session, people, item, "cleo", "dan", "eve", "fran")
     for name in ("cleo", "dan", "eve", "fran"):
         circles.rate(session, user=people[name], item=item, rating=5)
     badges.award(session, [people["ben"].id])
