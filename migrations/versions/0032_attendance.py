@@ -7,8 +7,8 @@
   docker" and "docker deployment" group together on the gaps page. Existing rows keep an empty
   value and are grouped by their lower-case query instead.
 
-Revision ID: 0031_programmes_attendance
-Revises: 0030_sso_identities
+Revision ID: 0032_attendance
+Revises: 0031_feed_secret_tokens
 Create Date: 2026-12-11 09:00:00.000000
 """
 
@@ -19,8 +19,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0031_programmes_attendance"
-down_revision: str | None = "0030_sso_identities"
+revision: str = "0032_attendance"
+down_revision: str | None = "0031_feed_secret_tokens"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
