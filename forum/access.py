@@ -33,6 +33,8 @@ OPEN_ENDPOINTS = frozenset(
         "auth.forgot_password",
         "auth.reset_password",
         "auth.verify_email",
+        # A claim link: the person has no session yet; the link is the authority.
+        "auth.claim",
         "main.healthz",
         "observability.metrics",
         # The address holds the member's secret: calendar apps cannot log in.

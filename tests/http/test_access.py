@@ -88,6 +88,11 @@ def test_links_from_emails_open_without_a_login(client: FlaskClient) -> None:
     # Invalid tokens: the pages answer for themselves instead of redirecting.
     assert client.get("/password/reset/not-a-token").status_code == 404
     assert client.get("/verify-email/not-a-token").status_code == 400
+    # A claim link (sent to a member imported without a password) opens and is posted to
+    # before the person has any session.
+    assert client.get("/claim/not-a-token").status_code == 404
+    posted = client.post("/claim/not-a-token", data={"password": "x" * 12})
+    assert posted.status_code == 400 and "CSRF" in posted.get_data(as_text=True)  # not a redirect
 
 
 def test_what_is_not_a_page_answers_401(client: FlaskClient, session: Session, app: Flask) -> None:
