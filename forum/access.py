@@ -49,6 +49,8 @@ UNVERIFIED_MAY_SEND = frozenset(
         "users.logout_everywhere",
     }
 )
+#: Blueprints that authenticate each request themselves (a bearer token, never a cookie).
+OWN_AUTHENTICATION = frozenset({"scim"})
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 LOGIN_FIRST = "Log in to see this: forum is open to members only."
@@ -65,7 +67,7 @@ def _wants_json() -> bool:
 
 def members_only() -> Response | None:
     """Send visitors to the login page, unless the page is open to them."""
-    if request.endpoint in OPEN_ENDPOINTS:
+    if request.endpoint in OPEN_ENDPOINTS or request.blueprint in OWN_AUTHENTICATION:
         return None
     if isinstance(request.routing_exception, MethodNotAllowed):
         return None  # the 405 says only what the address's rule says to everyone

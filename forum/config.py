@@ -182,6 +182,9 @@ DEFAULTS: dict[str, Any] = {
     # Departments a provider names that the managed list lacks: created when true, else left
     # out (the member keeps the department they had).
     "SSO_CREATE_DEPARTMENTS": False,
+    # SCIM 2.0 provisioning at /scim/v2 (docs/identity.md): off until a long random bearer
+    # token is set; the identity provider sends it with every request.
+    "SCIM_TOKEN": None,
 }
 
 REGISTRATION_MODES = ("open", "domain", "invite", "sso")
