@@ -56,6 +56,7 @@ from forum.models.requests import (
 from forum.models.search import SearchDocument, SearchOutbox, SearchWord, ZeroResultQuery
 from forum.models.sessions import LoginSession
 from forum.models.tokens import AccessToken
+from forum.models.two_factor import RecoveryCode, TotpSecret
 from forum.models.uploads import Upload, UploadBlob
 from forum.models.users import Role, User
 from forum.models.webhooks import Webhook, WebhookAttempt, WebhookDelivery
@@ -63,6 +64,8 @@ from forum.models.webhooks import Webhook, WebhookAttempt, WebhookDelivery
 __all__ = [
     "ClaimLink",
     "AccessToken",
+    "RecoveryCode",
+    "TotpSecret",
     "Invitation",
     "PasswordReset",
     "Identity",
