@@ -132,7 +132,7 @@ def users() -> Response:
     """List members, or find one with ``filter=userName eq "x"``; paged by startIndex/count."""
     session = get_session()
     user_name = scim.parse_filter(request.args.get("filter"))
-    start = max(_int_arg("startIndex", 1), 1)
+    start = min(max(_int_arg("startIndex", 1), 1), 2**31 - 1)
     count = _int_arg("count", scim.MAX_RESULTS)
     rows, total = scim.search(session, user_name=user_name, start_index=start, count=count)
     return _answer(

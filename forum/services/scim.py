@@ -104,7 +104,8 @@ def resource(session: Session, user: User, location: str) -> dict[str, Any]:
 
 def get(session: Session, resource_id: str) -> User:
     """The member with SCIM id ``resource_id``; raises NotFound."""
-    user = session.get(User, int(resource_id)) if resource_id.isdigit() else None
+    valid = resource_id.isascii() and resource_id.isdigit() and int(resource_id) < 2**31
+    user = session.get(User, int(resource_id)) if valid else None
     if user is None:
         raise NotFound(f"No user has the id {resource_id!r}.")
     return user

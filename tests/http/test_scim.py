@@ -92,8 +92,9 @@ def test_create_read_find_replace_patch_and_delete(
     assert member.password_hash is None and member.job_title == "Analyst"
 
     assert _call(client, "GET", f"/Users/{user['id']}").get_json() == user
-    missing = _call(client, "GET", "/Users/999999")
-    assert missing.status_code == 404 and missing.get_json()["schemas"] == [ERROR]
+    for unknown in ("999999", "99999999999999999999", "abc"):
+        missing = _call(client, "GET", f"/Users/{unknown}")
+        assert missing.status_code == 404 and missing.get_json()["schemas"] == [ERROR]
 
     # Duplicates are refused with the SCIM uniqueness error.
     again = _call(client, "POST", "/Users", {"userName": "ada.lovelace@example.com"})
@@ -118,6 +119,9 @@ def test_create_read_find_replace_patch_and_delete(
     page = _call(client, "GET", "/Users?startIndex=2&count=1").get_json()
     assert page["totalResults"] == 2 and page["startIndex"] == 2 and page["itemsPerPage"] == 1
     assert page["Resources"][0]["id"] == user["id"]
+    far = _call(client, "GET", "/Users?startIndex=99999999999999999999&count=9999999999").get_json()
+    assert far["totalResults"] == 2 and far["Resources"] == []
+    assert _call(client, "GET", "/Users?count=many").status_code == 400
 
     # Replace.
     replaced = _call(
