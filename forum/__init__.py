@@ -80,7 +80,14 @@ def register_subscribers(app: Flask) -> None:
     notifications, account mail and webhook deliveries (sent after the commit). Every commit:
     badges and the search index follow the rows it changed, and queued email is sent."""
     from forum import account_mail, db, delivery, events, search, webhooks
-    from forum.services import badges, close_votes, notification_events, reputation, tokens
+    from forum.services import (
+        badges,
+        close_votes,
+        notification_events,
+        reputation,
+        scim,
+        tokens,
+    )
     from forum.services import webhooks as webhook_events
 
     bus = events.EventBus()
@@ -99,6 +106,7 @@ def register_subscribers(app: Flask) -> None:
     db.carry(app, close_votes.CONFIG_KEY, int(app.config["CLOSE_VOTES"]))
     badges.follow_commits(db.session_factory(app))
     tokens.attribute_flushes(db.session_factory(app))
+    scim.attribute_flushes(db.session_factory(app))
     search.init_app(app)
     webhooks.init_app(app)
     delivery.follow_commits(app)
@@ -125,6 +133,7 @@ def register_blueprints(app: Flask) -> None:
         people,
         posts,
         questions,
+        scim,
         search,
         slack,
         sso,
@@ -162,6 +171,7 @@ def register_blueprints(app: Flask) -> None:
         api,
         mcp,
         slack,
+        scim,
     ):
         app.register_blueprint(area.bp)
 

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app, redirect, request, url_for
+from flask import Flask, current_app, flash, redirect, request, url_for
 from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.wrappers import Response
 
+from forum.db import get_session
 from forum.errors import render_error
+from forum.services import two_factor
 from forum.web import current_viewer, registration_policy
 
 #: What a visitor may open on a members-only site.
@@ -29,6 +31,7 @@ OPEN_ENDPOINTS = frozenset(
     {
         "static",
         "auth.login",
+        "auth.login_code",
         "auth.register",
         "auth.forgot_password",
         "auth.reset_password",
@@ -44,8 +47,9 @@ OPEN_ENDPOINTS = frozenset(
 #: Not pages: a visitor gets 401 rather than a redirect to a login page they cannot use.
 NOT_PAGES = frozenset({"circles.circle_calendar", "uploads.serve", "users.suggest"})
 #: Areas that check each request themselves: a personal access token (the REST API, the MCP
-#: server), the secret in a feed's address (feeds), a signed request (Slack).
-SELF_CHECKED_BLUEPRINTS = frozenset({"api", "mcp", "feeds", "slack"})
+#: server), the SCIM client's bearer token (scim), the secret in a feed's address (feeds), a
+#: signed request (Slack).
+SELF_CHECKED_BLUEPRINTS = frozenset({"api", "mcp", "scim", "feeds", "slack"})
 #: What a member whose address is not confirmed yet may still send.
 UNVERIFIED_MAY_SEND = frozenset(
     {
@@ -98,6 +102,35 @@ def confirmed_to_write() -> Response | None:
     return render_error(403, CONFIRM_FIRST)
 
 
+#: What staff who must set up two-factor authentication may still open.
+SECOND_FACTOR_SETUP = frozenset(
+    {
+        "static",
+        "auth.logout",
+        "users.two_factor_settings",
+        "users.two_factor_start",
+        "users.two_factor_confirm",
+    }
+)
+SET_UP_SECOND_FACTOR = "Staff accounts need two-factor authentication: set it up to continue."
+
+
+def second_factor_for_staff() -> Response | None:
+    """With ``REQUIRE_2FA_FOR_STAFF``, moderators and admins with a forum password use nothing
+    but the two-factor set-up until they have turned it on."""
+    if not current_app.config["REQUIRE_2FA_FOR_STAFF"] or request.endpoint in SECOND_FACTOR_SETUP:
+        return None
+    member = current_viewer()
+    if member is None or not member.is_moderator or not two_factor.may_enrol(member):
+        return None
+    if two_factor.is_enabled(get_session(), member):
+        return None
+    if request.method in READ_METHODS and not _wants_json():
+        flash(SET_UP_SECOND_FACTOR, "info")
+        return redirect(url_for("users.two_factor_settings"))
+    return render_error(403, SET_UP_SECOND_FACTOR)
+
+
 def _template_context() -> dict[str, Any]:
     member = current_viewer()
     policy = registration_policy()
@@ -111,4 +144,5 @@ def init_app(app: Flask) -> None:
     """Check every request (after CSRF and the login loader are wired)."""
     app.before_request(members_only)
     app.before_request(confirmed_to_write)
+    app.before_request(second_factor_for_staff)
     app.context_processor(_template_context)

@@ -185,6 +185,14 @@ DEFAULTS: dict[str, Any] = {
     # Departments a provider names that the managed list lacks: created when true, else left
     # out (the member keeps the department they had).
     "SSO_CREATE_DEPARTMENTS": False,
+    # SCIM 2.0 provisioning at /scim/v2 (docs/identity.md): off until a long random bearer
+    # token is set; the identity provider sends it with every request.
+    "SCIM_TOKEN": None,
+    # Two-factor authentication (TOTP) for local accounts: when true, moderators and admins
+    # without it are sent to set it up after login and cannot use the site until they have.
+    "REQUIRE_2FA_FOR_STAFF": False,
+    # Seconds between the right password and the code of the login's second step.
+    "TWO_FACTOR_STEP_SECONDS": 300,
 }
 
 REGISTRATION_MODES = ("open", "domain", "invite", "sso")

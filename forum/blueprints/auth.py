@@ -33,11 +33,12 @@ from forum.forms.accounts import (
     LoginForm,
     RegisterForm,
     ResetPasswordForm,
+    TwoFactorCodeForm,
 )
 from forum.limits import member_key
 from forum.models import User
 from forum.security import safe_next
-from forum.services import access, accounts, claims, departments, logins
+from forum.services import access, accounts, claims, departments, logins, two_factor
 from forum.services.errors import NotFound, ValidationError
 from forum.sso import flow as sso_flow
 from forum.web import (
@@ -240,10 +241,95 @@ def login() -> ResponseReturnValue:
         form.form_errors.append(LOGIN_FAILED)
         return _login_page(form, next_url)
     db.commit()
+    if two_factor.is_enabled(db, user):
+        # The password is right; the login session starts only after the second step.
+        session[PENDING_KEY] = _pending_serializer().dumps(
+            {"u": user.id, "t": user.auth_token, "n": next_url}
+        )
+        return redirect(url_for("auth.login_code"))
+    return _logged_in(user, next_url)
+
+
+def _logged_in(user: User, next_url: str) -> Response:
     _start_session(user)
+    if must_enrol_second_factor(user):
+        flash("Staff accounts need two-factor authentication: set it up to continue.", "info")
+        next_url = url_for("users.two_factor_settings")
     response = redirect(next_url)
     _remember_device(response, user)
     return response
+
+
+def must_enrol_second_factor(user: User) -> bool:
+    """Whether ``user`` is staff without two-factor where the site requires it of staff."""
+    return (
+        bool(current_app.config["REQUIRE_2FA_FOR_STAFF"])
+        and user.is_moderator
+        and two_factor.may_enrol(user)
+        and not two_factor.is_enabled(get_session(), user)
+    )
+
+
+#: Where the login's first step (the right password) waits for the second (a code).
+PENDING_KEY = "forum.login_pending"
+
+
+def _pending_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key or "", salt="forum.login-second-step")
+
+
+def _pending_login() -> tuple[User, str] | None:
+    """The member whose password was right moments ago in this browser, and where to go."""
+    raw = session.get(PENDING_KEY)
+    if not isinstance(raw, str):
+        return None
+    try:
+        data = _pending_serializer().loads(
+            raw, max_age=int(current_app.config["TWO_FACTOR_STEP_SECONDS"])
+        )
+    except BadData:
+        return None
+    user = get_session().get(User, data.get("u")) if isinstance(data, dict) else None
+    # A password change or deactivation since the first step rotates the token.
+    if user is None or not user.is_active or user.auth_token != data.get("t"):
+        return None
+    return user, str(data.get("n") or url_for("main.index"))
+
+
+def _pending_key() -> str:
+    """Rate-limit bucket for second-step codes: the account waiting for one."""
+    pending = _pending_login()
+    return f"login-code:{pending[0].id}" if pending else "login-code:none"
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
+    methods=["POST"],
+    key_func=_pending_key,
+    deduct_when=_login_failed,
+    scope="login-code",
+)
+def login_code() -> ResponseReturnValue:
+    """The login's second step: a code from the authenticator app, or a recovery code."""
+    pending = _pending_login()
+    if pending is None:
+        session.pop(PENDING_KEY, None)
+        flash("Log in again: the code must follow the password within a few minutes.", "info")
+        return redirect(url_for("auth.login"))
+    user, next_url = pending
+    form = TwoFactorCodeForm()
+    if not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        return render_template("auth/login_code.html", form=form), status
+    db = get_session()
+    if not two_factor.verify(db, user, form.code.data or ""):
+        db.rollback()
+        form.code.errors = [two_factor.WRONG_CODE]
+        return render_template("auth/login_code.html", form=form), 400
+    db.commit()
+    session.pop(PENDING_KEY, None)
+    return _logged_in(user, next_url)
 
 
 @bp.route("/claim/<token>", methods=["GET", "POST"])

@@ -23,9 +23,24 @@ from werkzeug.wrappers import Response
 
 from forum.db import get_session
 from forum.extensions import limiter
-from forum.forms.accounts import PasswordForm, ProfileForm, TokenForm
+from forum.forms.accounts import (
+    PasswordForm,
+    ProfileForm,
+    TokenForm,
+    TwoFactorCodeForm,
+    TwoFactorStartForm,
+)
 from forum.limits import member_key, suggest_limit
-from forum.services import accounts, departments, leaderboards, logins, mentions, skills, tokens
+from forum.services import (
+    accounts,
+    departments,
+    leaderboards,
+    logins,
+    mentions,
+    skills,
+    tokens,
+    two_factor,
+)
 from forum.web import (
     current_member,
     current_viewer,
@@ -158,6 +173,96 @@ def change_password() -> ResponseReturnValue:
     login_user(user)  # the session id changed with the token; keep this device logged in
     flash("Your password is changed. Other devices have been logged out.", "success")
     return redirect(url_for("users.profile", username=user.username))
+
+
+def _two_factor_page(form: TwoFactorCodeForm | None = None, codes: list[str] | None = None) -> str:
+    user = current_member()
+    db = get_session()
+    secret = two_factor.pending_secret(db, user)
+    return render_template(
+        "users/two_factor.html",
+        enabled=two_factor.is_enabled(db, user),
+        may_enrol=two_factor.may_enrol(user),
+        uri=two_factor.provisioning_uri(secret, user, "forum") if secret else None,
+        secret=secret,
+        codes=codes,
+        codes_left=two_factor.recovery_codes_left(db, user),
+        start_form=TwoFactorStartForm(),
+        form=form or TwoFactorCodeForm(formdata=None),
+    )
+
+
+@bp.get("/settings/two-factor")
+@login_required
+def two_factor_settings() -> ResponseReturnValue:
+    """Two-factor authentication: on or off, and setting it up."""
+    response = make_response(_two_factor_page())
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/settings/two-factor/start")
+@login_required
+def two_factor_start() -> ResponseReturnValue:
+    """Make a new secret to enter into an authenticator app."""
+    if not TwoFactorStartForm().validate_on_submit():
+        return _two_factor_page(), 400
+    db = get_session()
+    two_factor.begin(db, current_member())
+    db.commit()
+    return redirect(url_for("users.two_factor_settings"))
+
+
+@bp.post("/settings/two-factor/confirm")
+@limiter.limit(
+    lambda: current_app.config["PASSWORD_CHECK_LIMIT"],
+    key_func=_password_check_key,
+    deduct_when=_password_check_failed,
+    scope="password-check",
+)
+@login_required
+def two_factor_confirm() -> ResponseReturnValue:
+    """Turn two-factor on with a first code; the recovery codes are shown once."""
+    form = TwoFactorCodeForm()
+    if not form.validate_on_submit():
+        return _two_factor_page(form), 400
+    db = get_session()
+
+    def refused() -> str:
+        g.password_check_failed = True
+        return _two_factor_page(form)
+
+    codes = submit(form, refused, two_factor.confirm, db, current_member(), form.code.data or "")
+    db.commit()
+    flash("Two-factor authentication is on.", "success")
+    response = make_response(_two_factor_page(codes=codes))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/settings/two-factor/disable")
+@limiter.limit(
+    lambda: current_app.config["PASSWORD_CHECK_LIMIT"],
+    key_func=_password_check_key,
+    deduct_when=_password_check_failed,
+    scope="password-check",
+)
+@login_required
+def two_factor_disable() -> ResponseReturnValue:
+    """Turn two-factor off with a current code or a recovery code."""
+    form = TwoFactorCodeForm()
+    if not form.validate_on_submit():
+        return _two_factor_page(form), 400
+    db = get_session()
+
+    def refused() -> str:
+        g.password_check_failed = True
+        return _two_factor_page(form)
+
+    submit(form, refused, two_factor.disable, db, current_member(), form.code.data or "")
+    db.commit()
+    flash("Two-factor authentication is off.", "info")
+    return redirect(url_for("users.two_factor_settings"))
 
 
 @bp.get("/settings/sessions")

@@ -248,3 +248,13 @@ class LinkAccountForm(BaseForm):
     """The local account's password, entered once to link a company sign-in to it."""
 
     password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+
+
+class TwoFactorCodeForm(BaseForm):
+    """A code from the authenticator app (or, at login, a recovery code)."""
+
+    code = StringField("Code", validators=[DataRequired(), Length(max=32)])
+
+
+class TwoFactorStartForm(BaseForm):
+    """Start (or restart) setting up two-factor authentication: a button only."""

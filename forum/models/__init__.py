@@ -57,6 +57,7 @@ from forum.models.requests import (
 from forum.models.search import SearchDocument, SearchOutbox, SearchWord, ZeroResultQuery
 from forum.models.sessions import LoginSession
 from forum.models.tokens import AccessToken, FeedToken
+from forum.models.two_factor import RecoveryCode, TotpSecret
 from forum.models.uploads import Upload, UploadBlob
 from forum.models.users import Role, User
 from forum.models.webhooks import Webhook, WebhookAttempt, WebhookDelivery
@@ -65,6 +66,8 @@ __all__ = [
     "ClaimLink",
     "AccessToken",
     "FeedToken",
+    "RecoveryCode",
+    "TotpSecret",
     "Invitation",
     "PasswordReset",
     "Identity",

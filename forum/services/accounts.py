@@ -298,6 +298,9 @@ ACTION_LABELS: dict[str, str] = {
     "member.reactivate": "Reactivated a member",
     "member.claim_link": "Sent a claim link",
     "member.claimed": "Claimed an imported account",
+    "member.2fa_on": "Turned two-factor authentication on",
+    "member.2fa_off": "Turned two-factor authentication off",
+    "scim.provision": "Provisioned a member through SCIM",
 }
 
 

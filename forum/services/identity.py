@@ -195,6 +195,51 @@ def _free_username(session: Session, base: str) -> str:
     raise Conflict("No free username is left for this account.")
 
 
+def free_username(session: Session, wanted: str, email: str | None = None) -> str:
+    """A free username made from ``wanted`` (or the email's local part), for provisioning."""
+    base = _username_base(
+        ExternalAccount(provider="scim", subject="", username=wanted.split("@")[0], email=email)
+    )
+    return _free_username(session, base)
+
+
+def clean_display_name(value: str | None) -> str | None:
+    """``value`` as a display name on one line, or None when it is not a usable name."""
+    return _display_name(value)
+
+
+def clean_line(value: str | None) -> str | None:
+    """``value`` on one line, trimmed to a member field's length, or None."""
+    return _line(value)
+
+
+def _provisioned(session: Session, user: User) -> bool:
+    """Whether the identity provider created ``user`` through SCIM (no password of its own)."""
+    return not user.password_hash and (
+        session.scalar(
+            select(Identity.id).where(Identity.provider == "scim", Identity.user_id == user.id)
+        )
+        is not None
+    )
+
+
+def _link_provisioned(
+    session: Session, user: User, account: ExternalAccount, policy: SignInPolicy
+) -> User:
+    session.add(
+        Identity(
+            provider=account.provider,
+            subject=account.subject,
+            user_id=user.id,
+            last_login_at=utcnow(),
+        )
+    )
+    _audit(session, "sso.link", user, f"{account.provider} account {account.subject} (SCIM)")
+    _apply(session, user, account, policy)
+    session.flush()
+    return user
+
+
 def _department(session: Session, value: str | None, policy: SignInPolicy) -> str | None:
     """The listed spelling of ``value``; None when it is empty or unknown and not created."""
     name = _line(value, departments.NAME_MAX)
@@ -274,6 +319,9 @@ def sign_in(session: Session, account: ExternalAccount, policy: SignInPolicy) ->
                 raise Forbidden(DEACTIVATED)
             if account.email_verified and existing.password_hash:
                 return LinkNeeded(existing.id)
+            if account.email_verified and _provisioned(session, existing):
+                # The company's directory made this member (SCIM): its sign-in is theirs.
+                return _link_provisioned(session, existing, account, policy)
             raise Conflict(ACCOUNT_EXISTS)
 
     user = User(
