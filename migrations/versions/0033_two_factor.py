@@ -5,8 +5,8 @@
   created_at.
 - ``recovery_codes``: id, user_id, code_hash (SHA-256 of the code), used_at.
 
-Revision ID: 0031_totp_two_factor
-Revises: 0030_sso_identities
+Revision ID: 0033_two_factor
+Revises: 0032_attendance
 Create Date: 2026-12-11 09:00:00.000000
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0031_totp_two_factor"
-down_revision: str | None = "0030_sso_identities"
+revision: str = "0033_two_factor"
+down_revision: str | None = "0032_attendance"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
