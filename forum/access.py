@@ -32,6 +32,10 @@ OPEN_ENDPOINTS = frozenset(
         "static",
         "auth.login",
         "auth.login_code",
+        # Company sign-in: the round trip through the provider, and linking to a local account.
+        "sso.oidc_login",
+        "sso.oidc_callback",
+        "sso.link",
         "auth.register",
         "auth.forgot_password",
         "auth.reset_password",

@@ -13,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from forum import access
 from forum.services import circles
 from tests.conftest import Browser
 from tests.factories import make_user
@@ -82,6 +83,11 @@ def test_pages_a_visitor_needs_stay_open(client: FlaskClient, path: str) -> None
     response = client.get(path)
     response.close()  # a static file is streamed from an open file
     assert response.status_code == 200
+
+
+def test_every_open_endpoint_is_a_route(app: Flask) -> None:
+    # A misspelt name would silently leave its page behind the login.
+    assert access.OPEN_ENDPOINTS <= {rule.endpoint for rule in app.url_map.iter_rules()}
 
 
 def test_links_from_emails_open_without_a_login(client: FlaskClient) -> None:

@@ -43,6 +43,8 @@ def app_config(app_config: dict[str, Any], provider: OidcProvider) -> dict[str, 
     oidc.clear_cache()
     return {
         **app_config,
+        # Company sign-in is how people reach a members-only site: nothing here is public.
+        "PUBLIC_READ": False,
         **provider.app_config(
             OIDC_CLAIM_GROUPS="groups",
             OIDC_MODERATOR_GROUPS="forum-mods",
@@ -126,7 +128,7 @@ def test_first_login_provisions_and_the_next_updates(
 def _csrf(client: FlaskClient) -> str:
     import re
 
-    page = client.get("/").get_data(as_text=True)
+    page = client.get("/", follow_redirects=True).get_data(as_text=True)
     match = re.search(r'<meta name="csrf-token" content="([^"]+)"', page)
     assert match
     return match.group(1)
