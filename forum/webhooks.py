@@ -262,11 +262,14 @@ class Dispatcher:
         self.settings = settings
         self._lock = threading.Lock()
         self._woken = threading.Event()
+        self._stopped = False
         self._thread: threading.Thread | None = None
 
     def wake(self) -> None:
         """Send what is due soon, in the dispatcher's thread (started when needed)."""
         with self._lock:
+            if self._stopped:
+                return
             self._woken.set()
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
@@ -276,7 +279,11 @@ class Dispatcher:
 
     def _run(self) -> None:
         while True:
-            self._woken.clear()
+            with self._lock:
+                if self._stopped:
+                    self._thread = None
+                    return
+                self._woken.clear()
             wait: float | None = None
             try:
                 deliver_due(self.open_session, self.settings)
@@ -288,11 +295,22 @@ class Dispatcher:
                 wait = MAX_SLEEP
             if wait is None:
                 with self._lock:
-                    if not self._woken.is_set():
+                    if self._stopped or not self._woken.is_set():
                         self._thread = None
                         return
                 continue
             self._woken.wait(wait)
+
+    def stop(self, timeout: float) -> bool:
+        """Send nothing more (deliveries stay queued) and wait for the thread to end.
+
+        For an app that is going away, such as a test's: a thread sleeping until a retry
+        would otherwise outlive it and wake on a database that is gone.
+        """
+        with self._lock:
+            self._stopped = True
+            self._woken.set()
+        return self.wait_idle(timeout)
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for the thread to end (tests, tools)."""
