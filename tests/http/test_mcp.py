@@ -7,6 +7,7 @@ import asyncio
 import json
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx2
@@ -63,7 +64,10 @@ def test_sdk_client_session(app: Flask, session: Session, live_url: str) -> None
     session.commit()
     secret = make_token(session, member, name="assistant")
 
-    seen = asyncio.run(_session(live_url, secret))
+    # A thread of its own runs the client's event loop: the browser tests' Playwright keeps one
+    # running in this thread for the whole session, and asyncio.run() refuses to nest.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        seen = pool.submit(asyncio.run, _session(live_url, secret)).result(timeout=120)
 
     assert seen["server"] == "forum"
     assert set(seen["tools"]) == {
