@@ -12,29 +12,28 @@ from typing import Any
 
 import flask
 import pydantic
-from flask import Blueprint, Response, current_app, g, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.routing import BuildError
 
 from forum import search
+from forum.api import bookkeeping
 from forum.api import schemas as s
+from forum.api.bookkeeping import per_token
 from forum.api.core import (
     ApiProblem,
     Registry,
     decode_cursor,
     next_cursor,
     problem_response,
-    rate_limit_headers,
     render_problem,
     token_key,
     token_member,
     token_member_key,
 )
-from forum.db import get_session, new_session, utcnow
+from forum.db import get_session, utcnow
 from forum.extensions import csrf, limiter
 from forum.limits import (
-    api_limit,
     article_limit,
     comment_limit,
     post_limit,
@@ -52,7 +51,6 @@ from forum.services import (
     notifications,
     posts,
     questions,
-    tokens,
     visibility,
     votes,
 )
@@ -79,10 +77,6 @@ api = Registry(
     ),
     extra_models=[s.EditConflictProblem],
 )
-#: Every operation counts against the token's one budget (shared by every route, and by /mcp).
-per_token = limiter.shared_limit(
-    api_limit, scope="api", key_func=token_key, override_defaults=False
-)
 
 
 def _member_limit(rate: Any, scope: str) -> Any:
@@ -95,8 +89,6 @@ commenting = _member_limit(comment_limit, "api-comments")
 #: The same budget as the knowledge base's editor (shared with the pages).
 article_writes = _member_limit(article_limit, "article-writes")
 searching = limiter.limit(search_limit, key_func=token_key, override_defaults=False)
-
-_TOUCH_KEY = "forum.api.touch"
 
 
 # ---------------------------------------------------------------- errors, headers, bookkeeping
@@ -154,32 +146,8 @@ def _bad_output(exc: pydantic.ValidationError) -> Response:
     return problem_response(500, "The answer could not be built.")
 
 
-@bp.after_request
-def _after(response: Response) -> Response:
-    token = g.get("forum.api.token")
-    if token is not None and response.status_code < 500 and tokens.needs_touch(token):
-        g.setdefault(_TOUCH_KEY, token.id)
-    return rate_limit_headers(response)
-
-
-@bp.teardown_request
-def _touch_token(exc: BaseException | None) -> None:
-    token_id = g.pop(_TOUCH_KEY, None)
-    if token_id is None or exc is not None:
-        return
-    # The request's session may still hold SQLite's write lock; close it, write on a new one.
-    request_session = g.pop("db_session", None)
-    if request_session is not None:
-        request_session.close()
-    db = new_session(writes=True)
-    try:
-        tokens.touch(db, token_id)
-        db.commit()
-    except SQLAlchemyError:
-        db.rollback()  # only a last-used time: never an error for it
-        current_app.logger.warning("could not record the use of access token %s", token_id)
-    finally:
-        db.close()
+bp.after_request(bookkeeping.remember_use)
+bp.teardown_request(bookkeeping.record_use)
 
 
 # ---------------------------------------------------------------- shaping answers

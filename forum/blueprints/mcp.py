@@ -19,10 +19,9 @@ from flask import Blueprint, Response, current_app, request
 from flask.typing import ResponseReturnValue
 from limits import parse
 
-from forum.api import mcp_tools
+from forum.api import bookkeeping, mcp_tools
+from forum.api.bookkeeping import per_token
 from forum.api.core import ApiProblem, render_problem, require_token
-from forum.blueprints import api as api_views
-from forum.blueprints.api import per_token
 from forum.db import get_session
 from forum.extensions import csrf, limiter
 from forum.limits import search_limit
@@ -77,8 +76,8 @@ def _problem(exc: ApiProblem) -> Response:
 
 
 # As on the REST API: RateLimit-* headers, and the token's last use recorded.
-bp.after_request(api_views._after)
-bp.teardown_request(api_views._touch_token)
+bp.after_request(bookkeeping.remember_use)
+bp.teardown_request(bookkeeping.record_use)
 
 
 @bp.route("/mcp", methods=["GET", "DELETE"])

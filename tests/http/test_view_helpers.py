@@ -134,6 +134,9 @@ def test_get_or_404(probes: Flask, browser: Browser, session: Session) -> None:
 def test_submit_refused_keeps_the_text_and_answers_400(
     probes: Flask, browser: Browser, session: Session
 ) -> None:
+    make_user(session, "poster")
+    session.commit()
+    browser.login("poster")  # writing needs a member, whatever the site's reading rule
     response = browser.post("/probe/create", {"title": "Where is the VPN guide"})
     assert response.status_code == 400
     page = response.get_data(as_text=True)
@@ -145,7 +148,12 @@ def test_submit_refused_keeps_the_text_and_answers_400(
     assert session.scalar(select(User).where(User.username == "staged")) is None
 
 
-def test_submit_accepted_returns_the_service_result(probes: Flask, browser: Browser) -> None:
+def test_submit_accepted_returns_the_service_result(
+    probes: Flask, browser: Browser, session: Session
+) -> None:
+    make_user(session, "poster")
+    session.commit()
+    browser.login("poster")
     response = browser.post("/probe/create", {"title": "Where is the VPN guide?"})
     assert (response.status_code, response.get_data(as_text=True)) == (201, "staged")
 
