@@ -42,6 +42,8 @@ OPEN_ENDPOINTS = frozenset(
         "auth.verify_email",
         # A claim link: the person has no session yet; the link is the authority.
         "auth.claim",
+        # An email's one-click unsubscribe link (RFC 8058): its signed token is the authority.
+        "notifications.unsubscribe",
         "main.healthz",
         "observability.metrics",
         # The address holds the member's secret: calendar apps cannot log in.
