@@ -21,6 +21,7 @@ import html
 import logging
 import smtplib
 import threading
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.headerregistry import Address
@@ -332,4 +333,13 @@ def follow_commits(app: Flask) -> None:
     if not first_listen(factory, __name__):
         return
     aftercommit.attach(factory)
-    event.listen(factory, "after_commit", partial(_after_commit, app))
+    # SQLAlchemy keeps a factory's listeners for as long as its session class lives, and the
+    # app holds that class: a listener holding the app would keep every app made alive.
+    app_ref = weakref.ref(app)
+
+    def after_commit(session: Session) -> None:
+        found = app_ref()
+        if found is not None:
+            _after_commit(found, session)
+
+    event.listen(factory, "after_commit", after_commit)
