@@ -226,18 +226,8 @@ def _provisioned(session: Session, user: User) -> bool:
 def _link_provisioned(
     session: Session, user: User, account: ExternalAccount, policy: SignInPolicy
 ) -> User:
-    session.add(
-        Identity(
-            provider=account.provider,
-            subject=account.subject,
-            user_id=user.id,
-            last_login_at=utcnow(),
-        )
-    )
-    _audit(session, "sso.link", user, f"{account.provider} account {account.subject} (SCIM)")
-    _apply(session, user, account, policy)
-    session.flush()
-    return user
+    note = f"{account.provider} account {account.subject} (SCIM)"
+    return _attach(session, user, account, policy, "sso.link", note)
 
 
 def _department(session: Session, value: str | None, policy: SignInPolicy) -> str | None:
@@ -334,6 +324,19 @@ def sign_in(session: Session, account: ExternalAccount, policy: SignInPolicy) ->
     user.display_name = _display_name(account.display_name) or user.username
     session.add(user)
     session.flush()
+    note = f"{account.provider} account {account.subject}"
+    return _attach(session, user, account, policy, "sso.provision", note)
+
+
+def _attach(
+    session: Session,
+    user: User,
+    account: ExternalAccount,
+    policy: SignInPolicy,
+    action: str,
+    note: str,
+) -> User:
+    """Give ``user`` the external ``account``'s identity, audit it, apply the mapped fields."""
     session.add(
         Identity(
             provider=account.provider,
@@ -342,7 +345,7 @@ def sign_in(session: Session, account: ExternalAccount, policy: SignInPolicy) ->
             last_login_at=utcnow(),
         )
     )
-    _audit(session, "sso.provision", user, f"{account.provider} account {account.subject}")
+    _audit(session, action, user, note)
     _apply(session, user, account, policy)
     session.flush()
     return user
