@@ -556,6 +556,17 @@ def table(
     return "\n".join(lines)
 
 
+START, END = "<!-- relevance:start -->", "<!-- relevance:end -->"
+
+
+def with_block(readme: str, text: str) -> str:
+    """``readme`` with the text between the relevance markers replaced by ``text``."""
+    before, found, rest = readme.partition(START)
+    if not found or END not in rest:
+        raise ValueError(f"bench/README.md has no {START} … {END} block")
+    return f"{before}{START}\n{text.strip()}\n{END}{rest.partition(END)[2]}"
+
+
 def cpu_model() -> str:
     """The CPU's model name (from /proc/cpuinfo), or the platform's processor string."""
     try:
@@ -581,6 +592,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--budget", type=float, default=300.0, help="seconds of queries per site at most"
     )
     parser.add_argument("--output", type=Path, default=None, help="where to write the table")
+    parser.add_argument(
+        "--readme", action="store_true", help="also put the table in bench/README.md"
+    )
     args = parser.parse_args(argv)
     sites = [s for s in args.sites.split(",") if s]
     rankings = [r for r in args.rankings.split(",") if r]
@@ -642,6 +656,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
     progress(f"written to {target}")
+    if args.readme:
+        readme = HERE / "README.md"
+        readme.write_text(with_block(readme.read_text(encoding="utf-8"), text), encoding="utf-8")
+        progress(f"table put in {readme}")
     return 0
 
 

@@ -1,0 +1,160 @@
+"""The relevance harness's own arithmetic and data: metrics, bootstrap, typos, query files."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from xml.etree import ElementTree as ET
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "relevance.py"
+
+
+def _load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_relevance", BENCH)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+relevance = _load()
+
+
+def test_reciprocal_rank_success_and_mrr_on_a_hand_made_ranking() -> None:
+    ranked = [7, 3, 9, 1, 4, 5, 6, 8, 2, 10, 11]
+    assert relevance.reciprocal_rank(ranked, 7) == 1.0
+    assert relevance.reciprocal_rank(ranked, 9) == pytest.approx(1 / 3)
+    assert relevance.reciprocal_rank(ranked, 10) == pytest.approx(1 / 10)
+    assert relevance.reciprocal_rank(ranked, 11) == 0.0  # 11th: outside the top 10
+    assert relevance.reciprocal_rank(ranked, 42) == 0.0
+    assert relevance.reciprocal_rank([], 1) == 0.0
+
+    rrs = [relevance.reciprocal_rank(ranked, w) for w in (7, 9, 10, 11, 42)]
+    assert relevance.success(rrs) == pytest.approx(3 / 5)
+    assert relevance.mrr(rrs) == pytest.approx((1 + 1 / 3 + 1 / 10) / 5)
+    assert relevance.success([]) == 0.0
+    assert relevance.mrr([]) == 0.0
+
+
+def test_bootstrap_interval_holds_the_estimate_and_is_deterministic_per_seed() -> None:
+    rrs = [1.0, 0.5, 0.0, 1.0, 0.25, 0.0, 1.0, 1.0, 0.2, 0.0] * 5
+    for statistic in (relevance.success, relevance.mrr):
+        low, high = relevance.bootstrap(rrs, statistic, seed="s1")
+        assert low <= statistic(rrs) <= high
+        assert 0.0 <= low < high <= 1.0
+        assert relevance.bootstrap(rrs, statistic, seed="s1") == (low, high)
+        assert relevance.bootstrap(rrs, statistic, seed="s2") != (low, high)
+    # Every query found: nothing to resample differently.
+    assert relevance.bootstrap([1.0] * 30, relevance.success, seed="x") == (1.0, 1.0)
+    assert relevance.bootstrap([], relevance.mrr, seed="x") == (0.0, 0.0)
+
+
+def test_cell_bundles_estimates_and_intervals() -> None:
+    c = relevance.cell([1.0, 0.0, 0.5, 0.0], "seed")
+    assert c.n == 4
+    assert c.success == 0.5
+    assert c.mrr == pytest.approx(0.375)
+    assert c.success_ci[0] <= 0.5 <= c.success_ci[1]
+    assert c.mrr_ci[0] <= 0.375 <= c.mrr_ci[1]
+
+
+def _edits(a: str, b: str) -> int:
+    """Damerau (adjacent swap counts one) edit distance."""
+    d = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i][j] = min(
+                d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1])
+            )
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
+
+
+def test_typos_are_deterministic_and_change_exactly_the_chosen_content_words() -> None:
+    words = ["how", "to", "restore", "a", "wallet", "with", "passphrase", "and", "ledger"]
+    content = relevance.content_positions(words)
+    assert [words[i] for i in content] == ["restore", "wallet", "passphrase", "ledger"]
+    seen = set()
+    for n in range(200):
+        typed, changed = relevance.with_typos(words, f"21:typo:site:{n}")
+        assert relevance.with_typos(words, f"21:typo:site:{n}") == (typed, changed)
+        assert len(changed) == 2  # four content words: two typos
+        assert set(changed) <= set(content)
+        for i, (before, after) in enumerate(zip(words, typed, strict=True)):
+            if i in changed:
+                assert after != before
+                assert after[0] == before[0]
+                assert _edits(before, after) == 1
+            else:
+                assert after == before
+        seen.add(tuple(typed))
+    assert len(seen) > 50  # the seed really chooses
+
+    short = ["what", "is", "dropout"]
+    typed, changed = relevance.with_typos(short, "seed")
+    assert changed == [2]  # "what" is a stopword: only one content word
+    assert typed[:2] == ["what", "is"]
+    assert typed[2] != "dropout"
+    assert relevance.with_typos(["is", "it", "ok"], "seed") == (["is", "it", "ok"], [])
+
+
+def test_known_item_query_drops_the_two_rarest_title_words() -> None:
+    from collections import Counter
+
+    df = Counter({"what": 50, "is": 60, "early": 3, "stopping": 2, "used": 10})
+    assert relevance.known_item_words("What is early stopping used?", df) == ["what", "is", "used"]
+
+
+def test_a_malformed_paraphrase_line_is_refused_with_its_place(tmp_path: Path) -> None:
+    path = tmp_path / "x.paraphrase.tsv"
+    path.write_text("# comment\n\n12\tok query\nnot-a-number\tquery\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"x\.paraphrase\.tsv:4"):
+        relevance.load_paraphrases(path)
+    path.write_text("12\tok query\n13 no tab\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=":2"):
+        relevance.load_paraphrases(path)
+
+
+def _questions(posts: Path) -> Iterator[tuple[int, str]]:
+    for _event, element in ET.iterparse(posts):
+        if element.tag == "row" and element.get("PostTypeId") == "1":
+            yield int(element.get("Id", "0")), element.get("Title", "")
+        element.clear()
+
+
+@pytest.mark.parametrize("site", relevance.SITES)
+def test_paraphrase_files_parse_and_name_questions_of_their_dump(site: str) -> None:
+    pairs = relevance.load_paraphrases(relevance.paraphrase_file(site))
+    assert len(pairs) >= 40
+    ids = [i for i, _ in pairs]
+    assert len(set(ids)) == len(ids)
+    wanted = set(ids)
+    titles: dict[int, str] = {}
+    for question_id, title in _questions(relevance.dumps_dir() / site / "Posts.xml"):
+        if question_id in wanted:
+            titles[question_id] = title
+            if len(titles) == len(wanted):
+                break
+    assert wanted - set(titles) == set(), "paraphrase targets missing from the dump"
+    for question_id, query in pairs:
+        title_words = relevance.words_of(titles[question_id])
+        query_words = relevance.words_of(query)
+        assert " ".join(title_words) not in " ".join(query_words), query
+        assert 3 <= len(query_words) <= 20, query
+
+
+def test_the_readme_block_is_replaced_and_nothing_else() -> None:
+    readme = "intro\n<!-- relevance:start -->\nold table\n<!-- relevance:end -->\nafter\n"
+    new = relevance.with_block(readme, "| new | table |\n")
+    assert new == (
+        "intro\n<!-- relevance:start -->\n| new | table |\n<!-- relevance:end -->\nafter\n"
+    )
+    with pytest.raises(ValueError, match="relevance:start"):
+        relevance.with_block("no markers here", "x")
