@@ -95,7 +95,9 @@ def dumps_dir() -> Path:
         candidate = parent / "shared" / "data" / "stackexchange"
         if candidate.is_dir():
             return candidate
-    return HERE.parents[1] / "shared" / "data" / "stackexchange"
+    raise FileNotFoundError(
+        "no shared/data/stackexchange beside the repository: set FORUM_STACKEXCHANGE_DUMPS"
+    )
 
 
 def words_of(text: str) -> list[str]:
@@ -272,24 +274,58 @@ def forum_ranker(session: Session, refused: Counter[str], name: str) -> Ranker:
 def ranking_available(app: Any, ranking: str) -> tuple[bool, str]:
     """Whether forum can rank with ``ranking`` here, and why not.
 
-    Lexical ranking always can; semantic and hybrid need ``forum.search.semantic_available(app)``
-    to exist and say yes (a model installed and vectors built)."""
+    Lexical ranking always can. Semantic and hybrid ask forum: ``forum.search.semantic_off``
+    (a session of the app -> the reason it is off, or None) or
+    ``forum.search.semantic_available(app)``; without either the build has no semantic ranking."""
     if ranking == "lexical":
         return True, ""
     from forum import search
 
-    probe = getattr(search, "semantic_available", None)
-    if probe is None:
-        return False, "this forum has no semantic ranking (no forum.search.semantic_available)"
+    off = getattr(search, "semantic_off", None)
+    available = getattr(search, "semantic_available", None)
     try:
-        answer = probe(app)
+        if off is not None:
+            with new_session(app) as session:
+                reason = off(session)
+            return (reason is None), str(reason or "")
+        if available is not None:
+            answer = available(app)
+            ok = bool(answer[0] if isinstance(answer, tuple) else answer)
+            return ok, "" if ok else "semantic_available(app) says no"
     except Exception as exc:  # noqa: BLE001 - reported in the table, never fatal
-        return False, f"semantic_available(app) failed: {exc}"
-    if isinstance(answer, tuple):
-        answer = answer[0]
-    if not answer:
-        return False, "semantic_available(app) says no (model or vectors missing)"
-    return True, ""
+        return False, f"asking forum whether semantic ranking is on failed: {exc}"
+    return False, "this forum has no semantic ranking"
+
+
+def embed_vectors(app: Any, site: str) -> float:
+    """Embed every post for semantic ranking, when forum has vectors to build
+    (``forum.search.vectors.sync``, both cores); the seconds it took."""
+    try:
+        from forum.search import vectors
+        from forum.search.backends import search_config
+    except ImportError:
+        return 0.0
+    sync = getattr(vectors, "sync", None)
+    if sync is None:
+        return 0.0
+    started = last = time.perf_counter()
+    wait = getattr(vectors, "wait", None)
+    if wait is not None:
+        wait(600)  # the import's own queued embedding, so two writers never overlap
+    config = search_config(app.config)
+    if "embed_threads" in config:
+        config["embed_threads"] = str(max(2, int(config["embed_threads"])))
+
+    def report(seen: int) -> None:
+        nonlocal last
+        if time.perf_counter() - last >= 10:
+            last = time.perf_counter()
+            progress(f"{site}: embedding, {seen} posts seen ({last - started:.0f} s)")
+
+    count = sync(get_engine(app), config, progress=report)
+    seconds = time.perf_counter() - started
+    progress(f"{site}: {count} posts embedded in {seconds:.1f} s")
+    return seconds
 
 
 # --- a run ---------------------------------------------------------------------------------
@@ -407,11 +443,13 @@ def measure(
         run.seconds["import and index"] = time.perf_counter() - started
         progress(f"{site}: imported and indexed in {run.seconds['import and index']:.1f} s")
 
-        apps = {"lexical": importer} if richest == "lexical" else {}
+        apps = {richest: importer}
         sessions: dict[str, Session] = {}
         rankers: dict[str, Ranker] = {}
         conn: sqlite3.Connection | None = None
         try:
+            if richest != "lexical" and ranking_available(importer, richest)[0]:
+                run.seconds["embed"] = embed_vectors(importer, site)
             for ranking in rankings:
                 app = apps.get(ranking) or _app(tmp, ranking)
                 apps[ranking] = app
@@ -629,8 +667,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     today = dt.datetime.now(dt.UTC)
     out = [
         f"Relevance on {today:%Y-%m-%d} — {cpu_model()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}; `bench/relevance.py "
-        f"{' '.join(sys.argv[1:] if argv is None else argv)}` (seed {args.seed}).",
+        f"Python {platform.python_version()}; "
+        f"`{' '.join(['bench/relevance.py', *(sys.argv[1:] if argv is None else argv)])}` "
+        f"(seed {args.seed}).",
         "",
         f"Success@{TOP} and MRR@{TOP} with bootstrap 95 % intervals ({RESAMPLES} resamples).",
         "",
