@@ -158,3 +158,42 @@ def test_the_readme_block_is_replaced_and_nothing_else() -> None:
     )
     with pytest.raises(ValueError, match="relevance:start"):
         relevance.with_block("no markers here", "x")
+
+
+def test_build_queries_maps_ids_and_keeps_kinds_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(relevance, "QUERIES", tmp_path)
+    (tmp_path / "x.site.paraphrase.tsv").write_text(
+        "# header\n501\tmodel stops learning early\n999\tnot imported\n", encoding="utf-8"
+    )
+    docs = {
+        1: ("What is early stopping in training", "body", "training"),
+        2: ("Early stopping versus dropout regularisation", "body", "dropout"),
+        3: ("How does dropout regularisation work", "body", "dropout"),
+    }
+    local = {"501": 1, "502": 2, "503": 3}
+    notes: list[str] = []
+    queries = relevance.build_queries(
+        "x.site", docs, local, [(2, 1)], kinds=relevance.KINDS, limit=None, seed=5, notes=notes
+    )
+    by_kind = {k: [q for q in queries if q.kind == k] for k in relevance.KINDS}
+    assert [q.wanted for q in by_kind["known"]] == [1, 2, 3]
+    assert [q.wanted for q in by_kind["typo"]] == [1, 2, 3]
+    for known, typo in zip(by_kind["known"], by_kind["typo"], strict=True):
+        assert len(known.words) == len(typo.words)
+        assert 1 <= sum(a != b for a, b in zip(known.words, typo.words, strict=True)) <= 2
+    assert [(q.words, q.wanted) for q in by_kind["paraphrase"]] == [
+        (("model", "stops", "learning", "early"), 1)
+    ]
+    assert [(q.wanted, q.leave_out) for q in by_kind["duplicate"]] == [(1, 2)]
+    assert notes == ["1 paraphrase targets were not imported"]
+
+    again = relevance.build_queries(
+        "x.site", docs, local, [], kinds=["known"], limit=2, seed=5, notes=[]
+    )
+    assert {q.kind for q in again} == {"known"}
+    assert len(again) == 2
+    assert again == relevance.build_queries(
+        "x.site", docs, local, [], kinds=["known"], limit=2, seed=5, notes=[]
+    )
