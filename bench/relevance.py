@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib
 import os
 import platform
 import random
@@ -300,9 +301,10 @@ def ranking_available(app: Any, ranking: str) -> tuple[bool, str]:
 def embed_vectors(app: Any, site: str) -> float:
     """Embed every post for semantic ranking, when forum has vectors to build
     (``forum.search.vectors.sync``, both cores); the seconds it took."""
+    from forum.search.backends import search_config
+
     try:
-        from forum.search import vectors
-        from forum.search.backends import search_config
+        vectors = importlib.import_module("forum.search.vectors")
     except ImportError:
         return 0.0
     sync = getattr(vectors, "sync", None)
@@ -389,11 +391,11 @@ def build_queries(
     if "paraphrase" in kinds and paraphrase_file(site).exists():
         missing = 0
         for external_id, text in load_paraphrases(paraphrase_file(site)):
-            post_id = local.get(str(external_id))
-            if post_id is None or post_id not in docs:
+            target = local.get(str(external_id))
+            if target is None or target not in docs:
                 missing += 1
                 continue
-            queries.append(Query("paraphrase", site, tuple(words_of(text)), post_id))
+            queries.append(Query("paraphrase", site, tuple(words_of(text)), target))
         if missing:
             notes.append(f"{missing} paraphrase targets were not imported")
     if "duplicate" in kinds:
