@@ -197,3 +197,43 @@ def test_build_queries_maps_ids_and_keeps_kinds_apart(
     assert again == relevance.build_queries(
         "x.site", docs, local, [], kinds=["known"], limit=2, seed=5, notes=[]
     )
+
+
+def test_the_table_has_a_row_per_kind_and_marks_an_unavailable_ranking() -> None:
+    def run(site: str, rrs: list[float]) -> object:
+        r = relevance.SiteRun(site)
+        r.queries = [relevance.Query(k, site, ("w",), 1) for k in ("known", "typo", "known")]
+        r.rrs = {relevance.BASELINE: rrs, "lexical": [1.0, 1.0, 1.0]}
+        return r
+
+    runs = [run("a.site", [1.0, 0.0, 0.5]), run("b.site", [0.0, 0.0, 0.0])]
+    systems = [relevance.BASELINE, "lexical", "hybrid"]
+    text = relevance.table(runs, systems, ["known", "typo"], 1, ["hybrid"])
+    rows = [line.split(" | ") for line in text.splitlines()[2:]]
+    assert [(r[0].strip("| "), r[1], r[2]) for r in rows] == [
+        ("a.site", "known", "2"),
+        ("a.site", "typo", "1"),
+        ("a.site", "overall", "3"),
+        ("b.site", "known", "2"),
+        ("b.site", "typo", "1"),
+        ("b.site", "overall", "3"),
+        ("pooled", "known", "4"),
+        ("pooled", "typo", "2"),
+        ("pooled", "overall", "6"),
+    ]
+    a_known = rows[0]
+    assert a_known[3].startswith("1.000 (")  # baseline S@10: both known queries found
+    assert a_known[4].startswith("0.750 (")  # baseline MRR@10: (1 + 0.5) / 2
+    assert rows[1][3].startswith("0.000 (")  # baseline on the typo query: missed
+    assert a_known[5].startswith("1.000 (")
+    assert a_known[7] == "unavailable" and a_known[8].strip(" |") == "unavailable"
+    assert rows[-1][3].startswith("0.333 (")  # pooled overall: 2 hits of 6 queries
+    assert rows[-1][4].startswith("0.250 (")  # (1 + 0.5) / 6
+
+
+def test_unknown_options_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["--rankings", "neural"], ["--kinds", "fuzzy"], ["--limit", "0"]):
+        with pytest.raises(SystemExit) as exc:
+            relevance.main(argv)
+        assert exc.value.code == 2
+    assert "--rankings: choose from lexical, semantic, hybrid" in capsys.readouterr().err
