@@ -371,7 +371,7 @@ def build_queries(
         ids = sorted(random.Random(f"{seed}:known:{site}").sample(ids, limit))
     queries: list[Query] = []
     no_words = no_typo = 0
-    for post_id in ids:
+    for post_id in ids if {"known", "typo"} & set(kinds) else []:
         words = known_item_words(docs[post_id][0], df)
         if not words:
             no_words += 1
@@ -385,9 +385,9 @@ def build_queries(
             else:
                 no_typo += 1
     if no_words:
-        notes.append(f"{no_words} titles left no words once their two rarest were removed")
+        notes.append(f"titles with no word left once their two rarest were removed: {no_words}")
     if no_typo:
-        notes.append(f"{no_typo} known-item queries had no content word for a typo")
+        notes.append(f"known-item queries with no content word for a typo: {no_typo}")
     if "paraphrase" in kinds and paraphrase_file(site).exists():
         missing = 0
         for external_id, text in load_paraphrases(paraphrase_file(site)):
@@ -397,7 +397,7 @@ def build_queries(
                 continue
             queries.append(Query("paraphrase", site, tuple(words_of(text)), target))
         if missing:
-            notes.append(f"{missing} paraphrase targets were not imported")
+            notes.append(f"paraphrase targets not imported: {missing}")
     if "duplicate" in kinds:
         for duplicate, original in pairs:
             words = words_of(docs[duplicate][0])

@@ -187,12 +187,16 @@ def test_build_queries_maps_ids_and_keeps_kinds_apart(
         (("model", "stops", "learning", "early"), 1)
     ]
     assert [(q.wanted, q.leave_out) for q in by_kind["duplicate"]] == [(1, 2)]
-    assert notes == ["1 paraphrase targets were not imported"]
+    assert notes == ["paraphrase targets not imported: 1"]
 
     again = relevance.build_queries(
         "x.site", docs, local, [], kinds=["known"], limit=2, seed=5, notes=[]
     )
     assert {q.kind for q in again} == {"known"}
+    only = relevance.build_queries(
+        "x.site", docs, local, [(2, 1)], kinds=["duplicate"], limit=None, seed=5, notes=notes
+    )
+    assert [q.kind for q in only] == ["duplicate"]
     assert len(again) == 2
     assert again == relevance.build_queries(
         "x.site", docs, local, [], kinds=["known"], limit=2, seed=5, notes=[]
