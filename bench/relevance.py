@@ -343,7 +343,6 @@ class SiteRun:
     seconds: dict[str, float] = field(default_factory=dict)
     refused: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
-    planned: int = 0
 
 
 def progress(message: str) -> None:
@@ -497,7 +496,6 @@ def measure(
             )
             # A seeded order: if the time budget cuts the run short, every kind keeps a fair share.
             random.Random(f"{seed}:order:{site}").shuffle(queries)
-            run.planned = len(queries)
             progress(f"{site}: {len(queries)} queries on {', '.join(rankers)}")
             run.rrs = {name: [] for name in rankers}
             run.seconds.update({name: 0.0 for name in rankers})
