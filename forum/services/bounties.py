@@ -19,17 +19,19 @@ open (one conditional UPDATE), so two settlers running at once never pay twice.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from forum import events
 from forum.db import utcnow
 from forum.models import Answer, Bounty, BountyStatus, Post, PostKind, Question, User
 from forum.services import visibility
 from forum.services.errors import Conflict, Forbidden, NotFound, ValidationError
+from forum.services.posts import PostRow
 
 #: ``Session.info`` key of the app's :class:`BountyRules`.
 CONFIG_KEY = "bounty_rules"
@@ -90,7 +92,7 @@ def open_bounty(session: Session, question_id: int) -> Bounty | None:
     return session.scalar(select(Bounty).where(Bounty.open_question_id == question_id))
 
 
-def offerer_label(bounty: Bounty, question: Post) -> str:
+def offerer_label(bounty: Bounty, question: Post | PostRow) -> str:
     """How pages name the offerer: never the anonymous asker by name."""
     if bounty.offerer_id is None or bounty.offerer is None:
         return "a former member"
@@ -121,17 +123,27 @@ def lacks_reputation(session: Session, reputation: int) -> str | None:
 
 
 def why_not_start(
-    session: Session, question: Post, member: User | None, *, now: dt.datetime | None = None
+    session: Session,
+    question: Post | PostRow,
+    member: User | None,
+    *,
+    now: dt.datetime | None = None,
+    has_open: bool | None = None,
 ) -> str | None:
-    """Why ``member`` may not start a bounty on ``question`` now (None: they may)."""
+    """Why ``member`` may not start a bounty on ``question`` now (None: they may).
+
+    ``has_open`` says whether the question has an open bounty, when the caller knows.
+    """
     if member is None or not getattr(member, "is_authenticated", False):
         return "Log in to start a bounty."
-    return _question_blocked(session, question, now or utcnow()) or lacks_reputation(
+    return _question_blocked(session, question, now or utcnow(), has_open) or lacks_reputation(
         session, member.reputation
     )
 
 
-def _question_blocked(session: Session, question: Post, now: dt.datetime) -> str | None:
+def _question_blocked(
+    session: Session, question: Post | PostRow, now: dt.datetime, has_open: bool | None = None
+) -> str | None:
     """Why ``question`` may not take a bounty now (None: it may)."""
     active = rules(session)
     if question.is_deleted:
@@ -140,7 +152,9 @@ def _question_blocked(session: Session, question: Post, now: dt.datetime) -> str
         return "A closed question takes no bounty."
     if aware(question.created_at) > now - active.min_age:
         return f"A question can carry a bounty once it is {_span(active.min_age)} old."
-    if open_bounty(session, question.id) is not None:
+    if has_open is None:
+        has_open = open_bounty(session, question.id) is not None
+    if has_open:
         return "This question already has an open bounty."
     return None
 
@@ -220,6 +234,16 @@ def _affordable(reputation: int) -> int:
 def affordable_amounts(member: User) -> list[int]:
     """The amounts ``member`` can offer now."""
     return [a for a in AMOUNTS if a <= member.reputation - 1]
+
+
+def remaining(delta: dt.timedelta) -> str:
+    """A time left in words, rounded down: "5 days", "3 hours", "12 minutes"."""
+    seconds = max(0, int(delta.total_seconds()))
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return "less than a minute"
 
 
 def _span(delta: dt.timedelta) -> str:
@@ -374,17 +398,6 @@ def settle_due(
     return report
 
 
-def has_due(session: Session, question_id: int, *, now: dt.datetime | None = None) -> bool:
-    """Whether the question's open bounty waits to be settled (one cheap read)."""
-    cutoff = (now or utcnow()) - rules(session).grace
-    found = session.scalar(
-        select(func.count())
-        .select_from(Bounty)
-        .where(Bounty.open_question_id == question_id, Bounty.ends_at <= cutoff)
-    )
-    return bool(found)
-
-
 # --- reading ----------------------------------------------------------------------------------
 
 
@@ -402,6 +415,8 @@ class OpenBountyView:
     award_until: dt.datetime
     #: The viewer offered it and may award it now.
     can_award: bool
+    #: "5 days", "3 hours": what is left of the bounty (or of its grace period once ended).
+    left: str
 
 
 @dataclass(frozen=True)
@@ -413,17 +428,35 @@ class BountyPanel:
     awarded: dict[int, int]
     #: Why the viewer may not start one (None: the "Start a bounty" link shows).
     start_blocked: str | None
+    #: The open bounty's grace period is over: it waits for :func:`settle_due`.
+    due: bool = False
 
 
 def panel(
-    session: Session, question: Post, viewer: User | None, *, now: dt.datetime | None = None
+    session: Session,
+    question: Post | PostRow,
+    viewer: User | None,
+    *,
+    now: dt.datetime | None = None,
 ) -> BountyPanel:
-    """The question's open bounty, its awarded answers and whether the viewer may start one."""
+    """The question's open bounty, its awarded answers and whether the viewer may start one
+    (one query)."""
     now = now or utcnow()
     grace = rules(session).grace
     current = None
+    due = False
     awarded: dict[int, int] = {}
-    for bounty in session.scalars(select(Bounty).where(Bounty.question_id == question.id)):
+    # The question page's row knows whether the question ever had a bounty: most never did.
+    if getattr(question, "has_bounties", True) is False:
+        found: Sequence[Bounty] = ()
+    else:
+        found = session.scalars(
+            select(Bounty)
+            .where(Bounty.question_id == question.id)
+            .options(joinedload(Bounty.offerer))
+            .order_by(Bounty.id)
+        ).all()
+    for bounty in found:
         if bounty.is_open:
             ends_at = aware(bounty.ends_at)
             current = OpenBountyView(
@@ -437,21 +470,13 @@ def panel(
                 can_award=viewer is not None
                 and viewer.id == bounty.offerer_id
                 and now < ends_at + grace,
+                left=remaining((ends_at if now < ends_at else ends_at + grace) - now),
             )
+            due = now >= ends_at + grace
         elif bounty.awarded_answer_id is not None and bounty.awarded_amount:
             answer_id = bounty.awarded_answer_id
             awarded[answer_id] = awarded.get(answer_id, 0) + bounty.awarded_amount
-    blocked = why_not_start(session, question, viewer, now=now) if viewer is not None else None
-    return BountyPanel(open=current, awarded=awarded, start_blocked=blocked)
-
-
-def open_amounts(session: Session, question_ids: list[int]) -> dict[int, int]:
-    """The open bounty's amount of each of these questions that has one (one query)."""
-    if not question_ids:
-        return {}
-    rows = session.execute(
-        select(Bounty.open_question_id, Bounty.amount).where(
-            Bounty.open_question_id.in_(question_ids)
-        )
-    )
-    return {int(qid): int(amount) for qid, amount in rows if qid is not None}
+    blocked = None
+    if viewer is not None:
+        blocked = why_not_start(session, question, viewer, now=now, has_open=current is not None)
+    return BountyPanel(open=current, awarded=awarded, start_blocked=blocked, due=due)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from forum.db import new_session, utcnow
 from forum.models import Bounty, BountyStatus, Notification, Post, Question, Role, User
 from forum.models.reputation import ReputationEvent
-from forum.services import bounties, posts, reputation, votes
+from forum.services import bounties, posts, questions, reputation, votes
 from forum.services.errors import Conflict, Forbidden, NotFound, ValidationError
 from tests.factories import make_answer, make_question, make_user
 
@@ -80,7 +80,11 @@ def test_starting_a_bounty_takes_the_amount_at_once(session: Session) -> None:
     )
     ends = bounties.aware(bounty.ends_at) - bounties.aware(bounty.started_at)
     assert ends == dt.timedelta(days=7)
-    assert bounties.open_amounts(session, [question.id]) == {question.id: 100}
+    listed: dict[int, int] = {}
+    rows, _total = questions.list_questions(
+        session, tab=questions.Tab.FEATURED, open_bounties=listed
+    )
+    assert [q.id for q in rows] == [question.id] and listed == {question.id: 100}
 
 
 @pytest.mark.parametrize("amount", ["0", "25", "75", "550", "1000", "-50", "lots", "", None])
