@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wtforms import RadioField, SelectField
+from wtforms import RadioField, SelectChoice, SelectField
 from wtforms.validators import DataRequired
 
 from forum.forms import BaseForm
@@ -14,14 +14,14 @@ class BountyForm(BaseForm):
 
     amount = SelectField(
         "Bounty amount",
-        choices=[(str(a), f"+{a}") for a in AMOUNTS],
+        choices=[SelectChoice(str(a), f"+{a}") for a in AMOUNTS],
         validate_choice=False,
         validators=[DataRequired("Choose an amount.")],
         description="Points from your own reputation, 50 to 500. They leave you at once.",
     )
     reason = RadioField(
         "Why start a bounty?",
-        choices=list(REASONS.items()),
+        choices=[SelectChoice(key, label) for key, label in REASONS.items()],
         validate_choice=False,
         validators=[DataRequired("Choose why you start the bounty.")],
     )
