@@ -1,5 +1,5 @@
-"""A demo bounty: an open one on an older unanswered-enough question, so the "+100 bounty",
-the Featured list and the award buttons can be seen without setting anything up."""
+"""A demo bounty: an open one on an older answered question with no accepted answer, so the
+"+100 bounty", the Featured list and the award buttons can be seen without setting up."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ REASON = "attention"
 def load_bounties(
     session: Session, now: dt.datetime, *, progress: Callable[[str], None] = lambda _m: None
 ) -> int:
-    """Open one bounty on the oldest-but-one open question (once: none when any exists)."""
+    """Open one bounty on the newest eligible question (once: none when any bounty exists)."""
     if session.scalar(select(Bounty.id).limit(1)) is not None:
         return 0
     # A day into its week: "ends in 6 days".
@@ -33,8 +33,11 @@ def load_bounties(
             Question.closed_at.is_(None),
             Question.is_anonymous.is_(False),
             Question.created_at <= old_enough,
+            # Answered, yet nothing accepted: the award buttons have answers to show on.
+            Question.answer_count > 0,
+            Question.accepted_answer_id.is_(None),
         )
-        .order_by(Question.answer_count, Question.created_at.desc(), Question.id)
+        .order_by(Question.created_at.desc(), Question.id)
         .limit(5)
     ).all()
     least = max(bounties.rules(session).min_reputation, AMOUNT + 1)
