@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from typing import Any
 
@@ -12,9 +13,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forum.db import new_session, utcnow
-from forum.models import Bounty, BountyStatus, Notification, Post, Question, Role, User
+from forum.models import (
+    Bounty,
+    BountyStatus,
+    Notification,
+    Post,
+    Question,
+    Role,
+    User,
+    WebhookDelivery,
+)
 from forum.models.reputation import ReputationEvent
-from forum.services import bounties, posts, questions, reputation, votes
+from forum.services import bounties, posts, questions, reputation, votes, webhooks
 from forum.services.errors import Conflict, Forbidden, NotFound, ValidationError
 from tests.factories import make_answer, make_question, make_user
 
@@ -445,3 +455,26 @@ def test_the_anonymous_askers_award_notification_does_not_name_them(session: Ses
         select(ReputationEvent).where(ReputationEvent.reason == "bounty_awarded")
     ).one()
     assert event.actor_id is None
+
+
+def test_webhooks_announce_bounties_without_naming_the_anonymous_asker(session: Session) -> None:
+    webhooks.create(
+        session,
+        actor=None,
+        data=webhooks.WebhookData(
+            url="https://hooks.example.com/forum",
+            secret="s3cret-value",
+            events=["bounty.started", "bounty.awarded"],
+        ),
+    )
+    asker = rich(session)
+    question = old_question(session, asker, anonymous=True)
+    reply = make_answer(session, question)
+    bounties.start(session, offerer=asker, question_id=question.id, amount=50, reason="reward")
+    bounties.award(session, actor=asker, answer_id=reply.id)
+    sent = {d.event: json.loads(d.body) for d in session.scalars(select(WebhookDelivery)).all()}
+    assert set(sent) == {"bounty.started", "bounty.awarded"}
+    assert sent["bounty.started"]["actor"] == {"name": "The asker", "url": None}
+    assert "+50 bounty awarded" in sent["bounty.awarded"]["excerpt"]
+    assert asker.display_name not in json.dumps(sent)
+    assert asker.username not in json.dumps(sent)
