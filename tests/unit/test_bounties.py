@@ -333,6 +333,48 @@ def test_concurrent_settlers_pay_once(app: Flask, session: Session) -> None:
         assert reputation.recalc(fresh, fix=False).clean
 
 
+def test_two_bounties_started_at_once_on_one_question_open_one(
+    app: Flask, session: Session
+) -> None:
+    offerers = [rich(session).id for _ in range(3)]
+    question_id = old_question(session).id
+    session.commit()
+    started: list[int] = []
+    refused: list[str] = []
+    failures: list[BaseException] = []
+    start_line = threading.Barrier(len(offerers))
+
+    def offer(offerer_id: int) -> None:
+        try:
+            with new_session(app, writes=True) as own:
+                start_line.wait(10)
+                offerer = own.get(User, offerer_id)
+                assert offerer is not None
+                try:
+                    bounties.start(
+                        own, offerer=offerer, question_id=question_id, amount=50, reason="reward"
+                    )
+                except Conflict as exc:
+                    own.rollback()
+                    refused.append(str(exc))
+                    return
+                own.commit()
+                started.append(offerer_id)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=offer, args=(uid,)) for uid in offerers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not failures
+    assert len(started) == 1 and len(refused) == 2
+    with new_session(app) as fresh:
+        assert len(fresh.scalars(select(Bounty)).all()) == 1
+        assert reputation.recalc(fresh, fix=False).clean
+
+
 def test_offer_award_auto_award_and_deletions_keep_the_ledger_check_clean(
     app: Flask, session: Session
 ) -> None:
