@@ -82,6 +82,7 @@ def register_subscribers(app: Flask) -> None:
     from forum import account_mail, db, delivery, events, search, webhooks
     from forum.services import (
         badges,
+        bounties,
         close_votes,
         notification_events,
         reputation,
@@ -104,6 +105,16 @@ def register_subscribers(app: Flask) -> None:
     )
     db.carry(app, reputation.RULES_KEY, rules)
     db.carry(app, close_votes.CONFIG_KEY, int(app.config["CLOSE_VOTES"]))
+    db.carry(
+        app,
+        bounties.CONFIG_KEY,
+        bounties.configure(
+            app.config["BOUNTY_MIN_AGE_DAYS"],
+            app.config["BOUNTY_DAYS"],
+            app.config["BOUNTY_GRACE_HOURS"],
+            app.config["BOUNTY_MIN_REPUTATION"],
+        ),
+    )
     badges.follow_commits(db.session_factory(app))
     tokens.attribute_flushes(db.session_factory(app))
     scim.attribute_flushes(db.session_factory(app))
@@ -120,6 +131,7 @@ def register_blueprints(app: Flask) -> None:
         api,
         auth,
         badges,
+        bounties,
         circles,
         drafts,
         feeds,
@@ -152,6 +164,7 @@ def register_blueprints(app: Flask) -> None:
         admin,
         wiki,
         questions,
+        bounties,
         posts,
         tags,
         badges,

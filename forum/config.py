@@ -69,6 +69,13 @@ DEFAULTS: dict[str, Any] = {
     # Votes of members with the "vote to close" privilege that close an open question (or
     # reopen a closed one); a moderator closes and reopens at once.
     "CLOSE_VOTES": 3,
+    # Bounties: a question may carry one once it is BOUNTY_MIN_AGE_DAYS old; it runs
+    # BOUNTY_DAYS, and its offerer may still award it BOUNTY_GRACE_HOURS after. Starting one
+    # takes BOUNTY_MIN_REPUTATION (and the amount, leaving at least 1).
+    "BOUNTY_MIN_AGE_DAYS": 2,
+    "BOUNTY_DAYS": 7,
+    "BOUNTY_GRACE_HOURS": 24,
+    "BOUNTY_MIN_REPUTATION": 75,
     # Q&A: per-member limits on new questions and answers, votes and comments.
     "POST_RATE_LIMIT": "20 per hour",
     "VOTE_RATE_LIMIT": "120 per hour",

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from forum.models import CircleSession, Comment, Invitation, Post, TutorialRequest, User
+from forum.models import Bounty, CircleSession, Comment, Invitation, Post, TutorialRequest, User
 
 log = logging.getLogger(__name__)
 
@@ -232,6 +232,25 @@ class AuthorRevealed(Event):
     """A moderator looked up who asked an anonymous question (who and why stay in the log)."""
 
     question: Post
+
+
+@dataclass(frozen=True)
+class BountyStarted(Event):
+    """``offerer`` put a bounty on ``question`` (its amount already left them)."""
+
+    bounty: Bounty
+    question: Post
+    offerer: User
+
+
+@dataclass(frozen=True)
+class BountyAwarded(Event):
+    """A bounty went to ``answer``: by its offerer, or half of it by itself (``automatic``)."""
+
+    bounty: Bounty
+    question: Post
+    answer: Post
+    automatic: bool
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from flask_login import login_required
 from sqlalchemy.exc import OperationalError
 
 from forum import search
-from forum.db import get_session
+from forum.db import get_session, writer_options
 from forum.extensions import client_address, limiter
 from forum.forms.questions import (
     AnswerForm,
@@ -31,9 +31,18 @@ from forum.forms.questions import (
     RevealForm,
 )
 from forum.limits import history_limited, member_key, post_limit
-from forum.models import Post, PostKind
+from forum.models import Post, PostKind, User
 from forum.security import is_page_view
-from forum.services import answers, close_votes, drafts, posts, questions, reputation, revisions
+from forum.services import (
+    answers,
+    bounties,
+    close_votes,
+    drafts,
+    posts,
+    questions,
+    reputation,
+    revisions,
+)
 from forum.services import tags as tag_service
 from forum.services.posts import PostRow
 from forum.services.questions import TAB_LABELS, Tab
@@ -80,8 +89,15 @@ def index() -> ResponseReturnValue:
     me = current_viewer()
     followed = tag_service.followed_tags(db, me) if me is not None else []
     limit = max(questions.COUNT_LIMIT, page * per_page)
+    open_bounties: dict[int, int] = {}
     rows, total = questions.list_questions(
-        db, tab=tab, viewer=me, page=page, per_page=per_page, count_limit=limit
+        db,
+        tab=tab,
+        viewer=me,
+        page=page,
+        per_page=per_page,
+        count_limit=limit,
+        open_bounties=open_bounties,
     )
     return render_template(
         "questions/index.html",
@@ -93,6 +109,7 @@ def index() -> ResponseReturnValue:
         page=page,
         pages=max(1, math.ceil(min(total, limit) / per_page)),
         followed=followed,
+        bounties=open_bounties,
     )
 
 
@@ -138,13 +155,15 @@ def _render_detail(
     question_id: int, answer_form: AnswerForm | None = None, status: int = 200
 ) -> ResponseReturnValue:
     db = get_session()
-    data = questions.page(db, question_id, viewer=current_viewer())
+    viewer = current_viewer()
+    data = questions.page(db, question_id, viewer=viewer)
     return (
         render_template(
             "questions/detail.html",
             page=data,
             question=data.question,
             answer_form=answer_form or AnswerForm(),
+            bounty=bounties.panel(db, data.question, viewer),
         ),
         status,
     )
@@ -157,6 +176,9 @@ def detail(question_id: int, slug: str | None = None) -> ResponseReturnValue:
     db = get_session()
     viewer = current_viewer()
     data = questions.page(db, question_id, viewer=viewer)
+    bounty = bounties.panel(db, data.question, viewer)
+    if bounty.due:
+        bounty = _settle_bounty(data.question, viewer) or bounty
     # End the read transaction first: on SQLite the view count's write then waits for the
     # write lock instead of failing on a stale snapshot. A lost view never fails the page.
     db.commit()
@@ -190,7 +212,26 @@ def detail(question_id: int, slug: str | None = None) -> ResponseReturnValue:
         answer_draft=answer_draft,
         shown_views=data.question.view_count + (1 if counted else 0),
         related=_related(data.question),
+        bounty=bounty,
     )
+
+
+def _settle_bounty(question: PostRow, viewer: User | None) -> bounties.BountyPanel | None:
+    """Settle the question's bounty whose time is over (``forum bounties settle`` would).
+
+    A busy database leaves it to the command: the page never fails for it.
+    """
+    db = get_session()
+    db.commit()
+    try:
+        db.connection(execution_options=writer_options())
+        bounties.settle_due(db, question_id=question.id)
+        db.commit()
+    except OperationalError:
+        db.rollback()
+        current_app.logger.warning("bounty of question %s not settled: database busy", question.id)
+        return None
+    return bounties.panel(db, question, viewer)
 
 
 def _seen_views() -> questions.SeenViews:

@@ -84,8 +84,16 @@ def _render_detail(
     # The summary counted the tag's questions already (from the tag's side, which is cheap);
     # only the lists that filter further need a count of their own.
     known = summary.questions if tab in (Tab.NEWEST, Tab.ACTIVE, Tab.TOP_ALL) else None
+    open_bounties: dict[int, int] = {}
     rows, total = questions.list_questions(
-        db, tab=tab, tag=tag, page=page, per_page=per_page, count_limit=limit, total=known
+        db,
+        tab=tab,
+        tag=tag,
+        page=page,
+        per_page=per_page,
+        count_limit=limit,
+        total=known,
+        open_bounties=open_bounties,
     )
     if known is not None:
         limit = max(limit, known)
@@ -106,6 +114,7 @@ def _render_detail(
         following=tag_service.is_following(db, me, tag),
         can_edit=posts.can(me, "edit_tag_wiki"),
         synonym_form=synonym_form or SynonymForm(),
+        bounties=open_bounties,
     ), status
 
 

@@ -10,6 +10,7 @@ from flask.cli import FlaskGroup
 import forum
 from forum.cli import (
     articles,
+    bounties,
     content,
     db,
     digests,
@@ -54,6 +55,7 @@ def init_app(app: Flask) -> None:
         articles.articles_group,
         webhooks.webhooks_group,
         mail.mail_group,
+        bounties.bounties_group,
         tokens.tokens_group,
     ):
         app.cli.add_command(command)

@@ -13,7 +13,7 @@ from flask.cli import with_appcontext
 from forum import delivery
 from forum.db import new_session
 from forum.mail import MailConfigError
-from forum.services import reminders
+from forum.services import bounties, reminders
 
 
 @click.group("mail")
@@ -40,7 +40,8 @@ def send_command() -> None:
 def reminders_command() -> None:
     """Remind members of circle sessions starting within a day (once per session and start
     time, with the .ics attached to emailed reminders) and owners of articles due for review
-    (once per period). Emailed reminders go out after the commit or with `forum mail send`."""
+    (once per period), and settle the bounties that are due. Emailed reminders go out after
+    the commit or with `forum mail send`."""
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     domain = urlsplit(str(app.config["SITE_URL"])).hostname or "localhost"
     with new_session(app, writes=True) as session:
@@ -50,3 +51,8 @@ def reminders_command() -> None:
         f"Reminded {report.members} member(s) of {report.sessions} circle session(s); "
         f"told the owners of {report.articles} stale article(s)."
     )
+    # The periodic run settles the bounties that are due as well (`forum bounties settle`).
+    with new_session(app, writes=True) as session:
+        settled = bounties.settle_due(session)
+        session.commit()
+    click.echo(settled.summary())

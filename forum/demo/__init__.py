@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from forum.db import utcnow
 from forum.demo.activity import Timeline, date_badges, date_members
+from forum.demo.bounties import load_bounties
 from forum.demo.circles import load_circles
 from forum.demo.mentoring import load_mentoring
 from forum.demo.moderation import load_moderation
@@ -119,6 +120,7 @@ def load(
     result.counts["close votes and resolved flags"] = load_moderation(session, progress=progress)
     result.counts["notifications"] = load_notifications(session, progress=progress)
     date_members(session, joined, timeline.now)
+    result.counts["open bounties"] = load_bounties(session, timeline.now, progress=progress)
     # Keep this step last: reputation and badges follow from everything loaded above.
     _settle_recognition(session, timeline, result, progress)
     return result

@@ -5,6 +5,7 @@ from forum.models.access import Invitation, PasswordReset
 from forum.models.articles import ArticleFeedback, ArticleLink
 from forum.models.audit import AuditLog
 from forum.models.badges import BadgeAward
+from forum.models.bounties import Bounty, BountyStatus
 from forum.models.circles import (
     Attendance,
     CalendarToken,
@@ -63,6 +64,8 @@ from forum.models.users import Role, User
 from forum.models.webhooks import Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = [
+    "Bounty",
+    "BountyStatus",
     "ClaimLink",
     "AccessToken",
     "FeedToken",

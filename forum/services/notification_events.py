@@ -413,6 +413,65 @@ def author_revealed(session: Session, event: events.AuthorRevealed) -> None:
     )
 
 
+def bounty_started(session: Session, event: events.BountyStarted) -> None:
+    """A bounty on a question: its asker (unless they offered it), the offerer named unless
+    they are the anonymous asker."""
+    question, bounty, offerer = event.question, event.bounty, event.offerer
+    if question.author is None:
+        return
+    endpoint, params = post_link(session, question)
+    notify(
+        session,
+        recipient=question.author,
+        kind="bounty",
+        text=f"{offerer.display_name} offered a +{bounty.amount} bounty on your question "
+        f"{_quoted(question.title)}",
+        endpoint=endpoint,
+        params=params,
+        actor=offerer,
+    )
+
+
+def bounty_awarded(session: Session, event: events.BountyAwarded) -> None:
+    """A bounty was awarded: the answer's author, and the asker when someone else offered it.
+
+    The anonymous asker who offered it is never named; an automatic award names nobody.
+    """
+    question, bounty, answer = event.question, event.bounty, event.answer
+    offerer = bounty.offerer
+    hidden = offerer is None or event.automatic or _hides_author(session, question, offerer.id)
+    endpoint, params = post_link(session, answer)
+    amount = bounty.awarded_amount
+    if answer.author is not None:
+        how = (
+            "automatically (half of it, as the top-voted new answer)"
+            if event.automatic
+            else ("by the asker" if offerer is not None and hidden else "")
+        )
+        who = "" if hidden or offerer is None else f" by {offerer.display_name}"
+        notify(
+            session,
+            recipient=answer.author,
+            kind="bounty",
+            text=f"Your answer to {_quoted(question.title)} was awarded a +{amount} bounty"
+            f"{who}{' ' + how if how else ''}",
+            endpoint=endpoint,
+            params=params,
+            actor=None if hidden else offerer,
+        )
+    asker = question.author
+    if asker is not None and asker.id not in (bounty.offerer_id, answer.author_id):
+        notify(
+            session,
+            recipient=asker,
+            kind="bounty",
+            text=f"The bounty on your question {_quoted(question.title)} was awarded (+{amount})",
+            endpoint=endpoint,
+            params=params,
+            actor=None if hidden else offerer,
+        )
+
+
 def subscribe(bus: events.EventBus) -> None:
     """Tell members what happened (non-critical: a failure never fails the action)."""
     bus.subscribe(events.QuestionAsked, question_asked, critical=False)
@@ -427,3 +486,5 @@ def subscribe(bus: events.EventBus) -> None:
     bus.subscribe(events.ContentFlagged, content_flagged, critical=False)
     bus.subscribe(events.FlagsResolved, flags_resolved, critical=False)
     bus.subscribe(events.AuthorRevealed, author_revealed, critical=False)
+    bus.subscribe(events.BountyStarted, bounty_started, critical=False)
+    bus.subscribe(events.BountyAwarded, bounty_awarded, critical=False)

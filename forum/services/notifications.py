@@ -40,6 +40,7 @@ KINDS = (
     "article",
     "followed_post",
     "session_reminder",
+    "bounty",
 )
 
 #: What each kind is about, as the preferences page lists it.
@@ -61,6 +62,7 @@ KIND_LABELS: dict[str, str] = {
     "article": "My articles: hand-overs and reviews due",
     "followed_post": "Activity on questions and articles I follow",
     "session_reminder": "Reminders of circle sessions, a day before",
+    "bounty": "Bounties on my questions and awarded to my answers",
 }
 
 CHANNELS = ("inbox", "instant", "daily", "weekly", "off")

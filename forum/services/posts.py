@@ -88,6 +88,8 @@ class PostRow:
     author: AuthorRef | None
     attribution: AttributionRow | None
     tags: tuple[TagRef, ...] = ()
+    #: A question that has (or had) a bounty; the page then loads its bounties.
+    has_bounties: bool = False
 
     @property
     def is_deleted(self) -> bool:

@@ -34,6 +34,7 @@ from forum import events
 from forum.db import utcnow, writer_options
 from forum.models import (
     AuditLog,
+    Bounty,
     CloseVote,
     Post,
     PostKind,
@@ -87,6 +88,7 @@ class Tab(enum.StrEnum):
     TOP_MONTH = "top-month"
     TOP_ALL = "top"
     UNANSWERED = "unanswered"
+    FEATURED = "featured"
     MY_TAGS = "my-tags"
 
 
@@ -97,6 +99,7 @@ TAB_LABELS = {
     Tab.TOP_MONTH: "Top this month",
     Tab.TOP_ALL: "Top of all time",
     Tab.UNANSWERED: "Unanswered",
+    Tab.FEATURED: "Featured",
     Tab.MY_TAGS: "My tags",
 }
 
@@ -298,6 +301,7 @@ def _page_statement(moderator: bool) -> Select[Any]:
             attributions.c.author_url,
             attributions.c.license,
             attributions.c.published_at,
+            exists().where(Bounty.__table__.c.question_id == _POSTS.id).label("has_bounties"),
         )
         .select_from(
             Post.__table__.outerjoin(users, users.c.id == _POSTS.author_id).outerjoin(
@@ -334,6 +338,7 @@ def _post_row(row: Sequence[Any]) -> PostRow:
         row[10], row[11], row[12], row[13], row[14], row[15], row[16], row[17],
         author=author,
         attribution=attribution,
+        has_bounties=bool(row[_ATTRIBUTION_AT + 7]),
     )  # fmt: skip
 
 
@@ -566,7 +571,7 @@ _TOP_PERIODS = {Tab.TOP_WEEK: dt.timedelta(days=7), Tab.TOP_MONTH: dt.timedelta(
 @functools.cache
 def _list_statements(
     tab: Tab, tagged: bool, capped: bool, known_total: bool
-) -> tuple[Select[Question, int], Select[int]]:
+) -> tuple[Select[Question, int, int | None], Select[int]]:
     """A question list's page statement and its count, built once per shape of list.
 
     Everything that varies between requests (tag, viewer, period start, cap, page) is a bound
@@ -594,6 +599,9 @@ def _list_statements(
         )
     if tab is Tab.UNANSWERED:
         where.append(unanswered())
+    if tab is Tab.FEATURED:
+        # Questions with an open bounty.
+        where.append(exists().where(Bounty.open_question_id == Question.id))
     if tab in _TOP_PERIODS:
         where.append(Question.created_at >= bindparam("since", type_=Question.created_at.type))
     counted = select(Question.id).where(*where, *counted_tagged)
@@ -612,8 +620,10 @@ def _list_statements(
     counted_total = (
         bindparam("known_total", type_=Integer) if known_total else total_of.scalar_subquery()
     )
+    # The open bounty's amount of each question rides along too (a unique index finds it).
+    bounty = select(Bounty.amount).where(Bounty.open_question_id == Question.id).scalar_subquery()
     listed = (
-        select(Question, counted_total.label("total"))
+        select(Question, counted_total.label("total"), bounty.label("bounty"))
         .where(*where, *page_tagged)
         .options(joinedload(Question.author))
         .order_by(*order)
@@ -634,8 +644,12 @@ def list_questions(
     now: dt.datetime | None = None,
     count_limit: int | None = None,
     total: int | None = None,
+    open_bounties: dict[int, int] | None = None,
 ) -> tuple[list[Question], int]:
     """One page of a question list (with authors and tags loaded) and the total.
+
+    ``open_bounties``, when given, receives the open bounty's amount of each listed question
+    that has one.
 
     With ``count_limit`` the count stops after ``count_limit + 1`` questions: a total above
     the limit means "more than the limit". A caller that knows the total (a tag page knows
@@ -655,7 +669,11 @@ def list_questions(
         "skip": (max(page, 1) - 1) * per_page,
     }
     result = session.execute(listed, params)
-    pairs = [(question, n) for question, n in result]
+    pairs = []
+    for question, n, amount in result:
+        pairs.append((question, n))
+        if open_bounties is not None and amount is not None:
+            open_bounties[question.id] = int(amount)
     rows = [question for question, _total in pairs]
     load_tags(session, rows)
     if total is None:

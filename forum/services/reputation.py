@@ -7,7 +7,10 @@ Reputation is derived state. A member's reputation is the sum of three accounts:
   (uncapped) losses from down votes received;
 - ``downvotes_cast``: the cost of the member's current down votes on answers;
 - ``acceptance``: accepted answers (for their authors) and accepting someone's answer (for
-  the asker).
+  the asker);
+- ``bounty``: minus every bounty the member offered (the amount leaves them when it starts and
+  never comes back), plus every bounty awarded to them (the awarded amount). A bounty's award
+  stays with its recipient whatever happens to the answer or the question afterwards.
 
 Only posts that count earn anything: not deleted, not anonymous, not an answer to a deleted
 question, and never through the author's own vote, mark or acceptance. Each hook recomputes
@@ -24,7 +27,7 @@ A new site has nobody with reputation: until it holds ``new_site_posts`` questio
 articles, the :data:`NEW_SITE_PRIVILEGES` need none (like a beta site's relaxed thresholds).
 
 The ledger follows the domain events (:func:`subscribe`): votes, helpful marks, acceptances,
-deletions and undeletions. Its subscribers are critical: a failure fails the action.
+deletions, undeletions and bounties. Its subscribers are critical: a failure fails the action.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from forum import events
 from forum.db import utcnow
-from forum.models import ArticleFeedback, Post, PostKind, User, Vote
+from forum.models import ArticleFeedback, Bounty, Post, PostKind, User, Vote
 from forum.models.articles import helpful_by_someone_else
 from forum.models.reputation import ReputationEvent
 from forum.services.anonymity import is_masked, unmasked
@@ -51,7 +54,8 @@ from forum.services.errors import Forbidden
 VOTES = "votes"
 DOWNVOTES_CAST = "downvotes_cast"
 ACCEPTANCE = "acceptance"
-ACCOUNTS = (VOTES, DOWNVOTES_CAST, ACCEPTANCE)
+BOUNTY = "bounty"
+ACCOUNTS = (VOTES, DOWNVOTES_CAST, ACCEPTANCE, BOUNTY)
 
 #: What each ledger reason means, for the reputation history a member reads.
 REASONS: dict[str, str] = {
@@ -69,6 +73,9 @@ REASONS: dict[str, str] = {
     "unaccepted": "Acceptance withdrawn",
     "post_deleted": "Post deleted",
     "post_undeleted": "Post undeleted",
+    "bounty_offered": "Offered a bounty",
+    "bounty_awarded": "Bounty awarded",
+    "bounty_auto_awarded": "Bounty awarded (half, automatically)",
     "recalc": "Recalculated",
 }
 
@@ -407,6 +414,27 @@ def _acceptance_targets(session: Session, user_ids: Collection[int] | None) -> d
     return dict(totals)
 
 
+def _bounty_targets(session: Session, user_ids: Collection[int] | None) -> dict[int, int]:
+    """What the ``bounty`` account should hold per member: awards received less offers made."""
+    offered = select(Bounty.offerer_id, func.sum(Bounty.amount)).where(
+        Bounty.offerer_id.is_not(None)
+    )
+    received = select(Bounty.recipient_id, func.sum(Bounty.awarded_amount)).where(
+        Bounty.recipient_id.is_not(None)
+    )
+    if user_ids is not None:
+        offered = offered.where(Bounty.offerer_id.in_(list(user_ids)))
+        received = received.where(Bounty.recipient_id.in_(list(user_ids)))
+    totals: dict[int, int] = defaultdict(int)
+    for uid, amount in session.execute(offered.group_by(Bounty.offerer_id)):
+        if uid is not None:
+            totals[uid] -= int(amount or 0)
+    for uid, amount in session.execute(received.group_by(Bounty.recipient_id)):
+        if uid is not None:
+            totals[uid] += int(amount or 0)
+    return {uid: total for uid, total in totals.items() if total}
+
+
 def _ledger(
     session: Session,
     user_ids: Collection[int] | None,
@@ -440,6 +468,8 @@ def _targets(
         due[(uid, DOWNVOTES_CAST, None)] = amount
     for uid, amount in _acceptance_targets(session, user_ids).items():
         due[(uid, ACCEPTANCE, None)] = amount
+    for uid, amount in _bounty_targets(session, user_ids).items():
+        due[(uid, BOUNTY, None)] = amount
     return due
 
 
@@ -525,9 +555,12 @@ def _settle_votes(
 
 
 def _settle_account(session: Session, user_id: int, account: str, cause: _Cause) -> None:
-    """Bring the member's ``downvotes_cast`` or ``acceptance`` account to what it should hold."""
+    """Bring the member's ``downvotes_cast``, ``acceptance`` or ``bounty`` account to what it
+    should hold."""
     if account == DOWNVOTES_CAST:
         due = _downvote_targets(session, [user_id]).get(user_id, 0)
+    elif account == BOUNTY:
+        due = _bounty_targets(session, [user_id]).get(user_id, 0)
     else:
         due = _acceptance_targets(session, [user_id]).get(user_id, 0)
     held = _ledger(session, [user_id], account).get((user_id, account, None), 0)
@@ -591,6 +624,8 @@ def subscribe(bus: events.EventBus) -> None:
     bus.subscribe(events.AnswerAccepted, _answer_accepted, critical=True)
     bus.subscribe(events.PostDeleted, _post_deleted, critical=True)
     bus.subscribe(events.PostUndeleted, _post_undeleted, critical=True)
+    bus.subscribe(events.BountyStarted, _bounty_started, critical=True)
+    bus.subscribe(events.BountyAwarded, _bounty_awarded, critical=True)
 
 
 def _vote_cast(session: Session, event: events.VoteCast) -> None:
@@ -617,6 +652,40 @@ def _post_deleted(session: Session, event: events.PostDeleted) -> None:
 
 def _post_undeleted(session: Session, event: events.PostUndeleted) -> None:
     on_post_undeleted(session, event.post)
+
+
+def _bounty_started(session: Session, event: events.BountyStarted) -> None:
+    on_bounty_started(session, event.bounty, event.question)
+
+
+def _bounty_awarded(session: Session, event: events.BountyAwarded) -> None:
+    on_bounty_awarded(session, event.bounty, event.question, automatic=event.automatic)
+
+
+def on_bounty_started(session: Session, bounty: Bounty, question: Post) -> None:
+    """Take a new bounty's amount from its offerer (after the bounty row is flushed).
+
+    The anonymous asker's own bounty names no question in their ledger.
+    """
+    if bounty.offerer_id is None:
+        return
+    session.flush()
+    post_id = None if is_masked(session, question, bounty.offerer_id) else question.id
+    cause = _Cause("bounty_offered", post_id, bounty.offerer_id)
+    _settle_account(session, bounty.offerer_id, BOUNTY, cause)
+
+
+def on_bounty_awarded(session: Session, bounty: Bounty, question: Post, *, automatic: bool) -> None:
+    """Give an awarded bounty to its recipient (after the award is flushed)."""
+    if bounty.recipient_id is None:
+        return
+    session.flush()
+    actor_id = bounty.offerer_id
+    if automatic or is_masked(session, question, actor_id):
+        actor_id = None
+    reason = "bounty_auto_awarded" if automatic else "bounty_awarded"
+    cause = _Cause(reason, bounty.awarded_answer_id, actor_id)
+    _settle_account(session, bounty.recipient_id, BOUNTY, cause)
 
 
 def on_vote(session: Session, *, post: Post, voter: User, old: int, new: int) -> None:

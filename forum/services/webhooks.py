@@ -47,6 +47,8 @@ EVENTS: dict[str, str] = {
     "badge.awarded": "A member earns a badge",
     "tutorial_request.created": "A tutorial is requested",
     "circle_session.scheduled": "A circle session is scheduled",
+    "bounty.started": "A bounty is offered on a question",
+    "bounty.awarded": "A bounty is awarded to an answer",
 }
 #: How a delivery's body is shaped.
 FORMATS: dict[str, str] = {
@@ -657,6 +659,61 @@ def webhook_circle_session_scheduled(
     )
 
 
+def _bounty_offerer(
+    session: Session, question: Post, offerer: User | None
+) -> tuple[str | None, str | None]:
+    """The offerer as pages name them: the anonymous asker only as the asker."""
+    if offerer is not None and question.is_anonymous and offerer.id == question.author_id:
+        return "The asker", None
+    return _member(session, offerer)
+
+
+def webhook_bounty_started(session: Session, event: events.BountyStarted) -> None:
+    """bounty.started."""
+    if not _wanted(session, "bounty.started"):
+        return
+    question, bounty = event.question, event.bounty
+    name, url = _bounty_offerer(session, question, event.offerer)
+    queue(
+        session,
+        Payload(
+            event="bounty.started",
+            id=bounty.id,
+            title=question.title or "",
+            excerpt=f"A +{bounty.amount} bounty on this question, for a week.",
+            url=_post_url(session, question),
+            tags=_tags(question),
+            actor_name=name,
+            actor_url=url,
+        ),
+    )
+
+
+def webhook_bounty_awarded(session: Session, event: events.BountyAwarded) -> None:
+    """bounty.awarded (an automatic award names nobody)."""
+    if not _wanted(session, "bounty.awarded"):
+        return
+    question, bounty, answer = event.question, event.bounty, event.answer
+    name: str | None = None
+    url: str | None = None
+    if not event.automatic:
+        name, url = _bounty_offerer(session, question, bounty.offerer)
+    how = " automatically (half)" if event.automatic else ""
+    queue(
+        session,
+        Payload(
+            event="bounty.awarded",
+            id=bounty.id,
+            title=question.title or "",
+            excerpt=f"+{bounty.awarded_amount} bounty awarded{how}: {excerpt(answer.body_html)}",
+            url=_post_url(session, answer),
+            tags=_tags(question),
+            actor_name=name,
+            actor_url=url,
+        ),
+    )
+
+
 def subscribe(bus: events.EventBus) -> None:
     """Queue deliveries (non-critical: a failure never fails the action)."""
     bus.subscribe(events.QuestionAsked, webhook_question_asked, critical=False)
@@ -668,3 +725,5 @@ def subscribe(bus: events.EventBus) -> None:
     bus.subscribe(events.BadgeAwarded, webhook_badge_awarded, critical=False)
     bus.subscribe(events.TutorialRequested, webhook_tutorial_requested, critical=False)
     bus.subscribe(events.CircleSessionScheduled, webhook_circle_session_scheduled, critical=False)
+    bus.subscribe(events.BountyStarted, webhook_bounty_started, critical=False)
+    bus.subscribe(events.BountyAwarded, webhook_bounty_awarded, critical=False)

@@ -184,6 +184,10 @@ THREAD_ROUTES = [
     Route("POST", "/flags", {"target": "post:{a}", "reason": "spam"}),
     Route("POST", "/flags", {"target": "comment:{ca}", "reason": "spam"}),
     Route("POST", "/flags/new", {"target": "post:{a}", "reason": "spam"}),
+    Route("GET", "/questions/{q}/bounty"),
+    Route("POST", "/questions/{q}/bounty", {"amount": "50", "reason": "attention"}),
+    Route("GET", "/answers/{a}/bounty"),
+    Route("POST", "/answers/{a}/bounty"),
 ]
 THREADS = {
     "deleted": {"q": "dq", "a": "da", "ca": "dca", "cq": "dcq"},
@@ -200,6 +204,8 @@ OTHER_ROUTES = [
     Route("GET", "/comments/{xca}/edit", authors=AUTHOR),
     Route("POST", "/comments/{xca}/delete", authors=AUTHOR),
     Route("POST", "/answers/{xa}/accept", authors=AUTHOR),
+    Route("GET", "/answers/{xa}/bounty", authors=AUTHOR),
+    Route("POST", "/answers/{xa}/bounty", authors=AUTHOR),
     Route("GET", "/flags/new?target=post:{xa}", authors=AUTHOR),
     Route("GET", "/flags/new?target=comment:{xca}", authors=AUTHOR),
     Route("GET", "/articles/{slug}", moderator_sees=True, authors=AUTHOR),
@@ -371,6 +377,7 @@ LIST_PAGES = [
     "/questions?tab=active",
     "/questions?tab=top",
     "/questions?tab=unanswered",
+    "/questions?tab=featured",
     "/questions/{live}",
     "/tags",
     "/tags/python",

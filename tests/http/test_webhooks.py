@@ -24,7 +24,15 @@ from forum import events
 from forum import webhooks as delivery
 from forum.db import new_session, utcnow
 from forum.models import Role, User, Webhook, WebhookAttempt, WebhookDelivery
-from forum.services import answers, article_life, articles, circles, tutorial_requests, webhooks
+from forum.services import (
+    answers,
+    article_life,
+    articles,
+    bounties,
+    circles,
+    tutorial_requests,
+    webhooks,
+)
 from forum.services.circles import CircleData, SessionData
 from tests.conftest import Browser
 from tests.factories import make_answer, make_article, make_comment, make_question, make_user
@@ -395,9 +403,16 @@ def test_every_event_is_queued_by_the_service_that_acts(app: Flask, session: Ses
             presenter="",
         ),
     )
+    member.reputation = 500  # the ledger is not what this test is about
+    question.created_at = utcnow() - dt.timedelta(days=3)
+    session.flush()
+    bounties.start(session, offerer=member, question_id=question.id, amount=100, reason="reward")
+    bounties.award(session, actor=member, answer_id=answer.id)
     session.commit()
     sent = {d.event: json.loads(d.body) for d in deliveries(app)}
     assert set(sent) == set(webhooks.EVENTS)
+    assert sent["bounty.started"]["actor"]["name"] == "Kim Lee"
+    assert sent["bounty.awarded"]["excerpt"].startswith("+100 bounty awarded")
     assert sent["article.edited"]["excerpt"] == "Don't."
     assert sent["article.stale"]["actor"] is None
     assert sent["badge.awarded"]["url"] == "https://forum.example.com/badges/curious"

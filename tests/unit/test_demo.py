@@ -20,6 +20,8 @@ from forum.models import (
     Article,
     AuditLog,
     BadgeAward,
+    Bounty,
+    BountyStatus,
     CheckIn,
     Comment,
     Post,
@@ -30,7 +32,7 @@ from forum.models import (
     Vote,
 )
 from forum.models.reputation import ReputationEvent
-from forum.services import articles, leaderboards, reputation
+from forum.services import articles, bounties, leaderboards, reputation
 from forum.services.leaderboards import Period
 from tests.conftest import TEST_HASH_METHOD
 
@@ -207,3 +209,16 @@ def test_a_broken_content_file_stops_the_demo(
     monkeypatch.setattr(posts, "CONTENT", tmp_path)
     with pytest.raises(ValueError, match="bad.md"):
         demo.load(session, password=None, hash_method=TEST_HASH_METHOD)
+
+
+def test_the_demo_shows_an_open_bounty_on_an_older_question(session: Session) -> None:
+    result = _load(session)
+    assert result.counts["open bounties"] == 1
+    bounty = session.scalars(select(Bounty)).one()
+    question = session.get(Question, bounty.question_id)
+    assert bounty.status is BountyStatus.OPEN and bounty.amount == 100
+    assert question is not None and not question.is_anonymous and question.closed_at is None
+    started = bounties.aware(bounty.started_at)
+    assert bounties.aware(question.created_at) <= started - dt.timedelta(days=2)
+    assert bounties.aware(bounty.ends_at) > utcnow()
+    assert reputation.recalc(session, fix=False).clean

@@ -121,6 +121,8 @@ WIRING: dict[type[events.Event], set[str]] = {
     events.ContentFlagged: {"content_flagged"},
     events.FlagsResolved: {"flags_resolved"},
     events.AuthorRevealed: {"author_revealed"},
+    events.BountyStarted: {"_bounty_started", "bounty_started", "webhook_bounty_started"},
+    events.BountyAwarded: {"_bounty_awarded", "bounty_awarded", "webhook_bounty_awarded"},
     events.EmailVerificationRequested: {"verification"},
     events.PasswordResetRequested: {"password_reset"},
     events.MemberInvited: {"invitation"},
