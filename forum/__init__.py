@@ -86,12 +86,14 @@ def register_subscribers(app: Flask) -> None:
         notification_events,
         reputation,
         scim,
+        suggested_edits,
         tokens,
     )
     from forum.services import webhooks as webhook_events
 
     bus = events.EventBus()
     reputation.subscribe(bus)
+    suggested_edits.subscribe(bus)
     notification_events.subscribe(bus)
     webhook_events.subscribe(bus)
     tokens.subscribe(bus)

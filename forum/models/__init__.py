@@ -54,6 +54,7 @@ from forum.models.requests import (
     TutorialRequestVote,
     tutorial_request_tags,
 )
+from forum.models.review import SuggestedEdit
 from forum.models.search import SearchDocument, SearchOutbox, SearchWord, ZeroResultQuery
 from forum.models.sessions import LoginSession
 from forum.models.tokens import AccessToken, FeedToken
@@ -63,6 +64,7 @@ from forum.models.users import Role, User
 from forum.models.webhooks import Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = [
+    "SuggestedEdit",
     "ClaimLink",
     "AccessToken",
     "FeedToken",

@@ -394,6 +394,29 @@ def flags_resolved(session: Session, event: events.FlagsResolved) -> None:
         )
 
 
+def suggested_edit_reviewed(session: Session, event: events.SuggestedEditReviewed) -> None:
+    """The proposer of a suggested edit hears whether it was approved, and the reviewer's note."""
+    suggestion = event.suggestion
+    proposer = session.get(User, suggestion.proposer_id)
+    if proposer is None:
+        return
+    endpoint, params = post_link(session, suggestion.post)
+    text = f"Your suggested edit of {_title(session, suggestion.post)} was " + (
+        "approved" if event.approved else "rejected"
+    )
+    if suggestion.review_comment:
+        text += f": {suggestion.review_comment}"
+    notify(
+        session,
+        recipient=proposer,
+        kind="suggested_edit",
+        text=text,
+        endpoint=endpoint,
+        params=params,
+        actor=event.reviewer,
+    )
+
+
 def author_revealed(session: Session, event: events.AuthorRevealed) -> None:
     """A moderator looked up who asked an anonymous question: its author, told neither who
     nor why (both are in the audit log)."""
@@ -427,3 +450,4 @@ def subscribe(bus: events.EventBus) -> None:
     bus.subscribe(events.ContentFlagged, content_flagged, critical=False)
     bus.subscribe(events.FlagsResolved, flags_resolved, critical=False)
     bus.subscribe(events.AuthorRevealed, author_revealed, critical=False)
+    bus.subscribe(events.SuggestedEditReviewed, suggested_edit_reviewed, critical=False)

@@ -7,7 +7,8 @@ Reputation is derived state. A member's reputation is the sum of three accounts:
   (uncapped) losses from down votes received;
 - ``downvotes_cast``: the cost of the member's current down votes on answers;
 - ``acceptance``: accepted answers (for their authors) and accepting someone's answer (for
-  the asker).
+  the asker);
+- ``edits``: the member's approved suggested edits.
 
 Only posts that count earn anything: not deleted, not anonymous, not an answer to a deleted
 question, and never through the author's own vote, mark or acceptance. Each hook recomputes
@@ -45,13 +46,15 @@ from forum.db import utcnow
 from forum.models import ArticleFeedback, Post, PostKind, User, Vote
 from forum.models.articles import helpful_by_someone_else
 from forum.models.reputation import ReputationEvent
+from forum.models.review import SuggestedEdit
 from forum.services.anonymity import is_masked, unmasked
 from forum.services.errors import Forbidden
 
 VOTES = "votes"
 DOWNVOTES_CAST = "downvotes_cast"
 ACCEPTANCE = "acceptance"
-ACCOUNTS = (VOTES, DOWNVOTES_CAST, ACCEPTANCE)
+EDITS = "edits"
+ACCOUNTS = (VOTES, DOWNVOTES_CAST, ACCEPTANCE, EDITS)
 
 #: What each ledger reason means, for the reputation history a member reads.
 REASONS: dict[str, str] = {
@@ -69,6 +72,7 @@ REASONS: dict[str, str] = {
     "unaccepted": "Acceptance withdrawn",
     "post_deleted": "Post deleted",
     "post_undeleted": "Post undeleted",
+    "edit_approved": "Suggested edit approved",
     "recalc": "Recalculated",
 }
 
@@ -123,6 +127,7 @@ class ReputationRules:
     acceptor: int = 2
     downvote_received: int = -2
     downvote_cast: int = -1
+    edit_approved: int = 2
     daily_cap: int = 200
     thresholds: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     #: While the site holds fewer questions and articles than this, it counts as new (0: never).
@@ -407,6 +412,19 @@ def _acceptance_targets(session: Session, user_ids: Collection[int] | None) -> d
     return dict(totals)
 
 
+def _edit_targets(session: Session, user_ids: Collection[int] | None) -> dict[int, int]:
+    """What the ``edits`` account should hold per member: their approved suggested edits."""
+    query = (
+        select(SuggestedEdit.proposer_id, func.count())
+        .where(SuggestedEdit.status == "approved")
+        .group_by(SuggestedEdit.proposer_id)
+    )
+    if user_ids is not None:
+        query = query.where(SuggestedEdit.proposer_id.in_(list(user_ids)))
+    points = rules(session).edit_approved
+    return {int(uid): int(n) * points for uid, n in session.execute(query)}
+
+
 def _ledger(
     session: Session,
     user_ids: Collection[int] | None,
@@ -440,6 +458,8 @@ def _targets(
         due[(uid, DOWNVOTES_CAST, None)] = amount
     for uid, amount in _acceptance_targets(session, user_ids).items():
         due[(uid, ACCEPTANCE, None)] = amount
+    for uid, amount in _edit_targets(session, user_ids).items():
+        due[(uid, EDITS, None)] = amount
     return due
 
 
@@ -525,9 +545,12 @@ def _settle_votes(
 
 
 def _settle_account(session: Session, user_id: int, account: str, cause: _Cause) -> None:
-    """Bring the member's ``downvotes_cast`` or ``acceptance`` account to what it should hold."""
+    """Bring the member's ``downvotes_cast``, ``acceptance`` or ``edits`` account to what it
+    should hold."""
     if account == DOWNVOTES_CAST:
         due = _downvote_targets(session, [user_id]).get(user_id, 0)
+    elif account == EDITS:
+        due = _edit_targets(session, [user_id]).get(user_id, 0)
     else:
         due = _acceptance_targets(session, [user_id]).get(user_id, 0)
     held = _ledger(session, [user_id], account).get((user_id, account, None), 0)
@@ -591,6 +614,7 @@ def subscribe(bus: events.EventBus) -> None:
     bus.subscribe(events.AnswerAccepted, _answer_accepted, critical=True)
     bus.subscribe(events.PostDeleted, _post_deleted, critical=True)
     bus.subscribe(events.PostUndeleted, _post_undeleted, critical=True)
+    bus.subscribe(events.SuggestedEditReviewed, _suggested_edit_reviewed, critical=True)
 
 
 def _vote_cast(session: Session, event: events.VoteCast) -> None:
@@ -609,6 +633,14 @@ def _answer_accepted(session: Session, event: events.AnswerAccepted) -> None:
         new_answer=event.new_answer,
         acceptor=event.acceptor,
     )
+
+
+def _suggested_edit_reviewed(session: Session, event: events.SuggestedEditReviewed) -> None:
+    if event.approved:
+        suggestion = event.suggestion
+        session.flush()
+        cause = _Cause("edit_approved", suggestion.post_id, event.reviewer.id)
+        _settle_account(session, suggestion.proposer_id, EDITS, cause)
 
 
 def _post_deleted(session: Session, event: events.PostDeleted) -> None:
