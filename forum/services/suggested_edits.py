@@ -313,10 +313,11 @@ def reject(session: Session, *, reviewer: User, suggestion_id: int, comment: str
 
 def subscribe(bus: events.EventBus) -> None:
     """An edit saved directly supersedes the post's pending suggestion (critical: one state)."""
-    bus.subscribe(events.PostEdited, _post_edited, critical=True)
+    bus.subscribe(events.PostEdited, supersede_pending, critical=True)
 
 
-def _post_edited(session: Session, event: events.PostEdited) -> None:
+def supersede_pending(session: Session, event: events.PostEdited) -> None:
+    """A post edited directly: its pending suggestion was written against an older version."""
     pending = pending_for(session, event.post.id)
     if pending is not None:
         pending.status = "superseded"
