@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from forum.models import Question, SuggestedEdit
+from forum.models import Question, Role, SuggestedEdit
 from tests.conftest import Browser
 from tests.factories import make_answer, make_question, make_user
 
@@ -25,6 +25,7 @@ def world(session: Session) -> dict[str, Any]:
     answer = make_answer(session, question, make_user(session, "answerer"))
     make_user(session, "newcomer", reputation=1, display_name="New Comer")
     make_user(session, "trusted", reputation=1000, display_name="Trusted Member")
+    make_user(session, "moddy", role=Role.MODERATOR)
     session.commit()
     return {"q": question.id, "a": answer.id}
 
@@ -134,6 +135,8 @@ def test_review_queue_approve_and_reject(
     assert question.body_md == NEW_BODY and question.revision_count == 2
     history = trusted.get(f"/questions/{world['q']}/history").get_data(as_text=True)
     assert "approved by Trusted Member" in history
+    audit = _as(app, "moddy").get("/moderation/audit").get_data(as_text=True)
+    assert "Approved a suggested edit" in audit
     # Deciding twice is a conflict, shown as a message.
     again = trusted.post(f"/review/suggested-edits/{suggestion.id}/reject", {"comment": "no"})
     assert again.status_code == 302
