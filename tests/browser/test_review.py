@@ -1,4 +1,5 @@
-"""Suggested edits in a real browser: a newcomer suggests, a moderator reviews and approves."""
+"""Suggested edits in a real browser: a newcomer suggests, a moderator reviews and approves; and
+deleting a comment asks first, without a script."""
 
 from __future__ import annotations
 
@@ -53,3 +54,35 @@ def test_suggest_review_and_approve(demo_server: LiveServer, chromium: Any) -> N
     assert ADDED in page.locator(".post--question .post__body").inner_text()
     assert page.locator(".post--question .pending-edit").count() == 0
     reviewer.close()
+
+
+def test_deleting_a_comment_asks_first_without_javascript(
+    demo_server: LiveServer, chromium: Any
+) -> None:
+    context = chromium.new_context(java_script_enabled=False)
+    page = context.new_page()
+    log_in(page, demo_server, "luis")
+    page.goto(demo_server.url + "/questions?tab=newest")
+    page.get_by_role("link", name=TITLE).first.click()
+    comments = page.locator("section.comments").first  # the question's own, first on the page
+    comments.locator("summary", has_text="Add a comment").click()
+    comments.get_by_label("Your comment").fill("Is the dictionary in the wiki or in the warehouse?")
+    with page.expect_navigation():
+        comments.get_by_role("button", name="Add comment").click()
+    mine = page.locator(".comment", has_text="Is the dictionary in the wiki")
+    with page.expect_navigation():
+        mine.get_by_role("link", name="Delete…").click()
+    assert page.get_by_role("heading", name="Delete this comment?").count() == 1
+    # Cancel leaves it alone.
+    with page.expect_navigation():
+        page.get_by_role("link", name="Cancel").click()
+    assert page.locator(".comment", has_text="Is the dictionary in the wiki").count() == 1
+    with page.expect_navigation():
+        page.locator(".comment", has_text="Is the dictionary in the wiki").get_by_role(
+            "link", name="Delete…"
+        ).click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Delete the comment").click()
+    assert page.locator(".comment", has_text="Is the dictionary in the wiki").count() == 0
+    assert "The comment is deleted." in page.locator("main").inner_text()
+    context.close()
