@@ -7,13 +7,19 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import LiveServer, log_in
+from tests.browser.conftest import LiveServer, describe_violations, log_in, run_axe
 
 pytestmark = pytest.mark.browser
 
 TITLE = "Where do I find the data dictionary for the warehouse?"
 ADDED = "I need it for the churn dashboard, which counts active customers per region."
 SUMMARY = "Said what the definition is needed for"
+
+
+def _serious(page: Any) -> list[str]:
+    """The page's serious and critical accessibility violations."""
+    found = [v for v in run_axe(page) if v["impact"] in ("serious", "critical")]
+    return describe_violations(found)
 
 
 def test_suggest_review_and_approve(demo_server: LiveServer, chromium: Any) -> None:
@@ -26,6 +32,7 @@ def test_suggest_review_and_approve(demo_server: LiveServer, chromium: Any) -> N
     actions = page.locator(".post--question .post__actions")
     assert actions.get_by_role("link", name="Edit", exact=True).count() == 0
     actions.get_by_role("link", name="Suggest edit").click()
+    assert _serious(page) == []
     body = page.get_by_label("Question", exact=True)
     body.fill(body.input_value().rstrip() + "\n\n" + ADDED + "\n")
     page.get_by_label("Edit summary").fill(SUMMARY)
@@ -42,9 +49,11 @@ def test_suggest_review_and_approve(demo_server: LiveServer, chromium: Any) -> N
     log_in(page, demo_server, "jonas")
     page.locator("header .account-menu summary").click()
     page.locator("header .account-menu").get_by_role("link", name="Suggested edits").click()
+    assert _serious(page) == []
     entry = page.locator(".suggested-edits li", has_text=SUMMARY)
     entry.get_by_role("link").click()
     assert ADDED in page.locator("main").inner_text()  # the diff shows the added line
+    assert _serious(page) == []
     page.get_by_label("Note to the member").fill("Thanks, that helps answerers.")
     with page.expect_navigation():
         page.get_by_role("button", name="Approve").click()
