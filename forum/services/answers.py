@@ -90,8 +90,9 @@ def edit(
         )
     found.body_html = posts.render(body_md, linked=session)
     found.body_md = body_md
+    approver = None if approved_by is None else posts.actor_label(session, found, approved_by)
     revisions.record_revision(
-        session, found, editor=editor, summary=revisions.approved_summary(summary, approved_by)
+        session, found, editor=editor, summary=revisions.approved_summary(summary, approver)
     )
     posts.touch(session, found)
     session.flush()

@@ -15,6 +15,7 @@ from forum import events
 from forum.models import Comment, Post, PostKind, Role, TagFollow, User
 from forum.services import follows as post_follows
 from forum.services import mentions, visibility
+from forum.services.anonymity import is_masked
 from forum.services.notifications import notify
 
 ANONYMOUS_ACTOR = "Someone"
@@ -413,7 +414,8 @@ def suggested_edit_reviewed(session: Session, event: events.SuggestedEditReviewe
         text=text,
         endpoint=endpoint,
         params=params,
-        actor=event.reviewer,
+        # The hidden asker reviewing in their own anonymous thread is not named.
+        actor=None if is_masked(session, suggestion.post, event.reviewer.id) else event.reviewer,
     )
 
 

@@ -197,8 +197,9 @@ def edit(
     question.body_md = body_md
     question.tags = tag_service.resolve_for_attach(session, authority, tags)
     question.last_activity_at = utcnow()
+    approver = None if approved_by is None else posts.actor_label(session, question, approved_by)
     revisions.record_revision(
-        session, question, editor=editor, summary=revisions.approved_summary(summary, approved_by)
+        session, question, editor=editor, summary=revisions.approved_summary(summary, approver)
     )
     session.flush()
     events.emit(session, events.PostEdited(post=question, editor=editor))

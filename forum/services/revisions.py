@@ -34,12 +34,12 @@ def record_revision(
     return revision
 
 
-def approved_summary(summary: str, approved_by: User | None) -> str:
+def approved_summary(summary: str, approver: str | None) -> str:
     """An edit's summary as its revision keeps it; a suggested edit names who approved it."""
     text = summary.strip() or "Edited"
-    if approved_by is None:
+    if approver is None:
         return text
-    note = f" (suggested edit, approved by {approved_by.display_name})"
+    note = f" (suggested edit, approved by {approver})"
     return text[: 300 - len(note)] + note
 
 

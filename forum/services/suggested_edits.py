@@ -178,6 +178,8 @@ class Review:
     question: Post
     diff: revisions.Diff
     stale: bool
+    #: Who decided, as the proposer may read it (None while pending).
+    reviewer_label: str | None
 
 
 def _question_of(session: Session, post: Post) -> Post:
@@ -204,11 +206,13 @@ def review_of(session: Session, suggestion: SuggestedEdit) -> Review:
         else " ".join(t.name for t in post.tags)
     )
     diff = revisions.diff_texts(current, _text(proposed_title, suggestion.body_md, proposed_tags))
+    reviewer = suggestion.reviewer
     return Review(
         suggestion=suggestion,
         question=_question_of(session, post),
         diff=diff,
         stale=post.revision_count != suggestion.base_revision,
+        reviewer_label=None if reviewer is None else posts.actor_label(session, post, reviewer),
     )
 
 

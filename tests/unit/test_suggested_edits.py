@@ -189,3 +189,17 @@ def test_reviewers_only_and_never_ones_own(session: Session) -> None:
     assert suggested_edits.pending_count(session) == 1
     with pytest.raises(NotFound):
         suggested_edits.approve(session, reviewer=trusted, suggestion_id=999_999)
+
+
+def test_the_anonymous_asker_approving_in_their_thread_is_not_named(session: Session) -> None:
+    asker = make_user(session, reputation=1000, display_name="Hidden Asker")
+    newcomer = make_user(session, reputation=1)
+    question = make_question(session, asker, anonymous=True)
+    suggestion = _suggest(session, newcomer, question.id)
+    suggested_edits.approve(session, reviewer=asker, suggestion_id=suggestion.id)
+    latest = revisions.latest_revision(session, question)
+    assert latest is not None and "Hidden Asker" not in latest.summary
+    assert "approved by Anonymous colleague" in latest.summary
+    assert suggested_edits.review_of(session, suggestion).reviewer_label == "Anonymous colleague"
+    note = session.scalar(select(Notification).where(Notification.recipient_id == newcomer.id))
+    assert note is not None and note.actor_id is None and "Hidden Asker" not in note.text
