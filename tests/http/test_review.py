@@ -151,6 +151,8 @@ def test_review_queue_approve_and_reject(
     assert proposed.status_code == 302, proposed.get_data(as_text=True)
     session.commit()
     pending = session.scalars(select(SuggestedEdit).where(SuggestedEdit.status == "pending")).one()
+    queue = trusted.get("/review/suggested-edits").get_data(as_text=True)
+    assert "An answer to “How do I rotate the staging password?”" in queue
     bare = trusted.post(f"/review/suggested-edits/{pending.id}/reject", {"comment": ""})
     assert bare.status_code == 400 and "Tell the member why" in bare.get_data(as_text=True)
     assert (
