@@ -87,12 +87,14 @@ def register_subscribers(app: Flask) -> None:
         notification_events,
         reputation,
         scim,
+        suggested_edits,
         tokens,
     )
     from forum.services import webhooks as webhook_events
 
     bus = events.EventBus()
     reputation.subscribe(bus)
+    suggested_edits.subscribe(bus)
     notification_events.subscribe(bus)
     webhook_events.subscribe(bus)
     tokens.subscribe(bus)
@@ -145,6 +147,7 @@ def register_blueprints(app: Flask) -> None:
         people,
         posts,
         questions,
+        review,
         scim,
         search,
         slack,
@@ -171,6 +174,7 @@ def register_blueprints(app: Flask) -> None:
         search,
         people,
         moderation,
+        review,
         gaps,
         analytics,
         circles,

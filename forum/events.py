@@ -32,7 +32,16 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from forum.models import Bounty, CircleSession, Comment, Invitation, Post, TutorialRequest, User
+from forum.models import (
+    Bounty,
+    CircleSession,
+    Comment,
+    Invitation,
+    Post,
+    SuggestedEdit,
+    TutorialRequest,
+    User,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +85,15 @@ class PostEdited(Event):
 
     post: Post
     editor: User
+
+
+@dataclass(frozen=True)
+class SuggestedEditReviewed(Event):
+    """A reviewer approved or rejected a member's suggested edit of a question or answer."""
+
+    suggestion: SuggestedEdit
+    reviewer: User
+    approved: bool
 
 
 @dataclass(frozen=True)

@@ -192,12 +192,28 @@ def edit_comment(comment_id: int) -> ResponseReturnValue:
     return redirect(back.split("#")[0] + f"#comment-{comment_id}")
 
 
-@bp.post("/comments/<int:comment_id>/delete")
+@bp.route("/comments/<int:comment_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete_comment(comment_id: int) -> ResponseReturnValue:
-    """Delete a comment (its author or a moderator)."""
+    """Delete a comment (its author or a moderator), after a confirmation page."""
     db = get_session()
-    comment = comments.delete(db, actor=current_member(), comment_id=comment_id)
+    member = current_member()
+    if request.method == "GET":
+        comment = comments.get(db, comment_id)
+        if not comments.can_delete(member, comment):
+            raise Forbidden("Only the author or a moderator can delete this comment.")
+        back = _back(_post_page(comment.post))
+        excerpt = " ".join(comment.body_md.split())
+        return render_template(
+            "questions/delete.html",
+            what="comment",
+            title=excerpt if len(excerpt) <= 120 else excerpt[:119] + "…",
+            action=url_for("posts.delete_comment", comment_id=comment.id),
+            back=back,
+            next=back,
+            own=member.id == comment.author_id,
+        )
+    comment = comments.delete(db, actor=member, comment_id=comment_id)
     db.commit()
     flash("The comment is deleted.", "info")
     return redirect(_back(_post_page(comment.post)))

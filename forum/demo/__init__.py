@@ -117,7 +117,9 @@ def load(
     result.counts["learning circles"] = load_circles(session, progress=progress)
     result.counts["mentorships"] = load_mentoring(session, progress=progress)
     result.counts["learning paths"] = load_paths(session, progress=progress)
-    result.counts["close votes and resolved flags"] = load_moderation(session, progress=progress)
+    result.counts["close votes, resolved flags and suggested edits"] = load_moderation(
+        session, progress=progress
+    )
     result.counts["notifications"] = load_notifications(session, progress=progress)
     date_members(session, joined, timeline.now)
     result.counts["open bounties"] = load_bounties(session, timeline.now, progress=progress)

@@ -1,5 +1,6 @@
-"""Demo moderation for Northwind Labs: a question waiting for more close votes, and a flag the
-moderators resolved as helpful (its flagger was told), so both can be seen without setting up."""
+"""Demo moderation for Northwind Labs: a question waiting for more close votes, a flag the
+moderators resolved as helpful (its flagger was told) and a newcomer's suggested edit waiting for
+review, so each can be seen without setting up."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from forum.models import Answer, CloseVote, Flag, Question, User
+from forum.models import Answer, CloseVote, Flag, Question, SuggestedEdit, User
 from forum.services import moderation
 
 #: (question title, voter, reason): a vote that still needs others to close the question.
@@ -29,6 +30,18 @@ RESOLVED_FLAGS: list[tuple[str, str, str, str, str, str]] = [
 ]
 
 
+#: (question title, proposer, added paragraph, summary): edits by members who may not yet edit
+#: others' posts, waiting in the review queue.
+SUGGESTED_EDITS: list[tuple[str, str, str, str]] = [
+    (
+        "How should I answer security questionnaires about data residency?",
+        "tom",
+        "The prospect is a German hospital group, so they mostly ask about EU storage.",
+        "Added who is asking: residency answers depend on the customer's country",
+    ),
+]
+
+
 def _user(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(User.username == username))
 
@@ -38,7 +51,8 @@ def _question(session: Session, title: str) -> Question | None:
 
 
 def load_moderation(session: Session, *, progress: Callable[[str], None] = lambda _m: None) -> int:
-    """Stage the votes and flags (what exists already is left alone); how many were added."""
+    """Stage the votes, flags and suggested edits (what exists already is left alone); how many
+    were added."""
     added = 0
     for title, username, reason in CLOSE_VOTES:
         question, voter = _question(session, title), _user(session, username)
@@ -72,6 +86,25 @@ def load_moderation(session: Session, *, progress: Callable[[str], None] = lambd
         )
         moderation.act(session, moderator=moderator, flag_id=flag.id, action="edit", note=note)
         added += 1
+    for title, username, paragraph, summary in SUGGESTED_EDITS:
+        question, proposer = _question(session, title), _user(session, username)
+        if question is None or proposer is None or question.author_id == proposer.id:
+            continue
+        if session.scalar(select(SuggestedEdit.id).where(SuggestedEdit.post_id == question.id)):
+            continue
+        # Stored directly, pending: like the close vote, it waits for a reviewer.
+        session.add(
+            SuggestedEdit(
+                post_id=question.id,
+                proposer_id=proposer.id,
+                title=question.title,
+                body_md=f"{question.body_md.rstrip()}\n\n{paragraph}\n",
+                tags_text=" ".join(t.name for t in question.tags),
+                summary=summary,
+                base_revision=question.revision_count,
+            )
+        )
+        added += 1
     session.flush()
-    progress(f"{added} close votes and resolved flags")
+    progress(f"{added} close votes, resolved flags and suggested edits")
     return added

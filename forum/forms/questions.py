@@ -104,6 +104,16 @@ class AnswerForm(BaseForm):
         return _base_revision(self.base_revision)
 
 
+class SuggestionReviewForm(BaseForm):
+    """A reviewer's note on a suggested edit (required to reject: the service says so)."""
+
+    comment = TextAreaField(
+        "Note to the member",
+        validators=[Optional(), Length(max=500)],
+        description="Required to reject: say why, so their next edit lands.",
+    )
+
+
 class CommentForm(BaseForm):
     """A comment's text (used to edit one)."""
 

@@ -55,6 +55,7 @@ from forum.models.requests import (
     TutorialRequestVote,
     tutorial_request_tags,
 )
+from forum.models.review import SuggestedEdit
 from forum.models.search import SearchDocument, SearchOutbox, SearchWord, ZeroResultQuery
 from forum.models.sessions import LoginSession
 from forum.models.tokens import AccessToken, FeedToken
@@ -66,6 +67,7 @@ from forum.models.webhooks import Webhook, WebhookAttempt, WebhookDelivery
 __all__ = [
     "Bounty",
     "BountyStatus",
+    "SuggestedEdit",
     "ClaimLink",
     "AccessToken",
     "FeedToken",

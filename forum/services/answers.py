@@ -71,10 +71,12 @@ def edit(
     body_md: str,
     summary: str = "",
     base_revision: int | None = None,
+    approved_by: User | None = None,
 ) -> Answer:
-    """Save an edit of an answer as a new revision."""
-    found = get(session, answer_id, viewer=editor)
-    if not posts.can_edit(editor, found):
+    """Save an edit of an answer as a new revision (``approved_by``: see ``questions.edit``)."""
+    authority = approved_by or editor
+    found = get(session, answer_id, viewer=authority)
+    if not posts.can_edit(authority, found):
         raise Forbidden("You can't edit this answer.")
     _check_body(body_md)
     if base_revision is not None and base_revision != found.revision_count:
@@ -88,7 +90,10 @@ def edit(
         )
     found.body_html = posts.render(body_md, linked=session)
     found.body_md = body_md
-    revisions.record_revision(session, found, editor=editor, summary=summary or "Edited")
+    approver = None if approved_by is None else posts.actor_label(session, found, approved_by)
+    revisions.record_revision(
+        session, found, editor=editor, summary=revisions.approved_summary(summary, approver)
+    )
     posts.touch(session, found)
     session.flush()
     events.emit(session, events.PostEdited(post=found, editor=editor))

@@ -68,6 +68,8 @@ ACTION_LABELS: dict[str, str] = {
     "post.delete": "Deleted a post",
     "post.undelete": "Undeleted a post",
     "comment.delete": "Deleted a comment",
+    "suggested_edit.approve": "Approved a suggested edit",
+    "suggested_edit.reject": "Rejected a suggested edit",
     **article_life.ACTION_LABELS,
     **accounts.ACTION_LABELS,
 }

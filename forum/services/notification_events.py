@@ -15,6 +15,7 @@ from forum import events
 from forum.models import Comment, Post, PostKind, Role, TagFollow, User
 from forum.services import follows as post_follows
 from forum.services import mentions, visibility
+from forum.services.anonymity import is_masked
 from forum.services.notifications import notify
 
 ANONYMOUS_ACTOR = "Someone"
@@ -394,6 +395,30 @@ def flags_resolved(session: Session, event: events.FlagsResolved) -> None:
         )
 
 
+def suggested_edit_reviewed(session: Session, event: events.SuggestedEditReviewed) -> None:
+    """The proposer of a suggested edit hears whether it was approved, and the reviewer's note."""
+    suggestion = event.suggestion
+    proposer = session.get(User, suggestion.proposer_id)
+    if proposer is None:
+        return
+    endpoint, params = post_link(session, suggestion.post)
+    text = f"Your suggested edit of {_title(session, suggestion.post)} was " + (
+        "approved" if event.approved else "rejected"
+    )
+    if suggestion.review_comment:
+        text += f": {suggestion.review_comment}"
+    notify(
+        session,
+        recipient=proposer,
+        kind="suggested_edit",
+        text=text,
+        endpoint=endpoint,
+        params=params,
+        # The hidden asker reviewing in their own anonymous thread is not named.
+        actor=None if is_masked(session, suggestion.post, event.reviewer.id) else event.reviewer,
+    )
+
+
 def author_revealed(session: Session, event: events.AuthorRevealed) -> None:
     """A moderator looked up who asked an anonymous question: its author, told neither who
     nor why (both are in the audit log)."""
@@ -488,3 +513,4 @@ def subscribe(bus: events.EventBus) -> None:
     bus.subscribe(events.AuthorRevealed, author_revealed, critical=False)
     bus.subscribe(events.BountyStarted, bounty_started, critical=False)
     bus.subscribe(events.BountyAwarded, bounty_awarded, critical=False)
+    bus.subscribe(events.SuggestedEditReviewed, suggested_edit_reviewed, critical=False)

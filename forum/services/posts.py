@@ -13,7 +13,7 @@ from forum.db import utcnow
 from forum.markdown import MarkdownTooLarge, render_markdown
 from forum.models import Answer, Post, PostKind, Question, User
 from forum.models.imports import LICENSE_URLS
-from forum.services import mentions, reputation, visibility, wikilinks
+from forum.services import anonymity, mentions, reputation, visibility, wikilinks
 from forum.services.errors import Forbidden, ValidationError
 
 #: How an anonymous question's author appears to everyone (the author included, in lists).
@@ -141,6 +141,14 @@ def author_label(post: Post | PostRow) -> str:
     if post.author is None:
         return FORMER_MEMBER_LABEL
     return member_label(post.author)
+
+
+def actor_label(session: Session, post: Post, member: User) -> str:
+    """How pages name ``member`` acting on ``post``: the hidden asker of an anonymous thread
+    stays "Anonymous colleague" there."""
+    if anonymity.is_masked(session, post, member.id):
+        return ANONYMOUS_LABEL
+    return member.display_name
 
 
 def author_username(post: Post | PostRow) -> str | None:

@@ -176,10 +176,16 @@ def edit(
     tags: list[str],
     summary: str = "",
     base_revision: int | None = None,
+    approved_by: User | None = None,
 ) -> Question:
-    """Save an edit as a new revision; a stale edit (someone saved meanwhile) is refused."""
-    question = get(session, question_id, viewer=editor)
-    if not posts.can_edit(editor, question):
+    """Save an edit as a new revision; a stale edit (someone saved meanwhile) is refused.
+
+    With ``approved_by``, ``editor`` suggested the edit and ``approved_by`` (who must be
+    allowed to edit) applies it: the revision names the editor and notes the approver.
+    """
+    authority = approved_by or editor
+    question = get(session, question_id, viewer=authority)
+    if not posts.can_edit(authority, question):
         raise Forbidden("You can't edit this question.")
     errors = validate(title, body_md, tags)
     if base_revision is not None and base_revision != question.revision_count:
@@ -192,9 +198,12 @@ def edit(
     question.body_html = posts.render(body_md, linked=session)
     question.title = title.strip()
     question.body_md = body_md
-    question.tags = tag_service.resolve_for_attach(session, editor, tags)
+    question.tags = tag_service.resolve_for_attach(session, authority, tags)
     question.last_activity_at = utcnow()
-    revisions.record_revision(session, question, editor=editor, summary=summary or "Edited")
+    approver = None if approved_by is None else posts.actor_label(session, question, approved_by)
+    revisions.record_revision(
+        session, question, editor=editor, summary=revisions.approved_summary(summary, approver)
+    )
     session.flush()
     events.emit(session, events.PostEdited(post=question, editor=editor))
     return question

@@ -11,6 +11,7 @@ Reputation is derived state. A member's reputation is the sum of three accounts:
 - ``bounty``: minus every bounty the member offered (the amount leaves them when it starts and
   never comes back), plus every bounty awarded to them (the awarded amount). A bounty's award
   stays with its recipient whatever happens to the answer or the question afterwards.
+- ``edits``: the member's approved suggested edits.
 
 Only posts that count earn anything: not deleted, not anonymous, not an answer to a deleted
 question, and never through the author's own vote, mark or acceptance. Each hook recomputes
@@ -48,6 +49,7 @@ from forum.db import utcnow
 from forum.models import ArticleFeedback, Bounty, Post, PostKind, User, Vote
 from forum.models.articles import helpful_by_someone_else
 from forum.models.reputation import ReputationEvent
+from forum.models.review import SuggestedEdit
 from forum.services.anonymity import is_masked, unmasked
 from forum.services.errors import Forbidden
 
@@ -55,7 +57,8 @@ VOTES = "votes"
 DOWNVOTES_CAST = "downvotes_cast"
 ACCEPTANCE = "acceptance"
 BOUNTY = "bounty"
-ACCOUNTS = (VOTES, DOWNVOTES_CAST, ACCEPTANCE, BOUNTY)
+EDITS = "edits"
+ACCOUNTS = (VOTES, DOWNVOTES_CAST, ACCEPTANCE, BOUNTY, EDITS)
 
 #: What each ledger reason means, for the reputation history a member reads.
 REASONS: dict[str, str] = {
@@ -76,6 +79,7 @@ REASONS: dict[str, str] = {
     "bounty_offered": "Offered a bounty",
     "bounty_awarded": "Bounty awarded",
     "bounty_auto_awarded": "Bounty awarded (half, automatically)",
+    "edit_approved": "Suggested edit approved",
     "recalc": "Recalculated",
 }
 
@@ -130,6 +134,7 @@ class ReputationRules:
     acceptor: int = 2
     downvote_received: int = -2
     downvote_cast: int = -1
+    edit_approved: int = 2
     daily_cap: int = 200
     thresholds: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     #: While the site holds fewer questions and articles than this, it counts as new (0: never).
@@ -435,6 +440,19 @@ def _bounty_targets(session: Session, user_ids: Collection[int] | None) -> dict[
     return {uid: total for uid, total in totals.items() if total}
 
 
+def _edit_targets(session: Session, user_ids: Collection[int] | None) -> dict[int, int]:
+    """What the ``edits`` account should hold per member: their approved suggested edits."""
+    query = (
+        select(SuggestedEdit.proposer_id, func.count())
+        .where(SuggestedEdit.status == "approved")
+        .group_by(SuggestedEdit.proposer_id)
+    )
+    if user_ids is not None:
+        query = query.where(SuggestedEdit.proposer_id.in_(list(user_ids)))
+    points = rules(session).edit_approved
+    return {int(uid): int(n) * points for uid, n in session.execute(query)}
+
+
 def _ledger(
     session: Session,
     user_ids: Collection[int] | None,
@@ -470,6 +488,8 @@ def _targets(
         due[(uid, ACCEPTANCE, None)] = amount
     for uid, amount in _bounty_targets(session, user_ids).items():
         due[(uid, BOUNTY, None)] = amount
+    for uid, amount in _edit_targets(session, user_ids).items():
+        due[(uid, EDITS, None)] = amount
     return due
 
 
@@ -555,12 +575,14 @@ def _settle_votes(
 
 
 def _settle_account(session: Session, user_id: int, account: str, cause: _Cause) -> None:
-    """Bring the member's ``downvotes_cast``, ``acceptance`` or ``bounty`` account to what it
-    should hold."""
+    """Bring the member's ``downvotes_cast``, ``acceptance``, ``bounty`` or ``edits`` account
+    to what it should hold."""
     if account == DOWNVOTES_CAST:
         due = _downvote_targets(session, [user_id]).get(user_id, 0)
     elif account == BOUNTY:
         due = _bounty_targets(session, [user_id]).get(user_id, 0)
+    elif account == EDITS:
+        due = _edit_targets(session, [user_id]).get(user_id, 0)
     else:
         due = _acceptance_targets(session, [user_id]).get(user_id, 0)
     held = _ledger(session, [user_id], account).get((user_id, account, None), 0)
@@ -626,6 +648,7 @@ def subscribe(bus: events.EventBus) -> None:
     bus.subscribe(events.PostUndeleted, _post_undeleted, critical=True)
     bus.subscribe(events.BountyStarted, _bounty_started, critical=True)
     bus.subscribe(events.BountyAwarded, _bounty_awarded, critical=True)
+    bus.subscribe(events.SuggestedEditReviewed, _suggested_edit_reviewed, critical=True)
 
 
 def _vote_cast(session: Session, event: events.VoteCast) -> None:
@@ -644,6 +667,14 @@ def _answer_accepted(session: Session, event: events.AnswerAccepted) -> None:
         new_answer=event.new_answer,
         acceptor=event.acceptor,
     )
+
+
+def _suggested_edit_reviewed(session: Session, event: events.SuggestedEditReviewed) -> None:
+    if event.approved:
+        suggestion = event.suggestion
+        session.flush()
+        cause = _Cause("edit_approved", suggestion.post_id, event.reviewer.id)
+        _settle_account(session, suggestion.proposer_id, EDITS, cause)
 
 
 def _post_deleted(session: Session, event: events.PostDeleted) -> None:

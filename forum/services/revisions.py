@@ -34,6 +34,15 @@ def record_revision(
     return revision
 
 
+def approved_summary(summary: str, approver: str | None) -> str:
+    """An edit's summary as its revision keeps it; a suggested edit names who approved it."""
+    text = summary.strip() or "Edited"
+    if approver is None:
+        return text
+    note = f" (suggested edit, approved by {approver})"
+    return text[: 300 - len(note)] + note
+
+
 def get_revision(session: Session, post: Post, number: int) -> Revision:
     """Revision ``number`` of ``post``; NotFound for another post's or a missing number."""
     revision = session.scalar(

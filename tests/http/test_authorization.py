@@ -184,6 +184,13 @@ CASES = [
     ),
     case(
         "posts.delete_comment",
+        "GET",
+        "/comments/{c}/delete",
+        {"owner", "moderator"},
+        owner="commenter",
+    ),
+    case(
+        "posts.delete_comment",
         "POST",
         "/comments/{c}/delete",
         {"owner", "moderator"},

@@ -273,6 +273,16 @@ def test_comments_replies_edit_window_and_delete(
     comment.created_at = comment.created_at - dt.timedelta(minutes=11)
     session.commit()
     assert browser.post(f"/comments/{comment.id}/edit", {"body": "late"}).status_code == 403
+    # Deleting asks first: the thread links to a confirmation page, which deletes nothing.
+    page = browser.get(f"/questions/{question.id}").get_data(as_text=True)
+    assert f'href="/comments/{comment.id}/delete?next=' in page
+    confirm = browser.get(f"/comments/{comment.id}/delete")
+    assert confirm.status_code == 200
+    confirm_page = confirm.get_data(as_text=True)
+    assert "Delete this comment?" in confirm_page and "Which Postgres version?" in confirm_page
+    assert f'action="/comments/{comment.id}/delete"' in confirm_page
+    _reload(session, comment)
+    assert comment.deleted_at is None
     assert browser.post(f"/comments/{comment.id}/delete").status_code == 302
     _reload(session, comment)
     assert comment.deleted_at is not None
@@ -287,6 +297,7 @@ def test_editing_someone_elses_comment_is_forbidden(
     assert browser.post(f"/comments/{comment.id}/edit", {"body": "mine now"}).status_code == 403
     _reload(session, comment)
     assert comment.body_md == "Not yours."
+    assert browser.get(f"/comments/{comment.id}/delete").status_code == 403
 
 
 def test_views_count_once_per_person_per_hour(

@@ -27,12 +27,13 @@ from forum.models import (
     Post,
     PostView,
     Question,
+    SuggestedEdit,
     TutorialRequestVote,
     User,
     Vote,
 )
 from forum.models.reputation import ReputationEvent
-from forum.services import articles, bounties, leaderboards, reputation
+from forum.services import articles, bounties, leaderboards, posts, reputation, suggested_edits
 from forum.services.leaderboards import Period
 from tests.conftest import TEST_HASH_METHOD
 
@@ -113,6 +114,11 @@ def test_the_demo_loads_every_file_into_an_empty_database(session: Session) -> N
         session.scalar(select(ReputationEvent.id).where(ReputationEvent.reason == "recalc")) is None
     )
     assert result.counts["badges"] > 10
+    # A newcomer's suggested edit waits for review.
+    suggestion = session.scalars(select(SuggestedEdit)).one()
+    assert suggestion.status == "pending"
+    assert not posts.can_edit(suggestion.proposer, suggestion.post)
+    assert suggested_edits.review_of(session, suggestion).stale is False
 
 
 def test_loading_again_adds_nothing_and_if_empty_does_not_load_at_all(session: Session) -> None:

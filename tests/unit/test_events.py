@@ -102,7 +102,7 @@ def test_a_session_not_made_by_the_app_cannot_emit(app: Flask) -> None:
 WIRING: dict[type[events.Event], set[str]] = {
     events.QuestionAsked: {"question_asked", "webhook_question_asked"},
     events.AnswerPosted: {"answer_posted", "webhook_answer_posted"},
-    events.PostEdited: {"post_edited"},
+    events.PostEdited: {"post_edited", "supersede_pending"},
     events.ArticleSaved: {"article_saved", "webhook_article_saved"},
     events.PostDeleted: {"_post_deleted"},
     events.PostUndeleted: {"_post_undeleted"},
@@ -123,6 +123,7 @@ WIRING: dict[type[events.Event], set[str]] = {
     events.AuthorRevealed: {"author_revealed"},
     events.BountyStarted: {"_bounty_started", "bounty_started", "webhook_bounty_started"},
     events.BountyAwarded: {"_bounty_awarded", "bounty_awarded", "webhook_bounty_awarded"},
+    events.SuggestedEditReviewed: {"_suggested_edit_reviewed", "suggested_edit_reviewed"},
     events.EmailVerificationRequested: {"verification"},
     events.PasswordResetRequested: {"password_reset"},
     events.MemberInvited: {"invitation"},
@@ -130,8 +131,9 @@ WIRING: dict[type[events.Event], set[str]] = {
 
 
 #: Subscribers whose work is part of the action: the reputation ledger, and revoking a departed
-#: member's access tokens (a deactivation that left a token working must not commit).
-CRITICAL_MODULES = ("reputation", "tokens")
+#: member's access tokens (a deactivation that left a token working must not commit), and
+#: superseding a post's pending suggested edit when it is edited directly.
+CRITICAL_MODULES = ("reputation", "tokens", "suggested_edits")
 
 
 def test_the_app_wires_every_event_to_its_subscribers(session: Session) -> None:
