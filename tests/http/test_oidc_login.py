@@ -330,6 +330,7 @@ def test_a_member_out_of_the_allowed_group_is_deactivated_until_back(
     alice = member(session)
     assert not alice.is_active and alice.deactivated_by_sso
     assert live.get("/tags").status_code == 302  # the live session has ended
+    assert "Your login session has ended" in live.get("/login").get_data(as_text=True)
     assert tokens.authenticate(session, token) is None
     reason = session.scalar(select(AuditLog.reason).where(AuditLog.action == "member.deactivate"))
     assert reason is not None and "company sign-in" in reason and "oidc" in reason
