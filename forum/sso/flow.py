@@ -16,9 +16,9 @@ from werkzeug.wrappers import Response
 
 from forum import sso
 from forum.db import get_session
+from forum.errors import render_error
 from forum.forms.accounts import LoginForm
 from forum.services import identity
-from forum.errors import render_error
 from forum.services.identity import ExternalAccount, LinkNeeded, NotAllowed, SignInPolicy
 from forum.web import start_login_session
 
