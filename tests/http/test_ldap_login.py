@@ -263,3 +263,9 @@ def test_login_over_tls_refuses_a_certificate_of_another_ca(
     assert DIRECTORY_UNAVAILABLE in refused.get_data(as_text=True)
     assert "LDAP directory unavailable" in caplog.text
     assert session.scalar(select(User).where(User.username == "alice")) is None
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example"])
+def test_a_directory_login_never_leaves_the_site(app: Flask, target: str) -> None:
+    answer = Browser(app.test_client()).login("bob", "bob-password", query_string={"next": target})
+    assert answer.status_code == 302 and answer.headers["Location"] == "/"
