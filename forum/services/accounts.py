@@ -359,9 +359,15 @@ def deactivate(
     suggestion, match and leaderboard (which all look at ``users.is_active``). Emits
     ``MemberDeactivated`` so subsystems with credentials of their own revoke them.
     ``by_sso`` (why the company sign-in refused them) marks a deactivation that a sign-in from
-    the allowed group undoes.
+    the allowed group undoes; deactivating such a member again (an admin) makes it one that
+    only an admin undoes.
     """
     _require_admin(actor, "deactivate members")
+    if not member.is_active and member.deactivated_by_sso and by_sso is None:
+        member.deactivated_by_sso = False
+        audit(session, actor, "member.deactivate", member, "kept out whatever their groups say")
+        session.flush()
+        return
     if not member.is_active:
         raise Conflict(f"{member.display_name} is already deactivated.")
     if actor is not None and actor.id == member.id:
