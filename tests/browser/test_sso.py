@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import pyotp
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import PASSWORD, LiveServer, create_member, log_in
 from tests.sso_servers import OidcProvider
 
 pytestmark = pytest.mark.browser
@@ -46,14 +48,16 @@ def sso_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveS
     provider.stop()
 
 
-def sign_in_at_the_provider(page: Any, server: LiveServer, provider: Any, path: str) -> None:
-    """From the login page, through the provider's own login page as grace."""
+def sign_in_at_the_provider(
+    page: Any, server: LiveServer, provider: Any, path: str, account: str = "grace"
+) -> None:
+    """From the login page, through the provider's own login page as ``account``."""
     page.goto(f"{server.url}/login?next={path}")
     with page.expect_navigation():
         page.get_by_role("link", name="Sign in with Example SSO").click()
     # oidc-provider's own login page.
     assert page.url.startswith(provider.issuer)
-    page.locator('input[name="login"]').fill("grace")
+    page.locator('input[name="login"]').fill(account)
     page.locator('input[name="password"]').fill("any password")
     with page.expect_navigation():
         page.get_by_role("button", name="Sign-in").click()
@@ -71,12 +75,17 @@ def test_sign_in_through_the_providers_login_page(page: Any, sso_server: Any) ->
     expect(page.get_by_text("Engineering")).to_be_visible()
 
 
-def test_the_next_sign_in_updates_the_department_and_demotes(page: Any, sso_server: Any) -> None:
+def test_the_next_sign_in_updates_the_department_and_demotes(
+    chromium: Any, page: Any, sso_server: Any
+) -> None:
     server, provider = sso_server
     provider.set_accounts({"grace": GRACE})
-    sign_in_at_the_provider(page, server, provider, "/moderation")
-    expect(page.get_by_role("heading", level=1)).to_contain_text("Moderation")
-    page.context.clear_cookies()
+    before = chromium.new_context().new_page()
+    try:
+        sign_in_at_the_provider(before, server, provider, "/moderation")
+        expect(before.get_by_role("heading", level=1)).to_contain_text("Moderation")
+    finally:
+        before.context.close()
 
     # Moved to Research and out of the moderators' group at the provider.
     provider.set_accounts({"grace": {**GRACE, "department": "Research", "groups": ["staff"]}})
@@ -115,3 +124,37 @@ def test_leaving_the_allowed_group_deactivates_at_next_sign_in(
         expect(page.locator("header .account-link")).to_have_count(1)
     finally:
         laptop.context.close()
+
+
+def test_linking_a_local_account_with_two_factor_asks_for_a_code(
+    chromium: Any, page: Any, sso_server: Any
+) -> None:
+    server, provider = sso_server
+    server.forum(*create_member("hedy", "Hedy Lamarr"))
+    # Two-factor turned on in another browser (so no request of it can log this one in).
+    setup = chromium.new_context().new_page()
+    try:
+        log_in(setup, server, "hedy")
+        setup.goto(server.url + "/settings/two-factor")
+        setup.get_by_role("button", name="Set up two-factor authentication").click()
+        totp = pyotp.TOTP(setup.locator("code.totp-secret").inner_text())
+        setup.get_by_label("Code").fill(totp.now())
+        setup.get_by_role("button", name="Turn two-factor on").click()
+        expect(setup.get_by_text("Two-factor authentication is on.").first).to_be_visible()
+    finally:
+        setup.context.close()
+
+    hedy = {**GRACE, "email": "hedy@example.com", "name": "Hedy Lamarr"}
+    provider.set_accounts({"hedy": {**hedy, "preferred_username": "hedy"}})
+    sign_in_at_the_provider(page, server, provider, "/questions", account="hedy")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Link your account")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Link and log in").click()
+    expect(page.get_by_text("That code is not right").first).to_be_visible()
+    expect(page.locator("header .account-link")).to_have_count(0)
+
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Code from your authenticator app").fill(totp.at(time.time() + 30))
+    page.get_by_role("button", name="Link and log in").click()
+    expect(page.locator("header .account-link")).to_have_count(1)
+    assert page.url == f"{server.url}/questions"
