@@ -163,6 +163,9 @@ DEFAULTS: dict[str, Any] = {
     "OIDC_CLAIM_GROUPS": None,
     "OIDC_ADMIN_GROUPS": [],
     "OIDC_MODERATOR_GROUPS": [],
+    # Only members of these groups (any one) may sign in; a member signing in without them is
+    # refused and deactivated, and reactivated by a later sign-in from one of them.
+    "OIDC_REQUIRED_GROUPS": [],
     "OIDC_TIMEOUT": 10,
     # LDAP / Active Directory: on when LDAP_URL is set; the login form's username and password
     # are checked against the directory when no local account matches them. Either bind
@@ -188,6 +191,7 @@ DEFAULTS: dict[str, Any] = {
     "LDAP_GROUP_SEARCH_FILTER": "(&(objectClass=groupOfNames)(member={dn}))",
     "LDAP_ADMIN_GROUPS": [],
     "LDAP_MODERATOR_GROUPS": [],
+    "LDAP_REQUIRED_GROUPS": [],
     "LDAP_TIMEOUT": 10,
     # Departments a provider names that the managed list lacks: created when true, else left
     # out (the member keeps the department they had).
@@ -234,6 +238,9 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config["ALLOWED_EMAIL_DOMAINS"] = email_domains(app.config["ALLOWED_EMAIL_DOMAINS"])
     if app.config["REGISTRATION"] == "domain" and not app.config["ALLOWED_EMAIL_DOMAINS"]:
         raise ValueError("FORUM_REGISTRATION=domain needs FORUM_ALLOWED_EMAIL_DOMAINS")
+    if app.config.get("OIDC_REQUIRED_GROUPS") and not app.config.get("OIDC_CLAIM_GROUPS"):
+        # Without the claim no account shows a group: every sign-in would be refused.
+        raise ValueError("FORUM_OIDC_REQUIRED_GROUPS needs FORUM_OIDC_CLAIM_GROUPS")
     if app.config["SEARCH_BACKEND"] not in {"whoosh", "postgres"}:
         backend = app.config["SEARCH_BACKEND"]
         raise ValueError(f"FORUM_SEARCH_BACKEND must be 'whoosh' or 'postgres', not {backend!r}")

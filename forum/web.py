@@ -304,6 +304,7 @@ def csrf_token() -> str:
 
 #: The Flask-session key holding the secret of the login session (see forum.services.logins).
 LOGIN_SESSION_KEY = "_login"
+SESSION_ENDED = "Your login session has ended. Please log in again."
 _TOUCH_KEY = "forum.login_to_touch"
 
 
@@ -340,6 +341,10 @@ def _load_user(user_id: str) -> User | None:
         get_session(), user_id, secret, idle_limit=current_app.permanent_session_lifetime
     )
     if found is None:
+        # Ended elsewhere (logged out everywhere, a password reset, deactivation) or idle too
+        # long: say so once, on the login page the members-only rule sends the browser to.
+        flask.session.pop(LOGIN_SESSION_KEY, None)
+        flask.flash(SESSION_ENDED, "info")
         return None
     user, login = found
     if logins.needs_touch(login):

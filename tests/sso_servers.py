@@ -3,7 +3,9 @@
 - ``OidcProvider``: the ``oidc-provider`` package (npm, ``tests/oidc``) run with Node.js, with
   one client and accounts read from a file at every sign-in (``set_accounts``).
 - ``Slapd``: Debian's OpenLDAP server with a temporary configuration (mdb backend, the core,
-  cosine, inetorgperson and nis schemas, the memberof overlay) and a small test directory.
+  cosine, inetorgperson and nis schemas, the memberof overlay) and a small test directory;
+  with ``tls=True`` it also listens on ``ldaps://`` and offers StartTLS, with a certificate
+  from a throwaway CA made at run time (``make_ca``).
 
 A missing Node.js, ``npm ci`` or slapd skips visibly, or fails when FORUM_REQUIRE_BROWSER=1
 (as in CI, which installs them).
@@ -18,6 +20,7 @@ import shutil
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -157,6 +160,107 @@ class OidcProvider:
         self.process = None
 
 
+@dataclass(frozen=True)
+class CertificateAuthority:
+    """A CA made for one test run: its certificate (PEM file) and key."""
+
+    cert_file: Path
+    key: Any
+    cert: Any
+
+    def issue(self, folder: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
+        """A server certificate for ``host`` (IP address and ``localhost``) signed by this CA;
+        returns the certificate and key PEM files."""
+        import datetime as dt
+        import ipaddress
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        now = dt.datetime.now(dt.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+            .issuer_name(self.cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.IPAddress(ipaddress.ip_address(host)), x509.DNSName("localhost")]
+                ),
+                critical=False,
+            )
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .sign(self.key, hashes.SHA256())
+        )
+        cert_file, key_file = folder / "server.pem", folder / "server-key.pem"
+        cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.TraditionalOpenSSL,
+                serialization.NoEncryption(),
+            )
+        )
+        return cert_file, key_file
+
+
+def make_ca(folder: Path, name: str = "forum test CA") -> CertificateAuthority:
+    """A new self-signed CA (RSA 2048, valid one day) with its certificate in ``folder``."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    folder.mkdir(parents=True, exist_ok=True)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file = folder / "ca.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return CertificateAuthority(cert_file=cert_file, key=key, cert=cert)
+
+
+SLAPD_TLS_CONF = """\
+TLSCACertificateFile {ca}
+TLSCertificateFile {cert}
+TLSCertificateKeyFile {key}
+"""
+
 SLAPD_CONF = """\
 include {schemas}/core.schema
 include {schemas}/cosine.schema
@@ -211,38 +315,60 @@ def group_dn(name: str) -> str:
 class Slapd:
     """An OpenLDAP server process with the test directory loaded."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, tls: bool = False) -> None:
         if not Path(SLAPD).exists():
             unavailable("slapd is missing: apt-get install slapd ldap-utils to run the LDAP tests")
         (folder / "data").mkdir(parents=True)
         conf = folder / "slapd.conf"
-        conf.write_text(
-            SLAPD_CONF.format(
-                schemas=SCHEMAS,
-                folder=folder,
-                suffix=LDAP_SUFFIX,
-                admin=LDAP_ADMIN,
-                password=LDAP_ADMIN_PASSWORD,
-            )
+        settings = SLAPD_CONF.format(
+            schemas=SCHEMAS,
+            folder=folder,
+            suffix=LDAP_SUFFIX,
+            admin=LDAP_ADMIN,
+            password=LDAP_ADMIN_PASSWORD,
         )
         self.port = free_port()
         self.url = f"ldap://127.0.0.1:{self.port}"
+        listen = [f"{self.url}/"]
+        #: The CA that signed the server's certificate (with ``tls``), and the ldaps:// URL.
+        self.ca: CertificateAuthority | None = None
+        self.ldaps_url: str | None = None
+        if tls:
+            self.ca = make_ca(folder / "ca")
+            cert, key = self.ca.issue(folder)
+            settings = SLAPD_TLS_CONF.format(ca=self.ca.cert_file, cert=cert, key=key) + settings
+            self.ldaps_port = free_port()
+            self.ldaps_url = f"ldaps://127.0.0.1:{self.ldaps_port}"
+            listen.append(f"{self.ldaps_url}/")
+        conf.write_text(settings)
         self.log = folder / "slapd.log"
         with self.log.open("wb") as log:
             self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
-                [SLAPD, "-f", str(conf), "-h", f"{self.url}/", "-d", "0"],
+                [SLAPD, "-f", str(conf), "-h", " ".join(listen), "-d", "0"],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
         _wait_for_port(self.port, self.process, self.log)
         self._load()
 
-    def _load(self) -> None:
+    def _admin(self) -> Any:
         import ldap3
 
-        conn = ldap3.Connection(
+        return ldap3.Connection(
             ldap3.Server(self.url), LDAP_ADMIN, LDAP_ADMIN_PASSWORD, auto_bind=True
         )
+
+    def set_members(self, group: str, members: list[str]) -> None:
+        """Make ``members`` (uids) the members of ``group`` (a group needs at least one)."""
+        import ldap3
+
+        conn = self._admin()
+        changes = {"member": [(ldap3.MODIFY_REPLACE, [person_dn(m) for m in members])]}
+        assert conn.modify(group_dn(group), changes), conn.result
+        conn.unbind()
+
+    def _load(self) -> None:
+        conn = self._admin()
         entries: list[tuple[str, list[str], dict[str, Any]]] = [
             (LDAP_SUFFIX, ["dcObject", "organization"], {"o": "Example", "dc": "example"}),
             (f"ou=people,{LDAP_SUFFIX}", ["organizationalUnit"], {}),

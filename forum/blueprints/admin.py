@@ -4,11 +4,13 @@ deliveries."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from forum import mail as smtp
 from forum.db import get_session
@@ -108,7 +110,7 @@ def member(user_id: int) -> ResponseReturnValue:
     return _member_page(get_or_404(User, user_id, "No such member."))
 
 
-_ACCOUNT_CHANGES = {
+_ACCOUNT_CHANGES: dict[str, tuple[Callable[[Session, User | None, User], None], str]] = {
     "deactivate": (accounts.deactivate, "{name} is deactivated: every session has ended."),
     "reactivate": (accounts.reactivate, "{name} can log in again."),
 }

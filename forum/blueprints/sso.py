@@ -23,7 +23,7 @@ from forum.extensions import limiter
 from forum.forms.accounts import LinkAccountForm
 from forum.models import User
 from forum.security import safe_next
-from forum.services import identity
+from forum.services import identity, two_factor
 from forum.services.identity import ExternalAccount
 from forum.sso import flow, oidc
 from forum.web import start_login_session, submit, url_for
@@ -136,7 +136,8 @@ def _link_failed(response: Response) -> bool:
     scope="sso-link",
 )
 def link() -> ResponseReturnValue:
-    """Link the provider's account to the local account with its email, after its password."""
+    """Link the provider's account to the local account with its email, after its password
+    (and a two-factor code when the account has two-factor authentication on)."""
     pending = flow.pending_link()
     if pending is None:
         return redirect(url_for("auth.login"))
@@ -147,9 +148,17 @@ def link() -> ResponseReturnValue:
         return redirect(url_for("auth.login"))
     account = ExternalAccount.from_dict(pending["account"])
     form = LinkAccountForm()
+    needs_code = two_factor.is_enabled(db, user)
+    form.code.flags.required = needs_code
 
     def page() -> str:
-        return render_template("auth/link.html", form=form, member=user, account=account)
+        return render_template(
+            "auth/link.html",
+            form=form,
+            member=user,
+            account=account,
+            needs_code=needs_code,
+        )
 
     if not form.validate_on_submit():
         return page(), 400 if request.method == "POST" else 200
@@ -163,6 +172,7 @@ def link() -> ResponseReturnValue:
         account,
         password=form.password.data or "",
         policy=policy,
+        code=form.code.data,
     )
     db.commit()
     start_login_session(user)

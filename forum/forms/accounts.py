@@ -245,9 +245,14 @@ class InvitationForm(BaseForm):
 
 
 class LinkAccountForm(BaseForm):
-    """The local account's password, entered once to link a company sign-in to it."""
+    """The local account's password, entered once to link a company sign-in to it, and a
+    two-factor code when the account has two-factor authentication on."""
 
     password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+    code = StringField(
+        "Code from your authenticator app, or a recovery code",
+        validators=[Optional(), Length(max=32)],
+    )
 
 
 class TwoFactorCodeForm(BaseForm):

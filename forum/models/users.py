@@ -54,6 +54,9 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
     #: When an admin last deactivated the member (kept after reactivation for the record).
     deactivated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Deactivated because the company sign-in left them out of the allowed group: a sign-in
+    #: from that group reactivates them (any other deactivation stays until an admin's).
+    deactivated_by_sso: Mapped[bool] = mapped_column(default=False, server_default=false())
     # False only for a member who registered on the site and has not yet followed the link
     # sent to their address; accounts made by admins, the CLI or the demo count as verified.
     email_verified: Mapped[bool] = mapped_column(default=True, server_default=true())

@@ -350,14 +350,24 @@ def set_role(session: Session, *, actor: User | None, user: User, role: Role) ->
     user.role = role
 
 
-def deactivate(session: Session, actor: User | None, member: User) -> None:
+def deactivate(
+    session: Session, actor: User | None, member: User, *, by_sso: str | None = None
+) -> None:
     """Offboard ``member``: login refused, every login session ended at once; audited.
 
     Their content stays under their name, marked as a former member's, and they leave every
     suggestion, match and leaderboard (which all look at ``users.is_active``). Emits
     ``MemberDeactivated`` so subsystems with credentials of their own revoke them.
+    ``by_sso`` (why the company sign-in refused them) marks a deactivation that a sign-in from
+    the allowed group undoes; deactivating such a member again (an admin) makes it one that
+    only an admin undoes.
     """
     _require_admin(actor, "deactivate members")
+    if not member.is_active and member.deactivated_by_sso and by_sso is None:
+        member.deactivated_by_sso = False
+        audit(session, actor, "member.deactivate", member, "kept out whatever their groups say")
+        session.flush()
+        return
     if not member.is_active:
         raise Conflict(f"{member.display_name} is already deactivated.")
     if actor is not None and actor.id == member.id:
@@ -366,20 +376,26 @@ def deactivate(session: Session, actor: User | None, member: User) -> None:
         raise ValidationError({"member": ["forum needs at least one active admin."]})
     member.is_active = False
     member.deactivated_at = utcnow()
+    member.deactivated_by_sso = by_sso is not None
     # Rotates the auth token too: no cookie made before survives a later reactivation.
     ended = logins.revoke_all(session, member)
-    audit(session, actor, "member.deactivate", member, f"{ended} login session(s) ended")
+    reason = f"{ended} login session(s) ended"
+    if by_sso is not None:
+        reason = f"{reason} (by the company sign-in: {by_sso})"
+    audit(session, actor, "member.deactivate", member, reason)
     session.flush()
     events.emit(session, events.MemberDeactivated(member=member, actor=actor))
 
 
-def reactivate(session: Session, actor: User | None, member: User) -> None:
-    """Let a deactivated member log in again; audited, emits ``MemberReactivated``."""
+def reactivate(session: Session, actor: User | None, member: User, *, note: str = "") -> None:
+    """Let a deactivated member log in again; audited (with ``note``), emits
+    ``MemberReactivated``."""
     _require_admin(actor, "reactivate members")
     if member.is_active:
         raise Conflict(f"{member.display_name} is not deactivated.")
     member.is_active = True
-    audit(session, actor, "member.reactivate", member, "")
+    member.deactivated_by_sso = False
+    audit(session, actor, "member.reactivate", member, note)
     session.flush()
     events.emit(session, events.MemberReactivated(member=member, actor=actor))
 

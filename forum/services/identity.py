@@ -12,6 +12,12 @@ email of a member who can log in with a password, and the provider says the addr
 ``sign_in`` answers ``LinkNeeded``: the member proves the account is theirs by entering its
 password once (``link``). An unverified address, or an account without a password, is refused.
 
+When the policy names required groups (the groups allowed to use forum), an account in none of
+them is refused (``NotAllowed``); a member it signs in as is deactivated through
+``accounts.deactivate`` (sessions end, tokens are revoked), marked as the sign-in's doing, so
+that a later sign-in from an allowed group reactivates them. A deactivation by anyone else
+(an admin, the command line, SCIM) is never undone by a sign-in.
+
 Departments must fit the managed list: a value the list knows (without regard to case and
 spacing) is used in the list's spelling; an unknown one is left out (the member keeps the
 department they had) unless the policy says to create it.
@@ -31,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from forum.db import utcnow
 from forum.models import AuditLog, Identity, Role, User
-from forum.services import departments
+from forum.services import accounts, departments, two_factor
 from forum.services.accounts import RESERVED_USERNAMES, USERNAME_RE
 from forum.services.errors import Conflict, Forbidden, ValidationError
 from forum.services.names import display_name_problems
@@ -48,6 +54,9 @@ ACCOUNT_EXISTS = (
     "company sign-in."
 )
 DEACTIVATED = "This account is deactivated."
+NOT_ALLOWED = (
+    "Your company account is not in a group allowed to use forum. Ask your IT team for access."
+)
 WRONG_PASSWORD = "This is not the password of that account."
 
 
@@ -120,6 +129,47 @@ class SignInPolicy:
     roles: RoleMapping = field(default_factory=RoleMapping)
     #: Create departments the list does not know (else leave them out).
     create_departments: bool = False
+    #: The groups allowed to sign in (any one suffices; casefolded). Empty: everyone.
+    required_groups: frozenset[str] = frozenset()
+
+    def allows(self, account: ExternalAccount) -> bool:
+        """Whether ``account`` is in a group allowed to sign in (always, with none required)."""
+        return not self.required_groups or bool(_casefolded(account.groups) & self.required_groups)
+
+    @classmethod
+    def of(
+        cls,
+        roles: RoleMapping | None = None,
+        *,
+        create_departments: bool = False,
+        required_groups: Iterable[str] = (),
+    ) -> SignInPolicy:
+        """A policy from configured values (group names compare without case)."""
+        return cls(
+            roles=roles or RoleMapping(),
+            create_departments=create_departments,
+            required_groups=_casefolded(required_groups),
+        )
+
+
+@dataclass(frozen=True)
+class NotAllowed:
+    """The account is in no allowed group: refused, and its member (if any) deactivated."""
+
+    user_id: int | None
+
+
+def _refuse(session: Session, user: User | None, account: ExternalAccount) -> NotAllowed:
+    """Refuse ``account``; deactivate the member it signs in as, unless already inactive."""
+    if user is not None and user.is_active:
+        try:
+            accounts.deactivate(
+                session, None, user, by_sso=f"not in an allowed {account.provider} group"
+            )
+        except ValidationError:
+            # The last active admin stays active (refused all the same).
+            pass
+    return NotAllowed(user.id if user is not None else None)
 
 
 @dataclass(frozen=True)
@@ -282,25 +332,39 @@ def _identity(session: Session, account: ExternalAccount) -> Identity | None:
     )
 
 
-def sign_in(session: Session, account: ExternalAccount, policy: SignInPolicy) -> User | LinkNeeded:
+def sign_in(
+    session: Session, account: ExternalAccount, policy: SignInPolicy
+) -> User | LinkNeeded | NotAllowed:
     """The member ``account`` signs in as, created on its first sign-in and updated after.
 
     Answers ``LinkNeeded`` when a local account with a password has the provider's verified
-    email; raises ``Conflict`` when another account has the email but cannot be linked
-    (unverified email, or no password to confirm with) and ``Forbidden`` for a deactivated
-    member.
+    email, and ``NotAllowed`` when the account is in none of the policy's required groups
+    (its member, if it has one, is then deactivated: the caller commits). Raises ``Conflict``
+    when another account has the email but cannot be linked (unverified email, or no password
+    to confirm with) and ``Forbidden`` for a member deactivated other than by the sign-in.
     """
     _check_account(account)
     identity = _identity(session, account)
     if identity is not None:
         user = identity.user
+        if not policy.allows(account):
+            return _refuse(session, user, account)
         if not user.is_active:
-            raise Forbidden(DEACTIVATED)
+            if not user.deactivated_by_sso:
+                raise Forbidden(DEACTIVATED)
+            accounts.reactivate(
+                session,
+                None,
+                user,
+                note=f"(by the company sign-in: in an allowed {account.provider} group again)",
+            )
         _apply(session, user, account, policy)
         identity.last_login_at = utcnow()
         session.flush()
         return user
 
+    if not policy.allows(account):
+        return _refuse(session, None, account)
     email = _email(account.email)
     if email is not None:
         existing = session.scalar(select(User).where(User.email == email))
@@ -358,16 +422,21 @@ def link(
     *,
     password: str,
     policy: SignInPolicy,
+    code: str | None = None,
 ) -> User:
     """Link ``account`` to the local account ``user`` once its password confirms it.
 
     The conditions of ``sign_in``'s ``LinkNeeded`` are checked again: the provider's verified
     email is still the member's, and the provider's account is not linked to anyone yet.
-    Raises ``ValidationError`` (field ``password``) for a wrong password.
+    A member with two-factor authentication on confirms with a ``code`` as well (a current
+    TOTP code or a recovery code), as at login. Raises ``ValidationError`` (field ``password``
+    or ``code``) for a wrong password or code.
     """
     _check_account(account)
     if not user.is_active:
         raise Forbidden(DEACTIVATED)
+    if not policy.allows(account):
+        raise Forbidden(NOT_ALLOWED)
     email = _email(account.email)
     if not account.email_verified or email is None or email != user.email:
         raise Conflict(ACCOUNT_EXISTS)
@@ -375,6 +444,8 @@ def link(
         raise Conflict("This company account is already linked to a member.")
     if not verify_password(user.password_hash, password):
         raise ValidationError({"password": [WRONG_PASSWORD]})
+    if two_factor.is_enabled(session, user) and not two_factor.verify(session, user, code or ""):
+        raise ValidationError({"code": [two_factor.WRONG_CODE]})
     session.add(
         Identity(
             provider=account.provider,

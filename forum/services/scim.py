@@ -288,7 +288,8 @@ def update(session: Session, user: User, values: Fields) -> None:
     if values.title is not None:
         user.job_title = values.title or None
     session.flush()
-    if values.active is False and user.is_active:
+    if values.active is False and (user.is_active or user.deactivated_by_sso):
+        # Also keeps out a member the company sign-in deactivated (see accounts.deactivate).
         accounts.deactivate(session, None, user)
     elif values.active is True and not user.is_active:
         accounts.reactivate(session, None, user)
@@ -350,6 +351,7 @@ def patch(session: Session, user: User, payload: dict[str, Any]) -> None:
 
 
 def delete(session: Session, user: User) -> None:
-    """DELETE: deactivate the member (their content stays); a deactivated one is left as is."""
-    if user.is_active:
+    """DELETE: deactivate the member (their content stays); a deactivated one is left as is,
+    unless the company sign-in deactivated them: from now on only an admin reactivates them."""
+    if user.is_active or user.deactivated_by_sso:
         accounts.deactivate(session, None, user)

@@ -40,9 +40,10 @@ def policy(config: Mapping[str, Any], prefix: str) -> SignInPolicy:
     )
     if prefix == "OIDC" and not config.get("OIDC_CLAIM_GROUPS"):
         roles = RoleMapping()  # no groups claim: the provider does not manage roles
-    return SignInPolicy(
-        roles=roles,
+    return SignInPolicy.of(
+        roles,
         create_departments=bool(config.get("SSO_CREATE_DEPARTMENTS")),
+        required_groups=group_list(config.get(f"{prefix}_REQUIRED_GROUPS")),
     )
 
 

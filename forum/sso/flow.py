@@ -16,9 +16,10 @@ from werkzeug.wrappers import Response
 
 from forum import sso
 from forum.db import get_session
+from forum.errors import render_error
 from forum.forms.accounts import LoginForm
 from forum.services import identity
-from forum.services.identity import ExternalAccount, LinkNeeded, SignInPolicy
+from forum.services.identity import ExternalAccount, LinkNeeded, NotAllowed, SignInPolicy
 from forum.web import start_login_session
 
 #: The Flask-session key of a sign-in waiting for the local account's password.
@@ -30,11 +31,21 @@ LINK_MAX_AGE = 600
 def complete(account: ExternalAccount, policy: SignInPolicy, next_url: str) -> Response:
     """Log in the member ``account`` signs in as, or ask them to confirm a link first.
 
-    Service errors (a deactivated member, an email another account holds) propagate and become
-    403 and 409 pages.
+    An account in none of the allowed groups gets a 403 page, and the member it signs in as
+    stays deactivated (committed here). Service errors (a deactivated member, an email another
+    account holds) propagate and become 403 and 409 pages.
     """
     db = get_session()
     result = identity.sign_in(db, account, policy)
+    if isinstance(result, NotAllowed):
+        db.commit()
+        current_app.logger.warning(
+            "%s sign-in of %s refused: in no allowed group (member %s)",
+            account.provider,
+            account.subject,
+            result.user_id,
+        )
+        return render_error(403, identity.NOT_ALLOWED)
     if isinstance(result, LinkNeeded):
         db.rollback()
         flask.session[PENDING_LINK_KEY] = {

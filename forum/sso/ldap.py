@@ -141,7 +141,10 @@ def _connect(settings: LdapSettings, user: str | None, password: str | None) -> 
                 raise DirectoryUnavailable(f"StartTLS refused: {conn.result}")
         conn.bind()
     except LDAPException as exc:
-        conn.unbind()
+        try:
+            conn.unbind()
+        except (LDAPException, OSError):
+            pass  # a failed TLS handshake has closed the socket already
         if conn.socket is not None:  # ldap3 leaves the socket of a failed connect open
             conn.socket.close()
         raise DirectoryUnavailable(str(exc)) from exc

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forum.models import AuditLog, Department, Identity, Role, User
+from forum.sso.flow import DIRECTORY_UNAVAILABLE
 from forum.sso.ldap import DirectoryUnavailable, LdapSettings, authenticate
 from tests.conftest import Browser
 from tests.sso_servers import (
@@ -19,6 +20,7 @@ from tests.sso_servers import (
     LDAP_SUFFIX,
     Slapd,
     free_port,
+    make_ca,
 )
 
 PEOPLE = f"ou=people,{LDAP_SUFFIX}"
@@ -166,3 +168,104 @@ def test_login_form_provisions_directory_members_with_roles(
     bob_user = session.scalar(select(User).where(User.username == "bob"))
     # Research is not on the managed list: left out.
     assert bob_user is not None and (bob_user.role, bob_user.department) == (Role.MODERATOR, None)
+
+
+def test_members_out_of_the_required_group_are_refused_and_deactivated(
+    app: Flask, session: Session, slapd: Slapd
+) -> None:
+    app.config.update(LDAP_REQUIRED_GROUPS="forum-moderators", PUBLIC_READ=False)
+    bob = Browser(app.test_client())
+    assert bob.login("bob", "bob-password").status_code == 302
+    assert bob.get("/tags").status_code == 200
+    # alice is in forum-admins only: refused, and no member is created.
+    refused = Browser(app.test_client()).login("alice", "alice-password")
+    assert refused.status_code == 403
+    assert "not in a group allowed" in refused.get_data(as_text=True)
+    assert session.scalar(select(User).where(User.username == "alice")) is None
+    try:
+        slapd.set_members("forum-moderators", ["alice"])
+        assert Browser(app.test_client()).login("bob", "bob-password").status_code == 403
+        session.rollback()
+        member = session.scalar(select(User).where(User.username == "bob"))
+        assert member is not None and not member.is_active and member.deactivated_by_sso
+        assert bob.get("/tags").status_code == 302  # the live session has ended
+    finally:
+        slapd.set_members("forum-moderators", ["bob"])
+    assert Browser(app.test_client()).login("bob", "bob-password").status_code == 302
+    session.rollback()
+    member = session.scalar(select(User).where(User.username == "bob"))
+    assert member is not None and member.is_active
+    actions = session.scalars(
+        select(AuditLog.action).where(AuditLog.target_id == member.id).order_by(AuditLog.id)
+    ).all()
+    assert actions[-2:] == ["member.deactivate", "member.reactivate"]
+
+
+# ---------------------------------------------------------------- TLS
+
+
+@pytest.fixture(scope="module")
+def tls_slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
+    server = Slapd(tmp_path_factory.mktemp("slapd-tls"), tls=True)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def wrong_ca(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(make_ca(tmp_path_factory.mktemp("other-ca"), "another CA").cert_file)
+
+
+def _tls_settings(server: Slapd, mode: str, ca_file: str) -> LdapSettings:
+    if mode == "ldaps":
+        assert server.ldaps_url is not None
+        return search_then_bind(server, url=server.ldaps_url, ca_file=ca_file, timeout=3)
+    return search_then_bind(server, start_tls=True, ca_file=ca_file, timeout=3)
+
+
+@pytest.mark.parametrize("mode", ["ldaps", "starttls"])
+def test_tls_with_the_servers_ca(tls_slapd: Slapd, mode: str) -> None:
+    assert tls_slapd.ca is not None
+    account = authenticate(
+        _tls_settings(tls_slapd, mode, str(tls_slapd.ca.cert_file)), "bob", "bob-password"
+    )
+    assert account is not None and account.username == "bob"
+
+
+@pytest.mark.parametrize("mode", ["ldaps", "starttls"])
+def test_tls_with_another_ca_fails(tls_slapd: Slapd, wrong_ca: str, mode: str) -> None:
+    with pytest.raises(DirectoryUnavailable):
+        authenticate(_tls_settings(tls_slapd, mode, wrong_ca), "bob", "bob-password")
+
+
+@pytest.mark.parametrize("mode", ["ldaps", "starttls"])
+def test_login_over_tls_refuses_a_certificate_of_another_ca(
+    app: Flask,
+    session: Session,
+    tls_slapd: Slapd,
+    wrong_ca: str,
+    mode: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert tls_slapd.ca is not None and tls_slapd.ldaps_url is not None
+    app.config.update(
+        LDAP_URL=tls_slapd.ldaps_url if mode == "ldaps" else tls_slapd.url,
+        LDAP_START_TLS=mode == "starttls",
+        LDAP_CA_FILE=str(tls_slapd.ca.cert_file),
+        LDAP_TIMEOUT=3,
+    )
+    assert Browser(app.test_client()).login("bob", "bob-password").status_code == 302
+
+    app.config["LDAP_CA_FILE"] = wrong_ca
+    with caplog.at_level("WARNING"):
+        refused = Browser(app.test_client()).login("alice", "alice-password")
+    assert refused.status_code == 503
+    assert DIRECTORY_UNAVAILABLE in refused.get_data(as_text=True)
+    assert "LDAP directory unavailable" in caplog.text
+    assert session.scalar(select(User).where(User.username == "alice")) is None
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example"])
+def test_a_directory_login_never_leaves_the_site(app: Flask, target: str) -> None:
+    answer = Browser(app.test_client()).login("bob", "bob-password", query_string={"next": target})
+    assert answer.status_code == 302 and answer.headers["Location"] == "/"

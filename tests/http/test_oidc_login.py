@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from forum.models import AuditLog, Department, Identity, Role, User
+from forum import create_app
+from forum.db import utcnow
+from forum.models import AuditLog, Department, Identity, Role, TotpSecret, User
+from forum.services import accounts, tokens, two_factor
 from forum.sso import oidc
 from tests.conftest import TEST_PASSWORD
 from tests.factories import make_user
@@ -225,3 +231,136 @@ def test_unverified_email_never_links(app: Flask, session: Session, provider: Oi
     assert response.status_code == 409
     assert session.scalar(select(Identity.id)) is None
     assert len(session.scalars(select(User)).all()) == 1
+
+
+def test_linking_an_account_with_two_factor_asks_for_a_code(
+    app: Flask, session: Session, provider: OidcProvider
+) -> None:
+    local = make_user(session, "alice.local", email="alice@example.org")
+    two_factor.begin(session, local)
+    row = session.get(TotpSecret, local.id)
+    assert row is not None
+    # Turned on a few minutes ago: the current code has not been used yet.
+    earlier = utcnow() - dt.timedelta(minutes=5)
+    recovery = two_factor.confirm(session, local, pyotp.TOTP(row.secret).at(earlier), now=earlier)
+    session.commit()
+    totp = pyotp.TOTP(row.secret)
+    client = app.test_client()
+    assert sign_in(client, provider).headers["Location"] == "/login/link"
+    page = client.get("/login/link").get_data(as_text=True)
+    assert 'name="code"' in page
+
+    # The password alone, or with a wrong code, does not link.
+    for code in ("", "000000", "abcde-fghij"):
+        answer = client.post(
+            "/login/link",
+            data={"csrf_token": _csrf(client), "password": TEST_PASSWORD, "code": code},
+        )
+        assert answer.status_code == 400, code
+        assert "That code is not right" in answer.get_data(as_text=True)
+    assert session.scalar(select(Identity.id)) is None
+    # A wrong password with a right code does not link either (and uses no recovery code).
+    answer = client.post(
+        "/login/link",
+        data={"csrf_token": _csrf(client), "password": "nope", "code": recovery[0]},
+    )
+    assert answer.status_code == 400 and session.scalar(select(Identity.id)) is None
+
+    right = client.post(
+        "/login/link",
+        data={"csrf_token": _csrf(client), "password": TEST_PASSWORD, "code": totp.now()},
+    )
+    assert right.status_code == 302
+    session.rollback()
+    identity = session.scalar(select(Identity))
+    assert identity is not None and identity.user_id == local.id
+
+    # A recovery code does too (another company account with the same address).
+    session.delete(identity)
+    session.commit()
+    client = app.test_client()
+    assert sign_in(client, provider).headers["Location"] == "/login/link"
+    answer = client.post(
+        "/login/link",
+        data={"csrf_token": _csrf(client), "password": TEST_PASSWORD, "code": recovery[0]},
+    )
+    assert answer.status_code == 302
+    session.rollback()
+    assert session.scalar(select(Identity.user_id)) == local.id
+    assert two_factor.recovery_codes_left(session, local) == len(recovery) - 1
+
+
+def test_linking_without_two_factor_asks_no_code(
+    app: Flask, session: Session, provider: OidcProvider
+) -> None:
+    make_user(session, "alice.local", email="alice@example.org")
+    session.commit()
+    client = app.test_client()
+    assert sign_in(client, provider).headers["Location"] == "/login/link"
+    assert 'name="code"' not in client.get("/login/link").get_data(as_text=True)
+
+
+def test_a_member_out_of_the_allowed_group_is_deactivated_until_back(
+    app: Flask, session: Session, provider: OidcProvider
+) -> None:
+    app.config["OIDC_REQUIRED_GROUPS"] = ["Staff"]
+    staff = {**ALICE, "groups": ["forum-mods", "staff"]}
+    provider.set_accounts({"alice": staff, "mallory": {**ALICE, "email": "m@example.org"}})
+    live = app.test_client()
+    assert sign_in(live, provider).status_code == 302
+    assert live.get("/tags").status_code == 200
+    alice = member(session)
+    _, token = tokens.create(
+        session, user=alice, name="laptop", scopes=["read"], expires_in_days=None
+    )
+    session.commit()
+    assert tokens.authenticate(session, token) is not None
+
+    # Someone never in the group is refused, and not created.
+    refused = sign_in(app.test_client(), provider, "mallory")
+    assert refused.status_code == 403
+    assert "not in a group allowed" in refused.get_data(as_text=True)
+    assert session.scalar(select(func.count()).select_from(User)) == 1
+
+    # Removed from the group: refused at the next sign-in, and deactivated at once.
+    provider.set_accounts({"alice": ALICE})
+    refused = sign_in(app.test_client(), provider)
+    assert refused.status_code == 403
+    assert "not in a group allowed" in refused.get_data(as_text=True)
+    alice = member(session)
+    assert not alice.is_active and alice.deactivated_by_sso
+    assert live.get("/tags").status_code == 302  # the live session has ended
+    assert "Your login session has ended" in live.get("/login").get_data(as_text=True)
+    assert tokens.authenticate(session, token) is None
+    reason = session.scalar(select(AuditLog.reason).where(AuditLog.action == "member.deactivate"))
+    assert reason is not None and "company sign-in" in reason and "oidc" in reason
+
+    # Back in the group: the next sign-in reactivates them.
+    provider.set_accounts({"alice": staff})
+    assert sign_in(app.test_client(), provider).status_code == 302
+    alice = member(session)
+    assert alice.is_active and not alice.deactivated_by_sso
+    assert (
+        session.scalar(select(AuditLog.reason).where(AuditLog.action == "member.reactivate"))
+        == "(by the company sign-in: in an allowed oidc group again)"
+    )
+
+    # An admin's deactivation is not undone by a sign-in from the group.
+    accounts.deactivate(session, None, alice)
+    session.commit()
+    assert sign_in(app.test_client(), provider).status_code == 403
+    alice = member(session)
+    assert not alice.is_active and not alice.deactivated_by_sso
+    # Nor by one from outside it (which leaves the admin's deactivation as it is).
+    provider.set_accounts({"alice": ALICE})
+    assert sign_in(app.test_client(), provider).status_code == 403
+    assert not member(session).deactivated_by_sso
+
+
+def test_required_groups_need_the_groups_claim(
+    app_config: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FORUM_INSTANCE_PATH", str(tmp_path / "instance"))
+    config = {**app_config, "OIDC_CLAIM_GROUPS": None, "OIDC_REQUIRED_GROUPS": ["staff"]}
+    with pytest.raises(ValueError, match="OIDC_CLAIM_GROUPS"):
+        create_app(config)

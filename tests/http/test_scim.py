@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forum.models import AccessToken, AuditLog, LoginSession, User
-from forum.services import identity, tokens
+from forum.services import accounts, identity, tokens
 from forum.services.errors import Conflict
 from forum.services.identity import ExternalAccount, SignInPolicy
 from tests.conftest import Browser
@@ -244,3 +244,21 @@ def test_a_provisioned_member_signs_in_through_the_company_provider(
     member = identity.sign_in(session, verified, SignInPolicy())
     assert isinstance(member, User) and member.id == int(created["id"])
     assert member.display_name == "Grace Hopper"
+
+
+def test_scim_keeps_out_a_member_the_company_sign_in_deactivated(
+    app: Flask, session: Session
+) -> None:
+    client = app.test_client()
+    for method, body in (
+        ("PATCH", {"Operations": [{"op": "replace", "path": "active", "value": False}]}),
+        ("DELETE", None),
+    ):
+        leaver = make_user(session, f"leaver-{method.lower()}")
+        accounts.deactivate(session, None, leaver, by_sso="not in an allowed oidc group")
+        session.commit()
+        answer = _call(client, method, f"/Users/{leaver.id}", body)
+        assert answer.status_code in (200, 204), method
+        _fresh(session)
+        user = session.get(User, leaver.id)
+        assert user is not None and not user.is_active and not user.deactivated_by_sso, method

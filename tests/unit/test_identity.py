@@ -6,10 +6,16 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from forum.models import Department, Identity, Role
-from forum.services import identity
+from forum.models import AuditLog, Department, Identity, Role, User
+from forum.services import accounts, identity
 from forum.services.errors import Conflict, Forbidden, ValidationError
-from forum.services.identity import ExternalAccount, LinkNeeded, RoleMapping, SignInPolicy
+from forum.services.identity import (
+    ExternalAccount,
+    LinkNeeded,
+    NotAllowed,
+    RoleMapping,
+    SignInPolicy,
+)
 from tests.conftest import TEST_PASSWORD
 from tests.factories import make_user
 
@@ -85,3 +91,59 @@ def test_deactivated_members_cannot_sign_in(session: Session) -> None:
     user.is_active = False
     with pytest.raises(Forbidden):
         identity.sign_in(session, account(), SignInPolicy())
+
+
+def test_required_groups_refuse_and_deactivate_and_reactivate(session: Session) -> None:
+    policy = SignInPolicy.of(required_groups=["Staff"])
+    assert policy.allows(account(groups=("STAFF",))) and not policy.allows(account())
+    # Never in the group: refused, nobody is created.
+    refused = identity.sign_in(session, account(), policy)
+    assert isinstance(refused, NotAllowed) and refused.user_id is None
+    assert session.scalar(select(User.id)) is None
+
+    member = identity.sign_in(session, account(groups=("staff",)), policy)
+    assert isinstance(member, User) and member.is_active
+    refused = identity.sign_in(session, account(), policy)
+    assert isinstance(refused, NotAllowed) and refused.user_id == member.id
+    assert not member.is_active and member.deactivated_by_sso
+    # Refused again while out of the group, without a second deactivation.
+    assert isinstance(identity.sign_in(session, account(), policy), NotAllowed)
+    back = identity.sign_in(session, account(groups=("staff",)), policy)
+    assert back is member and member.is_active and not member.deactivated_by_sso
+    actions = session.scalars(
+        select(AuditLog.action).where(AuditLog.action.like("member.%")).order_by(AuditLog.id)
+    ).all()
+    assert actions == ["member.deactivate", "member.reactivate"]
+
+
+def test_the_last_admin_is_refused_but_stays_active(session: Session) -> None:
+    policy = SignInPolicy.of(required_groups=["staff"])
+    admin = identity.sign_in(session, account(groups=("staff",)), policy)
+    assert isinstance(admin, User)
+    admin.role = Role.ADMIN
+    session.flush()
+    assert isinstance(identity.sign_in(session, account(), policy), NotAllowed)
+    assert admin.is_active
+
+
+def test_a_deactivation_by_an_admin_is_not_undone_by_a_sign_in(session: Session) -> None:
+    policy = SignInPolicy.of(required_groups=["staff"])
+    member = identity.sign_in(session, account(groups=("staff",)), policy)
+    assert isinstance(member, User)
+    accounts.deactivate(session, None, member)
+    with pytest.raises(Forbidden):
+        identity.sign_in(session, account(groups=("staff",)), policy)
+    assert not member.is_active
+
+
+def test_linking_is_refused_outside_the_required_groups(session: Session) -> None:
+    local = make_user(session, "ada", email="ada@example.org")
+    with pytest.raises(Forbidden):
+        identity.link(
+            session,
+            local,
+            account(),
+            password=TEST_PASSWORD,
+            policy=SignInPolicy.of(required_groups=["staff"]),
+        )
+    assert session.scalar(select(Identity.id)) is None
