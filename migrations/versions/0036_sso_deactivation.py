@@ -4,8 +4,8 @@ True while the member is deactivated because their company sign-in said they are
 the group allowed to use forum; a later sign-in from that group reactivates them. False for
 every other deactivation (an admin, the command line, SCIM), which only an admin undoes.
 
-Revision ID: 0034_sso_deactivation
-Revises: 0033_two_factor
+Revision ID: 0036_sso_deactivation
+Revises: 0035_suggested_edits
 Create Date: 2026-12-12 09:00:00.000000
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0034_sso_deactivation"
-down_revision: str | None = "0033_two_factor"
+revision: str = "0036_sso_deactivation"
+down_revision: str | None = "0035_suggested_edits"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
