@@ -214,9 +214,9 @@ def _claim(
         claimed = []
         for row in mailqueue.claim_due(session, now=now, limit=limit):
             member = session.get(User, row.recipient_id) if row.recipient_id else None
-            if row.kind in mailqueue.ACCOUNT_KINDS:
+            if row.kind == mailqueue.INVITE:
                 # An invitation goes to an address, not yet to a member.
-                claimed.append((row, member))
+                claimed.append((row, None))
                 continue
             if member is None or not member.is_active:
                 mailqueue.give_up(row, "The member's account is closed.")

@@ -172,3 +172,23 @@ def test_the_reset_mail_is_a_queued_row_whose_link_the_admins_never_see(
     listing = admin.get("/admin/mail?state=sent").get_data(as_text=True)
     assert "Reset your forum password" in listing and "/password/reset/" not in listing
     assert delivery.wait_idle(10)
+
+
+def test_a_queued_reset_mail_is_given_up_when_the_member_is_deactivated(
+    app: Flask, session: Session, inbox: Inbox
+) -> None:
+    from forum import delivery
+    from forum.models import MailDelivery
+    from forum.services import accounts
+
+    member = make_user(session, "uli", email="uli@example.com")
+    session.commit()
+    app.config["MAIL_SEND_AFTER_COMMIT"] = False
+    ask_for_link(Browser(app.test_client()), "uli@example.com")
+    accounts.deactivate(session, None, member)
+    session.commit()
+    assert delivery.send_due(app).sent == 0
+    [row] = session.scalars(select(MailDelivery)).all()
+    session.refresh(row)
+    assert (row.state, row.text) == ("failed", "")
+    assert inbox.quiet() == []
