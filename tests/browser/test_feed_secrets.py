@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import LiveServer, create_member, log_in
+from tests.browser.conftest import (
+    LiveServer,
+    create_member,
+    describe_violations,
+    log_in,
+    run_axe,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -42,3 +48,5 @@ def test_a_new_calendar_address_after_ticking_the_box(live_server: LiveServer, p
     new = page.get_by_role("textbox", name="Calendar address").input_value()
     assert new != old and _status(new) == 200
     assert _status(old) == 404
+    serious = [v for v in run_axe(page) if v["impact"] in ("serious", "critical")]
+    assert serious == [], describe_violations(serious)
