@@ -211,7 +211,7 @@ def _claim(
 ) -> list[tuple[MailDelivery, User | None]]:
     """Claim due rows (committed at once); rows whose member is gone are given up."""
     with new_session(app, writes=True) as session:
-        claimed = []
+        claimed: list[tuple[MailDelivery, User | None]] = []
         for row in mailqueue.claim_due(session, now=now, limit=limit):
             member = session.get(User, row.recipient_id) if row.recipient_id else None
             if row.kind == mailqueue.INVITE:
