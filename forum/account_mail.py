@@ -1,27 +1,23 @@
 """The emails of access: confirm your address, reset your password, you are invited.
 
 Non-critical subscribers of the access events (forum.services.access) compose each message
-and hand it to forum.mail, which sends it after the commit in a background thread. Links are
+and queue it in the action's transaction (``mailqueue.enqueue_account``): the app's mail
+sender (``forum.delivery``) sends it after the commit, retrying when the server fails. Links are
 built on ``FORUM_SITE_URL``, never on the request's Host header, so a forged header cannot
 send a member a link to another site.
 """
 
 from __future__ import annotations
 
-from email.headerregistry import Address
-from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from forum import events, mail
+from forum import events
 from forum.models import User
-
-
-def _recipient(user: User) -> str:
-    return str(Address(display_name=user.display_name, addr_spec=user.email or ""))
+from forum.services import mailqueue
 
 
 class AccountMail:
@@ -41,11 +37,17 @@ class AccountMail:
         )
         return str(adapter.build(endpoint, values, force_external=True))
 
-    def _send(self, session: Session, to: str, subject: str, text: str) -> None:
-        def compose(sender: str) -> list[EmailMessage]:
-            return [mail.build_message(sender=sender, to=to, subject=subject, text=text)]
-
-        mail.queue_after_commit(session, self.config, compose)
+    @staticmethod
+    def _send(session: Session, kind: str, member: User, subject: str, text: str) -> None:
+        if member.email:
+            mailqueue.enqueue_account(
+                session,
+                kind=kind,
+                to_address=member.email,
+                recipient=member,
+                subject=subject,
+                text=text,
+            )
 
     def verification(self, session: Session, event: events.EmailVerificationRequested) -> None:
         """Send the link that confirms a newly registered member's address."""
@@ -53,7 +55,8 @@ class AccountMail:
         link = self.link("auth.verify_email", token=event.token)
         self._send(
             session,
-            _recipient(event.user),
+            mailqueue.VERIFY,
+            event.user,
             "Confirm your email address for forum",
             f"Hello {event.user.display_name},\n\n"
             f"Please confirm that {event.user.email} is your address by opening this link:\n\n"
@@ -68,7 +71,8 @@ class AccountMail:
         link = self.link("auth.reset_password", token=event.token)
         self._send(
             session,
-            _recipient(event.user),
+            mailqueue.RESET,
+            event.user,
             "Reset your forum password",
             f"Hello {event.user.display_name},\n\n"
             "Someone (hopefully you) asked to reset the password of your forum account "
@@ -83,14 +87,18 @@ class AccountMail:
         """Send an invitation link."""
         days = int(self.config["INVITATION_DAYS"])
         link = self.link("auth.register", token=event.token)
-        self._send(
+        mailqueue.enqueue_account(
             session,
-            event.invitation.email,
-            f"{event.inviter.display_name} invites you to forum",
-            f"Hello,\n\n{event.inviter.display_name} invites you to join forum, where "
-            "colleagues share what they know and answer each other's questions.\n\n"
-            f"Create your account here:\n\n{link}\n\n"
-            f"The link works once, for {days} days.\n",
+            kind=mailqueue.INVITE,
+            to_address=event.invitation.email,
+            recipient=None,
+            subject=f"{event.inviter.display_name} invites you to forum",
+            text=(
+                f"Hello,\n\n{event.inviter.display_name} invites you to join forum, where "
+                "colleagues share what they know and answer each other's questions.\n\n"
+                f"Create your account here:\n\n{link}\n\n"
+                f"The link works once, for {days} days.\n"
+            ),
         )
 
 

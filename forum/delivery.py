@@ -1,4 +1,4 @@
-"""Delivering email: the instant-email queue, the unsubscribe links every email carries.
+"""Delivering email: the one queue of every email, the unsubscribe links notifications carry.
 
 Queued mails (``forum.services.mailqueue``) go out in two ways, both through ``send_due``:
 
@@ -8,7 +8,7 @@ Queued mails (``forum.services.mailqueue``) go out in two ways, both through ``s
   on, with backoff;
 - ``forum mail send`` (cron or a worker loop) sends whatever is due, retries included.
 
-Every email names, in its body and in ``List-Unsubscribe`` (with RFC 8058's
+Every notification email names, in its body and in ``List-Unsubscribe`` (with RFC 8058's
 ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``), an address that stops emailing the
 kinds it is about, without a login: a token signed with the app's secret key naming the member
 and the kinds (``unsubscribe_token``).
@@ -125,11 +125,15 @@ def _link(endpoint: str | None, params: dict[str, Any]) -> str | None:
         return None
 
 
-def compose(app: Flask, row: MailDelivery, member: User) -> EmailMessage:
+def compose(app: Flask, row: MailDelivery, member: User | None) -> EmailMessage:
     """The message for one queued row (inside a request context for ``SITE_URL``).
 
     ValueError when the address cannot become a header.
     """
+    if row.kind in mailqueue.ACCOUNT_KINDS:
+        return compose_account(app, row, member)
+    if member is None:
+        raise ValueError("a notification email needs its member")
     link = _link(row.endpoint, dict(row.params or {}))
     stop = unsubscribe_url(app, member.id, [row.kind])
     settings_url = url_for("notifications.settings", _external=True)
@@ -167,6 +171,19 @@ def compose(app: Flask, row: MailDelivery, member: User) -> EmailMessage:
     )
 
 
+def compose_account(app: Flask, row: MailDelivery, member: User | None) -> EmailMessage:
+    """An account email: its text as written (it carries its own link), no unsubscribe
+    footer (it is the answer to something just asked for)."""
+    to = (
+        str(Address(display_name=member.display_name, addr_spec=row.to_address))
+        if member is not None
+        else row.to_address
+    )
+    return build_message(
+        sender=str(app.config["MAIL_FROM"]), to=to, subject=row.subject, text=row.text
+    )
+
+
 # --- sending ----------------------------------------------------------------------------------
 
 
@@ -189,12 +206,18 @@ class SendReport:
         return line + "."
 
 
-def _claim(app: Flask, now: dt.datetime | None, limit: int) -> list[tuple[MailDelivery, User]]:
+def _claim(
+    app: Flask, now: dt.datetime | None, limit: int
+) -> list[tuple[MailDelivery, User | None]]:
     """Claim due rows (committed at once); rows whose member is gone are given up."""
     with new_session(app, writes=True) as session:
-        claimed = []
+        claimed: list[tuple[MailDelivery, User | None]] = []
         for row in mailqueue.claim_due(session, now=now, limit=limit):
             member = session.get(User, row.recipient_id) if row.recipient_id else None
+            if row.kind == mailqueue.INVITE:
+                # An invitation goes to an address, not yet to a member.
+                claimed.append((row, None))
+                continue
             if member is None or not member.is_active:
                 mailqueue.give_up(row, "The member's account is closed.")
                 continue
@@ -204,7 +227,7 @@ def _claim(app: Flask, now: dt.datetime | None, limit: int) -> list[tuple[MailDe
 
 
 def _attempt(
-    app: Flask, claimed: list[tuple[MailDelivery, User]]
+    app: Flask, claimed: list[tuple[MailDelivery, User | None]]
 ) -> tuple[dict[int, str | None], bool]:
     """Send the claimed rows over one connection: each row's error (None: sent), and
     whether the server could not be reached at all."""

@@ -75,3 +75,23 @@ def draft_limit() -> str:
 def api_limit() -> str:
     """The configured limit on REST API requests, per token."""
     return str(current_app.config["API_RATE_LIMIT"])
+
+
+# --- budgets the pages and the REST API share ------------------------------------------------
+# One counter per member and action, whichever way the member acts: the pages key it by the
+# logged-in member (``member_key``), the API by its token's member, both as ``member:<id>``, and
+# a shared limit's bucket is its scope and key only (not the route). So a member cannot double
+# their rate by alternating the pages and the API.
+
+#: Scopes of the shared budgets.
+ASKING = "asking"
+ANSWERING = "answering"
+VOTING = "voting"
+COMMENTING = "commenting"
+
+asking_limited = limiter.shared_limit(
+    post_limit, scope=ASKING, key_func=member_key, methods=["POST"]
+)
+answering_limited = limiter.shared_limit(post_limit, scope=ANSWERING, key_func=member_key)
+voting_limited = limiter.shared_limit(vote_limit, scope=VOTING, key_func=member_key)
+commenting_limited = limiter.shared_limit(comment_limit, scope=COMMENTING, key_func=member_key)

@@ -2,27 +2,19 @@
 
 ``smtp://host:port`` is a plain connection, ``smtp://host:port?starttls=1`` upgrades it with
 STARTTLS, ``smtps://host:port`` uses TLS from the start; ``user:password@`` (URL-encoded) logs in.
+Nothing here sends on its own: every email is a row of the one queue
+(``forum.services.mailqueue``), sent by ``forum.delivery`` with these pieces.
 """
 
 from __future__ import annotations
 
-import logging
 import smtplib
 import ssl
-import threading
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
-from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
-
-from sqlalchemy.orm import Session
-
-from forum import aftercommit
-
-log = logging.getLogger(__name__)
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -157,116 +149,3 @@ class Mailer:
             except OSError:
                 self._smtp.close()
             self._smtp = None
-
-
-def send_all(settings: SmtpSettings, messages: Iterable[EmailMessage]) -> int:
-    """Send every message over one connection; returns how many were sent."""
-    sent = 0
-    with Mailer(settings) as mailer:
-        for message in messages:
-            mailer.send(message)
-            sent += 1
-    return sent
-
-
-@dataclass
-class Delivery:
-    """What became of a message sent after a commit: ``sent`` once the server took it,
-    ``error`` when it could not be delivered (both unset while the commit has not happened)."""
-
-    sent: bool = False
-    error: str | None = None
-
-
-def send_after_commit(session: Session, settings: SmtpSettings, message: EmailMessage) -> Delivery:
-    """Send ``message`` once ``session``'s transaction has committed (never if it rolls back).
-
-    A mail server that is down or refuses the message never fails the action: the failure is
-    logged and recorded on the returned ``Delivery``, which the caller reads after its commit.
-    """
-    delivery = Delivery()
-
-    def job() -> None:
-        try:
-            send_all(settings, [message])
-        except (OSError, smtplib.SMTPException) as exc:
-            delivery.error = str(exc) or exc.__class__.__name__
-            log.warning("could not send %r to %s: %s", message["Subject"], message["To"], exc)
-        else:
-            delivery.sent = True
-
-    aftercommit.defer(session, job)
-    return delivery
-
-
-# Sending after the commit, off the request's path ------------------------------------------
-
-#: One thread sends the messages of every request, one after another: a slow or unreachable
-#: SMTP server delays mail, never a page. Not a daemon: a server stopping finishes the queue.
-_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forum-mail")
-_PENDING: set[Future[None]] = set()
-_PENDING_LOCK = threading.Lock()
-
-
-def queue_after_commit(
-    session: Session, config: Mapping[str, Any], compose: Callable[[str], list[EmailMessage]]
-) -> None:
-    """Send the messages ``compose(sender)`` makes once ``session``'s transaction commits.
-
-    Sending happens in a background thread; a missing or failing SMTP server is logged and
-    never fails the request (a rolled back transaction sends nothing).
-    """
-    aftercommit.defer(session, lambda: _queue(config, compose))
-
-
-def _queue(config: Mapping[str, Any], compose: Callable[[str], list[EmailMessage]]) -> None:
-    url = config.get("SMTP_URL")
-    try:
-        messages = compose(str(config.get("MAIL_FROM") or ""))
-    except MailConfigError:
-        log.exception("Mail not sent: FORUM_MAIL_FROM is not usable")
-        return
-    if not url:
-        for message in messages:
-            log.warning(
-                "Mail not sent (FORUM_SMTP_URL is not set): %r to %s",
-                str(message["Subject"]),
-                message["To"],
-            )
-        return
-    try:
-        settings = parse_smtp_url(str(url), timeout=float(config.get("SMTP_TIMEOUT") or 30))
-    except MailConfigError:
-        log.exception("Mail not sent: FORUM_SMTP_URL is not usable")
-        return
-    future = _EXECUTOR.submit(_deliver, settings, messages)
-    with _PENDING_LOCK:
-        _PENDING.add(future)
-    future.add_done_callback(_forget)
-
-
-def _forget(future: Future[None]) -> None:
-    with _PENDING_LOCK:
-        _PENDING.discard(future)
-
-
-def _deliver(settings: SmtpSettings, messages: list[EmailMessage]) -> None:
-    try:
-        send_all(settings, messages)
-    except (smtplib.SMTPException, OSError):
-        log.exception(
-            "Mail to %s could not be sent through %s:%s",
-            ", ".join(str(m["To"]) for m in messages),
-            settings.host,
-            settings.port,
-        )
-
-
-def wait_idle(timeout: float) -> bool:
-    """Wait up to ``timeout`` seconds for queued messages to be sent (or fail); for tests."""
-    with _PENDING_LOCK:
-        pending = set(_PENDING)
-    if not pending:
-        return True
-    _done, not_done = wait(pending, timeout=timeout)
-    return not not_done

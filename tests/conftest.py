@@ -151,14 +151,13 @@ def app(
     monkeypatch.setenv("FORUM_INSTANCE_PATH", str(tmp_path / "instance"))
     application = create_app(app_config)
     yield application
-    from forum import aftercommit, delivery, mail, webhooks
+    from forum import aftercommit, delivery, webhooks
     from forum.db import get_engine
 
     # Threads that may still use the engine: merged after-commit work, the email senders, and
     # a webhook dispatcher that would otherwise sleep until a retry and wake in a later test.
     aftercommit.wait_idle(60)
     delivery.wait_idle(60)
-    mail.wait_idle(60)
     webhooks.dispatcher(application).stop(60)
     get_engine(application).dispose()
 

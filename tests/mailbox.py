@@ -15,7 +15,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope
 from aiosmtpd.smtp import Session as SmtpSession
 
-from forum import mail
+from forum import delivery
 
 
 class Inbox:
@@ -37,14 +37,14 @@ class Inbox:
         """The messages once at least ``count`` arrived (forum sends them in a thread)."""
         deadline = time.monotonic() + timeout
         while len(self.messages) < count and time.monotonic() < deadline:
-            mail.wait_idle(0.2)
+            delivery.wait_idle(0.2)
             time.sleep(0.02)
         assert len(self.messages) >= count, f"{len(self.messages)} of {count} messages arrived"
         return list(self.messages)
 
     def quiet(self) -> list[EmailMessage]:
         """The messages once everything queued has been sent (for "no mail was sent")."""
-        assert mail.wait_idle(10)
+        assert delivery.wait_idle(10)
         return list(self.messages)
 
 

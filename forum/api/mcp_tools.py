@@ -9,6 +9,9 @@ publishes on the pages: an assistant never publishes.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -17,13 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from forum import search
 from forum.api import schemas as s
+from forum.api.core import ApiProblem
 from forum.db import get_session
 from forum.models import PostKind, User
 from forum.services import drafts, experts, questions
 from forum.services.errors import ValidationError
 from forum.web import url_for
 
-#: Resources listed by resources/list: the newest questions and articles.
+#: Resources on one page of resources/list (questions first, newest first, then articles).
 LISTED_RESOURCES = 25
 QUESTION_URI = "forum://questions/{question_id}"
 ARTICLE_URI = "forum://articles/{slug}"
@@ -306,31 +310,67 @@ TOOLS: dict[str, Tool] = {
 }
 
 
-def list_resources() -> list[dict[str, Any]]:
-    """The newest questions and articles as resources."""
+class BadCursor(ValueError):
+    """A resources/list cursor this server did not give."""
+
+
+def _resource_cursor(kind: str, api_cursor: str | None) -> str:
+    raw = json.dumps([kind, api_cursor], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _read_resource_cursor(cursor: str) -> tuple[str, str | None]:
+    try:
+        kind, api_cursor = json.loads(
+            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        )
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
+        raise BadCursor(cursor) from None
+    if kind not in ("q", "a") or not (api_cursor is None or isinstance(api_cursor, str)):
+        raise BadCursor(cursor)
+    return kind, api_cursor
+
+
+def list_resources(cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of resources: every question, newest first, then every article; and the
+    cursor of the next page (None on the last). BadCursor for a cursor not given here."""
+    per_page = LISTED_RESOURCES
+    if cursor is not None and len(cursor) > 200:
+        raise BadCursor(cursor)
+    kind, api_cursor = _read_resource_cursor(cursor) if cursor else ("q", None)
     api = _api()
-    found: list[dict[str, Any]] = []
-    question_list: s.QuestionList = api.list_questions(s.QuestionListQuery(limit=LISTED_RESOURCES))
-    for question in question_list.items:
-        found.append(
-            {
-                "uri": QUESTION_URI.format(question_id=question.id),
-                "name": f"question-{question.id}",
-                "title": question.title,
-                "mimeType": "application/json",
-            }
+    try:
+        if kind == "q":
+            questions_page: s.QuestionList = api.list_questions(
+                s.QuestionListQuery(limit=per_page, cursor=api_cursor)
+            )
+            found = [
+                {
+                    "uri": QUESTION_URI.format(question_id=question.id),
+                    "name": f"question-{question.id}",
+                    "title": question.title,
+                    "mimeType": "application/json",
+                }
+                for question in questions_page.items
+            ]
+            after = questions_page.next_cursor
+            return found, _resource_cursor("q", after) if after else _resource_cursor("a", None)
+        articles_page: s.ArticleList = api.list_articles(
+            s.ArticleListQuery(limit=per_page, cursor=api_cursor)
         )
-    article_list: s.ArticleList = api.list_articles(s.ArticleListQuery(limit=LISTED_RESOURCES))
-    for article in article_list.items:
-        found.append(
-            {
-                "uri": ARTICLE_URI.format(slug=article.slug),
-                "name": f"article-{article.slug}",
-                "title": article.title,
-                "mimeType": "application/json",
-            }
-        )
-    return found
+    except ApiProblem:
+        raise BadCursor(cursor or "") from None
+    found = [
+        {
+            "uri": ARTICLE_URI.format(slug=article.slug),
+            "name": f"article-{article.slug}",
+            "title": article.title,
+            "mimeType": "application/json",
+        }
+        for article in articles_page.items
+    ]
+    after = articles_page.next_cursor
+    return found, _resource_cursor("a", after) if after else None
 
 
 def resource_templates() -> list[dict[str, Any]]:

@@ -12,7 +12,6 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from forum import mail as smtp
 from forum.db import get_session
 from forum.forms.accounts import ClaimLinkForm, ConfirmForm, RoleForm
 from forum.forms.departments import DepartmentForm, MergeForm, RemoveForm
@@ -145,8 +144,9 @@ def change_state(user_id: int, change: str) -> ResponseReturnValue:
 def send_claim_link(user_id: int) -> ResponseReturnValue:
     """Set an imported member's email and send them a claim link (audited).
 
-    The email leaves after the commit; a mail server that is down never fails the request,
-    and without one (or when it fails) the page shows the link to pass on by hand.
+    The email is queued with the others and leaves after the commit (retried when the mail
+    server fails; never in the request); without a mail server the page shows the link to pass
+    on by hand.
     """
     db = get_session()
     user = get_or_404(User, user_id, "No such member.")
@@ -164,28 +164,25 @@ def send_claim_link(user_id: int) -> ResponseReturnValue:
         secret_key=str(current_app.secret_key),
     )
     link = site_url_for("auth.claim", token=token)
-    smtp_url = current_app.config.get("SMTP_URL")
-    delivery = None
-    if smtp_url:
+    if current_app.config.get("SMTP_URL"):
         subject, text = claims.compose(user, link)
-        settings = smtp.parse_smtp_url(
-            str(smtp_url), timeout=float(current_app.config["SMTP_TIMEOUT"])
-        )
-        message = smtp.build_message(
-            sender=str(current_app.config["MAIL_FROM"]),
-            to=str(user.email),
+        mailqueue.enqueue_account(
+            db,
+            kind=mailqueue.CLAIM,
+            to_address=str(user.email),
+            recipient=user,
             subject=subject,
             text=text,
         )
-        delivery = smtp.send_after_commit(db, settings, message)
-    db.commit()
-    if delivery is not None and delivery.sent:
-        flash(f"A claim link is on its way to {user.email}.", "success")
+        db.commit()
+        flash(
+            f"A claim link is on its way to {user.email} (its delivery is listed under "
+            "Email deliveries).",
+            "success",
+        )
         return redirect(url_for("admin.member", user_id=user_id))
-    if delivery is None:
-        flash("No mail server is set up (FORUM_SMTP_URL): pass this link on yourself.", "info")
-    else:
-        flash("The mail server did not take the message: pass this link on yourself.", "error")
+    db.commit()
+    flash("No mail server is set up (FORUM_SMTP_URL): pass this link on yourself.", "info")
     return _member_page(user, link=link)
 
 

@@ -34,6 +34,10 @@ from forum.api.core import (
 from forum.db import get_session, utcnow
 from forum.extensions import csrf, limiter
 from forum.limits import (
+    ANSWERING,
+    ASKING,
+    COMMENTING,
+    VOTING,
     article_limit,
     comment_limit,
     post_limit,
@@ -83,9 +87,11 @@ def _member_limit(rate: Any, scope: str) -> Any:
     return limiter.shared_limit(rate, scope=scope, key_func=token_member_key)
 
 
-posting = _member_limit(post_limit, "api-posts")
-voting = _member_limit(vote_limit, "api-votes")
-commenting = _member_limit(comment_limit, "api-comments")
+#: The pages' budgets (forum/limits.py): the same counters per member and action.
+asking = _member_limit(post_limit, ASKING)
+answering = _member_limit(post_limit, ANSWERING)
+voting = _member_limit(vote_limit, VOTING)
+commenting = _member_limit(comment_limit, COMMENTING)
 #: The same budget as the knowledge base's editor (shared with the pages).
 article_writes = _member_limit(article_limit, "article-writes")
 searching = limiter.limit(search_limit, key_func=token_key, override_defaults=False)
@@ -361,7 +367,7 @@ def list_questions(query: s.QuestionListQuery) -> s.QuestionList:
     body=s.QuestionCreate,
     response=s.Question,
     status=201,
-    limits=(per_token, posting),
+    limits=(per_token, asking),
 )
 def create_question(body: s.QuestionCreate) -> s.Question:
     """Ask a question; with ``anonymous`` its author is never shown (nor given by the API)."""
@@ -434,7 +440,7 @@ def edit_question(question_id: int, body: s.QuestionEdit) -> s.Question:
     body=s.AnswerCreate,
     response=s.Answer,
     status=201,
-    limits=(per_token, posting),
+    limits=(per_token, answering),
 )
 def create_answer(question_id: int, body: s.AnswerCreate) -> s.Answer:
     """Answer an open question."""

@@ -607,19 +607,6 @@ def my_calendar() -> ResponseReturnValue:
     )
 
 
-@bp.post("/circles/calendar/regenerate")
-@login_required
-def regenerate_calendar() -> ResponseReturnValue:
-    """Replace the feed address; the old one stops working."""
-    db = get_session()
-    circles.regenerate_calendar_token(db, current_member())
-    db.commit()
-    flash(
-        "New calendar address made. Subscribe to it again; the old one no longer works.", "success"
-    )
-    return redirect(url_for("circles.my_calendar"))
-
-
 @bp.get("/circles/calendar/<token>.ics")
 def member_calendar(token: str) -> ResponseReturnValue:
     """A member's sessions, found by the secret in the address (no login cookie needed)."""

@@ -17,7 +17,7 @@ from flask_login import login_required
 from forum.db import get_session
 from forum.extensions import limiter
 from forum.forms.questions import CommentForm
-from forum.limits import comment_limit, member_key, vote_limit
+from forum.limits import commenting_limited, member_key, vote_limit, voting_limited
 from forum.models import Answer, Post
 from forum.security import safe_next
 from forum.services import comments, posts, visibility, votes
@@ -57,7 +57,7 @@ def _back(default: str) -> str:
 
 @bp.post("/posts/<int:post_id>/vote")
 @login_required
-@limiter.limit(vote_limit, key_func=member_key)
+@voting_limited
 def vote(post_id: int) -> ResponseReturnValue:
     """Vote a post up (value=1) or down (value=-1); the same value again undoes the vote."""
     db = get_session()
@@ -102,7 +102,7 @@ def comment_vote(comment_id: int) -> ResponseReturnValue:
 
 @bp.post("/posts/<int:post_id>/comments")
 @login_required
-@limiter.limit(comment_limit, key_func=member_key)
+@commenting_limited
 @form_checks_csrf
 def add_comment(post_id: int) -> ResponseReturnValue:
     """Comment on a post, or reply to a comment (field parent_id)."""

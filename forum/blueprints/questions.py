@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 
 from forum import search
 from forum.db import get_session, writer_options
-from forum.extensions import client_address, limiter
+from forum.extensions import client_address
 from forum.forms.questions import (
     AnswerForm,
     AskForm,
@@ -30,7 +30,7 @@ from forum.forms.questions import (
     EditQuestionForm,
     RevealForm,
 )
-from forum.limits import history_limited, member_key, post_limit
+from forum.limits import answering_limited, asking_limited, history_limited
 from forum.models import Post, PostKind, User
 from forum.security import is_page_view
 from forum.services import (
@@ -115,7 +115,7 @@ def index() -> ResponseReturnValue:
 
 @bp.route("/questions/ask", methods=["GET", "POST"])
 @login_required
-@limiter.limit(post_limit, key_func=member_key, methods=["POST"])
+@asking_limited
 @form_checks_csrf
 def ask() -> ResponseReturnValue:
     """Ask a question; the member's draft, if any, fills the form again."""
@@ -376,7 +376,7 @@ def answer_history(answer_id: int) -> ResponseReturnValue:
 
 @bp.post("/questions/<int:question_id>/answer")
 @login_required
-@limiter.limit(post_limit, key_func=member_key)
+@answering_limited
 @form_checks_csrf
 def answer(question_id: int) -> ResponseReturnValue:
     """Post an answer."""

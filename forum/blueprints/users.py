@@ -6,6 +6,7 @@ import math
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     g,
@@ -24,6 +25,7 @@ from werkzeug.wrappers import Response
 from forum.db import get_session
 from forum.extensions import limiter
 from forum.forms.accounts import (
+    ConfirmForm,
     PasswordForm,
     ProfileForm,
     TokenForm,
@@ -33,7 +35,9 @@ from forum.forms.accounts import (
 from forum.limits import member_key, suggest_limit
 from forum.services import (
     accounts,
+    circles,
     departments,
+    feeds,
     leaderboards,
     logins,
     mentions,
@@ -339,3 +343,57 @@ def revoke_token(token_id: int) -> ResponseReturnValue:
     db.commit()
     flash(f"The token “{token.name}” is revoked.", "info")
     return redirect(url_for("users.access_tokens"))
+
+
+#: The secrets a member can replace on the feed settings page: what each is called there.
+FEED_SECRETS = {"feed": "feed", "calendar": "calendar"}
+
+
+def _feed_secrets_page(error: str | None = None, which: str | None = None) -> str:
+    db = get_session()
+    member = current_member()
+    key = feeds.feed_token(db, member)
+    calendar = circles.calendar_token(db, member)
+    db.commit()
+    return render_template(
+        "users/feed_secrets.html",
+        feed=url_for("feeds.questions", key=key, _external=True),
+        public_read=current_app.config["PUBLIC_READ"],
+        calendar=url_for("circles.member_calendar", token=calendar, _external=True),
+        form=ConfirmForm(formdata=None),
+        error=error,
+        which=which,
+    )
+
+
+@bp.get("/settings/feeds")
+@login_required
+def feed_secrets() -> ResponseReturnValue:
+    """One's secret feed addresses (Atom feeds, the circles calendar) and how to replace them."""
+    response = make_response(_feed_secrets_page())
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.post("/settings/feeds/regenerate")
+@login_required
+def regenerate_feed_secret() -> ResponseReturnValue:
+    """Replace the feed or the calendar secret after a confirmation: old addresses stop working."""
+    which = request.form.get("which", "")
+    if which not in FEED_SECRETS:
+        abort(400, "Choose which address to replace.")
+    if not ConfirmForm().validate_on_submit() or request.form.get("confirm") != "yes":
+        error = "Tick the box to confirm that the old address should stop working."
+        return _feed_secrets_page(error, which), 400
+    db = get_session()
+    if which == "feed":
+        feeds.regenerate_feed_token(db, current_member())
+    else:
+        circles.regenerate_calendar_token(db, current_member())
+    db.commit()
+    flash(
+        f"New {FEED_SECRETS[which]} address made. Subscribe to it again; "
+        "the old one no longer works.",
+        "success",
+    )
+    return redirect(url_for("users.feed_secrets"))

@@ -104,7 +104,15 @@ def edit(webhook_id: int) -> ResponseReturnValue:
     form = WebhookEditForm()
     if not form.validate_on_submit():
         return _form_page(form, webhook), 400
-    submit(form, lambda: _form_page(form, webhook), webhooks.update, db, webhook, data=_data(form))
+    submit(
+        form,
+        lambda: _form_page(form, webhook),
+        webhooks.update,
+        db,
+        webhook,
+        actor=current_member(),
+        data=_data(form),
+    )
     db.commit()
     flash("Webhook saved.", "success")
     return redirect(url_for("webhooks.detail", webhook_id=webhook.id))
@@ -123,7 +131,7 @@ def delete(webhook_id: int) -> ResponseReturnValue:
         error = "Tick the box to confirm that the webhook should go."
         return render_template("webhooks/delete.html", webhook=webhook, form=form, error=error), 400
     url = webhook.url
-    webhooks.delete(db, webhook)
+    webhooks.delete(db, webhook, actor=current_member())
     db.commit()
     flash(f"Webhook removed: {url}", "success")
     return redirect(url_for("webhooks.index"))
@@ -137,7 +145,7 @@ def send_again(delivery_id: int) -> ResponseReturnValue:
     delivery = webhooks.get_delivery(db, delivery_id)
     if not ConfirmForm().validate_on_submit():
         abort(400, "The form expired; please try again.")
-    webhooks.send_again(db, delivery)
+    webhooks.send_again(db, delivery, actor=current_member())
     db.commit()
     flash("The delivery is queued again and will be sent within seconds.", "success")
     return redirect(url_for("webhooks.detail", webhook_id=delivery.webhook_id))

@@ -1,5 +1,5 @@
-"""``forum mail send`` and ``forum mail reminders``: the instant-email queue, for cron or a
-worker loop."""
+"""``forum mail send`` and ``forum mail reminders``: the mail queue (instant emails, reminders,
+account emails, claim links), for cron or a worker loop."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from forum.services import bounties, reminders
 
 @click.group("mail")
 def mail_group() -> None:
-    """Instant email: send what is queued, queue the reminders that are due."""
+    """Email: send what is queued, queue the reminders that are due."""
 
 
 @mail_group.command("send")

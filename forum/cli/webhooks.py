@@ -1,13 +1,16 @@
-"""``forum webhooks add|list|remove|deliver``: webhooks, and sending their deliveries."""
+"""``forum webhooks add|list|enable|disable|remove|send-again|deliver``: webhooks, and sending
+their deliveries. Changes are audited as done at the command line."""
 
 from __future__ import annotations
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from sqlalchemy.orm import Session
 
 from forum import webhooks as delivery
 from forum.db import new_session
+from forum.models import Webhook
 from forum.services import webhooks
 from forum.services.errors import NotFound, ValidationError
 
@@ -77,15 +80,57 @@ def list_command() -> None:
 def remove_command(webhook_id: int) -> None:
     """Remove a webhook with its deliveries."""
     with new_session(writes=True) as session:
+        webhook = _found(session, webhook_id)
+        url = webhook.url
+        webhooks.delete(session, webhook, actor=None)
+        session.commit()
+    click.echo(f"Removed webhook {webhook_id} ({url}).")
+
+
+def _found(session: Session, webhook_id: int) -> Webhook:
+    try:
+        return webhooks.get(session, webhook_id)
+    except NotFound as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(1) from None
+
+
+@webhooks_group.command("enable")
+@click.argument("webhook_id", type=int)
+@with_appcontext
+def enable_command(webhook_id: int) -> None:
+    """Send a paused webhook its events again."""
+    with new_session(writes=True) as session:
+        webhooks.set_active(session, _found(session, webhook_id), actor=None, active=True)
+        session.commit()
+    click.echo(f"Webhook {webhook_id} is active.")
+
+
+@webhooks_group.command("disable")
+@click.argument("webhook_id", type=int)
+@with_appcontext
+def disable_command(webhook_id: int) -> None:
+    """Pause a webhook: no events are queued for it until it is enabled."""
+    with new_session(writes=True) as session:
+        webhooks.set_active(session, _found(session, webhook_id), actor=None, active=False)
+        session.commit()
+    click.echo(f"Webhook {webhook_id} is paused.")
+
+
+@webhooks_group.command("send-again")
+@click.argument("delivery_id", type=int)
+@with_appcontext
+def send_again_command(delivery_id: int) -> None:
+    """Queue a delivery again (same body and id); `forum webhooks deliver` or the app sends it."""
+    with new_session(writes=True) as session:
         try:
-            webhook = webhooks.get(session, webhook_id)
+            found = webhooks.get_delivery(session, delivery_id)
         except NotFound as exc:
             click.echo(str(exc), err=True)
             raise SystemExit(1) from None
-        url = webhook.url
-        webhooks.delete(session, webhook)
+        webhooks.send_again(session, found, actor=None)
         session.commit()
-    click.echo(f"Removed webhook {webhook_id} ({url}).")
+    click.echo(f"Delivery {delivery_id} is queued again.")
 
 
 @webhooks_group.command("deliver")

@@ -4,8 +4,9 @@ password reset links.
 Links sent by email carry secrets. Invitation and password reset secrets are random and only
 their SHA-256 is stored; each works once and expires. Email verification links are signed
 (itsdangerous) with the member's id and address, so they need no table and stop working when
-the address changes. The emails themselves are sent by the subscribers of the events emitted
-here (forum.account_mail), after the commit.
+the address changes. The emails themselves are queued by the subscribers of the events emitted
+here (forum.account_mail) and sent after the commit; the queued row keeps the link only until
+it is sent or given up.
 """
 
 from __future__ import annotations

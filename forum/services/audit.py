@@ -10,15 +10,16 @@ from forum.models import AuditLog, User
 def record(
     session: Session,
     *,
-    actor: User,
+    actor: User | None,
     action: str,
     target_type: str,
     target_id: int,
     reason: str = "",
 ) -> AuditLog:
-    """Add one audit row (flushed with the action's other rows)."""
+    """Add one audit row (flushed with the action's other rows); ``actor`` None: the operator
+    at the command line."""
     row = AuditLog(
-        actor_id=actor.id,
+        actor_id=actor.id if actor is not None else None,
         action=action,
         target_type=target_type,
         target_id=target_id,

@@ -224,6 +224,18 @@ def feed_token(session: Session, user: User) -> str:
     return row.token
 
 
+def regenerate_feed_token(session: Session, user: User) -> str:
+    """Replace the member's feed secret: feed addresses made with the old one stop working."""
+    row = session.get(FeedToken, user.id)
+    token = secrets.token_urlsafe(24)
+    if row is None:
+        session.add(FeedToken(user_id=user.id, token=token))
+    else:
+        row.token = token
+    session.flush()
+    return token
+
+
 def existing_feed_token(session: Session, user_id: int) -> str | None:
     """The member's feed secret if they have one (no write)."""
     row = session.get(FeedToken, user_id)

@@ -8,6 +8,12 @@ a while so no other sender takes it), sends them without holding a transaction, 
 each outcome (:func:`record_sent`, :func:`record_failure`). A failed attempt is retried after
 ``base_delay * 2 ** (attempts - 1)`` seconds; after ``max_attempts`` the row is ``failed``.
 A sender that dies mid-way leaves its rows leased: they fall due again once the lease ends.
+
+The account emails (confirm an address, reset a password, an invitation, an imported
+account's claim link) are rows of the same queue (:func:`enqueue_account`), so they are sent,
+retried and listed on ``/admin/mail`` like the others. Their text carries a secret link: the
+admins' page shows their subject, recipient and state only, and the text is erased once the
+mail is sent or given up.
 """
 
 from __future__ import annotations
@@ -26,6 +32,14 @@ from forum.models import MailDelivery, User
 PENDING_KEY = "mail_pending"
 STATES = ("queued", "sent", "failed")
 MAX_SUBJECT = 300
+#: Kinds of the account emails; their text holds a secret link (never shown, erased once done).
+VERIFY = "account.verify"
+RESET = "account.reset"
+INVITE = "account.invite"
+CLAIM = "account.claim"
+ACCOUNT_KINDS = frozenset({VERIFY, RESET, INVITE, CLAIM})
+#: What an account email's text becomes once it is sent or given up.
+ERASED = ""
 #: How long a claimed row is left to its sender before another may take it.
 LEASE = dt.timedelta(minutes=10)
 
@@ -88,6 +102,42 @@ def enqueue(
     return row
 
 
+def enqueue_account(
+    session: Session,
+    *,
+    kind: str,
+    to_address: str,
+    recipient: User | None,
+    subject: str,
+    text: str,
+    now: dt.datetime | None = None,
+) -> MailDelivery:
+    """Stage one account email (``kind`` in :data:`ACCOUNT_KINDS`) to ``to_address``, for
+    ``recipient`` when it is a member's (an invitation has none yet); it goes out after the
+    commit, plain text, without an unsubscribe footer."""
+    if kind not in ACCOUNT_KINDS:
+        raise ValueError(f"not an account email: {kind}")
+    row = MailDelivery(
+        recipient_id=recipient.id if recipient is not None else None,
+        to_address=to_address,
+        kind=kind,
+        subject=subject_line(subject)[:MAX_SUBJECT],
+        text=text,
+        params={},
+        state="queued",
+        attempts=0,
+        next_attempt_at=now or utcnow(),
+    )
+    session.add(row)
+    session.info[PENDING_KEY] = True
+    return row
+
+
+def _done(row: MailDelivery) -> None:
+    if row.kind in ACCOUNT_KINDS:
+        row.text = ERASED
+
+
 def claim_due(
     session: Session, *, now: dt.datetime | None = None, limit: int = 50
 ) -> list[MailDelivery]:
@@ -118,6 +168,7 @@ def record_sent(row: MailDelivery, *, now: dt.datetime | None = None) -> None:
     row.state = "sent"
     row.sent_at = now or utcnow()
     row.last_error = None
+    _done(row)
 
 
 def record_failure(
@@ -127,6 +178,7 @@ def record_failure(
     row.last_error = error[:2000]
     if row.attempts >= policy.max_attempts:
         row.state = "failed"
+        _done(row)
         return
     row.next_attempt_at = (now or utcnow()) + policy.delay(row.attempts)
 
@@ -135,6 +187,7 @@ def give_up(row: MailDelivery, reason: str) -> None:
     """A mail that can never go out (its member left, its address is unusable)."""
     row.state = "failed"
     row.last_error = reason
+    _done(row)
 
 
 def has_due(session: Session, *, now: dt.datetime | None = None) -> bool:

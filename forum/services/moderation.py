@@ -29,7 +29,7 @@ from forum.models import (
     Question,
     User,
 )
-from forum.services import accounts, article_life, posts, visibility
+from forum.services import accounts, article_life, posts, visibility, webhooks
 from forum.services import comments as comment_service
 from forum.services.errors import Conflict, Forbidden, NotFound, ValidationError
 
@@ -72,6 +72,7 @@ ACTION_LABELS: dict[str, str] = {
     "suggested_edit.reject": "Rejected a suggested edit",
     **article_life.ACTION_LABELS,
     **accounts.ACTION_LABELS,
+    **webhooks.ACTION_LABELS,
 }
 #: Who the audit log names for what the `forum users` command did.
 COMMAND_LINE_LABEL = "The command line"
@@ -732,7 +733,7 @@ def audit_log(
         actor = row.actor
         if actor is not None:
             actor_label = actor.display_name
-        elif row.action.startswith("member.") and row.actor_id is None:
+        elif row.action.startswith(("member.", "webhook.")) and row.actor_id is None:
             # Members' accounts are also managed with the `forum users` command.
             actor_label = COMMAND_LINE_LABEL
         elif row.action.startswith("question.vote_"):

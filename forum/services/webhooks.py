@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from forum import events
 from forum.db import utcnow
 from forum.models import Post, TutorialRequest, User, Webhook, WebhookAttempt, WebhookDelivery
-from forum.services import posts, visibility
+from forum.services import audit, posts, visibility
 from forum.services.comments import ANONYMOUS_ASKER_LABEL
 from forum.services.errors import NotFound, ValidationError
 from forum.services.notification_events import post_link
@@ -62,6 +62,15 @@ SECRET_MIN = 8
 SECRET_MAX = 200
 #: Characters of plain text a payload's excerpt keeps at most.
 EXCERPT_MAX = 300
+#: How the audit log names what was done to a webhook (``actor`` None: the command line).
+ACTION_LABELS: dict[str, str] = {
+    "webhook.add": "Added a webhook",
+    "webhook.edit": "Changed a webhook",
+    "webhook.enable": "Enabled a webhook",
+    "webhook.disable": "Paused a webhook",
+    "webhook.remove": "Removed a webhook",
+    "webhook.send_again": "Sent a webhook delivery again",
+}
 #: How long a delivery is retried before it is given up.
 RETRY_FOR = dt.timedelta(days=1)
 
@@ -137,26 +146,90 @@ def create(session: Session, *, actor: User | None, data: WebhookData) -> Webhoo
     )
     session.add(webhook)
     session.flush()
+    _audit(session, actor, "webhook.add", webhook, _described(webhook))
     return webhook
 
 
-def update(session: Session, webhook: Webhook, *, data: WebhookData) -> Webhook:
-    """Change a webhook; an empty secret keeps the current one."""
+def _site(url: str) -> str:
+    """An address without its path and query: chat services' incoming-webhook addresses carry
+    their own secret there, and moderators read the audit log."""
+    parts = urlsplit(url)
+    path = "/…" if parts.path.strip("/") or parts.query else ""
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{path}"
+
+
+def _described(webhook: Webhook) -> str:
+    """What the audit log says of a webhook: never its secret, nor its address's path."""
+    state = "active" if webhook.active else "paused"
+    events = ", ".join(webhook.event_names)
+    return f"{_site(webhook.url)} ({webhook.format}, {state}; events: {events})"
+
+
+def _audit(
+    session: Session, actor: User | None, action: str, webhook: Webhook, reason: str
+) -> None:
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        target_type="webhook",
+        target_id=webhook.id,
+        reason=reason,
+    )
+
+
+def update(session: Session, webhook: Webhook, *, actor: User | None, data: WebhookData) -> Webhook:
+    """Change a webhook; an empty secret keeps the current one. Audited: what changed (a new
+    secret is said to be new, never shown), and enabling or pausing as actions of their own."""
     errors = validate(data, secret_required=False)
     if errors:
         raise ValidationError(errors)
-    webhook.url = data.url.strip()
+    url, events = data.url.strip(), " ".join(_ordered(data.events))
+    changed = [
+        name
+        for name, differs in (
+            ("address", url != webhook.url),
+            ("secret", bool(data.secret) and data.secret != webhook.secret),
+            ("events", events != webhook.events),
+            ("format", data.format != webhook.format),
+        )
+        if differs
+    ]
+    toggled = data.active != webhook.active
+    webhook.url = url
     if data.secret:
         webhook.secret = data.secret
-    webhook.events = " ".join(_ordered(data.events))
+    webhook.events = events
     webhook.format = data.format
     webhook.active = data.active
     session.flush()
+    if changed:
+        reason = f"Changed {', '.join(changed)}: {_described(webhook)}"
+        _audit(session, actor, "webhook.edit", webhook, reason)
+    if toggled:
+        action = "webhook.enable" if webhook.active else "webhook.disable"
+        _audit(session, actor, action, webhook, _site(webhook.url))
     return webhook
 
 
-def delete(session: Session, webhook: Webhook) -> None:
-    """Remove a webhook with its deliveries and their attempts."""
+def set_active(session: Session, webhook: Webhook, *, actor: User | None, active: bool) -> None:
+    """Enable or pause a webhook (audited when its state changes)."""
+    if webhook.active == active:
+        return
+    webhook.active = active
+    session.flush()
+    _audit(
+        session,
+        actor,
+        "webhook.enable" if active else "webhook.disable",
+        webhook,
+        _site(webhook.url),
+    )
+
+
+def delete(session: Session, webhook: Webhook, *, actor: User | None) -> None:
+    """Remove a webhook with its deliveries and their attempts (audited)."""
+    _audit(session, actor, "webhook.remove", webhook, _described(webhook))
     session.delete(webhook)
     session.flush()
 
@@ -214,14 +287,21 @@ def attempts_of(session: Session, delivery_ids: Iterable[int]) -> dict[int, list
 
 
 def send_again(
-    session: Session, delivery: WebhookDelivery, *, now: dt.datetime | None = None
+    session: Session,
+    delivery: WebhookDelivery,
+    *,
+    actor: User | None,
+    now: dt.datetime | None = None,
 ) -> None:
-    """Queue a delivery again (same body and id), due now and retried for another day."""
+    """Queue a delivery again (same body and id), due now and retried for another day
+    (audited)."""
     moment = now or utcnow()
     delivery.status = PENDING
     delivery.next_attempt_at = moment
     delivery.give_up_at = moment + RETRY_FOR
     session.flush()
+    reason = f"Delivery {delivery.uuid} ({delivery.event}) to {_site(delivery.webhook.url)}"
+    _audit(session, actor, "webhook.send_again", delivery.webhook, reason)
     session.info[PENDING_KEY] = True
 
 

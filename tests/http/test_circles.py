@@ -413,6 +413,8 @@ def test_member_feed_by_secret_address(
     anonymous = Browser(app.test_client())
     events = _events(anonymous.get(f"/circles/calendar/{match.group(2)}.ics"))
     assert [str(e["SUMMARY"]) for e in events] == ["In my circle (Rust reading group)"]
-    assert fran.post("/circles/calendar/regenerate").status_code == 302
+    assert "/settings/feeds#calendar" in page
+    fresh = fran.post("/settings/feeds/regenerate", {"which": "calendar", "confirm": "yes"})
+    assert fresh.status_code == 302
     assert anonymous.get(f"/circles/calendar/{match.group(2)}.ics").status_code == 404
     assert anonymous.get("/circles/calendar/not-a-token.ics").status_code == 404

@@ -65,3 +65,64 @@ def test_public_read_sites_keep_plain_addresses(
     browser.login("gus")
     assert _linked(browser, "/questions") == "/feeds/questions.atom"
     assert app.test_client().get("/feeds/questions.atom").status_code == 200
+
+
+def test_a_member_replaces_their_feed_secret_after_a_confirmation(
+    app: Flask, session: Session, browser: Browser
+) -> None:
+    make_user(session, "hal")
+    make_question(session, title="Which VPN client do we use on Linux?", tags=("it",))
+    session.commit()
+    assert app.test_client().get("/settings/feeds").status_code == 302  # to the login page
+    browser.login("hal")
+    old = _linked(browser, "/questions")
+    page = browser.get("/settings/feeds")
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "private, no-store"
+    assert html.escape(old.split("?", 1)[1]) in page.get_data(as_text=True)
+    visitor = app.test_client()
+    assert visitor.get(old).status_code == 200
+
+    # Without the box ticked nothing changes; without the CSRF token neither.
+    refused = browser.post("/settings/feeds/regenerate", {"which": "feed"})
+    assert refused.status_code == 400
+    assert "Tick the box" in refused.get_data(as_text=True)
+    no_csrf = browser.client.post(
+        "/settings/feeds/regenerate", data={"which": "feed", "confirm": "yes"}
+    )
+    assert no_csrf.status_code == 400
+    assert (
+        browser.post("/settings/feeds/regenerate", {"which": "x", "confirm": "yes"}).status_code
+        == 400
+    )
+    assert visitor.get(old).status_code == 200
+
+    done = browser.post("/settings/feeds/regenerate", {"which": "feed", "confirm": "yes"})
+    assert done.status_code == 302 and done.headers["Location"].endswith("/settings/feeds")
+    new = _linked(browser, "/questions")
+    assert new != old
+    assert visitor.get(old).status_code == 401
+    assert visitor.get(old.replace("questions.atom", "tags/it.atom")).status_code == 401
+    assert visitor.get(new).status_code == 200
+
+
+def test_a_member_replaces_their_calendar_address_there_too(
+    app: Flask, session: Session, browser: Browser
+) -> None:
+    make_user(session, "ida")
+    session.commit()
+    browser.login("ida")
+    found = re.search(
+        r'id="calendar-url"[^>]* value="[^"]+/circles/calendar/([^"/]+)\.ics"',
+        browser.get("/settings/feeds").get_data(as_text=True),
+    )
+    assert found is not None
+    old = f"/circles/calendar/{found.group(1)}.ics"
+    visitor = app.test_client()
+    assert visitor.get(old).status_code == 200
+    feed_key = _linked(browser, "/questions")
+    refused = browser.post("/settings/feeds/regenerate", {"which": "calendar"})
+    assert refused.status_code == 400 and visitor.get(old).status_code == 200
+    done = browser.post("/settings/feeds/regenerate", {"which": "calendar", "confirm": "yes"})
+    assert done.status_code == 302
+    assert visitor.get(old).status_code == 404
+    assert _linked(browser, "/questions") == feed_key  # the news feeds' secret is another one

@@ -76,6 +76,8 @@ def test_opening_the_page_counts_a_view(
 _WRITES_OWN_SETTINGS = {
     # Creates the member's own calendar feed token the first time; nobody else sees it.
     "circles.my_calendar",
+    # The same for the member's feed and calendar secrets on their feed settings page.
+    "users.feed_secrets",
 }
 
 

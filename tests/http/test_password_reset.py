@@ -138,3 +138,57 @@ def test_the_same_answer_whether_or_not_the_address_exists_and_throttled(
     assert ask_for_link(browser, "someone@example.com").status_code == 200
     assert ask_for_link(browser, "else@example.com").status_code == 429
     assert len(inbox.quiet()) == 2
+
+
+def test_the_reset_mail_is_a_queued_row_whose_link_the_admins_never_see(
+    app: Flask, session: Session, inbox: Inbox
+) -> None:
+    from forum import delivery
+    from forum.models import MailDelivery, Role
+
+    make_user(session, "root", role=Role.ADMIN)
+    make_user(session, "tess", display_name="Tess Ode", email="tess@example.com")
+    session.commit()
+    app.config["MAIL_SEND_AFTER_COMMIT"] = False  # held in the queue, to look at it first
+    assert SAME_ANSWER in ask_for_link(Browser(app.test_client()), "tess@example.com").get_data(
+        as_text=True
+    )
+    [row] = session.scalars(select(MailDelivery)).all()
+    assert (row.kind, row.state, row.to_address) == ("account.reset", "queued", "tess@example.com")
+    token_link = re.search(r"https://forum\.example\.com(/password/reset/\S+)", row.text)
+    assert token_link is not None
+    admin = Browser(app.test_client())
+    admin.login("root")
+    listing = admin.get("/admin/mail").get_data(as_text=True)
+    assert "Reset your forum password" in listing and "@tess" in listing and "queued" in listing
+    assert "/password/reset/" not in listing and token_link.group(1) not in listing
+    assert app.test_cli_runner().invoke(args=["mail", "send"]).exit_code == 0
+    [message] = inbox.wait(1)
+    assert link_path(message) == token_link.group(1)
+    assert str(message["To"]) == "Tess Ode <tess@example.com>"
+    assert "List-Unsubscribe" not in message
+    session.rollback()
+    assert row.state == "sent" and row.text == ""
+    listing = admin.get("/admin/mail?state=sent").get_data(as_text=True)
+    assert "Reset your forum password" in listing and "/password/reset/" not in listing
+    assert delivery.wait_idle(10)
+
+
+def test_a_queued_reset_mail_is_given_up_when_the_member_is_deactivated(
+    app: Flask, session: Session, inbox: Inbox
+) -> None:
+    from forum import delivery
+    from forum.models import MailDelivery
+    from forum.services import accounts
+
+    member = make_user(session, "uli", email="uli@example.com")
+    session.commit()
+    app.config["MAIL_SEND_AFTER_COMMIT"] = False
+    ask_for_link(Browser(app.test_client()), "uli@example.com")
+    accounts.deactivate(session, None, member)
+    session.commit()
+    assert delivery.send_due(app).sent == 0
+    [row] = session.scalars(select(MailDelivery)).all()
+    session.refresh(row)
+    assert (row.state, row.text) == ("failed", "")
+    assert inbox.quiet() == []

@@ -23,13 +23,14 @@ from sqlalchemy.orm import Session, joinedload
 from forum import events
 from forum import webhooks as delivery
 from forum.db import new_session, utcnow
-from forum.models import Role, User, Webhook, WebhookAttempt, WebhookDelivery
+from forum.models import AuditLog, Role, User, Webhook, WebhookAttempt, WebhookDelivery
 from forum.services import (
     answers,
     article_life,
     articles,
     bounties,
     circles,
+    moderation,
     tutorial_requests,
     webhooks,
 )
@@ -600,3 +601,121 @@ def test_the_webhooks_command(app: Flask, session: Session, receiver: Receiver) 
     assert removed.exit_code == 0
     assert runner.invoke(args=["webhooks", "list"]).output.strip() == "No webhooks."
     assert runner.invoke(args=["webhooks", "remove", webhook_id]).exit_code == 1
+
+
+# --- the audit log ----------------------------------------------------------------------------
+
+
+def _audit_rows(app: Flask) -> list[AuditLog]:
+    with new_session(app) as db:
+        return list(db.scalars(select(AuditLog).order_by(AuditLog.id)))
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_webhook_changes_in_the_pages_are_audited_without_secrets(
+    app: Flask, session: Session, browser: Browser, admin: User
+) -> None:
+    moderator = make_user(session, "mod", role=Role.MODERATOR)
+    session.commit()
+    browser.login("root")
+    hook_url = "https://hooks.example.com/services/T0/B0/XYZsecretpath"
+    assert browser.post("/admin/webhooks/new", _form(hook_url)).status_code == 302
+    [webhook] = session.scalars(select(Webhook)).all()
+    webhook_id = webhook.id
+    new_secret = "another shared secret"
+    saved = browser.post(
+        f"/admin/webhooks/{webhook_id}/edit",
+        _form(hook_url, secret=new_secret, events=["article.published"], active=""),
+    )
+    assert saved.status_code == 302
+    # Saving it unchanged writes nothing; enabling it again is its own entry.
+    unchanged = _form(hook_url, secret="", events=["article.published"], active="")
+    assert browser.post(f"/admin/webhooks/{webhook_id}/edit", unchanged).status_code == 302
+    enabled = _form(hook_url, secret="", events=["article.published"])
+    assert browser.post(f"/admin/webhooks/{webhook_id}/edit", enabled).status_code == 302
+    with new_session(app) as db:
+        row = WebhookDelivery(
+            webhook_id=webhook_id,
+            uuid="6a1f0c3e-0000-4000-8000-000000000001",
+            event="article.published",
+            body="{}",
+            status="failed",
+            next_attempt_at=None,
+            give_up_at=utcnow(),
+        )
+        db.add(row)
+        db.commit()
+        delivery_id = row.id
+    again = browser.post(f"/admin/webhooks/deliveries/{delivery_id}/send-again")
+    assert again.status_code == 302
+    assert (
+        browser.post(f"/admin/webhooks/{webhook_id}/delete", {"confirm": "yes"}).status_code == 302
+    )
+
+    rows = _audit_rows(app)
+    assert [r.action for r in rows] == [
+        "webhook.add",
+        "webhook.edit",
+        "webhook.disable",
+        "webhook.enable",
+        "webhook.send_again",
+        "webhook.remove",
+    ]
+    assert {(r.actor_id, r.target_type, r.target_id) for r in rows} == {
+        (admin.id, "webhook", webhook_id)
+    }
+    assert rows[1].reason.startswith("Changed secret, events:")
+    assert "6a1f0c3e-0000-4000-8000-000000000001" in rows[4].reason
+    for row in rows:
+        assert SECRET not in row.reason and new_secret not in row.reason
+        assert "XYZsecretpath" not in row.reason
+        assert "https://hooks.example.com" in row.reason
+
+    browser.logout()
+    browser.login(moderator.username)
+    page = browser.get("/moderation/audit").get_data(as_text=True)
+    for label in ("Added a webhook", "Changed a webhook", "Paused a webhook", "Removed a webhook"):
+        assert label in page
+    assert "Sent a webhook delivery again" in page
+    assert SECRET not in page and new_secret not in page and "XYZsecretpath" not in page
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_webhook_changes_at_the_command_line_are_audited(
+    app: Flask, session: Session, admin: User
+) -> None:
+    runner = app.test_cli_runner()
+    url = "https://chat.example.com/hooks/abcdef"
+    added = runner.invoke(
+        args=["webhooks", "add", url, "--secret", SECRET, "--event", "question.created"]
+    )
+    assert added.exit_code == 0, added.output
+    [webhook] = session.scalars(select(Webhook)).all()
+    webhook_id = str(webhook.id)
+    assert runner.invoke(args=["webhooks", "disable", webhook_id]).exit_code == 0
+    assert runner.invoke(args=["webhooks", "disable", webhook_id]).exit_code == 0  # no change
+    session.rollback()
+    assert not webhook.active
+    assert runner.invoke(args=["webhooks", "enable", webhook_id]).exit_code == 0
+    assert runner.invoke(args=["webhooks", "enable", "999"]).exit_code == 1
+    session.rollback()
+    make_question(session)
+    session.commit()
+    [row] = deliveries(app)
+    again = runner.invoke(args=["webhooks", "send-again", str(row.id)])
+    assert again.exit_code == 0 and "queued again" in again.output
+    assert runner.invoke(args=["webhooks", "send-again", "999"]).exit_code == 1
+    assert runner.invoke(args=["webhooks", "remove", webhook_id]).exit_code == 0
+
+    rows = _audit_rows(app)
+    assert [r.action for r in rows] == [
+        "webhook.add",
+        "webhook.disable",
+        "webhook.enable",
+        "webhook.send_again",
+        "webhook.remove",
+    ]
+    assert all(r.actor_id is None and SECRET not in r.reason for r in rows)
+    assert all("abcdef" not in r.reason for r in rows)
+    entries, _total = moderation.audit_log(session, viewer=admin)
+    assert {e.actor_label for e in entries} == {"The command line"}
