@@ -50,8 +50,12 @@ REASONS: dict[str, str] = {
     "outdated": "Current answers are outdated: the answers no longer apply.",
     "reward": "Reward existing answer: one answer deserves more than an up vote.",
 }
-#: How the offerer is named when they asked the question anonymously.
-THE_ASKER = "the asker"
+#: Why the anonymous asker offers no bounty on their own question: the amount leaves their
+#: reputation, which everyone sees, at the moment the bounty appears.
+ANONYMOUS_ASKER = (
+    "You asked this question anonymously. A bounty's points leave your reputation, which "
+    "everyone can see, so offering one would show who asked: a colleague can offer one instead."
+)
 
 
 @dataclass(frozen=True)
@@ -92,12 +96,10 @@ def open_bounty(session: Session, question_id: int) -> Bounty | None:
     return session.scalar(select(Bounty).where(Bounty.open_question_id == question_id))
 
 
-def offerer_label(bounty: Bounty, question: Post | PostRow) -> str:
-    """How pages name the offerer: never the anonymous asker by name."""
+def offerer_label(bounty: Bounty) -> str:
+    """How pages name the offerer."""
     if bounty.offerer_id is None or bounty.offerer is None:
         return "a former member"
-    if question.is_anonymous and bounty.offerer_id == question.author_id:
-        return THE_ASKER
     return bounty.offerer.display_name
 
 
@@ -136,6 +138,8 @@ def why_not_start(
     """
     if member is None or not getattr(member, "is_authenticated", False):
         return "Log in to start a bounty."
+    if question.is_anonymous and question.author_id == member.id:
+        return ANONYMOUS_ASKER
     return _question_blocked(session, question, now or utcnow(), has_open) or lacks_reputation(
         session, member.reputation
     )
@@ -171,6 +175,8 @@ def start(
     """Start a bounty: the amount leaves the offerer's reputation at once."""
     now = now or utcnow()
     question = _question(session, question_id)
+    if question.is_anonymous and question.author_id == offerer.id:
+        raise Forbidden(ANONYMOUS_ASKER)
     # The offerer's reputation, read under a row lock: two bounties at once cannot overdraw it.
     reputation = int(
         session.scalar(select(User.reputation).where(User.id == offerer.id).with_for_update()) or 0
@@ -464,7 +470,7 @@ def panel(
                 amount=bounty.amount,
                 reason=REASONS.get(bounty.reason, bounty.reason),
                 ends_at=ends_at,
-                offerer=offerer_label(bounty, question),
+                offerer=offerer_label(bounty),
                 in_grace=now >= ends_at,
                 award_until=ends_at + grace,
                 can_award=viewer is not None

@@ -439,8 +439,7 @@ def author_revealed(session: Session, event: events.AuthorRevealed) -> None:
 
 
 def bounty_started(session: Session, event: events.BountyStarted) -> None:
-    """A bounty on a question: its asker (unless they offered it), the offerer named unless
-    they are the anonymous asker."""
+    """A bounty on a question: its asker (unless they offered it), with the offerer named."""
     question, bounty, offerer = event.question, event.bounty, event.offerer
     if question.author is None:
         return
@@ -460,19 +459,15 @@ def bounty_started(session: Session, event: events.BountyStarted) -> None:
 def bounty_awarded(session: Session, event: events.BountyAwarded) -> None:
     """A bounty was awarded: the answer's author, and the asker when someone else offered it.
 
-    The anonymous asker who offered it is never named; an automatic award names nobody.
+    An automatic award names nobody.
     """
     question, bounty, answer = event.question, event.bounty, event.answer
     offerer = bounty.offerer
-    hidden = offerer is None or event.automatic or _hides_author(session, question, offerer.id)
+    hidden = offerer is None or event.automatic
     endpoint, params = post_link(session, answer)
     amount = bounty.awarded_amount
     if answer.author is not None:
-        how = (
-            "automatically (half of it, as the top-voted new answer)"
-            if event.automatic
-            else ("by the asker" if offerer is not None and hidden else "")
-        )
+        how = "automatically (half of it, as the top-voted new answer)" if event.automatic else ""
         who = "" if hidden or offerer is None else f" by {offerer.display_name}"
         notify(
             session,

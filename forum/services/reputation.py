@@ -694,15 +694,11 @@ def _bounty_awarded(session: Session, event: events.BountyAwarded) -> None:
 
 
 def on_bounty_started(session: Session, bounty: Bounty, question: Post) -> None:
-    """Take a new bounty's amount from its offerer (after the bounty row is flushed).
-
-    The anonymous asker's own bounty names no question in their ledger.
-    """
+    """Take a new bounty's amount from its offerer (after the bounty row is flushed)."""
     if bounty.offerer_id is None:
         return
     session.flush()
-    post_id = None if is_masked(session, question, bounty.offerer_id) else question.id
-    cause = _Cause("bounty_offered", post_id, bounty.offerer_id)
+    cause = _Cause("bounty_offered", question.id, bounty.offerer_id)
     _settle_account(session, bounty.offerer_id, BOUNTY, cause)
 
 
@@ -711,9 +707,7 @@ def on_bounty_awarded(session: Session, bounty: Bounty, question: Post, *, autom
     if bounty.recipient_id is None:
         return
     session.flush()
-    actor_id = bounty.offerer_id
-    if automatic or is_masked(session, question, actor_id):
-        actor_id = None
+    actor_id = None if automatic else bounty.offerer_id
     reason = "bounty_auto_awarded" if automatic else "bounty_awarded"
     cause = _Cause(reason, bounty.awarded_answer_id, actor_id)
     _settle_account(session, bounty.recipient_id, BOUNTY, cause)

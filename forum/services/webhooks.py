@@ -739,21 +739,12 @@ def webhook_circle_session_scheduled(
     )
 
 
-def _bounty_offerer(
-    session: Session, question: Post, offerer: User | None
-) -> tuple[str | None, str | None]:
-    """The offerer as pages name them: the anonymous asker only as the asker."""
-    if offerer is not None and question.is_anonymous and offerer.id == question.author_id:
-        return "The asker", None
-    return _member(session, offerer)
-
-
 def webhook_bounty_started(session: Session, event: events.BountyStarted) -> None:
     """bounty.started."""
     if not _wanted(session, "bounty.started"):
         return
     question, bounty = event.question, event.bounty
-    name, url = _bounty_offerer(session, question, event.offerer)
+    name, url = _member(session, event.offerer)
     queue(
         session,
         Payload(
@@ -777,7 +768,7 @@ def webhook_bounty_awarded(session: Session, event: events.BountyAwarded) -> Non
     name: str | None = None
     url: str | None = None
     if not event.automatic:
-        name, url = _bounty_offerer(session, question, bounty.offerer)
+        name, url = _member(session, bounty.offerer)
     how = " automatically (half)" if event.automatic else ""
     queue(
         session,

@@ -173,16 +173,22 @@ def test_the_offerer_awards_an_answer_after_confirming(browser: Browser, session
     assert browser.post(f"/answers/{reply.id}/bounty").status_code == 409
 
 
-def test_the_anonymous_askers_bounty_says_the_asker(browser: Browser, session: Session) -> None:
+def test_the_anonymous_asker_is_refused_a_bounty_on_their_own_question(
+    browser: Browser, session: Session
+) -> None:
     asker = rich(session, "asker")
     question = old_question(session, asker, anonymous=True)
-    bounties.start(session, offerer=asker, question_id=question.id, amount=50, reason="attention")
     session.commit()
+    before = asker.reputation
+    browser.login("asker")
     page = browser.get(f"/questions/{question.id}").get_data(as_text=True)
-    assert "Offered by the asker." in page
-    assert asker.display_name not in page and "asker" in page
-    listed = browser.get("/questions?tab=featured").get_data(as_text=True)
-    assert asker.display_name not in listed
+    assert "Start a bounty" not in page
+    refused = browser.post(start_url(question), {"amount": "50", "reason": "attention"})
+    assert refused.status_code == 403
+    assert "You asked this question anonymously" in refused.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(User, asker.id).reputation == before  # type: ignore[union-attr]
+    assert bounties.open_bounty(session, question.id) is None
 
 
 def test_viewing_a_question_settles_its_bounty_when_due(browser: Browser, session: Session) -> None:
