@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,6 +95,9 @@ class Page:
     sort: str = "relevance"
     refused: str | None = None
     suggestion: str | None = None
+    #: The ranking used ("hybrid", "lexical" or "semantic"), and why meaning is not used.
+    ranking: str = "lexical"
+    semantic_off: str | None = None
 
     @property
     def pages(self) -> int:
@@ -121,6 +124,8 @@ def search(
     result = Page(
         text=text, page=page, per_page=per_page, sort=sort if sort in SORTS else "relevance"
     )
+    result.semantic_off = semantic_off(session)
+    result.ranking = ranking(session)
     if not text:
         return result
     try:
@@ -130,7 +135,7 @@ def search(
         return result
     result.query = parsed
     backend = session_backend(session)
-    mode = ranking(session)
+    mode = result.ranking
     free = free_text(text) if parsed.clauses else ""
     if not parsed.is_empty and mode != "lexical" and free and result.sort == "relevance":
         result.results = _fused_search(
@@ -271,6 +276,10 @@ def backend_status(config: dict[str, Any] | Any, engine: Engine | None = None) -
     try:
         if engine is None:
             engine = get_engine()
+        with Session(engine) as session:
+            off = semantic_off(session, search_config(config))
+        status["ranking"] = "lexical" if off else vectors.ranking(search_config(config))
+        status["semantic"] = "off: " + off if off else "on"
         count, age = outbox.pending(engine)
         status["pending"] = count
         status["oldest_pending_seconds"] = None if age is None else round(age, 1)
@@ -315,18 +324,31 @@ SEMANTIC_POOL = 200
 MIN_SIMILARITY = 0.3
 #: The same for the similar-questions box and related questions, which must stay on topic.
 SIMILAR_MIN_SIMILARITY = 0.4
-_OPERATOR = re.compile(r"^-|^\w+:\S|^\(|^\)$|^OR$")
+_OPERATOR = re.compile(r"^-|^\w+:\S|^[()]+$|^OR$")
 
 
 def ranking(session: Session) -> str:
     """The ranking searches on ``session`` use: SEARCH_RANKING, or "lexical" when the model
     is not installed (or, on PostgreSQL, pgvector is not)."""
+    if semantic_off(session) is not None:
+        return "lexical"
     config = session.info.get(outbox.CONFIG_KEY) or {}
-    mode = vectors.ranking(config)
-    if mode != "lexical" and session.get_bind().dialect.name == "postgresql":
+    return vectors.ranking(config)
+
+
+def semantic_off(session: Session | None, config: Mapping[str, Any] | None = None) -> str | None:
+    """Why search does not rank by meaning here, in plain words (None: it does)."""
+    if config is None:
+        assert session is not None
+        config = session.info.get(outbox.CONFIG_KEY) or {}
+    if config.get("ranking", "hybrid") == "lexical":
+        return "SEARCH_RANKING is lexical"
+    if vectors.embedder(config) is None:
+        return "the embedding model is not installed (the semantic extra)"
+    if session is not None and session.get_bind().dialect.name == "postgresql":
         if not vectors.pgvector_ready(session):
-            return "lexical"
-    return mode
+            return "the pgvector extension is not installed in the database"
+    return None
 
 
 def free_text(text: str) -> str:

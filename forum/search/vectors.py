@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
@@ -119,6 +119,9 @@ def write(session: Session, model: Embedder, docs: Sequence[SearchDoc]) -> int:
     texts = [doc_text(d) for d in docs]
     vectors = model.embed(texts)
     ids = [d.id for d in docs]
+    # A transaction that read and then writes fails at once on SQLite when another
+    # connection wrote meanwhile: end the reads, and let the writes start a new one.
+    session.commit()
     session.execute(delete(PostVector).where(PostVector.post_id.in_(ids)))
     now = utcnow()
     rows = [
@@ -131,7 +134,7 @@ def write(session: Session, model: Embedder, docs: Sequence[SearchDoc]) -> int:
         }
         for d, t, v in zip(docs, texts, vectors, strict=True)
     ]
-    session.execute(PostVector.__table__.insert(), rows)
+    session.execute(insert(PostVector), rows)
     if session.get_bind().dialect.name == "postgresql" and pgvector_ready(session):
         session.execute(
             text("UPDATE post_vectors SET embedding = CAST(:v AS vector) WHERE post_id = :id"),
@@ -165,6 +168,7 @@ def sync(
             built = build_documents(session, wanted)
             docs_iter = list(built.values())
             gone = [i for i in wanted if i not in built and i in known]
+            session.commit()
             if gone:
                 session.execute(delete(PostVector).where(PostVector.post_id.in_(gone)))
                 session.commit()
@@ -184,6 +188,7 @@ def sync(
             if progress is not None:
                 progress(seen)
         done += write(session, model, pending)
+        session.commit()
         if live is not None:
             extra = sorted(known.keys() - live)
             for start in range(0, len(extra), 500):
@@ -338,7 +343,10 @@ def nearest(
     if session.get_bind().dialect.name == "postgresql":
         if not pgvector_ready(session):
             return []
-        session.execute(text("SET LOCAL hnsw.ef_search = :n").bindparams(n=max(40, limit)))
+        # HNSW returns at most ef_search rows: as many as asked (for this transaction only).
+        session.execute(
+            text("SELECT set_config('hnsw.ef_search', :n, true)"), {"n": str(max(40, limit))}
+        )
         rows = session.execute(
             text(
                 "SELECT post_id, 1 - (embedding <=> CAST(:v AS vector)) AS score"
