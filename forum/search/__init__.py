@@ -125,7 +125,8 @@ def search(
         text=text, page=page, per_page=per_page, sort=sort if sort in SORTS else "relevance"
     )
     result.semantic_off = semantic_off(session)
-    result.ranking = ranking(session)
+    if result.semantic_off is None:
+        result.ranking = vectors.ranking(session.info.get(outbox.CONFIG_KEY) or {})
     if not text:
         return result
     try:
@@ -422,19 +423,22 @@ def semantic_hits(
         return []
     near = vectors.nearest(session, config, model.embed_one(text), SEMANTIC_POOL)
     near = [(i, score) for i, score in near if score >= min_similarity]
-    docs = build_documents(session, [i for i, _ in near])
     hits: list[Hit] = []
-    for item, score in near:
-        doc = docs.get(item)
-        if doc is None or (kinds is not None and doc.kind not in kinds):
-            continue
-        if known_authors and doc.author_id is None:
-            continue
-        if query is not None and not vectors.accepts(doc, query):
-            continue
-        hits.append(doc_hit(doc, score))
-        if len(hits) >= limit:
-            break
+    # Documents are built a chunk at a time: without filters the first chunk is enough.
+    for start in range(0, len(near), limit):
+        chunk = near[start : start + limit]
+        docs = build_documents(session, [i for i, _ in chunk])
+        for item, score in chunk:
+            doc = docs.get(item)
+            if doc is None or (kinds is not None and doc.kind not in kinds):
+                continue
+            if known_authors and doc.author_id is None:
+                continue
+            if query is not None and not vectors.accepts(doc, query):
+                continue
+            hits.append(doc_hit(doc, score))
+            if len(hits) >= limit:
+                return hits
     return hits
 
 
