@@ -329,6 +329,80 @@ def bench_backend(app: Any, data: dict[str, Any], name: str) -> dict[str, Any]:
     return result
 
 
+def bench_semantic(app: Any, data: dict[str, Any], embed: int) -> dict[str, Any] | None:
+    """Embedding throughput on ``embed`` posts (two threads, as ``forum search rebuild``),
+    then the results page (hybrid, semantic) and similar questions while typing, on a vector
+    for every post: the others get random unit vectors, which cost the same to search."""
+    import numpy as np
+    from sqlalchemy import insert, select
+    from sqlalchemy.orm import Session
+
+    from forum import search
+    from forum.db import get_engine, new_session, utcnow
+    from forum.models import Post, PostVector
+    from forum.search import embeddings, outbox, vectors
+
+    config = dict(search.search_config(app.config), embed_threads="2", ranking="hybrid")
+    model = vectors.embedder(config)
+    if model is None:
+        print("Semantic: the model is not installed (the semantic extra); skipped.")
+        return None
+    engine = get_engine(app)
+    with Session(engine) as db:
+        ids = list(db.scalars(select(Post.id).where(Post.deleted_at.is_(None)).order_by(Post.id)))
+    started = time.perf_counter()
+    done = vectors.sync(engine, config, ids[:embed], model=model)
+    embed_seconds = time.perf_counter() - started
+    rng = np.random.default_rng(SEED)
+    now = utcnow()
+    with Session(engine) as db:
+        rest = ids[embed:]
+        for start in range(0, len(rest), 5000):
+            chunk = rest[start : start + 5000]
+            matrix = rng.standard_normal((len(chunk), embeddings.DIMENSIONS)).astype(np.float32)
+            matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+            rows = [
+                {
+                    "post_id": i,
+                    "model_key": model.key,
+                    "content_hash": "bench",
+                    "vector": embeddings.to_bytes(v),
+                    "updated_at": now,
+                }
+                for i, v in zip(chunk, matrix, strict=True)
+            ]
+            db.execute(insert(PostVector), rows)
+            db.commit()
+    vectors.export_matrix(engine, config)
+    session = new_session(app)
+    session.info[outbox.CONFIG_KEY] = dict(session.info[outbox.CONFIG_KEY], ranking="hybrid")
+
+    def page(terms: list[str], tag: str | None) -> Any:
+        text = " ".join(terms) + (f" tag:{tag}" if tag else "")
+        result = search.search(session, text, per_page=10, record_zero=False)
+        session.rollback()
+        return result
+
+    titles = [p["title"] for p in data["posts"] if p["title"]][:QUERIES]
+
+    def typing(terms: list[str], _tag: str | None) -> Any:
+        hits = search.similar(session, titles[len(LAST_CPU) % len(titles)], 5, search.ASK_KINDS)
+        session.rollback()
+        return hits
+
+    result: dict[str, Any] = {
+        "embedded": done,
+        "embed_per_s": done / embed_seconds if embed_seconds else 0.0,
+    }
+    result["hybrid"] = timed_queries(page, data["queries"])
+    result["hybrid_cpu"] = list(LAST_CPU)
+    result["similar"] = timed_queries(typing, data["queries"])
+    session.info[outbox.CONFIG_KEY]["ranking"] = "semantic"
+    result["semantic"] = timed_queries(page, data["queries"])
+    session.close()
+    return result
+
+
 def _poster(config: dict[str, Any], number: int, seconds: float, rate: float, out: Any) -> None:
     """Post ``rate`` questions a second; report how long each took to become searchable."""
     from forum import create_app, search
@@ -406,6 +480,12 @@ def main(argv: list[str] | None = None) -> None:
         help="a PostgreSQL URL whose server may create a scratch database (skip with 'none')",
     )
     parser.add_argument("--freshness-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--semantic-embed",
+        type=int,
+        default=1000,
+        help="posts embedded to measure throughput (0 skips semantic figures)",
+    )
     args = parser.parse_args(argv)
 
     load_at_start = os.getloadavg()
@@ -419,12 +499,15 @@ def main(argv: list[str] | None = None) -> None:
         whoosh = bench_backend(app, data, "whoosh")
         print(f"Whoosh built in {whoosh['build']:.1f} s", flush=True)
         fresh = bench_freshness(app, args.freshness_seconds) if args.freshness_seconds else []
+        semantic = bench_semantic(app, data, args.semantic_embed) if args.semantic_embed else None
         pg: dict[str, Any] | None = None
         pg_name = f"forum_bench_{os.getpid()}"
         if args.pg_url != "none":
             pg = _bench_pg(args.pg_url, pg_name, tmp, data)
         load_before = os.getloadavg()
         _report(args.posts, fts5, whoosh, pg, fresh)
+        if semantic is not None:
+            _report_semantic(args.posts, semantic)
         print(
             "Load average (1, 5, 15 min) at the start: "
             + ", ".join(f"{v:.2f}" for v in load_at_start)
@@ -432,7 +515,7 @@ def main(argv: list[str] | None = None) -> None:
             + ", ".join(f"{v:.2f}" for v in load_before)
             + f" ({os.cpu_count()} cores)"
         )
-        _save(args.posts, fts5, whoosh, pg, fresh, load_at_start, load_before)
+        _save(args.posts, fts5, whoosh, pg, fresh, load_at_start, load_before, semantic)
     finally:
         from forum import search
 
@@ -475,6 +558,7 @@ def _save(
     fresh: list[tuple[float, float]],
     load_start: tuple[float, float, float],
     load_end: tuple[float, float, float],
+    semantic: dict[str, Any] | None = None,
 ) -> None:
     """Percentiles of every figure to bench/results/search-<time>.json."""
     import json
@@ -501,6 +585,7 @@ def _save(
         "fts5": summary(fts5),
         "whoosh": summary(whoosh),
         "postgres": summary(pg),
+        "semantic": summary(semantic),
         "freshness": {
             "posts": len(fresh),
             "searchable_ms": summary({"x": [f[0] for f in fresh]}) if fresh else None,
@@ -577,6 +662,27 @@ def _report(
         "Goals at 100k posts: Whoosh p95 <= 25 ms with highlighting and a tag, rebuild <= 90 s,"
         " searchable <= 2 s; PostgreSQL p95 <= 25 ms."
     )
+
+
+def _report_semantic(posts: int, r: dict[str, Any]) -> None:
+    rate = r["embed_per_s"]
+    print()
+    print(f"Semantic ranking (SQLite, memory-mapped matrix of {posts} vectors):")
+    print(
+        f"  embedding, 2 threads: {rate:.1f} posts/s ({r['embedded']} posts);"
+        f" 100k posts would take {100_000 / rate / 60:.0f} min"
+        if rate
+        else "  no embedding"
+    )
+    for label, key in (
+        ("results page, hybrid (top 10, facets)", "hybrid"),
+        ("results page, semantic only", "semantic"),
+        ("similar questions while typing (embeds the title)", "similar"),
+    ):
+        print(
+            f"  {label}: p50 {percentile(r[key], 50):.1f} ms, p95 {percentile(r[key], 95):.1f} ms"
+        )
+    print("Goals at 100k posts: results page p95 <= 25 ms, similar p95 <= 50 ms, embed <= 20 min.")
 
 
 if __name__ == "__main__":

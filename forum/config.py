@@ -87,6 +87,11 @@ DEFAULTS: dict[str, Any] = {
     "SEARCH_RATE_LIMIT": "60 per minute",
     # Seconds a search may run before it gives up and answers with what it has found.
     "SEARCH_TIME_LIMIT": 0.8,
+    # How results are ranked: "hybrid" (lexical and semantic fused), "lexical" or "semantic".
+    # Without the model (the `semantic` extra) ranking is lexical whatever this says.
+    "SEARCH_RANKING": "hybrid",
+    # onnxruntime threads per process for embedding (the CLI's sync and rebuild use 2).
+    "SEARCH_EMBED_THREADS": 1,
     "PREVIEW_RATE_LIMIT": "60 per minute",
     "SUGGEST_RATE_LIMIT": "120 per minute",
     "ARTICLE_RATE_LIMIT": "60 per hour",
@@ -221,6 +226,9 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     instance = Path(app.instance_path)
     app.config.setdefault("DATABASE_URL", f"sqlite:///{instance / 'forum.db'}")
     app.config.setdefault("SEARCH_INDEX_DIR", str(instance / "search-index"))
+    app.config.setdefault(
+        "SEARCH_VECTOR_DIR", str(Path(app.config["SEARCH_INDEX_DIR"]).parent / "search-vectors")
+    )
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = load_or_create_secret_key(instance / "secret_key")
     # Flask-Limiter reads its own names; forum documents the FORUM_RATELIMIT_STORAGE_URL one.
@@ -244,6 +252,12 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     if app.config["SEARCH_BACKEND"] not in {"whoosh", "postgres"}:
         backend = app.config["SEARCH_BACKEND"]
         raise ValueError(f"FORUM_SEARCH_BACKEND must be 'whoosh' or 'postgres', not {backend!r}")
+    app.config["SEARCH_RANKING"] = str(app.config["SEARCH_RANKING"]).strip().lower()
+    if app.config["SEARCH_RANKING"] not in {"hybrid", "lexical", "semantic"}:
+        ranking = app.config["SEARCH_RANKING"]
+        raise ValueError(
+            f"FORUM_SEARCH_RANKING must be 'hybrid', 'lexical' or 'semantic', not {ranking!r}"
+        )
 
 
 def email_domains(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:

@@ -74,6 +74,9 @@ def base_config(tmp_path: Path, database_url: str, **extra: Any) -> dict[str, An
         # suite a pause can outlast the 0.8 s default and empty a result the test checks.
         # Tests of the limit itself set their own.
         "SEARCH_TIME_LIMIT": 20.0,
+        # Vectors are embedded in a thread after each commit: tests rank lexically, so what a
+        # search finds does not depend on that thread's timing. Semantic tests set "hybrid".
+        "SEARCH_RANKING": "lexical",
         # Tests run on an established site unless they say otherwise (see test_new_site.py).
         "NEW_SITE_POSTS": 0,
         # Most tests read as visitors and register then post at once; the members-only default
@@ -153,10 +156,12 @@ def app(
     yield application
     from forum import aftercommit, delivery, webhooks
     from forum.db import get_engine
+    from forum.search import vectors
 
     # Threads that may still use the engine: merged after-commit work, the email senders, and
     # a webhook dispatcher that would otherwise sleep until a retry and wake in a later test.
     aftercommit.wait_idle(60)
+    vectors.wait(60)
     delivery.wait_idle(60)
     webhooks.dispatcher(application).stop(60)
     get_engine(application).dispose()

@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 from sqlalchemy.engine import Engine
 
 from forum.db import get_engine, new_session
-from forum.search import outbox
+from forum.search import outbox, vectors
 from forum.search.backends import get_backend, search_config
 from forum.search.base import Backend, Busy
 from forum.search.documents import count_documents
@@ -40,6 +40,45 @@ def rebuild_index(backend: Backend) -> int:
 
         count = outbox.rebuild(engine, backend, progress)
     click.echo(f"Rebuilt the index: {count} document(s) in {time.monotonic() - started:.1f} s.")
+    return count
+
+
+def _vector_config() -> dict[str, str]:
+    """The search config with two embedding threads (the CLI may use both cores)."""
+    config = search_config(current_app.config)
+    config["embed_threads"] = str(max(2, int(config["embed_threads"])))
+    return config
+
+
+def _semantic_off() -> str | None:
+    from forum.search import semantic_off
+
+    with new_session() as session:
+        return semantic_off(session, _vector_config())
+
+
+def embed_all(label: str = "Embedding") -> int:
+    """Bring every post's vector up to date with a progress bar (posts whose vector matches
+    the model and their text are skipped: an interrupted run resumes); return how many
+    were embedded. Nothing when semantic ranking is off."""
+    off = _semantic_off()
+    if off is not None:
+        click.echo(f"Vectors: semantic ranking is off ({off}).")
+        return 0
+    engine = get_engine()
+    with new_session() as session:
+        total = count_documents(session)
+    started = time.monotonic()
+    with click.progressbar(length=total, label=label, show_pos=True) as bar:
+        last = 0
+
+        def progress(done: int) -> None:
+            nonlocal last
+            bar.update(max(0, done - last))
+            last = done
+
+        count = vectors.sync(engine, _vector_config(), progress=progress)
+    click.echo(f"Vectors: {count} embedded in {time.monotonic() - started:.1f} s.")
     return count
 
 
@@ -80,6 +119,7 @@ def sync_command() -> None:
     _report_quarantined(engine)
     if merged:
         click.echo(f"Merged index segments: {merged} fewer.")
+    embed_all()
     if left:
         raise SystemExit(1)
 
@@ -92,6 +132,7 @@ def rebuild_command() -> None:
         rebuild_index(current_backend())
     except Busy as exc:
         raise click.ClickException(str(exc)) from None
+    embed_all()
 
 
 @search_group.command("retry")
@@ -128,7 +169,10 @@ def verify_command(fix: bool) -> None:
         if ids:
             shown = ", ".join(str(i) for i in ids[:20])
             click.echo(f"  {label} post ids: {shown}{' …' if len(ids) > 20 else ''}")
+    vectors_ok = _verify_vectors(engine, fix)
     stuck = _report_quarantined(engine)
+    if not vectors_ok:
+        raise SystemExit(1)
     if drift.ok and stuck:
         click.echo("The index matches the database, but quarantined changes wait.")
         raise SystemExit(1)
@@ -139,3 +183,25 @@ def verify_command(fix: bool) -> None:
     else:
         click.echo("Run `forum search verify --fix` to repair.")
         raise SystemExit(1)
+
+
+def _verify_vectors(engine: Engine, fix: bool) -> bool:
+    """Report (and with ``fix`` repair) vectors missing, stale or left over; whether all is
+    well afterwards."""
+    off = _semantic_off()
+    if off is not None:
+        click.echo(f"vectors: semantic ranking is off ({off})")
+        return True
+    drift = vectors.verify(engine, _vector_config())
+    other = f" ({drift.other_model} made by another model)" if drift.other_model else ""
+    click.echo(
+        f"vectors: {len(drift.missing)} missing, {len(drift.stale)} stale{other},"
+        f" {len(drift.extra)} extra"
+    )
+    if drift.ok:
+        return True
+    if fix:
+        embed_all()
+        return True
+    click.echo("Run `forum search verify --fix` (or `forum search sync`) to embed them.")
+    return False

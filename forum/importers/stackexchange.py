@@ -46,7 +46,7 @@ from forum.models import (
     Tag,
     User,
 )
-from forum.search import outbox
+from forum.search import outbox, vectors
 from forum.services import reputation
 from forum.services import tags as tag_service
 from forum.services.names import display_name_problems
@@ -1073,6 +1073,7 @@ def sync_search(engine: Engine, config: Mapping[str, Any], mode: str = "drain") 
         count = outbox.rebuild(engine, backend)
         return (
             f"Search: index rebuilt with {count} document(s) in {time.monotonic() - started:.1f} s."
+            + _embed(engine, config)
         )
     applied = outbox.drain(engine, backend, timeout=60.0, budget=None)
     left, _age = outbox.pending(engine)
@@ -1082,4 +1083,17 @@ def sync_search(engine: Engine, config: Mapping[str, Any], mode: str = "drain") 
             f"Search: applied {applied} change(s) in {elapsed:.1f} s; {left} still pending "
             "(run `forum search sync`)."
         )
-    return f"Search: index up to date ({applied} change(s) applied in {elapsed:.1f} s)."
+    return f"Search: index up to date ({applied} change(s) applied in {elapsed:.1f} s)." + _embed(
+        engine, config
+    )
+
+
+def _embed(engine: Engine, config: Mapping[str, Any]) -> str:
+    """Embed the posts whose vectors are missing or stale (semantic ranking on only)."""
+    settings = search.search_config(config)
+    if vectors.ranking(settings) == "lexical":
+        return ""
+    settings["embed_threads"] = "2"
+    started = time.monotonic()
+    count = vectors.sync(engine, settings)
+    return f" Vectors: {count} embedded in {time.monotonic() - started:.1f} s."

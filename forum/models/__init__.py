@@ -56,7 +56,13 @@ from forum.models.requests import (
     tutorial_request_tags,
 )
 from forum.models.review import SuggestedEdit
-from forum.models.search import SearchDocument, SearchOutbox, SearchWord, ZeroResultQuery
+from forum.models.search import (
+    PostVector,
+    SearchDocument,
+    SearchOutbox,
+    SearchWord,
+    ZeroResultQuery,
+)
 from forum.models.sessions import LoginSession
 from forum.models.tokens import AccessToken, FeedToken
 from forum.models.two_factor import RecoveryCode, TotpSecret
@@ -130,6 +136,7 @@ __all__ = [
     "Revision",
     "Role",
     "SearchDocument",
+    "PostVector",
     "SearchOutbox",
     "SearchWord",
     "Tag",

@@ -5,9 +5,21 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.dialects.postgresql import base as postgresql_base
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import UserDefinedType
 
 from forum.db import Base, CreatedAt, IntPK
 
@@ -114,3 +126,54 @@ class ZeroResultQuery(Base):
     #: The content words stemmed and sorted ("docker deploy" for "Deploying Docker"): what
     #: the gaps page groups by; empty on rows recorded before it existed.
     stems: Mapped[str] = mapped_column(String(500), default="", server_default="")
+
+
+class PgVector(UserDefinedType[Any]):
+    """pgvector's ``vector(384)`` column type (values are written as text by SQL)."""
+
+    cache_ok = True
+
+    def __init__(self, dimensions: int = 384) -> None:
+        self.dimensions = dimensions
+
+    def get_col_spec(self, **_kw: Any) -> str:
+        """The column's type in DDL."""
+        return f"vector({self.dimensions})"
+
+
+# Reflection (schema comparison) knows the type by its name.
+postgresql_base.ischema_names["vector"] = PgVector
+
+
+class PostVector(Base):
+    """One post's sentence embedding for semantic ranking (see forum.search.vectors).
+
+    ``vector`` holds float16 bytes on every database. On PostgreSQL with pgvector,
+    ``embedding`` is a ``vector(384)`` column under an HNSW index (cosine), read and written
+    with SQL by forum.search.vectors; without the extension the migration makes it a plain
+    unused ``bytea`` (as it is on SQLite) and semantic ranking is off.
+    """
+
+    __tablename__ = "post_vectors"
+    __table_args__ = (
+        # HNSW on PostgreSQL with pgvector (created by the migration); a plain index elsewhere.
+        Index(
+            "ix_post_vectors_embedding",
+            "embedding",
+            postgresql_using="hnsw",
+            postgresql_ops={"embedding": "vector_cosine_ops"},
+        ),
+    )
+
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: The model name and version that made the vector: another model means re-embedding.
+    model_key: Mapped[str] = mapped_column(String(80))
+    #: SHA-1 of the model key and the text embedded.
+    content_hash: Mapped[str] = mapped_column(String(40))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    embedding: Mapped[Any] = mapped_column(
+        LargeBinary().with_variant(PgVector(), "postgresql"), nullable=True
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

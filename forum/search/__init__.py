@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,11 @@ from sqlalchemy.orm import Session
 
 from forum.db import carry, get_engine, session_factory, utcnow
 from forum.models import SearchOutbox, ZeroResultQuery
-from forum.search import outbox
+from forum.search import outbox, vectors
 from forum.search import words as word_forms
 from forum.search.backends import close_backends, get_backend, search_config
-from forum.search.base import SORTS, TIME_LIMIT, Backend, Hit, Results
+from forum.search.base import SORTS, TIME_LIMIT, Backend, Hit, Results, leading_text, marked_html
+from forum.search.documents import SearchDoc, build_documents
 from forum.search.query import Query, QueryRefused, parse
 from forum.services.visibility import visible_post_ids
 
@@ -32,10 +34,13 @@ __all__ = [
     "backend_status",
     "close_backends",
     "delete",
+    "evidence",
+    "fuse",
     "get_backend",
     "index",
     "init_app",
     "live_hits",
+    "ranking",
     "related",
     "search",
     "search_config",
@@ -90,6 +95,9 @@ class Page:
     sort: str = "relevance"
     refused: str | None = None
     suggestion: str | None = None
+    #: The ranking used ("hybrid", "lexical" or "semantic"), and why meaning is not used.
+    ranking: str = "lexical"
+    semantic_off: str | None = None
 
     @property
     def pages(self) -> int:
@@ -116,6 +124,9 @@ def search(
     result = Page(
         text=text, page=page, per_page=per_page, sort=sort if sort in SORTS else "relevance"
     )
+    result.semantic_off = semantic_off(session)
+    if result.semantic_off is None:
+        result.ranking = vectors.ranking(session.info.get(outbox.CONFIG_KEY) or {})
     if not text:
         return result
     try:
@@ -125,7 +136,14 @@ def search(
         return result
     result.query = parsed
     backend = session_backend(session)
-    if not parsed.is_empty:
+    mode = result.ranking
+    free = free_text(text) if parsed.clauses else ""
+    if not parsed.is_empty and mode != "lexical" and free and result.sort == "relevance":
+        result.results = _fused_search(
+            session, backend, parsed, free, mode, offset=(page - 1) * per_page, limit=per_page
+        )
+        result.results = _without_removed(session, result.results)
+    elif not parsed.is_empty:
         result.results = backend.search(
             session,
             parsed,
@@ -214,7 +232,16 @@ def similar(
     title = title.strip()[:300]
     if len(title) < 3:
         return []
-    return live_hits(session, session_backend(session).similar(session, title, limit, kinds))
+    backend = session_backend(session)
+    mode = ranking(session)
+    if mode == "lexical":
+        return live_hits(session, backend.similar(session, title, limit, kinds))
+    pool = max(limit * 4, 20)
+    lexical = backend.similar(session, title, pool, kinds) if mode == "hybrid" else []
+    meaning = semantic_hits(
+        session, title, pool, kinds=kinds, min_similarity=SIMILAR_MIN_SIMILARITY
+    )
+    return live_hits(session, _fused_hits(lexical, meaning))[:limit]
 
 
 def live_hits(session: Session, hits: list[Hit]) -> list[Hit]:
@@ -250,6 +277,10 @@ def backend_status(config: dict[str, Any] | Any, engine: Engine | None = None) -
     try:
         if engine is None:
             engine = get_engine()
+        with Session(engine) as session:
+            off = semantic_off(session, search_config(config))
+        status["ranking"] = "lexical" if off else vectors.ranking(search_config(config))
+        status["semantic"] = "off: " + off if off else "on"
         count, age = outbox.pending(engine)
         status["pending"] = count
         status["oldest_pending_seconds"] = None if age is None else round(age, 1)
@@ -279,3 +310,214 @@ def _storage_status(config: dict[str, Any] | Any) -> dict[str, Any]:
         "ok": writable,
         **({} if writable else {"error": "index directory is not writable"}),
     }
+
+
+# --- semantic and hybrid ranking ----------------------------------------------------------
+
+#: Reciprocal rank fusion's constant: a hit at rank r of a ranking scores 1 / (RRF_K + r).
+RRF_K = 60
+#: How many hits of each ranking are fused.
+FUSED = 50
+#: Nearest vectors read before filters (tags, kinds, ...) are applied.
+SEMANTIC_POOL = 200
+#: Below this cosine similarity a post is not offered on meaning alone (a query of unknown
+#: words, or gibberish, then finds nothing rather than the least unrelated posts).
+MIN_SIMILARITY = 0.3
+#: The same for the similar-questions box and related questions, which must stay on topic.
+SIMILAR_MIN_SIMILARITY = 0.4
+_OPERATOR = re.compile(r"^-|^\w+:\S|^[()]+$|^OR$")
+
+
+def ranking(session: Session) -> str:
+    """The ranking searches on ``session`` use: SEARCH_RANKING, or "lexical" when the model
+    is not installed (or, on PostgreSQL, pgvector is not)."""
+    if semantic_off(session) is not None:
+        return "lexical"
+    config = session.info.get(outbox.CONFIG_KEY) or {}
+    return vectors.ranking(config)
+
+
+def semantic_off(session: Session | None, config: Mapping[str, Any] | None = None) -> str | None:
+    """Why search does not rank by meaning here, in plain words (None: it does)."""
+    if config is None:
+        assert session is not None
+        config = session.info.get(outbox.CONFIG_KEY) or {}
+    if config.get("ranking", "hybrid") == "lexical":
+        return "SEARCH_RANKING is lexical"
+    if vectors.embedder(config) is None:
+        return "the embedding model is not installed (the semantic extra)"
+    if session is not None and session.get_bind().dialect.name == "postgresql":
+        if not vectors.pgvector_ready(session):
+            return "the pgvector extension is not installed in the database"
+    return None
+
+
+def free_text(text: str) -> str:
+    """The words of a query without its operators (``tag:x``, ``-word``, ``OR``, brackets):
+    what the model reads."""
+    kept = [t for t in text.replace('"', " ").split() if not _OPERATOR.search(t)]
+    return " ".join(t.strip("()") for t in kept).strip()
+
+
+def fuse(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion: ids with their summed 1 / (k + rank), best first (ties keep
+    the order of first appearance)."""
+    scores: dict[int, float] = {}
+    for ranked in rankings:
+        for rank, item in enumerate(ranked, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    order = {item: n for n, item in enumerate(scores)}
+    return sorted(scores.items(), key=lambda pair: (-pair[1], order[pair[0]]))
+
+
+def _fused_hits(lexical: list[Hit], meaning: list[Hit]) -> list[Hit]:
+    """Both lists fused; a post found by both keeps the lexical hit (its highlighting)."""
+    by_id = {h.id: h for h in meaning}
+    by_id.update({h.id: h for h in lexical})
+    fused = fuse([[h.id for h in lexical], [h.id for h in meaning]])
+    out = []
+    for item, score in fused:
+        hit = by_id[item]
+        hit.relevance = score
+        out.append(hit)
+    return out
+
+
+def doc_hit(doc: SearchDoc, relevance: float) -> Hit:
+    """A hit for a post found by meaning: its title and the start of its text."""
+    return Hit(
+        id=doc.id,
+        kind=doc.kind,
+        subtype=doc.subtype,
+        slug=doc.slug,
+        title=doc.title,
+        snippet=marked_html(leading_text(doc.body)),
+        title_html=marked_html(doc.title),
+        tags=list(doc.tags),
+        post_score=doc.score,
+        answer_count=doc.answer_count,
+        accepted=doc.accepted,
+        question_id=doc.question_id,
+        created_at=doc.created_at,
+        username=doc.username,
+        author_id=doc.author_id,
+        relevance=relevance,
+    )
+
+
+def semantic_hits(
+    session: Session,
+    text: str,
+    limit: int,
+    *,
+    query: Query | None = None,
+    kinds: Sequence[str] | None = None,
+    min_similarity: float = MIN_SIMILARITY,
+    known_authors: bool = False,
+) -> list[Hit]:
+    """Up to ``limit`` posts nearest in meaning to ``text`` that pass ``query``'s filters and
+    are of ``kinds``, best first (empty when semantic ranking is off)."""
+    config = session.info.get(outbox.CONFIG_KEY) or {}
+    model = vectors.embedder(config)
+    if model is None or not text.strip():
+        return []
+    near = vectors.nearest(session, config, model.embed_one(text), SEMANTIC_POOL)
+    near = [(i, score) for i, score in near if score >= min_similarity]
+    hits: list[Hit] = []
+    # Documents are built a chunk at a time: without filters the first chunk is enough.
+    for start in range(0, len(near), limit):
+        chunk = near[start : start + limit]
+        docs = build_documents(session, [i for i, _ in chunk])
+        for item, score in chunk:
+            doc = docs.get(item)
+            if doc is None or (kinds is not None and doc.kind not in kinds):
+                continue
+            if known_authors and doc.author_id is None:
+                continue
+            if query is not None and not vectors.accepts(doc, query):
+                continue
+            hits.append(doc_hit(doc, score))
+            if len(hits) >= limit:
+                return hits
+    return hits
+
+
+def _fused_search(
+    session: Session,
+    backend: Backend,
+    parsed: Query,
+    free: str,
+    mode: str,
+    *,
+    offset: int,
+    limit: int,
+) -> Results:
+    """One page of results ranked by meaning (``semantic``) or by both rankings fused
+    (``hybrid``): the lexical top FUSED and the semantic top FUSED, then the rest of the
+    lexical ranking."""
+    meaning = semantic_hits(session, free, FUSED, query=parsed)
+    if mode == "semantic":
+        results = Results(hits=meaning[offset : offset + limit], total=len(meaning))
+        results.complete = results.total
+        kinds: dict[str, int] = {}
+        tags: dict[str, int] = {}
+        for hit in meaning:
+            kinds[hit.kind] = kinds.get(hit.kind, 0) + 1
+            for tag in hit.tags:
+                tags[tag] = tags.get(tag, 0) + 1
+        results.kinds = kinds
+        results.tags = sorted(tags.items(), key=lambda t: (-t[1], t[0]))[:10]
+        return results
+    time_limit = _time_limit(session)
+    lexical = backend.search(
+        session, parsed, sort="relevance", offset=0, limit=FUSED, time_limit=time_limit
+    )
+    fused = _fused_hits(lexical.hits, meaning)
+    lexical_ids = {h.id for h in lexical.hits}
+    only_meaning = [h.id for h in meaning if h.id not in lexical_ids]
+    rest = max(0, lexical.total - len(lexical.hits))
+    results = Results(
+        hits=fused[offset : offset + limit],
+        total=len(fused) + rest,
+        # Fused ranking mixes posts with every word and others: no "with every word" count.
+        complete=len(fused) + rest if lexical.complete else 0,
+        kinds=dict(lexical.kinds),
+        tags=list(lexical.tags),
+        timed_out=lexical.timed_out,
+        approximate=lexical.approximate,
+    )
+    for hit in meaning:
+        if hit.id in only_meaning:
+            results.kinds[hit.kind] = results.kinds.get(hit.kind, 0) + 1
+    missing = offset + limit - len(fused)
+    if missing > 0 and rest > 0:
+        start = len(lexical.hits) + max(0, offset - len(fused))
+        more = backend.search(
+            session,
+            parsed,
+            sort="relevance",
+            offset=start,
+            limit=min(limit, missing),
+            facets=False,
+            time_limit=time_limit,
+        )
+        seen = {h.id for h in fused}
+        results.hits += [h for h in more.hits if h.id not in seen]
+    return results
+
+
+def evidence(session: Session, query: Query, text: str, limit: int) -> list[Hit]:
+    """Answers and articles by known (not anonymous) authors about ``query``: the lexical
+    evidence, fused with the nearest in meaning when semantic ranking is on."""
+    backend = session_backend(session)
+    lexical = backend.experts_evidence(session, query, limit)
+    mode = ranking(session)
+    free = free_text(text) if query.clauses else ""
+    if mode == "lexical" or not free:
+        return live_hits(session, lexical)
+    meaning = semantic_hits(
+        session, free, limit, query=query, kinds=("answer", "article"), known_authors=True
+    )
+    if mode == "semantic":
+        return live_hits(session, meaning)
+    return live_hits(session, _fused_hits(lexical, meaning))[:limit]

