@@ -13,7 +13,7 @@ $(BIN)/python:
 
 # Reinstall only when the dependency list changes.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[semantic]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
