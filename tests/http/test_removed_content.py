@@ -160,6 +160,9 @@ THREAD_ROUTES = [
     Route("GET", "/questions/{q}/edit"),
     Route("GET", "/answers/{a}/edit"),
     Route("POST", "/answers/{a}/edit", {"body": "Rewritten by someone."}),
+    Route("GET", "/posts/{q}/suggest-edit"),
+    Route("GET", "/posts/{a}/suggest-edit"),
+    Route("POST", "/posts/{a}/suggest-edit", {"body": "Suggested text.", "summary": "Clearer"}),
     Route("POST", "/questions/{q}/answer", {"body": "A new answer to a removed question."}),
     Route("POST", "/posts/{q}/vote", {"value": "1"}),
     Route("POST", "/posts/{q}/follow", {"follow": "1"}),
@@ -198,6 +201,7 @@ AUTHOR = ("answerer",)
 OTHER_ROUTES = [
     Route("GET", "/answers/{xa}/history", moderator_sees=True, authors=AUTHOR),
     Route("GET", "/answers/{xa}/edit", authors=AUTHOR),
+    Route("GET", "/posts/{xa}/suggest-edit", authors=AUTHOR),
     Route("POST", "/posts/{xa}/vote", {"value": "1"}, authors=AUTHOR),
     Route("POST", "/posts/{xa}/comments", {"body": "Still here?"}, authors=AUTHOR),
     Route("POST", "/comments/{xca}/vote", authors=AUTHOR),
