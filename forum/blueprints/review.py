@@ -7,7 +7,13 @@ from flask.typing import ResponseReturnValue
 from flask_login import login_required
 
 from forum.db import get_session
-from forum.forms.questions import AnswerForm, EditQuestionForm, SuggestionReviewForm
+from forum.forms.questions import (
+    AnswerForm,
+    EditQuestionForm,
+    SuggestedAnswerEditForm,
+    SuggestedQuestionEditForm,
+    SuggestionRejectForm,
+)
 from forum.models import Post, PostKind, SuggestedEdit
 from forum.services import posts, suggested_edits
 from forum.services.errors import Conflict, Forbidden, NotFound
@@ -22,8 +28,6 @@ from forum.web import (
 )
 
 bp = Blueprint("review", __name__)
-
-SUMMARY_HELP = "Required: what you changed and why. A reviewer reads it before your edit."
 
 
 @bp.app_template_global()
@@ -60,11 +64,9 @@ def _post_page(post: Post) -> str:
 
 
 def _suggestion_form(post: Post) -> EditQuestionForm | AnswerForm:
-    form: EditQuestionForm | AnswerForm = (
-        EditQuestionForm() if post.kind is PostKind.QUESTION else AnswerForm()
-    )
-    form.summary.description = SUMMARY_HELP
-    return form
+    if post.kind is PostKind.QUESTION:
+        return SuggestedQuestionEditForm()
+    return SuggestedAnswerEditForm()
 
 
 def _render_form(post: Post, form: EditQuestionForm | AnswerForm, message: str = "") -> str:
@@ -135,13 +137,13 @@ def queue() -> ResponseReturnValue:
     )
 
 
-def _render_detail(suggestion: SuggestedEdit, form: SuggestionReviewForm | None = None) -> str:
+def _render_detail(suggestion: SuggestedEdit, form: SuggestionRejectForm | None = None) -> str:
     db = get_session()
     member = current_member()
     return render_template(
         "review/detail.html",
         review=suggested_edits.review_of(db, suggestion),
-        form=form or SuggestionReviewForm(),
+        form=form or SuggestionRejectForm(),
         back=_post_page(suggestion.post),
         may_review=suggested_edits.can_review(member) and member.id != suggestion.proposer_id,
     )
@@ -164,8 +166,8 @@ def decide(suggestion_id: int, decision: str) -> ResponseReturnValue:
     suggestion = suggested_edits.get(db, suggestion_id, viewer=member)
     if not suggested_edits.can_review(member):
         raise Forbidden("Only members who may edit others' posts review suggested edits.")
-    form = SuggestionReviewForm()
-    comment = form.comment.data or ""
+    form = SuggestionRejectForm()
+    comment = (form.comment.data or "") if decision == "reject" else ""
     try:
         if decision == "approve":
             done = submit(

@@ -104,13 +104,36 @@ class AnswerForm(BaseForm):
         return _base_revision(self.base_revision)
 
 
-class SuggestionReviewForm(BaseForm):
-    """A reviewer's note on a suggested edit (required to reject: the service says so)."""
+#: The summary a suggested edit needs: its reviewers read it first.
+SUGGESTION_SUMMARY = StringField(
+    "Edit summary",
+    validators=[DataRequired("Say what you changed and why."), Length(max=300)],
+    description="What you changed and why: reviewers read it first.",
+)
+
+
+class SuggestedQuestionEditForm(EditQuestionForm):
+    """A suggested edit of someone else's question."""
+
+    summary = SUGGESTION_SUMMARY
+
+
+class SuggestedAnswerEditForm(AnswerForm):
+    """A suggested edit of someone else's answer."""
+
+    summary = SUGGESTION_SUMMARY
+
+
+class SuggestionRejectForm(BaseForm):
+    """Why a reviewer rejects a suggested edit (its author reads it)."""
 
     comment = TextAreaField(
-        "Note to the member",
-        validators=[Optional(), Length(max=500)],
-        description="Required to reject: say why, so their next edit lands.",
+        "Why you reject it",
+        validators=[
+            DataRequired("Tell the member why, so their next edit lands."),
+            Length(max=500),
+        ],
+        description="Its author reads this, so their next edit lands.",
     )
 
 

@@ -54,7 +54,6 @@ def test_suggest_review_and_approve(demo_server: LiveServer, chromium: Any) -> N
     entry.get_by_role("link").click()
     assert ADDED in page.locator("main").inner_text()  # the diff shows the added line
     assert _serious(page) == []
-    page.get_by_label("Note to the member").fill("Thanks, that helps answerers.")
     with page.expect_navigation():
         page.get_by_role("button", name="Approve").click()
     assert "The edit is applied" in page.locator("main").inner_text()
