@@ -39,20 +39,9 @@ def suggest_edit_url(post: Post | PostRow) -> str | None:
 
 
 @bp.app_template_global()
-def posts_with_pending_edits(post_ids: list[int]) -> set[int]:
-    """Which of a page's posts have an edit waiting for review (members only, one query)."""
-    if current_viewer() is None:
-        return set()
-    return suggested_edits.pending_post_ids(get_session(), post_ids)
-
-
-@bp.app_template_global()
-def suggested_edits_waiting() -> int | None:
-    """How many suggested edits wait, for reviewers' menus (None for everyone else)."""
-    viewer = current_viewer()
-    if not suggested_edits.can_review(viewer):
-        return None
-    return suggested_edits.pending_count(get_session())
+def reviews_suggested_edits() -> bool:
+    """Whether the viewer reviews suggested edits (their menu links the queue; no query)."""
+    return suggested_edits.can_review(current_viewer())
 
 
 def _post_page(post: Post) -> str:

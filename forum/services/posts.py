@@ -90,6 +90,8 @@ class PostRow:
     tags: tuple[TagRef, ...] = ()
     #: A question that has (or had) a bounty; the page then loads its bounties.
     has_bounties: bool = False
+    #: A suggested edit of the post waits for review.
+    has_pending_edit: bool = False
 
     @property
     def is_deleted(self) -> bool:

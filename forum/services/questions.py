@@ -39,6 +39,7 @@ from forum.models import (
     Post,
     PostKind,
     Question,
+    SuggestedEdit,
     Tag,
     TagFollow,
     User,
@@ -248,6 +249,7 @@ class QuestionPage:
 #: (built once: an ORM alias costs milliseconds to build on every request).
 _LINKED = Post.__table__.alias("linked")
 _POSTS = Post.__table__.c
+_EDITS = SuggestedEdit.__table__.c
 #: The columns of a PostRow, in its field order (the author and attribution follow).
 _PAGE_COLUMNS = (
     _POSTS.id,
@@ -311,6 +313,9 @@ def _page_statement(moderator: bool) -> Select[Any]:
             attributions.c.license,
             attributions.c.published_at,
             exists().where(Bounty.__table__.c.question_id == _POSTS.id).label("has_bounties"),
+            exists()
+            .where(_EDITS.post_id == _POSTS.id, _EDITS.status == "pending")
+            .label("has_pending_edit"),
         )
         .select_from(
             Post.__table__.outerjoin(users, users.c.id == _POSTS.author_id).outerjoin(
@@ -348,6 +353,7 @@ def _post_row(row: Sequence[Any]) -> PostRow:
         author=author,
         attribution=attribution,
         has_bounties=bool(row[_ATTRIBUTION_AT + 7]),
+        has_pending_edit=bool(row[_ATTRIBUTION_AT + 8]),
     )  # fmt: skip
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -50,29 +50,6 @@ def pending_for(session: Session, post_id: int) -> SuggestedEdit | None:
         select(SuggestedEdit).where(
             SuggestedEdit.post_id == post_id, SuggestedEdit.status == "pending"
         )
-    )
-
-
-def pending_post_ids(session: Session, post_ids: list[int]) -> set[int]:
-    """Which of these posts have a suggestion waiting for review."""
-    if not post_ids:
-        return set()
-    return set(
-        session.scalars(
-            select(SuggestedEdit.post_id).where(
-                SuggestedEdit.post_id.in_(post_ids), SuggestedEdit.status == "pending"
-            )
-        )
-    )
-
-
-def pending_count(session: Session) -> int:
-    """How many suggestions wait for review."""
-    return int(
-        session.scalar(
-            select(func.count()).select_from(SuggestedEdit).where(SuggestedEdit.status == "pending")
-        )
-        or 0
     )
 
 

@@ -120,7 +120,7 @@ def test_review_queue_approve_and_reject(
     suggestion = _suggestion(session)
     trusted = _as(app, "trusted")
     home = trusted.get("/questions").get_data(as_text=True)
-    assert 'href="/review/suggested-edits">Suggested edits (1)' in home
+    assert 'href="/review/suggested-edits">Suggested edits</a>' in home
     queue = trusted.get("/review/suggested-edits").get_data(as_text=True)
     assert "Added the error" in queue and "New Comer" in queue
     detail = trusted.get(f"/review/suggested-edits/{suggestion.id}").get_data(as_text=True)
