@@ -469,15 +469,24 @@ def _fused_search(
         results.tags = sorted(tags.items(), key=lambda t: (-t[1], t[0]))[:10]
         return results
     time_limit = _time_limit(session)
+    # Fusion needs the lexical ranking only: the hits shown are highlighted afterwards.
     lexical = backend.search(
-        session, parsed, sort="relevance", offset=0, limit=FUSED, time_limit=time_limit
+        session,
+        parsed,
+        sort="relevance",
+        offset=0,
+        limit=FUSED,
+        time_limit=time_limit,
+        highlight=False,
     )
     fused = _fused_hits(lexical.hits, meaning)
     lexical_ids = {h.id for h in lexical.hits}
     only_meaning = [h.id for h in meaning if h.id not in lexical_ids]
     rest = max(0, lexical.total - len(lexical.hits))
     results = Results(
-        hits=fused[offset : offset + limit],
+        hits=_highlight_lexical(
+            session, backend, parsed, fused[offset : offset + limit], lexical_ids
+        ),
         total=len(fused) + rest,
         # Fused ranking mixes posts with every word and others: no "with every word" count.
         complete=len(fused) + rest if lexical.complete else 0,
@@ -504,6 +513,20 @@ def _fused_search(
         seen = {h.id for h in fused}
         results.hits += [h for h in more.hits if h.id not in seen]
     return results
+
+
+def _highlight_lexical(
+    session: Session, backend: Backend, parsed: Query, hits: list[Hit], lexical_ids: set[int]
+) -> list[Hit]:
+    """``hits`` with those the lexical ranking found highlighted (in place, order kept)."""
+    wanted = [h for h in hits if h.id in lexical_ids]
+    marked = {h.id: h for h in backend.highlight(session, parsed, wanted)}
+    out = []
+    for hit in hits:
+        shown = marked.get(hit.id, hit)
+        shown.relevance = hit.relevance
+        out.append(shown)
+    return out
 
 
 def evidence(session: Session, query: Query, text: str, limit: int) -> list[Hit]:

@@ -96,8 +96,12 @@ class Backend(Protocol):
         limit: int = 20,
         facets: bool = True,
         time_limit: float = TIME_LIMIT,
+        highlight: bool = True,
     ) -> Results:
-        """Run a parsed query."""
+        """Run a parsed query (``highlight=False``: snippets are the start of each text)."""
+
+    def highlight(self, session: Session, query: Query, hits: Sequence[Hit]) -> list[Hit]:
+        """``hits`` (from this backend) with snippet and title highlighted for ``query``."""
 
     def similar(
         self, session: Session, title: str, limit: int, kinds: Sequence[str] = ("question",)

@@ -361,7 +361,9 @@ def nearest(
     held = _open_matrix(config)
     if not held.ids.size:
         return []
-    scores = held.matrix @ vector.astype("<f4")
+    # numpy's own loop, not BLAS: OpenBLAS wakes a thread pool for a matrix-vector product,
+    # which on a busy machine costs more than the product (8 ms against 0.1 ms at 3k rows).
+    scores = np.einsum("ij,j->i", held.matrix, vector.astype("<f4"))
     k = min(limit, scores.size)
     top = np.argpartition(-scores, k - 1)[:k]
     top = top[np.argsort(-scores[top], kind="stable")]
