@@ -351,7 +351,7 @@ def bench_semantic(app: Any, data: dict[str, Any], embed: int) -> dict[str, Any]
     with Session(engine) as db:
         ids = list(db.scalars(select(Post.id).where(Post.deleted_at.is_(None)).order_by(Post.id)))
     started = time.perf_counter()
-    done = vectors.sync(engine, config, ids[:embed], model=model)
+    done = vectors.sync(engine, config, ids[:embed], model=model, processes=2)
     embed_seconds = time.perf_counter() - started
     rng = np.random.default_rng(SEED)
     now = utcnow()

@@ -32,7 +32,7 @@ from forum.db import utcnow
 from forum.models import PostVector
 from forum.search import embeddings
 from forum.search.documents import SearchDoc, build_documents, iter_all_documents
-from forum.search.embeddings import DIMENSIONS, Embedder
+from forum.search.embeddings import DIMENSIONS, Embedder, PoolEmbedder
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def stored_hashes(session: Session) -> dict[int, tuple[str, str]]:
     return {r.post_id: (r.model_key, r.content_hash) for r in rows}
 
 
-def write(session: Session, model: Embedder, docs: Sequence[SearchDoc]) -> int:
+def write(session: Session, model: Embedder | PoolEmbedder, docs: Sequence[SearchDoc]) -> int:
     """Embed ``docs`` and store their vectors (replacing older ones); return how many."""
     if not docs:
         return 0
@@ -151,14 +151,40 @@ def sync(
     *,
     model: Embedder | None = None,
     progress: Callable[[int], None] | None = None,
+    processes: int = 1,
 ) -> int:
     """Bring the vectors of ``post_ids`` (None: every post) up to date; return how many were
     embedded. Posts whose vector has this model's key and their text's hash are skipped, so
-    an interrupted run resumes where it stopped."""
+    an interrupted run resumes where it stopped. With ``processes`` > 1 the model runs in
+    that many worker processes once more than one batch is to be embedded."""
     model = model or embedder(config)
     if model is None:
         return 0
+    pool: list[PoolEmbedder] = []
+    try:
+        return _sync(engine, config, post_ids, model, progress, processes, pool)
+    finally:
+        for p in pool:
+            p.close()
+
+
+def _sync(
+    engine: Engine,
+    config: Mapping[str, str],
+    post_ids: Iterable[int] | None,
+    model: Embedder,
+    progress: Callable[[int], None] | None,
+    processes: int,
+    pool: list[PoolEmbedder],
+) -> int:
     done = 0
+    batches = 0
+
+    def runner() -> Embedder | PoolEmbedder:
+        if processes > 1 and batches > 0 and not pool:
+            pool.append(PoolEmbedder(processes, model.key))
+        return pool[0] if pool else model
+
     with Session(engine) as session:
         known = stored_hashes(session)
         if post_ids is None:
@@ -183,12 +209,13 @@ def sync(
             if known.get(doc.id) != (model.key, content_hash(model.key, doc_text(doc))):
                 pending.append(doc)
             if len(pending) >= BATCH:
-                done += write(session, model, pending)
+                done += write(session, runner(), pending)
                 session.commit()
+                batches += 1
                 pending = []
             if progress is not None:
                 progress(seen)
-        done += write(session, model, pending)
+        done += write(session, runner(), pending)
         session.commit()
         if live is not None:
             extra = sorted(known.keys() - live)

@@ -171,6 +171,19 @@ def test_paraphrases_are_closer_than_unrelated_texts() -> None:
     assert d @ e > d @ c + 0.3
 
 
+def test_worker_processes_give_the_same_vectors() -> None:
+    model = embeddings.get_embedder()
+    assert model is not None
+    texts = [f"question {i} about " + "deploying flask apps " * (i % 7) for i in range(20)]
+    pool = embeddings.PoolEmbedder(2, model.key)
+    try:
+        spread = pool.embed(texts, batch=3)
+    finally:
+        pool.close()
+    assert pool.key == model.key
+    assert np.allclose(spread, model.embed(texts), atol=1e-5)
+
+
 def test_vectors_are_stored_as_float16_bytes() -> None:
     vector = np.linspace(-1, 1, embeddings.DIMENSIONS).astype(np.float32)
     data = embeddings.to_bytes(vector)
@@ -328,6 +341,33 @@ def test_verify_and_sync_cover_vectors_and_model_changes(
     keys = set(session.scalars(select(PostVector.model_key)).all())
     assert keys == {"all-MiniLM-L6-v2-onnx-int8@2.0.0/t128"}
     assert vectors.verify(engine, config).ok
+
+
+@sqlite_only
+def test_sync_in_worker_processes_embeds_every_post(
+    app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c = build(session)
+    engine = get_engine(app)
+    config = session.info[search.outbox.CONFIG_KEY]
+    session.execute(delete(PostVector))
+    session.commit()
+    monkeypatch.setattr(vectors, "BATCH", 2)
+    assert vectors.sync(engine, config, processes=2) == 5
+    assert vectors.verify(engine, config).ok
+    assert search.search(session, PARAPHRASE).results.hits[0].id == c.migration.id
+
+
+def test_highlighting_only_the_hits_shown(app: Flask, session: Session) -> None:
+    c = build(session)
+    backend = search.session_backend(session)
+    query = search.parse("alembic revision")
+    plain = backend.search(session, query, limit=10, highlight=False).hits
+    assert {h.id for h in plain} == {c.migration.id, c.migration_answer.id}
+    assert not any("<mark>" in h.snippet or "<mark>" in h.title_html for h in plain)
+    marked = backend.highlight(session, query, plain)
+    assert [h.id for h in marked] == [h.id for h in plain]
+    assert all("<mark>" in h.snippet for h in marked)
 
 
 def test_cli_verify_and_rebuild_report_vectors(app: Flask, session: Session) -> None:
