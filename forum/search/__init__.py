@@ -19,8 +19,8 @@ from forum.models import SearchOutbox, ZeroResultQuery
 from forum.search import outbox, vectors
 from forum.search import words as word_forms
 from forum.search.backends import close_backends, get_backend, search_config
-from forum.search.base import SORTS, TIME_LIMIT, Backend, Hit, Results, leading_text, marked_html
-from forum.search.documents import SearchDoc, build_documents
+from forum.search.base import SORTS, TIME_LIMIT, Backend, Hit, Results
+from forum.search.documents import build_documents
 from forum.search.query import Query, QueryRefused, parse
 from forum.services.visibility import visible_post_ids
 
@@ -383,28 +383,6 @@ def _fused_hits(lexical: list[Hit], meaning: list[Hit]) -> list[Hit]:
     return out
 
 
-def doc_hit(doc: SearchDoc, relevance: float) -> Hit:
-    """A hit for a post found by meaning: its title and the start of its text."""
-    return Hit(
-        id=doc.id,
-        kind=doc.kind,
-        subtype=doc.subtype,
-        slug=doc.slug,
-        title=doc.title,
-        snippet=marked_html(leading_text(doc.body)),
-        title_html=marked_html(doc.title),
-        tags=list(doc.tags),
-        post_score=doc.score,
-        answer_count=doc.answer_count,
-        accepted=doc.accepted,
-        question_id=doc.question_id,
-        created_at=doc.created_at,
-        username=doc.username,
-        author_id=doc.author_id,
-        relevance=relevance,
-    )
-
-
 def semantic_hits(
     session: Session,
     text: str,
@@ -423,20 +401,27 @@ def semantic_hits(
         return []
     near = vectors.nearest(session, config, model.embed_one(text), SEMANTIC_POOL)
     near = [(i, score) for i, score in near if score >= min_similarity]
+    backend = session_backend(session)
     hits: list[Hit] = []
-    # Documents are built a chunk at a time: without filters the first chunk is enough.
+    # Hits come from the index's stored fields a chunk at a time (without filters the first
+    # chunk is enough); whole documents only when excluded words must be looked for.
     for start in range(0, len(near), limit):
         chunk = near[start : start + limit]
-        docs = build_documents(session, [i for i, _ in chunk])
+        found = backend.stored_hits(session, [i for i, _ in chunk])
+        bodies: dict[int, str] = {}
+        if query is not None and query.excluded:
+            docs = build_documents(session, list(found))
+            bodies = {i: doc.body for i, doc in docs.items()}
         for item, score in chunk:
-            doc = docs.get(item)
-            if doc is None or (kinds is not None and doc.kind not in kinds):
+            hit = found.get(item)
+            if hit is None or (kinds is not None and hit.kind not in kinds):
                 continue
-            if known_authors and doc.author_id is None:
+            if known_authors and hit.author_id is None:
                 continue
-            if query is not None and not vectors.accepts(doc, query):
+            if query is not None and not vectors.accepts(hit, query, bodies.get(item, "")):
                 continue
-            hits.append(doc_hit(doc, score))
+            hit.relevance = score
+            hits.append(hit)
             if len(hits) >= limit:
                 return hits
     return hits

@@ -107,7 +107,10 @@ class Backend(Protocol):
         self, session: Session, title: str, limit: int, kinds: Sequence[str] = ("question",)
     ) -> list[Hit]:
         """Posts of ``kinds`` sharing content words with ``title`` (not "how do", "what is"),
-        those sharing the most first."""
+        those sharing the most first; unhighlighted (the lists show titles only)."""
+
+    def stored_hits(self, session: Session, ids: Sequence[int]) -> dict[int, Hit]:
+        """Hits for the indexed documents among ``ids`` (unhighlighted), by id."""
 
     def correct(self, session: Session, words: Sequence[str]) -> dict[str, str]:
         """Common words to offer for unknown or rare ones."""

@@ -404,6 +404,17 @@ class PostgresBackend:
         )
         return [_hit(r, "", "", float(r.rank)) for r in rows]
 
+    def stored_hits(self, session: Session, ids: Sequence[int]) -> dict[int, Hit]:
+        """Hits for the indexed documents among ``ids``, from their stored columns."""
+        if not ids:
+            return {}
+        sql = _Sql()
+        rows = sql.rows(
+            session,
+            f"SELECT {_STORED} FROM search_documents WHERE post_id = ANY({sql.param(list(ids))})",
+        )
+        return {int(r.post_id): _hit(r, "", "", 0.0) for r in rows}
+
     def experts_evidence(self, session: Session, query_: q.Query, limit: int) -> list[Hit]:
         """Answers and articles matching ``query_`` by known (not anonymous) authors."""
         sql = _Sql()

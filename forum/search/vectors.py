@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from forum.db import utcnow
 from forum.models import PostVector
 from forum.search import embeddings
+from forum.search.base import Hit
 from forum.search.documents import SearchDoc, build_documents, iter_all_documents
 from forum.search.embeddings import DIMENSIONS, Embedder, PoolEmbedder
 
@@ -400,9 +401,10 @@ def nearest(
 _WORDS = re.compile(r"\w+")
 
 
-def accepts(doc: SearchDoc, query: Any) -> bool:
-    """Whether ``doc`` passes the filters of a parsed query (tags, people, kinds, states,
-    scores, dates, excluded words): what the lexical backends apply, for semantic hits."""
+def accepts(doc: Hit, query: Any, body: str = "") -> bool:
+    """Whether the post of ``doc`` (with its text ``body``) passes the filters of a parsed
+    query (tags, people, kinds, states, scores, dates, excluded words): what the lexical
+    backends apply, for semantic hits."""
     from forum.search import query as q
 
     tags = set(doc.tags)
@@ -432,15 +434,17 @@ def accepts(doc: SearchDoc, query: Any) -> bool:
         "<=": lambda a, b: a <= b,
         "=": lambda a, b: a == b,
     }
-    if any(not ops[r.op](doc.score, r.value) for r in query.score):
+    if any(not ops[r.op](doc.post_score, r.value) for r in query.score):
         return False
     created = doc.created_at
+    if created is None:
+        return not query.created
     if created.tzinfo is None:
         created = created.replace(tzinfo=dt.UTC)
     if any(not ops[r.op](created.astimezone(dt.UTC).date(), r.value) for r in query.created):
         return False
     if query.excluded:
-        found = set(_WORDS.findall(f"{doc.title} {doc.body} {' '.join(doc.tags)}".lower()))
+        found = set(_WORDS.findall(f"{doc.title} {body} {' '.join(doc.tags)}".lower()))
         for node in query.excluded:
             words = [node.text] if isinstance(node, q.Word) else list(getattr(node, "words", ()))
             if words and all(w.lower() in found for w in words):

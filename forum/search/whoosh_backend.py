@@ -760,13 +760,22 @@ class WhooshBackend:
                     if part_scores is not None:
                         scores += part_scores
                 parts.append(_top(seg, allowed & (overlap > 0), [overlap, scores], limit, scores))
-            terms = _highlight_terms(_Or(per_word))
             texts: dict[int, str] = {}
-            hits = [
+            return [
                 _stored_hit(searcher, docnum, score, texts)
                 for docnum, score in _merged(parts, limit)
             ]
-            return [_highlighted(hit, texts[hit.id], terms) for hit in hits]
+
+    def stored_hits(self, session: Session, ids: Sequence[int]) -> dict[int, Hit]:
+        """Hits for the indexed documents among ``ids``, from their stored fields."""
+        out: dict[int, Hit] = {}
+        texts: dict[int, str] = {}
+        with self._searching() as searcher:
+            for post_id in ids:
+                docnum = searcher.document_number(id=str(post_id))
+                if docnum is not None:
+                    out[post_id] = _stored_hit(searcher, docnum, 0.0, texts)
+        return out
 
     def correct(self, session: Session, words_: Sequence[str]) -> dict[str, str]:
         """Offer for each unknown word the closest, most used word of the index (titles,
