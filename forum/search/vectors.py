@@ -5,19 +5,22 @@ vector (float16 bytes). On PostgreSQL with pgvector the same vector is also kept
 ``embedding vector(384)`` column under an HNSW index and searched there. Elsewhere (SQLite, the
 embedded default) the rows are copied, as float32, into a read-only matrix file in the
 instance directory (``SEARCH_VECTOR_DIR``), memory-mapped by every worker and searched by
-brute-force dot products; the writer rewrites it after each change and readers reopen it
-when it changes.
+brute-force dot products. After a round of changes the writer patches it in place (rows
+overwritten or appended, removed ones zeroed); ``forum search sync`` and ``rebuild`` write
+it afresh. Readers reopen it when it changes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,6 +183,7 @@ def _sync(
 ) -> int:
     done = 0
     batches = 0
+    wanted: list[int] = []
 
     def runner() -> Embedder | PoolEmbedder:
         if processes > 1 and batches > 0 and not pool:
@@ -225,7 +229,10 @@ def _sync(
                 session.execute(delete(PostVector).where(PostVector.post_id.in_(chunk)))
         session.commit()
     if engine.dialect.name != "postgresql":
-        export_matrix(engine, config)
+        if post_ids is None:
+            export_matrix(engine, config)
+        else:
+            patch_matrix(engine, config, wanted)
     return done
 
 
@@ -307,13 +314,31 @@ def _matrix_paths(config: Mapping[str, str]) -> tuple[Path, Path]:
     return folder / "vectors.f32", folder / "ids.i64"
 
 
+@contextlib.contextmanager
+def _matrix_lock(config: Mapping[str, str]) -> Iterator[None]:
+    """Held while the matrix files are written (by any process)."""
+    folder = Path(config["vector_dir"])
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "matrix.lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _replace(path: Path, data: np.ndarray[Any, Any]) -> None:
+    tmp = path.with_name(path.name + f".{os.getpid()}.{threading.get_ident()}.tmp")
+    data.tofile(tmp)
+    os.replace(tmp, path)
+
+
 def export_matrix(engine: Engine, config: Mapping[str, str]) -> int:
     """Write the stored vectors of the current model to the matrix files (atomically)."""
     model = embedder(config)
     if model is None:
         return 0
     matrix_path, ids_path = _matrix_paths(config)
-    matrix_path.parent.mkdir(parents=True, exist_ok=True)
     with Session(engine) as session:
         rows = session.execute(
             select(PostVector.post_id, PostVector.vector)
@@ -323,12 +348,61 @@ def export_matrix(engine: Engine, config: Mapping[str, str]) -> int:
     ids = np.array([r.post_id for r in rows], dtype=np.int64)
     # float32 on disk: numpy multiplies float16 without BLAS, twenty times slower.
     matrix = np.frombuffer(b"".join(r.vector for r in rows), dtype="<f2").astype("<f4")
-    suffix = f".{os.getpid()}.{threading.get_ident()}.tmp"
-    for path, data in ((ids_path, ids), (matrix_path, matrix)):
-        tmp = path.with_name(path.name + suffix)
-        data.tofile(tmp)
-        os.replace(tmp, path)
+    with _matrix_lock(config):
+        # The matrix first: until the ids follow, readers see sizes that disagree and keep
+        # the matrix they have.
+        _replace(matrix_path, matrix)
+        _replace(ids_path, ids)
     return len(ids)
+
+
+def patch_matrix(engine: Engine, config: Mapping[str, str], post_ids: Iterable[int]) -> int:
+    """Bring the rows of ``post_ids`` in the matrix files up to date without rewriting them:
+    changed rows are overwritten in place, new ones appended, those without a vector any
+    more zeroed under the id -1 (``forum search sync`` writes the files afresh). Return how
+    many rows changed."""
+    model = embedder(config)
+    if model is None:
+        return 0
+    wanted = sorted(set(post_ids))
+    matrix_path, ids_path = _matrix_paths(config)
+    if not (matrix_path.exists() and ids_path.exists()):
+        return export_matrix(engine, config)
+    if not wanted:
+        return 0
+    with Session(engine) as session:
+        stored = dict(
+            session.execute(
+                select(PostVector.post_id, PostVector.vector).where(
+                    PostVector.model_key == model.key, PostVector.post_id.in_(wanted)
+                )
+            ).all()
+        )
+    row_bytes = DIMENSIONS * 4
+    with _matrix_lock(config):
+        ids = np.fromfile(ids_path, dtype=np.int64)
+        if matrix_path.stat().st_size != ids.size * row_bytes:
+            return export_matrix(engine, config)
+        rows = np.flatnonzero(np.isin(ids, np.array(wanted, dtype=np.int64)))
+        at = {int(ids[r]): int(r) for r in rows}
+        added: list[int] = []
+        with open(matrix_path, "r+b") as handle:
+            for post_id in wanted:
+                data = stored.get(post_id)
+                row = np.zeros(DIMENSIONS, dtype="<f4")
+                if data is not None:
+                    row = embeddings.from_bytes(data).astype("<f4")
+                if post_id in at:
+                    handle.seek(at[post_id] * row_bytes)
+                    handle.write(row.tobytes())
+                    if data is None:
+                        ids[at[post_id]] = -1
+                elif data is not None:
+                    handle.seek(0, os.SEEK_END)
+                    handle.write(row.tobytes())
+                    added.append(post_id)
+        _replace(ids_path, np.concatenate([ids, np.array(added, dtype=np.int64)]))
+    return len(at) + len(added)
 
 
 class _Matrix:
@@ -356,8 +430,10 @@ def _open_matrix(config: Mapping[str, str]) -> _Matrix:
         if stamp != held.stamp:
             ids = np.fromfile(ids_path, dtype=np.int64)
             if a.st_size == ids.size * DIMENSIONS * 4 and ids.size:
-                mm = np.memmap(matrix_path, dtype="<f4", mode="r")
-                held.matrix = mm.reshape(ids.size, DIMENSIONS)
+                # The rows the ids name: rows appended meanwhile wait for their ids.
+                held.matrix = np.memmap(
+                    matrix_path, dtype="<f4", mode="r", shape=(ids.size, DIMENSIONS)
+                )
                 held.ids = ids
                 held.stamp = stamp
         return held
@@ -395,7 +471,7 @@ def nearest(
     k = min(limit, scores.size)
     top = np.argpartition(-scores, k - 1)[:k]
     top = top[np.argsort(-scores[top], kind="stable")]
-    return [(int(held.ids[i]), float(scores[i])) for i in top]
+    return [(int(held.ids[i]), float(scores[i])) for i in top if held.ids[i] >= 0]
 
 
 _WORDS = re.compile(r"\w+")

@@ -358,6 +358,43 @@ def test_sync_in_worker_processes_embeds_every_post(
     assert search.search(session, PARAPHRASE).results.hits[0].id == c.migration.id
 
 
+@sqlite_only
+def test_matrix_file_is_patched_not_rewritten(app: Flask, session: Session) -> None:
+    c = build(session)
+    config = session.info[search.outbox.CONFIG_KEY]
+    folder = Path(config["vector_dir"])
+
+    def rows() -> list[int]:
+        return [int(i) for i in np.fromfile(folder / "ids.i64", dtype=np.int64)]
+
+    before = rows()
+    inode = (folder / "vectors.f32").stat().st_ino
+    assert (
+        sorted(before) == sorted(session.scalars(select(PostVector.post_id)).all())
+        and len(before) == 5
+    )
+    cake = search_question(
+        session, c.amara, "Lemon cake without an oven", "A fridge cheesecake.", tags=("food",)
+    )
+    commit(session)
+    c.migration.title = "Chocolate brownies for the office party"
+    commit(session)
+    from forum.db import utcnow
+
+    c.coffee.deleted_at = utcnow()
+    commit(session)
+    after = rows()
+    assert (folder / "vectors.f32").stat().st_ino == inode
+    assert (folder / "vectors.f32").stat().st_size == len(after) * embeddings.DIMENSIONS * 4
+    assert after == [-1 if i == c.coffee.id else i for i in before] + [cake.id]
+    assert c.migration.id not in ids(search.search(session, PARAPHRASE))
+    assert c.migration.id in ids(search.search(session, "baking brownies"))
+    assert c.coffee.id not in ids(search.search(session, "kitchen espresso machine"))
+    # sync writes the files afresh, without the removed row.
+    vectors.export_matrix(get_engine(app), config)
+    assert sorted(rows()) == sorted(i for i in after if i >= 0)
+
+
 def test_highlighting_only_the_hits_shown(app: Flask, session: Session) -> None:
     c = build(session)
     backend = search.session_backend(session)
