@@ -330,7 +330,7 @@ def bench_backend(app: Any, data: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def bench_semantic(app: Any, data: dict[str, Any], embed: int) -> dict[str, Any] | None:
-    """Embedding throughput on ``embed`` posts (two threads, as ``forum search rebuild``),
+    """Embedding throughput on ``embed`` posts (two processes, as ``forum search rebuild``),
     then the results page (hybrid, semantic) and similar questions while typing, on a vector
     for every post: the others get random unit vectors, which cost the same to search."""
     import numpy as np
@@ -351,7 +351,7 @@ def bench_semantic(app: Any, data: dict[str, Any], embed: int) -> dict[str, Any]
     with Session(engine) as db:
         ids = list(db.scalars(select(Post.id).where(Post.deleted_at.is_(None)).order_by(Post.id)))
     started = time.perf_counter()
-    done = vectors.sync(engine, config, ids[:embed], model=model)
+    done = vectors.sync(engine, config, ids[:embed], model=model, processes=2)
     embed_seconds = time.perf_counter() - started
     rng = np.random.default_rng(SEED)
     now = utcnow()
@@ -669,7 +669,7 @@ def _report_semantic(posts: int, r: dict[str, Any]) -> None:
     print()
     print(f"Semantic ranking (SQLite, memory-mapped matrix of {posts} vectors):")
     print(
-        f"  embedding, 2 threads: {rate:.1f} posts/s ({r['embedded']} posts);"
+        f"  embedding, 2 processes: {rate:.1f} posts/s ({r['embedded']} posts);"
         f" 100k posts would take {100_000 / rate / 60:.0f} min"
         if rate
         else "  no embedding"

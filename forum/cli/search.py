@@ -44,7 +44,8 @@ def rebuild_index(backend: Backend) -> int:
 
 
 def _vector_config() -> dict[str, str]:
-    """The search config with two embedding threads (the CLI may use both cores)."""
+    """The search config with two embedding threads (the CLI may use both cores; embedding
+    every post uses two single-threaded processes instead)."""
     config = search_config(current_app.config)
     config["embed_threads"] = str(max(2, int(config["embed_threads"])))
     return config
@@ -77,7 +78,7 @@ def embed_all(label: str = "Embedding") -> int:
             bar.update(max(0, done - last))
             last = done
 
-        count = vectors.sync(engine, _vector_config(), progress=progress)
+        count = vectors.sync(engine, _vector_config(), progress=progress, processes=2)
     click.echo(f"Vectors: {count} embedded in {time.monotonic() - started:.1f} s.")
     return count
 

@@ -1095,5 +1095,5 @@ def _embed(engine: Engine, config: Mapping[str, Any]) -> str:
         return ""
     settings["embed_threads"] = "2"
     started = time.monotonic()
-    count = vectors.sync(engine, settings)
+    count = vectors.sync(engine, settings, processes=2)
     return f" Vectors: {count} embedded in {time.monotonic() - started:.1f} s."

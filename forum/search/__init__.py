@@ -19,8 +19,8 @@ from forum.models import SearchOutbox, ZeroResultQuery
 from forum.search import outbox, vectors
 from forum.search import words as word_forms
 from forum.search.backends import close_backends, get_backend, search_config
-from forum.search.base import SORTS, TIME_LIMIT, Backend, Hit, Results, leading_text, marked_html
-from forum.search.documents import SearchDoc, build_documents
+from forum.search.base import SORTS, TIME_LIMIT, Backend, Hit, Results
+from forum.search.documents import build_documents
 from forum.search.query import Query, QueryRefused, parse
 from forum.services.visibility import visible_post_ids
 
@@ -383,28 +383,6 @@ def _fused_hits(lexical: list[Hit], meaning: list[Hit]) -> list[Hit]:
     return out
 
 
-def doc_hit(doc: SearchDoc, relevance: float) -> Hit:
-    """A hit for a post found by meaning: its title and the start of its text."""
-    return Hit(
-        id=doc.id,
-        kind=doc.kind,
-        subtype=doc.subtype,
-        slug=doc.slug,
-        title=doc.title,
-        snippet=marked_html(leading_text(doc.body)),
-        title_html=marked_html(doc.title),
-        tags=list(doc.tags),
-        post_score=doc.score,
-        answer_count=doc.answer_count,
-        accepted=doc.accepted,
-        question_id=doc.question_id,
-        created_at=doc.created_at,
-        username=doc.username,
-        author_id=doc.author_id,
-        relevance=relevance,
-    )
-
-
 def semantic_hits(
     session: Session,
     text: str,
@@ -423,20 +401,27 @@ def semantic_hits(
         return []
     near = vectors.nearest(session, config, model.embed_one(text), SEMANTIC_POOL)
     near = [(i, score) for i, score in near if score >= min_similarity]
+    backend = session_backend(session)
     hits: list[Hit] = []
-    # Documents are built a chunk at a time: without filters the first chunk is enough.
+    # Hits come from the index's stored fields a chunk at a time (without filters the first
+    # chunk is enough); whole documents only when excluded words must be looked for.
     for start in range(0, len(near), limit):
         chunk = near[start : start + limit]
-        docs = build_documents(session, [i for i, _ in chunk])
+        found = backend.stored_hits(session, [i for i, _ in chunk])
+        bodies: dict[int, str] = {}
+        if query is not None and query.excluded:
+            docs = build_documents(session, list(found))
+            bodies = {i: doc.body for i, doc in docs.items()}
         for item, score in chunk:
-            doc = docs.get(item)
-            if doc is None or (kinds is not None and doc.kind not in kinds):
+            hit = found.get(item)
+            if hit is None or (kinds is not None and hit.kind not in kinds):
                 continue
-            if known_authors and doc.author_id is None:
+            if known_authors and hit.author_id is None:
                 continue
-            if query is not None and not vectors.accepts(doc, query):
+            if query is not None and not vectors.accepts(hit, query, bodies.get(item, "")):
                 continue
-            hits.append(doc_hit(doc, score))
+            hit.relevance = score
+            hits.append(hit)
             if len(hits) >= limit:
                 return hits
     return hits
@@ -469,15 +454,24 @@ def _fused_search(
         results.tags = sorted(tags.items(), key=lambda t: (-t[1], t[0]))[:10]
         return results
     time_limit = _time_limit(session)
+    # Fusion needs the lexical ranking only: the hits shown are highlighted afterwards.
     lexical = backend.search(
-        session, parsed, sort="relevance", offset=0, limit=FUSED, time_limit=time_limit
+        session,
+        parsed,
+        sort="relevance",
+        offset=0,
+        limit=FUSED,
+        time_limit=time_limit,
+        highlight=False,
     )
     fused = _fused_hits(lexical.hits, meaning)
     lexical_ids = {h.id for h in lexical.hits}
     only_meaning = [h.id for h in meaning if h.id not in lexical_ids]
     rest = max(0, lexical.total - len(lexical.hits))
     results = Results(
-        hits=fused[offset : offset + limit],
+        hits=_highlight_lexical(
+            session, backend, parsed, fused[offset : offset + limit], lexical_ids
+        ),
         total=len(fused) + rest,
         # Fused ranking mixes posts with every word and others: no "with every word" count.
         complete=len(fused) + rest if lexical.complete else 0,
@@ -504,6 +498,20 @@ def _fused_search(
         seen = {h.id for h in fused}
         results.hits += [h for h in more.hits if h.id not in seen]
     return results
+
+
+def _highlight_lexical(
+    session: Session, backend: Backend, parsed: Query, hits: list[Hit], lexical_ids: set[int]
+) -> list[Hit]:
+    """``hits`` with those the lexical ranking found highlighted (in place, order kept)."""
+    wanted = [h for h in hits if h.id in lexical_ids]
+    marked = {h.id: h for h in backend.highlight(session, parsed, wanted)}
+    out = []
+    for hit in hits:
+        shown = marked.get(hit.id, hit)
+        shown.relevance = hit.relevance
+        out.append(shown)
+    return out
 
 
 def evidence(session: Session, query: Query, text: str, limit: int) -> list[Hit]:

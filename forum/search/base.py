@@ -96,14 +96,21 @@ class Backend(Protocol):
         limit: int = 20,
         facets: bool = True,
         time_limit: float = TIME_LIMIT,
+        highlight: bool = True,
     ) -> Results:
-        """Run a parsed query."""
+        """Run a parsed query (``highlight=False``: snippets are the start of each text)."""
+
+    def highlight(self, session: Session, query: Query, hits: Sequence[Hit]) -> list[Hit]:
+        """``hits`` (from this backend) with snippet and title highlighted for ``query``."""
 
     def similar(
         self, session: Session, title: str, limit: int, kinds: Sequence[str] = ("question",)
     ) -> list[Hit]:
         """Posts of ``kinds`` sharing content words with ``title`` (not "how do", "what is"),
-        those sharing the most first."""
+        those sharing the most first; unhighlighted (the lists show titles only)."""
+
+    def stored_hits(self, session: Session, ids: Sequence[int]) -> dict[int, Hit]:
+        """Hits for the indexed documents among ``ids`` (unhighlighted), by id."""
 
     def correct(self, session: Session, words: Sequence[str]) -> dict[str, str]:
         """Common words to offer for unknown or rare ones."""

@@ -229,6 +229,7 @@ class PostgresBackend:
         limit: int = 20,
         facets: bool = True,
         time_limit: float = TIME_LIMIT,
+        highlight: bool = True,
     ) -> Results:
         """Every-word matches first, then partial ones; ts_rank weighted A–D, nudged by votes."""
         sql = _Sql()
@@ -241,7 +242,17 @@ class PostgresBackend:
         try:
             previous = _arm(session, time_limit)
             self._search(
-                session, sql, results, clauses, conds, sort, offset, limit, facets, deadline
+                session,
+                sql,
+                results,
+                clauses,
+                conds,
+                sort,
+                offset,
+                limit,
+                facets,
+                deadline,
+                highlight,
             )
             _restore(session, previous)
         except _OutOfTime:
@@ -268,6 +279,7 @@ class PostgresBackend:
         limit: int,
         facets: bool,
         deadline: float,
+        highlight: bool = True,
     ) -> None:
         """Fill ``results``: the every-word part, then the some-word part when it is needed."""
         need = offset + limit
@@ -347,7 +359,19 @@ class PostgresBackend:
             page = _ordered_page(session, sql, any_q, conds, sort, offset, limit)
         if page:
             _check(session, deadline)
-            results.hits = _highlighted(session, sql, page, any_q)
+            results.hits = _highlighted(session, sql, page, any_q if highlight else None)
+
+    def highlight(self, session: Session, query_: q.Query, hits: Sequence[Hit]) -> list[Hit]:
+        """``hits`` with their snippet and title highlighted for ``query_`` (ts_headline on
+        these documents only)."""
+        if not hits:
+            return []
+        sql = _Sql()
+        clauses = [sql.node(n) for n in query_.clauses]
+        any_q = _join(clauses, "||") if clauses else None
+        if any_q is None:
+            return list(hits)
+        return _highlighted(session, sql, [(h.id, h.relevance) for h in hits], any_q)
 
     def similar(
         self, session: Session, title: str, limit: int, kinds: Sequence[str] = ("question",)
@@ -379,6 +403,17 @@ class PostgresBackend:
             f" ORDER BY overlap DESC, rank DESC, d.post_id DESC LIMIT {int(limit)}",
         )
         return [_hit(r, "", "", float(r.rank)) for r in rows]
+
+    def stored_hits(self, session: Session, ids: Sequence[int]) -> dict[int, Hit]:
+        """Hits for the indexed documents among ``ids``, from their stored columns."""
+        if not ids:
+            return {}
+        sql = _Sql()
+        rows = sql.rows(
+            session,
+            f"SELECT {_STORED} FROM search_documents WHERE post_id = ANY({sql.param(list(ids))})",
+        )
+        return {int(r.post_id): _hit(r, "", "", 0.0) for r in rows}
 
     def experts_evidence(self, session: Session, query_: q.Query, limit: int) -> list[Hit]:
         """Answers and articles matching ``query_`` by known (not anonymous) authors."""

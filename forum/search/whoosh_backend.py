@@ -663,6 +663,7 @@ class WhooshBackend:
         limit: int = 20,
         facets: bool = True,
         time_limit: float = TIME_LIMIT,
+        highlight: bool = True,
     ) -> Results:
         """Documents matching every word first, then those matching some, with facets."""
         with self._searching() as searcher:
@@ -697,17 +698,35 @@ class WhooshBackend:
             first = _merged(complete_parts, wanted)[offset:]
             start = max(0, offset - results.complete)
             second = _merged(partial_parts, start + limit - len(first))[start:]
-            terms = _highlight_terms(_combine(clauses, must, must_not, all_words=False))
             texts: dict[int, str] = {}
             hits_first = [_stored_hit(searcher, docnum, score, texts) for docnum, score in first]
             hits_second = [_stored_hit(searcher, docnum, score, texts) for docnum, score in second]
             if sort == "relevance":
                 hits_first, hits_second = _nudge(hits_first), _nudge(hits_second)
-            # Only the page's hits are highlighted.
-            results.hits = [
-                _highlighted(h, texts[h.id], terms) for h in (hits_first + hits_second)[:limit]
-            ]
+            results.hits = (hits_first + hits_second)[:limit]
+            if highlight:
+                # Only the page's hits are highlighted.
+                terms = _highlight_terms(_combine(clauses, must, must_not, all_words=False))
+                results.hits = [_highlighted(h, texts[h.id], terms) for h in results.hits]
             return results
+
+    def highlight(self, session: Session, query_: q.Query, hits: Sequence[Hit]) -> list[Hit]:
+        """``hits`` with their snippet and title highlighted for ``query_`` (their excerpts
+        are read from the index)."""
+        if not hits:
+            return []
+        with self._searching() as searcher:
+            clauses = [c for c in (self._node(searcher, n) for n in query_.clauses) if c]
+            must, must_not = self._filters(searcher, query_)
+            if not clauses and not must:
+                return list(hits)
+            terms = _highlight_terms(_combine(clauses, must, must_not, all_words=False))
+            out = []
+            for hit in hits:
+                docnum = searcher.document_number(id=str(hit.id))
+                fields = searcher.stored_fields(docnum) if docnum is not None else {}
+                out.append(_highlighted(hit, fields.get("excerpt", ""), terms))
+            return out
 
     def similar(
         self, session: Session, title: str, limit: int, kinds: Sequence[str] = ("question",)
@@ -741,13 +760,22 @@ class WhooshBackend:
                     if part_scores is not None:
                         scores += part_scores
                 parts.append(_top(seg, allowed & (overlap > 0), [overlap, scores], limit, scores))
-            terms = _highlight_terms(_Or(per_word))
             texts: dict[int, str] = {}
-            hits = [
+            return [
                 _stored_hit(searcher, docnum, score, texts)
                 for docnum, score in _merged(parts, limit)
             ]
-            return [_highlighted(hit, texts[hit.id], terms) for hit in hits]
+
+    def stored_hits(self, session: Session, ids: Sequence[int]) -> dict[int, Hit]:
+        """Hits for the indexed documents among ``ids``, from their stored fields."""
+        out: dict[int, Hit] = {}
+        texts: dict[int, str] = {}
+        with self._searching() as searcher:
+            for post_id in ids:
+                docnum = searcher.document_number(id=str(post_id))
+                if docnum is not None:
+                    out[post_id] = _stored_hit(searcher, docnum, 0.0, texts)
+        return out
 
     def correct(self, session: Session, words_: Sequence[str]) -> dict[str, str]:
         """Offer for each unknown word the closest, most used word of the index (titles,

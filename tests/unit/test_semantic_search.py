@@ -171,6 +171,31 @@ def test_paraphrases_are_closer_than_unrelated_texts() -> None:
     assert d @ e > d @ c + 0.3
 
 
+def test_query_vectors_are_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(embeddings, "QUERY_CACHE", 3)
+    model = embeddings.Embedder(1)
+    first = model.embed_one("roll back a migration")
+    again = model.embed_one("roll back a migration")
+    assert again is first and not first.flags.writeable
+    assert np.allclose(first, model.embed(["roll back a migration"])[0], atol=1e-6)
+    for i in range(3):
+        model.embed_one(f"query {i}")
+    assert model.embed_one("roll back a migration") is not first
+
+
+def test_worker_processes_give_the_same_vectors() -> None:
+    model = embeddings.get_embedder()
+    assert model is not None
+    texts = [f"question {i} about " + "deploying flask apps " * (i % 7) for i in range(20)]
+    pool = embeddings.PoolEmbedder(2, model.key)
+    try:
+        spread = pool.embed(texts, batch=3)
+    finally:
+        pool.close()
+    assert pool.key == model.key
+    assert np.allclose(spread, model.embed(texts), atol=1e-5)
+
+
 def test_vectors_are_stored_as_float16_bytes() -> None:
     vector = np.linspace(-1, 1, embeddings.DIMENSIONS).astype(np.float32)
     data = embeddings.to_bytes(vector)
@@ -328,6 +353,70 @@ def test_verify_and_sync_cover_vectors_and_model_changes(
     keys = set(session.scalars(select(PostVector.model_key)).all())
     assert keys == {"all-MiniLM-L6-v2-onnx-int8@2.0.0/t128"}
     assert vectors.verify(engine, config).ok
+
+
+@sqlite_only
+def test_sync_in_worker_processes_embeds_every_post(
+    app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c = build(session)
+    engine = get_engine(app)
+    config = session.info[search.outbox.CONFIG_KEY]
+    session.execute(delete(PostVector))
+    session.commit()
+    monkeypatch.setattr(vectors, "BATCH", 2)
+    assert vectors.sync(engine, config, processes=2) == 5
+    assert vectors.verify(engine, config).ok
+    assert search.search(session, PARAPHRASE).results.hits[0].id == c.migration.id
+
+
+@sqlite_only
+def test_matrix_file_is_patched_not_rewritten(app: Flask, session: Session) -> None:
+    c = build(session)
+    config = session.info[search.outbox.CONFIG_KEY]
+    folder = Path(config["vector_dir"])
+
+    def rows() -> list[int]:
+        return [int(i) for i in np.fromfile(folder / "ids.i64", dtype=np.int64)]
+
+    before = rows()
+    inode = (folder / "vectors.f32").stat().st_ino
+    assert (
+        sorted(before) == sorted(session.scalars(select(PostVector.post_id)).all())
+        and len(before) == 5
+    )
+    cake = search_question(
+        session, c.amara, "Lemon cake without an oven", "A fridge cheesecake.", tags=("food",)
+    )
+    commit(session)
+    c.migration.title = "Chocolate brownies for the office party"
+    commit(session)
+    from forum.db import utcnow
+
+    c.coffee.deleted_at = utcnow()
+    commit(session)
+    after = rows()
+    assert (folder / "vectors.f32").stat().st_ino == inode
+    assert (folder / "vectors.f32").stat().st_size == len(after) * embeddings.DIMENSIONS * 4
+    assert after == [-1 if i == c.coffee.id else i for i in before] + [cake.id]
+    assert c.migration.id not in ids(search.search(session, PARAPHRASE))
+    assert c.migration.id in ids(search.search(session, "baking brownies"))
+    assert c.coffee.id not in ids(search.search(session, "kitchen espresso machine"))
+    # sync writes the files afresh, without the removed row.
+    vectors.export_matrix(get_engine(app), config)
+    assert sorted(rows()) == sorted(i for i in after if i >= 0)
+
+
+def test_highlighting_only_the_hits_shown(app: Flask, session: Session) -> None:
+    c = build(session)
+    backend = search.session_backend(session)
+    query = search.parse("alembic revision")
+    plain = backend.search(session, query, limit=10, highlight=False).hits
+    assert {h.id for h in plain} == {c.migration.id, c.migration_answer.id}
+    assert not any("<mark>" in h.snippet or "<mark>" in h.title_html for h in plain)
+    marked = backend.highlight(session, query, plain)
+    assert [h.id for h in marked] == [h.id for h in plain]
+    assert all("<mark>" in h.snippet for h in marked)
 
 
 def test_cli_verify_and_rebuild_report_vectors(app: Flask, session: Session) -> None:
