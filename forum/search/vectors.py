@@ -284,8 +284,14 @@ def enqueue(engine: Engine, config: Mapping[str, str], post_ids: Iterable[int]) 
         if waiting is not None:
             waiting |= ids
             return
+        try:
+            future = _EXECUTOR.submit(_sync_waiting, engine, dict(config), key)
+        except RuntimeError:
+            # The interpreter is exiting (a worker stopping): `forum search sync` embeds them.
+            log.info("embedding skipped while the process exits; `forum search sync` does it")
+            return
         _WAITING[key] = ids
-        _FUTURES.append(_EXECUTOR.submit(_sync_waiting, engine, dict(config), key))
+        _FUTURES.append(future)
 
 
 def _sync_waiting(engine: Engine, config: dict[str, str], key: tuple[int, str]) -> int:

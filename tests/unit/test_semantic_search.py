@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 from flask import Flask
-from sqlalchemy import delete, select, text
+from sqlalchemy import create_engine, delete, select, text
 from sqlalchemy.orm import Session
 
 from forum import search
@@ -557,3 +558,19 @@ def test_without_pgvector_postgres_search_is_lexical(app: Flask, session: Sessio
             )
         )
         session.commit()
+
+
+def test_a_change_while_the_process_exits_is_left_for_sync(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A drain in a stopping worker must not fail: its executor no longer takes work."""
+    stopped = ThreadPoolExecutor(max_workers=1)
+    stopped.shutdown()
+    monkeypatch.setattr(vectors, "_EXECUTOR", stopped)
+    monkeypatch.setattr(vectors, "_WAITING", {})
+    engine = create_engine("sqlite://")
+    try:
+        vectors.enqueue(engine, {"ranking": "hybrid", "vector_dir": str(tmp_path)}, [1, 2])
+    finally:
+        engine.dispose()
+    assert vectors._WAITING == {}
