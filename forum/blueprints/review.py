@@ -158,26 +158,15 @@ def decide(suggestion_id: int, decision: str) -> ResponseReturnValue:
     form = SuggestionRejectForm()
     comment = (form.comment.data or "") if decision == "reject" else ""
     try:
-        if decision == "approve":
-            done = submit(
-                form,
-                lambda: _render_detail(suggestion, form),
-                suggested_edits.approve,
-                db,
-                reviewer=member,
-                suggestion_id=suggestion_id,
-                comment=comment,
-            )
-        else:
-            done = submit(
-                form,
-                lambda: _render_detail(suggestion, form),
-                suggested_edits.reject,
-                db,
-                reviewer=member,
-                suggestion_id=suggestion_id,
-                comment=comment,
-            )
+        done = submit(
+            form,
+            lambda: _render_detail(suggestion, form),
+            suggested_edits.approve if decision == "approve" else suggested_edits.reject,
+            db,
+            reviewer=member,
+            suggestion_id=suggestion_id,
+            comment=comment,
+        )
     except Conflict as exc:
         db.rollback()
         flash(str(exc), "error")
