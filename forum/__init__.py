@@ -55,7 +55,7 @@ def protect_data_folders(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     """Database, login, CSRF, rate limits and security headers."""
-    from forum import access, body_limits, db, observability, request_guard, security
+    from forum import access, body_limits, db, observability, pagecache, request_guard, security
     from forum.extensions import csrf, limiter, login_manager
     from forum.web import init_login, init_templates
 
@@ -73,6 +73,8 @@ def register_extensions(app: Flask) -> None:
     init_templates(app)
     # After CSRF and the login loader: visitors to the login page, unconfirmed members read.
     access.init_app(app)
+    # After the access checks: a members-only site never serves a kept page to a visitor.
+    pagecache.init_app(app)
 
 
 def register_subscribers(app: Flask) -> None:

@@ -136,6 +136,9 @@ DEFAULTS: dict[str, Any] = {
     # Who may see and join (docs/operations.md, "Access and registration"). Visitors are sent
     # to the login page unless PUBLIC_READ opens reading (never writing) to them.
     "PUBLIC_READ": False,
+    # Visitors' pages are kept until the next write or for this many seconds (forum.pagecache).
+    "PAGE_CACHE": True,
+    "PAGE_CACHE_SECONDS": 60,
     # open | domain (emails under ALLOWED_EMAIL_DOMAINS only) | invite | sso (no local
     # registration or password login).
     "REGISTRATION": "open",

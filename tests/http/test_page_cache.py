@@ -1,0 +1,213 @@
+"""Visitors' pages are kept until the next write, never for members, with each visitor's token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from forum import pagecache
+from forum.db import get_engine, new_session
+from forum.services import votes
+from tests.conftest import CSRF_META, TEST_PASSWORD, Browser
+from tests.factories import make_question, make_user
+from tests.http.test_query_counts import counted
+
+
+def _fresh_visitor(app: Flask) -> Any:
+    return app.test_client()
+
+
+def test_a_visitor_page_is_served_again_without_touching_the_database(
+    app: Flask, session: Session
+) -> None:
+    make_question(session, make_user(session, "asker"), title="Where is the staging runbook?")
+    session.commit()
+    first = _fresh_visitor(app).get("/questions")
+    assert first.status_code == 200
+    with counted(app) as statements:
+        again = _fresh_visitor(app).get("/questions")
+    assert again.status_code == 200
+    assert statements == []
+    assert "Where is the staging runbook?" in again.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/", "/questions", "/tags", "/tags/howto", "/articles"])
+def test_every_listed_page_is_kept(app: Flask, session: Session, path: str) -> None:
+    make_question(session, make_user(session, "asker"))
+    session.commit()
+    assert _fresh_visitor(app).get(path).status_code == 200
+    with counted(app) as statements:
+        assert _fresh_visitor(app).get(path).status_code == 200
+    assert statements == []
+
+
+def test_a_write_shows_at_once(app: Flask, session: Session) -> None:
+    asker = make_user(session, "asker")
+    question = make_question(session, asker, title="How do I rotate the API keys?")
+    voter = make_user(session, "voter", reputation=1000)
+    session.commit()
+    before = _fresh_visitor(app).get("/tags/howto").get_data(as_text=True)
+    assert "How do I rotate the API keys?" in before
+    assert 'aria-label="0 votes' in _fresh_visitor(app).get("/questions").get_data(as_text=True)
+    make_question(session, asker, title="Who approves a production deploy?")
+    session.commit()
+    after = _fresh_visitor(app).get("/tags/howto").get_data(as_text=True)
+    assert "Who approves a production deploy?" in after
+    votes.cast(session, voter=voter, post_id=question.id, value=1)
+    session.commit()
+    page = _fresh_visitor(app).get("/questions").get_data(as_text=True)
+    assert 'aria-label="1 votes' in page
+
+
+def test_a_write_by_another_process_shows_at_once(
+    app: Flask, session: Session, app_config: dict[str, Any]
+) -> None:
+    """Another worker: its own engine and kept pages, the same instance folder."""
+    from forum import create_app
+
+    other = create_app(app_config)
+    try:
+        asker = make_user(session, "asker")
+        make_question(session, asker, title="Where are the onboarding slides?")
+        session.commit()
+        assert "onboarding slides" in other.test_client().get("/questions").get_data(as_text=True)
+        # Written through this app's engine (a write the other process did not make).
+        make_question(session, asker, title="Which VPN profile do contractors use?")
+        session.commit()
+        page = other.test_client().get("/questions").get_data(as_text=True)
+        assert "Which VPN profile do contractors use?" in page
+    finally:
+        get_engine(other).dispose()
+
+
+def test_a_write_outside_the_orm_moves_the_generation_too(app: Flask, session: Session) -> None:
+    question = make_question(session, make_user(session, "asker"), title="Old title of a question")
+    session.commit()
+    assert "Old title of a question" in _fresh_visitor(app).get("/questions").get_data(as_text=True)
+    with get_engine(app).begin() as conn:
+        conn.execute(
+            text("UPDATE posts SET title = 'New title of a question' WHERE id = :id"),
+            {"id": question.id},
+        )
+    assert "New title of a question" in _fresh_visitor(app).get("/questions").get_data(as_text=True)
+
+
+def _token(page: str) -> str:
+    match = CSRF_META.search(page)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def test_each_visitor_gets_their_own_csrf_token(app: Flask, session: Session) -> None:
+    make_question(session, make_user(session, "asker"))
+    make_user(session, "reader")
+    session.commit()
+    first, second = _fresh_visitor(app), _fresh_visitor(app)
+    first_page = first.get("/questions").get_data(as_text=True)
+    with counted(app) as statements:
+        second_page = second.get("/questions")
+    assert statements == []
+    token = _token(second_page.get_data(as_text=True))
+    assert token != _token(first_page)
+    login = {"username": "reader", "password": TEST_PASSWORD}
+    # The first visitor's token is not the second's session's: refused.
+    refused = second.post("/login", data={"csrf_token": _token(first_page), **login})
+    assert refused.status_code == 400
+    assert "The CSRF tokens do not match." in refused.get_data(as_text=True)
+    # The one the kept page carried is the second visitor's own: the login goes through.
+    response = second.post("/login", data={"csrf_token": token, **login})
+    assert response.status_code == 302
+
+
+def test_members_never_get_a_kept_page_nor_leave_one(
+    app: Flask, session: Session, browser: Browser
+) -> None:
+    asker = make_user(session, "shy")
+    make_question(session, asker, title="Is it fine to ask about my payslip?", anonymous=True)
+    make_user(session, "reader")
+    session.commit()
+    visitor_page = _fresh_visitor(app).get("/questions").get_data(as_text=True)
+    assert "Log in" in visitor_page
+    browser.login("reader")
+    with counted(app) as statements:
+        member_page = browser.get("/questions").get_data(as_text=True)
+    assert statements, "a member's page was served from the visitors' pages"
+    assert "Log out" in member_page and "reader" in member_page
+    # The member's render was not kept for visitors either.
+    again = _fresh_visitor(app).get("/questions").get_data(as_text=True)
+    assert "Log out" not in again
+    # The anonymous asker's own page names nobody to the next visitor.
+    shy = app.test_client()
+    Browser(shy).login("shy")
+    shy.get("/questions")
+    assert "shy" not in _fresh_visitor(app).get("/questions").get_data(as_text=True)
+
+
+def test_a_visitor_with_a_message_waiting_gets_a_fresh_page(app: Flask, session: Session) -> None:
+    make_question(session, make_user(session, "asker"))
+    session.commit()
+    _fresh_visitor(app).get("/questions")
+    visitor = _fresh_visitor(app)
+    with visitor.session_transaction() as flask_session:
+        flask_session["_flashes"] = [("info", "You have logged out.")]
+    page = visitor.get("/questions").get_data(as_text=True)
+    assert "You have logged out." in page
+
+
+def test_etag_answers_304(app: Flask, session: Session) -> None:
+    make_question(session, make_user(session, "asker"))
+    session.commit()
+    first = _fresh_visitor(app).get("/questions")
+    etag = first.headers["ETag"]
+    assert _fresh_visitor(app).get("/questions", headers={"If-None-Match": etag}).status_code == 304
+    make_question(session, make_user(session, "other"))
+    session.commit()
+    changed = _fresh_visitor(app).get("/questions", headers={"If-None-Match": etag})
+    assert changed.status_code == 200
+    assert changed.headers["ETag"] != etag
+
+
+def test_kept_pages_age_out(app: Flask, session: Session) -> None:
+    make_question(session, make_user(session, "asker"))
+    session.commit()
+    cache = pagecache.page_cache(app)
+    assert cache is not None
+    cache.max_age = 0
+    _fresh_visitor(app).get("/questions")
+    with counted(app) as statements:
+        _fresh_visitor(app).get("/questions")
+    assert statements
+
+
+def test_the_cache_can_be_turned_off(
+    app_config: dict[str, Any], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from forum import create_app
+
+    monkeypatch.setenv("FORUM_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app({**app_config, "PAGE_CACHE": False})
+    try:
+        assert pagecache.page_cache(app) is None
+        db = new_session(app)
+        make_question(db, make_user(db, "asker"))
+        db.commit()
+        db.close()
+        app.test_client().get("/questions")
+        with counted(app) as statements:
+            app.test_client().get("/questions")
+        assert statements
+    finally:
+        get_engine(app).dispose()
+
+
+def test_only_writes_move_the_generation() -> None:
+    assert pagecache._is_write("INSERT INTO posts (id) VALUES (1)")
+    assert pagecache._is_write("  update posts set title = 'x'")
+    assert pagecache._is_write("WITH gone AS (DELETE FROM votes RETURNING id) SELECT 1")
+    assert not pagecache._is_write("SELECT * FROM posts")
+    assert not pagecache._is_write("WITH top AS (SELECT 1) SELECT * FROM top")
+    assert not pagecache._is_write("PRAGMA foreign_keys = ON")
