@@ -46,6 +46,8 @@ CACHEABLE_ENDPOINTS = frozenset(
         "users.profile",
     }
 )
+#: Endpoints whose view looks its kept page up itself, once it has counted the visit.
+VIEW_COUNTED_ENDPOINTS = frozenset({"questions.detail"})
 #: Pages kept per worker, and the largest page kept.
 MAX_PAGES = 512
 MAX_PAGE_BYTES = 512 * 1024
@@ -178,9 +180,9 @@ def page_cache(app: Flask | None = None) -> PageCache | None:
     return cache
 
 
-def _visitor_request() -> bool:
+def _visitor_request(endpoints: frozenset[str] = CACHEABLE_ENDPOINTS) -> bool:
     """A GET of a listed page by someone not logged in, whose session is only a CSRF secret."""
-    if request.method not in {"GET", "HEAD"} or request.endpoint not in CACHEABLE_ENDPOINTS:
+    if request.method not in {"GET", "HEAD"} or request.endpoint not in endpoints:
         return False
     from flask_login import current_user
 
@@ -195,8 +197,20 @@ def _key() -> str:
 
 def serve_kept_page() -> Response | None:
     """``before_request``: answer a visitor from the kept page, with their own CSRF token."""
+    return _kept_response(CACHEABLE_ENDPOINTS)
+
+
+def kept_page_for_visitor() -> Response | None:
+    """For a view of ``VIEW_COUNTED_ENDPOINTS``, once it has counted the visit: the kept page.
+
+    A visit that counted moved the generation (its write), so such a visit never finds one.
+    """
+    return _kept_response(VIEW_COUNTED_ENDPOINTS)
+
+
+def _kept_response(endpoints: frozenset[str]) -> Response | None:
     cache = page_cache()
-    if cache is None or not _visitor_request():
+    if cache is None or not _visitor_request(endpoints):
         return None
     from forum.web import csrf_token
 
@@ -223,7 +237,7 @@ def keep_page(response: Response) -> Response:
         or response.status_code != 200
         or response.direct_passthrough
         or response.mimetype != "text/html"
-        or not _visitor_request()
+        or not _visitor_request(CACHEABLE_ENDPOINTS | VIEW_COUNTED_ENDPOINTS)
     ):
         return response
     if any(key.lower() == "set-cookie" for key in response.headers.keys()):

@@ -19,8 +19,9 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
-from forum import search
+from forum import pagecache, search
 from forum.db import get_session, writer_options
 from forum.extensions import client_address
 from forum.forms.questions import (
@@ -175,6 +176,14 @@ def detail(question_id: int, slug: str | None = None) -> ResponseReturnValue:
     """A question with its answers and comments; counts one view per person per hour."""
     db = get_session()
     viewer = current_viewer()
+    counted: bool | None = None
+    if viewer is None:
+        # A visitor: the kept page serves when this visit does not move the count.
+        kept = pagecache.kept_page_for_visitor()
+        if kept is not None:
+            counted = _count_view(db, question_id, None)
+            if not counted:
+                return kept
     data = questions.page(db, question_id, viewer=viewer)
     bounty = bounties.panel(db, data.question, viewer)
     if bounty.due:
@@ -182,20 +191,8 @@ def detail(question_id: int, slug: str | None = None) -> ResponseReturnValue:
     # End the read transaction first: on SQLite the view count's write then waits for the
     # write lock instead of failing on a stale snapshot. A lost view never fails the page.
     db.commit()
-    counted = False
-    # Only a person opening the page counts: an <img> or a prefetch pointing here must not
-    # move the count (nor record who loaded it, and when).
-    if is_page_view(request):
-        key = questions.viewer_key(viewer, client_address(), current_app.config["SECRET_KEY"])
-        try:
-            counted = questions.record_view(db, question_id, key, seen=_seen_views())
-            db.commit()
-        except OperationalError:
-            db.rollback()
-            current_app.logger.warning(
-                "view of question %s not counted: database busy", question_id
-            )
-            counted = False
+    # A view counted before the page was read is in its count already.
+    counted_after_read = counted is None and _count_view(db, question_id, viewer)
     # Only members who may answer see the form, with their draft answer if they left one.
     answer_form = answer_draft = None
     if data.can_answer:
@@ -210,10 +207,29 @@ def detail(question_id: int, slug: str | None = None) -> ResponseReturnValue:
         question=data.question,
         answer_form=answer_form,
         answer_draft=answer_draft,
-        shown_views=data.question.view_count + (1 if counted else 0),
+        shown_views=data.question.view_count + (1 if counted_after_read else 0),
         related=_related(data.question),
         bounty=bounty,
     )
+
+
+def _count_view(db: Session, question_id: int, viewer: User | None) -> bool:
+    """Count this visit (once per person per hour); True when it counted. Never fails the page.
+
+    Only a person opening the page counts: an <img> or a prefetch pointing here must not
+    move the count (nor record who loaded it, and when).
+    """
+    if not is_page_view(request):
+        return False
+    key = questions.viewer_key(viewer, client_address(), current_app.config["SECRET_KEY"])
+    try:
+        counted = questions.record_view(db, question_id, key, seen=_seen_views())
+        db.commit()
+    except OperationalError:
+        db.rollback()
+        current_app.logger.warning("view of question %s not counted: database busy", question_id)
+        return False
+    return counted
 
 
 def _settle_bounty(question: PostRow, viewer: User | None) -> bounties.BountyPanel | None:

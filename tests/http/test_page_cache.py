@@ -14,7 +14,7 @@ from forum.db import get_engine, new_session
 from forum.services import votes
 from tests.conftest import CSRF_META, TEST_PASSWORD, Browser
 from tests.factories import make_question, make_user
-from tests.http.test_query_counts import counted
+from tests.http.test_query_counts import PAGE_LOAD, counted
 
 
 def _fresh_visitor(app: Flask) -> Any:
@@ -211,3 +211,33 @@ def test_only_writes_move_the_generation() -> None:
     assert not pagecache._is_write("SELECT * FROM posts")
     assert not pagecache._is_write("WITH top AS (SELECT 1) SELECT * FROM top")
     assert not pagecache._is_write("PRAGMA foreign_keys = ON")
+
+
+def _visit(app: Flask, path: str, address: str) -> str:
+    client = app.test_client()
+    response = client.get(path, headers=PAGE_LOAD, environ_base={"REMOTE_ADDR": address})
+    assert response.status_code == 200
+    # The count's words, spacing aside: "Viewed 2 times".
+    return " ".join(response.get_data(as_text=True).split())
+
+
+def test_the_question_page_is_kept_and_every_view_still_counts(
+    app: Flask, session: Session
+) -> None:
+    question = make_question(session, make_user(session, "asker"), title="How do we tag releases?")
+    session.commit()
+    path = f"/questions/{question.id}"
+    assert "Viewed 1 time </p>" in _visit(app, path, "10.0.0.1")
+    # The same person within the hour: not counted (the database says so once, which is a
+    # write statement that changed nothing, then this worker remembers).
+    assert "Viewed 1 time </p>" in _visit(app, path, "10.0.0.1")
+    assert "Viewed 1 time </p>" in _visit(app, path, "10.0.0.1")
+    with counted(app) as statements:
+        again = _visit(app, path, "10.0.0.1")
+    assert statements == [], "a repeat visit was not answered from the kept page"
+    assert "How do we tag releases?" in again and "Viewed 1 time </p>" in again
+    # Someone else: their view counts, and shows at once.
+    assert "Viewed 2 times" in _visit(app, path, "10.0.0.2")
+    assert "Viewed 2 times" in _visit(app, path, "10.0.0.1")
+    session.expire_all()
+    assert session.get(type(question), question.id).view_count == 2
