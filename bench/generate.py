@@ -1,4 +1,5 @@
-"""Fixed-seed benchmark data: members, questions with answers, comments, votes and tags.
+"""Fixed-seed benchmark data: members, questions with answers, comments, votes and tags,
+articles (tips and long tutorials with code) and followed tags.
 
 Rows are written through the models' tables in large batches (the services would render and
 index one post at a time, which takes hours at 100k posts); counters are computed so every
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import random
+import re
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -23,9 +25,20 @@ from typing import Any
 from sqlalchemy import Engine, Table, func, insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent))
 
-from forum.markdown import render_markdown  # noqa: E402
-from forum.models import Comment, Post, Revision, Tag, User, Vote, post_tags  # noqa: E402
+from forum.markdown import WikiTarget, render_markdown, wiki_key  # noqa: E402
+from forum.models import (  # noqa: E402
+    ArticleLink,
+    Comment,
+    Post,
+    Revision,
+    Tag,
+    TagFollow,
+    User,
+    Vote,
+    post_tags,
+)
 
 SEED = 20261125
 BATCH = 2000
@@ -33,6 +46,17 @@ BATCH = 2000
 PASSWORD = "bench password 2026"
 #: Cheaper than production scrypt so 50 simulated members can log in quickly.
 HASH_METHOD = "scrypt:16384:8:1"
+#: The member run_bench.py logs in as; it follows FOLLOWED_TAGS (the "my tags" list).
+BENCH_MEMBER = "member1"
+FOLLOWED_TAGS = ("python", "docker", "sqlite")
+#: One thread as issue #24 names it: a question with this many answers and comments (the
+#: comments spread over the question and its answers).
+BIG_THREAD_ANSWERS = 20
+BIG_THREAD_COMMENTS = 50
+#: The article every wiki link of the tutorials points at.
+WIKI_TARGET = "SQL basics"
+#: Words of each long tutorial (bench/render_bench.py's generator).
+TUTORIAL_WORDS = 2000
 
 TOPICS = [
     "python",
@@ -137,6 +161,74 @@ def _fill(text: str, rng: random.Random) -> str:
     return text.format(w1=w[0], w2=w[1], w3=w[2], w4=w[3], W2=w[1].upper())
 
 
+def _articles(
+    rng: random.Random, count: int, first_id: int, members: int, now: dt.datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``count`` article rows from ``first_id`` on, and their wiki links' rows.
+
+    The first is a short tip titled ``WIKI_TARGET``; every third of the others is a long
+    tutorial (bench/render_bench.py's ``tutorial()``, about ``TUTORIAL_WORDS`` words with
+    Python and SQL code, a table and wiki links to the tip), rendered as the knowledge base
+    renders tutorials (``render_markdown`` with a table of contents and the wiki links
+    resolved); the rest are tips. Tutorials come from a pool of a few rendered texts.
+    """
+    from render_bench import tutorial
+
+    def resolve(title: str) -> WikiTarget:
+        if wiki_key(title) == wiki_key(WIKI_TARGET):
+            return WikiTarget("/articles/sql-basics", True)
+        return WikiTarget("/articles/new?title=" + title.replace(" ", "%20"), False)
+
+    tutorials = []
+    for seed in range(4):
+        text = tutorial(TUTORIAL_WORDS, seed=7 + seed)
+        tutorials.append((text, render_markdown(text, wiki_resolver=resolve, toc=True)))
+    tips = [
+        (text, render_markdown(text)) for text in (_fill(rng.choice(BODIES), rng) for _ in range(8))
+    ]
+    rows: list[dict[str, Any]] = []
+    links: list[dict[str, Any]] = []
+    for n in range(count):
+        aid = first_id + n
+        created = now - dt.timedelta(days=count - n, hours=3)
+        if n == 0:
+            title, kind = WIKI_TARGET, "tip"
+            text = "Start with `SELECT` and `JOIN`.\n\n```sql\nSELECT 1;\n```\n"
+            html = render_markdown(text)
+        elif n % 3 == 1:
+            title, kind = f"Working with the billing warehouse, part {n // 3 + 1}", "tutorial"
+            text, html = tutorials[(n // 3) % len(tutorials)]
+            links.append(
+                {"source_id": aid, "target_key": wiki_key(WIKI_TARGET), "target_id": first_id}
+            )
+        else:
+            title = f"Tip: {rng.choice(WORDS)} the {rng.choice(WORDS)} ({rng.choice(TOPICS)}) #{n}"
+            kind = "tip"
+            text, html = rng.choice(tips)
+        slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+        rows.append(
+            {
+                "id": aid,
+                "kind": "article",
+                "title": title,
+                "slug": slug if n == 0 else f"{slug}-{aid}",
+                "article_type": kind,
+                "body_md": text,
+                "body_html": html,
+                "author_id": rng.randint(1, members),
+                "owner_id": None,
+                "created_at": created,
+                "updated_at": created,
+                "last_activity_at": created,
+                "review_by": created + dt.timedelta(days=365),
+                "revision_count": 1,
+                "view_count": rng.randint(0, 500),
+            }
+        )
+        rows[-1]["owner_id"] = rows[-1]["author_id"]
+    return rows, links
+
+
 def generate(
     engine: Engine,
     *,
@@ -144,14 +236,24 @@ def generate(
     posts: int = 100_000,
     seed: int = SEED,
     progress: Any = print,
+    now: dt.datetime | None = None,
+    articles: int | None = None,
 ) -> Summary:
-    """Fill an empty database: ``members`` members, about ``posts`` posts (a third questions)."""
+    """Fill an empty database: ``members`` members, about ``posts`` posts (a third questions),
+    plus ``articles`` articles (default: one per 500 posts, at least 10).
+
+    Dates run back from ``now`` (default: today, midnight UTC), so the "top this week" and
+    "top this month" lists have questions. One question (the middle one) has
+    ``BIG_THREAD_ANSWERS`` answers and ``BIG_THREAD_COMMENTS`` comments.
+    """
     from forum.services.passwords import hash_password
 
     rng = random.Random(seed)
     started = time.monotonic()
     summary = Summary()
-    now = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    if now is None:
+        now = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    n_articles = max(10, posts // 500) if articles is None else articles
     password_hash = hash_password(PASSWORD, HASH_METHOD)
     questions = max(1, posts // 3)
 
@@ -186,6 +288,12 @@ def generate(
         )
         progress(f"  {members} members")
         write(Tag.__table__, ({"id": i + 1, "name": t} for i, t in enumerate(TOPICS)))
+        tag_id_of = {t: i + 1 for i, t in enumerate(TOPICS)}
+        follows = [{"user_id": 1, "tag_id": tag_id_of[t], "created_at": now} for t in FOLLOWED_TAGS]
+        for member in range(10, members + 1, 10):
+            for tag_id in rng.sample(range(1, len(TOPICS) + 1), rng.randint(1, 5)):
+                follows.append({"user_id": member, "tag_id": tag_id, "created_at": now})
+        write(TagFollow.__table__, follows)
 
         # A pool of rendered bodies: rendering each post's Markdown would dominate the run.
         pools = {
@@ -204,6 +312,8 @@ def generate(
         answers_of: dict[int, list[int]] = {}
         next_id = 1
         answers_left = posts - questions
+        big_thread = questions // 2
+        big_thread_id = 0
         for q in range(questions):
             qid = next_id
             next_id += 1
@@ -230,7 +340,9 @@ def generate(
                 tag_rows.append({"post_id": qid, "tag_id": tag_id})
             # Answers: 0-4 each, about two on average, until the target number of posts.
             n_answers = min(answers_left, rng.choice([0, 1, 2, 2, 3, 4]))
-            answers_left -= n_answers
+            if q == big_thread:
+                n_answers, big_thread_id = BIG_THREAD_ANSWERS, qid
+            answers_left = max(0, answers_left - n_answers)
             answers_of[qid] = []
             for a in range(n_answers):
                 aid = next_id
@@ -254,6 +366,11 @@ def generate(
                     }
                 )
                 answers_of[qid].append(aid)
+        article_rows, link_rows = _articles(rng, n_articles, next_id, members, now)
+        post_rows += article_rows
+        for row in article_rows:
+            for tag_id in rng.sample(range(1, len(TOPICS) + 1), rng.randint(1, 3)):
+                tag_rows.append({"post_id": row["id"], "tag_id": tag_id})
         by_id = {row["id"]: row for row in post_rows}
 
         # Votes: distinct (member, post) pairs; nobody votes on their own post.
@@ -274,8 +391,10 @@ def generate(
         comment_rows: list[dict[str, Any]] = []
         comment_count: dict[int, int] = {}
         comment_html = render_markdown("Thanks, that helped. Did you also check the logs?")
+        big = {big_thread_id: BIG_THREAD_COMMENTS - 2 * BIG_THREAD_ANSWERS}
+        big.update({aid: 2 for aid in answers_of.get(big_thread_id, [])})
         for row in post_rows:
-            for _ in range(rng.choice([0, 0, 0, 1, 1, 2])):
+            for _ in range(big.get(row["id"]) or rng.choice([0, 0, 0, 1, 1, 2])):
                 comment_rows.append(
                     {
                         "post_id": row["id"],
@@ -299,6 +418,8 @@ def generate(
             row.setdefault("answer_count", 0)
             row.setdefault("accepted_answer_id", None)
             row.setdefault("parent_id", None)
+            for key in ("slug", "article_type", "owner_id", "review_by"):
+                row.setdefault(key, None)
             row["score"] = score.get(row["id"], 0)
             row["comment_count"] = comment_count.get(row["id"], 0)
 
@@ -331,7 +452,9 @@ def generate(
                     "body_md": r["body_md"],
                     "tags_text": "",
                     "editor_id": r["author_id"],
-                    "summary": "Asked" if r["kind"] == "question" else "Answered",
+                    "summary": {"question": "Asked", "answer": "Answered"}.get(
+                        r["kind"], "Created"
+                    ),
                     "created_at": r["created_at"],
                 }
                 for r in post_rows
@@ -340,6 +463,8 @@ def generate(
         write(Vote.__table__, vote_rows)
         progress(f"  {len(vote_rows)} votes")
         write(Comment.__table__, comment_rows)
+        write(ArticleLink.__table__, link_rows)
+        progress(f"  {len(article_rows)} articles")
         if conn.dialect.name == "postgresql":
             from forum.backup import _reset_sequences
 
