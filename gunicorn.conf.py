@@ -68,6 +68,18 @@ def on_starting(server: Any) -> None:
     folder.mkdir(parents=True, exist_ok=True)
 
 
+def when_ready(server: Any) -> None:
+    """Load the embedding model before the workers fork: they share its memory (read-only).
+
+    Skipped when search ranks lexically or the ``semantic`` extra is not installed.
+    """
+    if (os.environ.get("FORUM_SEARCH_RANKING") or "hybrid").strip().lower() == "lexical":
+        return
+    from forum.search import embeddings
+
+    embeddings.get_embedder(int(os.environ.get("FORUM_SEARCH_EMBED_THREADS") or 1))
+
+
 def child_exit(server: Any, worker: Any) -> None:
     """Drop a dead worker's live gauges from the metrics."""
     from prometheus_client import multiprocess
