@@ -26,11 +26,13 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request, session
+from markupsafe import Markup
 from sqlalchemy import Engine, event
 
 #: Endpoints whose visitor pages are kept: what people open daily.
@@ -258,6 +260,26 @@ def keep_page(response: Response) -> Response:
     response.set_etag(etag)
     response.make_conditional(request)
     return response
+
+
+def kept_fragment(name: str, render: Callable[[], str]) -> Markup:
+    """A part of a page that reads the same for everyone (members too), kept like pages.
+
+    ``name`` must say everything the part depends on (list, page number...); ``render``
+    makes it, queries included, when no kept copy of this generation is at hand. The part
+    must hold nothing personal: no CSRF token, no "you", nothing only some may see.
+    """
+    cache = page_cache()
+    if cache is None:
+        return Markup(render())
+    generation = cache.generation.read()
+    key = "\x00" + name
+    kept = cache.get(key, generation)
+    if kept is not None:
+        return Markup(kept.body.decode())
+    html = render()
+    cache.put(key, generation, KeptPage(html.encode(), "text/html", "", time.monotonic()))
+    return Markup(html)
 
 
 def init_app(app: Flask) -> None:

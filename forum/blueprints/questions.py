@@ -89,28 +89,40 @@ def index() -> ResponseReturnValue:
     per_page = int(current_app.config["QUESTIONS_PER_PAGE"])
     me = current_viewer()
     followed = tag_service.followed_tags(db, me) if me is not None else []
-    limit = max(questions.COUNT_LIMIT, page * per_page)
-    open_bounties: dict[int, int] = {}
-    rows, total = questions.list_questions(
-        db,
-        tab=tab,
-        viewer=me,
-        page=page,
-        per_page=per_page,
-        count_limit=limit,
-        open_bounties=open_bounties,
-    )
+
+    def listing() -> str:
+        limit = max(questions.COUNT_LIMIT, page * per_page)
+        open_bounties: dict[int, int] = {}
+        rows, total = questions.list_questions(
+            db,
+            tab=tab,
+            viewer=me,
+            page=page,
+            per_page=per_page,
+            count_limit=limit,
+            open_bounties=open_bounties,
+        )
+        return render_template(
+            "questions/_listing.html",
+            questions=rows,
+            total=min(total, limit),
+            more=total > limit,
+            tab=tab,
+            page=page,
+            pages=max(1, math.ceil(min(total, limit) / per_page)),
+            bounties=open_bounties,
+        )
+
     return render_template(
         "questions/index.html",
-        questions=rows,
-        total=min(total, limit),
-        more=total > limit,
+        # Every list but the member's own tags reads the same for everyone (the pager's links
+        # carry the address's arguments: the whole address names the part).
+        listing=listing()
+        if tab == Tab.MY_TAGS
+        else pagecache.kept_fragment(f"{request.full_path}:{per_page}", listing),
         tab=tab,
         tabs=TAB_LABELS,
-        page=page,
-        pages=max(1, math.ceil(min(total, limit) / per_page)),
         followed=followed,
-        bounties=open_bounties,
     )
 
 

@@ -241,3 +241,45 @@ def test_the_question_page_is_kept_and_every_view_still_counts(
     assert "Viewed 2 times" in _visit(app, path, "10.0.0.1")
     session.expire_all()
     assert session.get(type(question), question.id).view_count == 2
+
+
+def test_members_share_the_list_itself_and_see_writes_at_once(app: Flask, session: Session) -> None:
+    asker = make_user(session, "asker")
+    make_question(session, asker, title="Which laptop image do new hires get?")
+    for name in ("ana", "ben"):
+        make_user(session, name)
+    session.commit()
+    ana, ben = Browser(app.test_client()), Browser(app.test_client())
+    ana.login("ana")
+    ben.login("ben")
+    with counted(app) as first:
+        assert "Which laptop image" in ana.get("/questions").get_data(as_text=True)
+    with counted(app) as second:
+        page = ben.get("/questions").get_data(as_text=True)
+    assert "Which laptop image" in page and "ben" in page and "ana" not in page
+    assert not any("FROM posts" in statement for statement in second)
+    assert len(second) < len(first)
+    make_question(session, asker, title="Who signs off travel over 2,000 euros?")
+    session.commit()
+    assert "Who signs off travel" in ben.get("/questions").get_data(as_text=True)
+
+
+def test_the_followed_tags_list_is_each_members_own(app: Flask, session: Session) -> None:
+    from forum.services import tags as tag_service
+
+    asker = make_user(session, "asker")
+    make_question(session, asker, title="How do I request a staging database?", tags=("infra",))
+    make_question(session, asker, title="Where is the brand font licence?", tags=("design",))
+    ana, ben = make_user(session, "ana"), make_user(session, "ben")
+    session.flush()
+    infra, design = tag_service.tags_named(session, ["infra", "design"])
+    tag_service.follow(session, user=ana, tag=infra)
+    tag_service.follow(session, user=ben, tag=design)
+    session.commit()
+    ana_browser, ben_browser = Browser(app.test_client()), Browser(app.test_client())
+    ana_browser.login("ana")
+    ben_browser.login("ben")
+    ana_page = ana_browser.get("/questions?tab=my-tags").get_data(as_text=True)
+    ben_page = ben_browser.get("/questions?tab=my-tags").get_data(as_text=True)
+    assert "staging database" in ana_page and "brand font" not in ana_page
+    assert "brand font" in ben_page and "staging database" not in ben_page
