@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import login_required
 from sqlalchemy import Integer, Select, bindparam, select
 
+from forum import pagecache
 from forum.db import get_session
 from forum.forms.questions import SynonymForm, TagEditForm
 from forum.models import Article, Post, Tag, post_tags
@@ -30,15 +31,25 @@ def index() -> ResponseReturnValue:
     sort = "name" if request.args.get("sort") == "name" else "popular"
     query = (request.args.get("q") or "").strip()[:35] or None
     per_page = 60
-    rows, total = tag_service.list_tags(db, query=query, sort=sort, page=page, per_page=per_page)
+
+    def grid() -> str:
+        rows, total = tag_service.list_tags(
+            db, query=query, sort=sort, page=page, per_page=per_page
+        )
+        return render_template(
+            "tags/_grid.html",
+            tags=rows,
+            query=query,
+            page=page,
+            pages=max(1, math.ceil(total / per_page)),
+        )
+
     return render_template(
         "tags/index.html",
-        tags=rows,
-        total=total,
         sort=sort,
         query=query,
-        page=page,
-        pages=max(1, math.ceil(total / per_page)),
+        # The same for everyone: kept until the next write (the whole address names it).
+        grid=pagecache.kept_fragment(request.full_path, grid),
     )
 
 
@@ -84,37 +95,46 @@ def _render_detail(
     # The summary counted the tag's questions already (from the tag's side, which is cheap);
     # only the lists that filter further need a count of their own.
     known = summary.questions if tab in (Tab.NEWEST, Tab.ACTIVE, Tab.TOP_ALL) else None
-    open_bounties: dict[int, int] = {}
-    rows, total = questions.list_questions(
-        db,
-        tab=tab,
-        tag=tag,
-        page=page,
-        per_page=per_page,
-        count_limit=limit,
-        total=known,
-        open_bounties=open_bounties,
-    )
-    if known is not None:
-        limit = max(limit, known)
+
+    def listing() -> str:
+        count_limit = limit
+        open_bounties: dict[int, int] = {}
+        rows, total = questions.list_questions(
+            db,
+            tab=tab,
+            tag=tag,
+            page=page,
+            per_page=per_page,
+            count_limit=count_limit,
+            total=known,
+            open_bounties=open_bounties,
+        )
+        if known is not None:
+            count_limit = max(count_limit, known)
+        return render_template(
+            "tags/_questions.html",
+            tag=tag,
+            questions=rows,
+            more=total > count_limit,
+            page=page,
+            pages=max(1, math.ceil(min(total, count_limit) / per_page)),
+            bounties=open_bounties,
+        )
+
     me = current_viewer()
     return render_template(
         "tags/detail.html",
         tag=tag,
         summary=summary,
         synonyms=tag_service.synonyms_of(db, tag),
-        questions=rows,
-        total=min(total, limit),
-        more=total > limit,
+        # The same for everyone: kept until the next write (the whole address names it).
+        listing=pagecache.kept_fragment(f"{request.full_path}:{per_page}", listing),
         tab=tab,
         tabs={k: v for k, v in TAB_LABELS.items() if k is not Tab.MY_TAGS},
-        page=page,
-        pages=max(1, math.ceil(min(total, limit) / per_page)),
         articles=_articles(tag.id),
         following=tag_service.is_following(db, me, tag),
         can_edit=posts.can(me, "edit_tag_wiki"),
         synonym_form=synonym_form or SynonymForm(),
-        bounties=open_bounties,
     ), status
 
 

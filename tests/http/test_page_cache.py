@@ -283,3 +283,26 @@ def test_the_followed_tags_list_is_each_members_own(app: Flask, session: Session
     ben_page = ben_browser.get("/questions?tab=my-tags").get_data(as_text=True)
     assert "staging database" in ana_page and "brand font" not in ana_page
     assert "brand font" in ben_page and "staging database" not in ben_page
+
+
+def test_members_share_the_tag_lists_and_see_writes_at_once(app: Flask, session: Session) -> None:
+    asker = make_user(session, "asker")
+    make_question(session, asker, title="How do I book the big meeting room?", tags=("office",))
+    make_user(session, "ana")
+    session.commit()
+    ana = Browser(app.test_client())
+    ana.login("ana")
+    for path in ("/tags", "/tags/office"):
+        with counted(app) as first:
+            ana.get(path)
+        with counted(app) as again:
+            ana.get(path)
+        assert len(again) < len(first), path
+    # The tag grid is kept whole: no count of questions per tag runs again.
+    with counted(app) as statements:
+        ana.get("/tags")
+    assert not any("post_tags" in statement for statement in statements)
+    make_question(session, asker, title="Where do parcels for the office go?", tags=("office",))
+    session.commit()
+    assert "2 questions" in ana.get("/tags").get_data(as_text=True)
+    assert "Where do parcels" in ana.get("/tags/office").get_data(as_text=True)
