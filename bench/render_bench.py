@@ -1,16 +1,20 @@
 """Render+sanitise time of a 2,000-word tutorial through forum's Markdown pipeline.
 
-Usage: .venv/bin/python bench/render_bench.py [--runs N] [--words N]
+Usage: .venv/bin/python bench/render_bench.py [--runs N] [--words N] [--profile N]
 
 The tutorial is generated deterministically: sections with prose, lists, a table, fenced
 Python and SQL code, links and [[wiki links]]. The baseline, measured in the same run on the same
 text, is plain markdown-it-py CommonMark with no plugins, highlighting or sanitising; the ratio
-says what the pipeline's safety and features cost on top of parsing.
+says what the pipeline's safety and features cost on top of parsing. Baseline and pipeline calls
+alternate, so a busy machine slows both alike. ``--profile N`` then prints the N functions with
+the most cumulative time over the pipeline's runs (cProfile; its overhead inflates every figure).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import random
 import statistics
 import sys
@@ -81,16 +85,32 @@ def resolve(title: str) -> WikiTarget:
     return WikiTarget("/articles/" + title.lower().replace(" ", "-"), True)
 
 
-def measure(fn: Callable[[], object], runs: int) -> list[float]:
-    """Wall-clock seconds of ``runs`` calls, after two warm-up calls."""
-    fn()
-    fn()
-    times: list[float] = []
-    for _ in range(runs):
-        start = time.perf_counter()
+def measure(fns: list[Callable[[], object]], runs: int) -> list[list[float]]:
+    """Wall-clock seconds of ``runs`` calls of each function, after two warm-up calls each.
+
+    The calls alternate (one of each, then again), so load from elsewhere hits all of them.
+    """
+    for fn in fns:
         fn()
-        times.append(time.perf_counter() - start)
+        fn()
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(runs):
+        for fn, spent in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            fn()
+            spent.append(time.perf_counter() - start)
     return times
+
+
+def profile(fn: Callable[[], object], runs: int, top: int) -> None:
+    """Print the ``top`` functions by cumulative time over ``runs`` calls of ``fn``."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(runs):
+        fn()
+    profiler.disable()
+    stats = pstats.Stats(profiler, stream=sys.stdout)
+    stats.strip_dirs().sort_stats("cumulative").print_stats(top)
 
 
 def main() -> int:
@@ -98,13 +118,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--words", type=int, default=2000)
+    parser.add_argument("--profile", type=int, default=0, metavar="N")
     args = parser.parse_args()
     runs = max(5, min(args.runs, 10_000))
     source = tutorial(args.words)
     word_count = len(source.split())
     baseline_md = MarkdownIt("commonmark")
-    baseline = measure(lambda: baseline_md.render(source), runs)
-    pipeline = measure(lambda: render_markdown(source, wiki_resolver=resolve, toc=True), runs)
+
+    def render() -> str:
+        return render_markdown(source, wiki_resolver=resolve, toc=True)
+
+    baseline, pipeline = measure([lambda: baseline_md.render(source), render], runs)
 
     def line(name: str, times: list[float]) -> str:
         median = statistics.median(times) * 1000
@@ -116,6 +140,8 @@ def main() -> int:
     print(line("pipeline (render + sanitise, TOC)", pipeline))
     ratio = statistics.median(pipeline) / statistics.median(baseline)
     print(f"  ratio pipeline/baseline: {ratio:.1f}x")
+    if args.profile > 0:
+        profile(render, runs, args.profile)
     return 0
 
 

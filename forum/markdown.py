@@ -3,12 +3,19 @@
 Everything members write goes through ``render_markdown`` once, on save; the result is stored
 (``body_html``) and is the only user HTML a template may mark safe. HTML from elsewhere (an
 import) goes through ``sanitize_html`` alone.
+
+One thing skips the sanitiser's HTML parse, whose time goes by the tag: a fenced code block that
+Pygments highlighted (most of a tutorial's tags). Such a block reaches ``sanitize_html`` as a
+placeholder naming a random per-call nonce, and is put back afterwards, when its HTML is in a
+grammar narrower than the allowlist (see ``_VERBATIM_BLOCK``): fixed tags, classes the allowlist
+accepts, and escaped text bleach would leave as it is. Anything else goes through bleach whole.
 """
 
 from __future__ import annotations
 
 import html
 import re
+import secrets
 import threading
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -19,6 +26,7 @@ from urllib.parse import urlsplit
 
 import bleach
 from bleach.html5lib_shim import Filter
+from linkify_it import LinkifyIt
 from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
 from markdown_it.rules_core import StateCore
@@ -30,7 +38,8 @@ from mdit_py_plugins.footnote import footnote_plugin
 from mdit_py_plugins.tasklists import tasklists_plugin
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
-from pygments.lexers import get_lexer_by_name
+from pygments.lexer import Lexer
+from pygments.lexers import find_lexer_class_by_name
 from pygments.util import ClassNotFound
 
 #: Largest Markdown source accepted, in bytes of UTF-8.
@@ -263,19 +272,83 @@ def _slugify(text: str) -> str:
 _FORMATTER = HtmlFormatter(nowrap=True)
 
 
+@lru_cache(maxsize=256)
+def _lexer_class(name: str) -> type[Lexer] | None:
+    """The lexer class for a fence's language name, or None (a lookup scans every lexer).
+
+    The class, not an instance: a few lexers keep state while they lex (TNT, Modula-2, the
+    PostgreSQL ones), so each block gets its own, as ``get_lexer_by_name`` gave it.
+    """
+    try:
+        found: type[Lexer] = find_lexer_class_by_name(name)
+    except ClassNotFound:
+        return None
+    return found
+
+
 def _highlight(code: str, lang: str, _attrs: str) -> str:
     """Pygments with CSS classes only (no inline styles, so the CSP holds)."""
     name = (lang or "").strip().split()[0].lower() if lang else ""
     if not name:
         return ""
-    try:
-        # Keep leading and trailing blank lines: the code is shown exactly as written.
-        lexer = get_lexer_by_name(name, stripnl=False)
-    except ClassNotFound:
+    lexer_class = _lexer_class(name)
+    if lexer_class is None:
         return ""
-    body = highlight(code, lexer, _FORMATTER)
+    # Keep leading and trailing blank lines: the code is shown exactly as written.
+    body = highlight(code, lexer_class(stripnl=False), _FORMATTER)
     safe_name = re.sub(r"[^a-z0-9_+-]", "", name)
     return f'<pre class="highlight"><code class="language-{safe_name}">{body}</code></pre>\n'
+
+
+#: What a highlighted block may be to skip the sanitiser's parse: the tags ``_render_fence``
+#: writes, Pygments' ``<span class>`` (never nested, never holding a tag), classes ``_CLASS_RE``
+#: accepts (so the allowlist would keep them), and text with ``<``, ``>`` and ``&`` escaped and
+#: none of the control characters bleach rewrites. Such HTML is inert in any element, and bleach
+#: would return it unchanged (tests/unit/test_markdown_verbatim.py checks both).
+_VERBATIM_TEXT = r"(?:[^<>&\x00-\x08\x0b-\x1f]|&(?:amp|lt|gt);)"
+_VERBATIM_BLOCK = re.compile(
+    r'<div class="codeblock"><pre tabindex="0" class="highlight">'
+    r'<code class="language-[a-z0-9_-]{1,191}">'
+    rf'(?:{_VERBATIM_TEXT}|<span class="[a-z0-9 _-]{{1,200}}">{_VERBATIM_TEXT}*</span>)*'
+    r"</code></pre></div>"
+)
+#: The ``env`` key under which ``render_document`` collects highlighted blocks.
+_VERBATIM_KEY = "_verbatim_blocks"
+#: Any placeholder: "verbatim", the nonce, "n", the block's number, "x" (so no digit runs on).
+_PLACEHOLDER = re.compile(r"verbatim[0-9a-f]{32}n[0-9]{1,6}x")
+
+
+class _VerbatimBlocks:
+    """Highlighted code blocks held back from the sanitiser, each behind a placeholder.
+
+    A placeholder is letters and digits (which bleach passes as they are) with a nonce drawn
+    afresh for every document: member text cannot name one, so only the blocks collected here
+    are ever put back, each where the renderer wrote it. In the sanitiser's output a placeholder
+    can only be text inside an allowlisted element, none of which takes its content as raw text,
+    so a block put back there parses as the elements it is.
+    """
+
+    def __init__(self) -> None:
+        self.nonce = secrets.token_hex(16)
+        self.blocks: dict[str, str] = {}
+
+    def hold(self, block: str) -> str:
+        """A placeholder for ``block`` when it is in the verbatim grammar, else ``block``."""
+        if _VERBATIM_BLOCK.fullmatch(block) is None:
+            return block
+        key = f"verbatim{self.nonce}n{len(self.blocks)}x"
+        self.blocks[key] = block
+        return key
+
+    def restore(self, cleaned: str) -> str | None:
+        """``cleaned`` with every block back; None unless it holds each placeholder once and no
+        other (text that looks like one, whatever its nonce, sends the document the slow way)."""
+        found = _PLACEHOLDER.findall(cleaned)
+        if len(found) != len(self.blocks) or set(found) != self.blocks.keys():
+            return None
+        if not found:
+            return cleaned
+        return _PLACEHOLDER.sub(lambda match: self.blocks[match.group(0)], cleaned)
 
 
 #: Longest ``[[wiki link]]`` target accepted (the length of an article title).
@@ -428,7 +501,11 @@ def _render_fence(
 ) -> str:
     # The wrapper is the hook static/js/wiki.js adds a copy button to.
     inner = RendererHTML.fence(self, tokens, idx, options, env).replace("<pre", _FOCUSABLE_PRE, 1)
-    return f'<div class="codeblock">{inner.rstrip()}</div>\n'
+    block = f'<div class="codeblock">{inner.rstrip()}</div>'
+    verbatim: _VerbatimBlocks | None = env.get(_VERBATIM_KEY)
+    if verbatim is not None and inner.startswith('<pre tabindex="0" class="highlight">'):
+        block = verbatim.hold(block)
+    return block + "\n"
 
 
 def _render_code_block(
@@ -439,6 +516,64 @@ def _render_code_block(
     )
 
 
+class _Linkify(LinkifyIt):  # type: ignore[misc]
+    """linkify-it with a quicker pretest that answers as its own does; the same links are found.
+
+    markdown-it runs the pretest on every paragraph, and ``test`` on each text node of those
+    that pass. linkify-it's pretest is one search trying, at every position of the text, a large
+    character class then its schemes, hosts and ``@``: most of a paragraph's parse. Here each
+    part runs only where it can match: a scheme ends in ``:`` or is ``//``, a fuzzy host starts
+    at ``localhost``, ``www.`` or a dot. ``test`` can be true only where the pretest is (its
+    three ways to find a link begin with those same three searches), so that is asked first.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        names = [name for name, valid in self._compiled.items() if name and valid]
+        if not all(name.endswith(":") or name == "//" for name in names):
+            raise RuntimeError(f"linkify-it schemes changed: {names}")
+        self._scheme_lengths = sorted({len(name) for name in names if name.endswith(":")})
+        self._scheme_test = re.compile(self.re["schema_test"], re.IGNORECASE)
+        self._host_test = re.compile(self.re["host_fuzzy_test"], re.IGNORECASE)
+        self._localhost = re.compile("localhost", re.IGNORECASE)
+
+    def _starts(self, text: str) -> set[int]:
+        """Where a match of the scheme search could begin: one before a scheme (or at 0)."""
+        starts: set[int] = set()
+        colon = text.find(":")
+        while colon >= 0:
+            starts.update(max(colon - length, 0) for length in self._scheme_lengths)
+            colon = text.find(":", colon + 1)
+        slashes = text.find("//")
+        while slashes >= 0:
+            starts.add(max(slashes - 1, 0))
+            slashes = text.find("//", slashes + 1)
+        return starts
+
+    def _host(self, text: str) -> bool:
+        """``re.search(host_fuzzy_test, text)``: localhost, www. or a dot and what follows."""
+        if self._localhost.search(text):
+            return True
+        dot = text.find(".")
+        while dot >= 0:
+            if self._host_test.match(text, dot) or (
+                dot >= 3 and self._host_test.match(text, dot - 3)
+            ):
+                return True
+            dot = text.find(".", dot + 1)
+        return False
+
+    def pretest(self, text: str) -> bool:
+        return (
+            "@" in text
+            or any(self._scheme_test.match(text, start) for start in self._starts(text))
+            or self._host(text)
+        )
+
+    def test(self, text: str) -> bool:
+        return self.pretest(text) and bool(super().test(text))
+
+
 @lru_cache(maxsize=2)
 def _parser(linkify: bool = True) -> MarkdownIt:
     md = MarkdownIt(
@@ -447,6 +582,7 @@ def _parser(linkify: bool = True) -> MarkdownIt:
         {"html": False, "linkify": linkify, "typographer": False, "highlight": _highlight},
     )
     md.enable(["table", "strikethrough", "linkify"])
+    md.linkify = _Linkify()
     md.use(footnote_plugin)
     md.use(tasklists_plugin, enabled=False, label=True)
     md.use(anchors_plugin, min_level=1, max_level=4, slug_func=_slugify)
@@ -511,17 +647,33 @@ def render_document(
     of an existing member (outside code and links) becomes a link to their profile.
     """
     check_size(source)
-    env: dict[str, Any] = {"wiki_resolver": wiki_resolver, "mention_resolver": mention_resolver}
-    body = _parser().render(source, env)
-    headings: list[Heading] = env.get("headings", [])
-    contents = [h for h in headings if h.level in (2, 3)]
+    verbatim = _VerbatimBlocks()
+    env: dict[str, Any] = {
+        "wiki_resolver": wiki_resolver,
+        "mention_resolver": mention_resolver,
+        _VERBATIM_KEY: verbatim,
+    }
+    cleaned = verbatim.restore(sanitize_html(_render_body(source, env, toc)))
+    if cleaned is None:
+        # Not each placeholder once (the text has one of its own, or the sanitiser moved one):
+        # render again holding nothing back, and sanitise all of it.
+        again = {"wiki_resolver": wiki_resolver, "mention_resolver": mention_resolver}
+        cleaned = sanitize_html(_render_body(source, again, toc))
+    return Rendered(
+        html=cleaned,
+        wiki_links=list(dict.fromkeys(env.get("wiki_links", []))),
+        headings=env.get("headings", []),
+        mentions=list(dict.fromkeys(env.get("mentions", []))),
+    )
+
+
+def _render_body(source: str, env: dict[str, Any], toc: bool) -> str:
+    """The renderer's HTML, after the table of contents when one is wanted."""
+    body: str = _parser().render(source, env)
+    contents = [h for h in env.get("headings", []) if h.level in (2, 3)]
     if toc and len(contents) >= 2:
         body = _toc_html(contents) + body
-    links = list(dict.fromkeys(env.get("wiki_links", [])))
-    mentions = list(dict.fromkeys(env.get("mentions", [])))
-    return Rendered(
-        html=sanitize_html(body), wiki_links=links, headings=headings, mentions=mentions
-    )
+    return body
 
 
 def render_markdown(
