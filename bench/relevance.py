@@ -2,6 +2,7 @@
 
 Usage: .venv/bin/python bench/relevance.py [--sites a,b] [--limit N] [--seed S]
            [--rankings lexical,semantic,hybrid] [--kinds known,paraphrase,typo,duplicate]
+           [--data DIR]
 
 Each shared Stack Exchange dump is imported with `forum import stackexchange`'s code into a fresh
 SQLite database and indexed by forum's search. Every query runs against forum's search
@@ -27,12 +28,14 @@ progress goes to stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import importlib
 import os
 import platform
 import random
 import re
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -404,6 +407,19 @@ def build_queries(
     return queries
 
 
+#: Written in a kept site directory once its import (and embedding) is complete: the richest
+#: ranking it was made for.
+READY = "relevance-ready"
+
+
+def _clear(folder: Path) -> None:
+    """Remove an unfinished or outdated import from a kept site directory."""
+    for name in ("relevance.db", "relevance.db-wal", "relevance.db-shm", READY):
+        (folder / name).unlink(missing_ok=True)
+    for name in ("search-index", "search-vectors", "search-index-vectors"):
+        shutil.rmtree(folder / name, ignore_errors=True)
+
+
 def _app(tmp: str, ranking: str) -> Any:
     return create_app(
         {
@@ -424,33 +440,55 @@ def measure(
     seed: int,
     budget: float,
     unavailable: dict[str, str],
+    data: Path | None = None,
 ) -> SiteRun:
-    """Import one site into a fresh database and run its queries on every system."""
+    """Import one site into a fresh database and run its queries on every system.
+
+    With ``data``, the site's database, search index and vectors are kept in ``data/<site>``
+    and a later run reuses them (the import and embedding are skipped) when they were made
+    for the same richest ranking."""
     run = SiteRun(site)
-    with tempfile.TemporaryDirectory() as tmp:
+    with contextlib.ExitStack() as stack:
+        if data is None:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory())
+        else:
+            tmp = str(data / site)
+            Path(tmp).mkdir(parents=True, exist_ok=True)
+        ready = Path(tmp) / READY
         # Import under the richest ranking asked for, so whatever it builds at index time is built.
         richest = next((r for r in ("hybrid", "semantic") if r in rankings), "lexical")
         importer = _app(tmp, richest)
-        migrate.upgrade(importer)
-        progress(f"{site}: importing the dump")
-        started = time.perf_counter()
-        session = new_session(importer)
-        try:
-            summary = stackexchange.import_dump(session, dumps_dir() / site)
-            session.commit()
-        finally:
-            session.close()
-        stackexchange.sync_search(get_engine(importer), importer.config, summary.search_mode)
-        run.seconds["import and index"] = time.perf_counter() - started
-        progress(f"{site}: imported and indexed in {run.seconds['import and index']:.1f} s")
+        kept = ready.exists() and ready.read_text(encoding="utf-8") == richest
+        if kept:
+            # A finished import (and embedding) of an earlier run with --data: only the schema
+            # is brought up to date.
+            migrate.upgrade(importer)
+            progress(f"{site}: reusing the import in {tmp}")
+        else:
+            _clear(Path(tmp))
+            migrate.upgrade(importer)
+            progress(f"{site}: importing the dump")
+            started = time.perf_counter()
+            session = new_session(importer)
+            try:
+                summary = stackexchange.import_dump(session, dumps_dir() / site)
+                session.commit()
+            finally:
+                session.close()
+            stackexchange.sync_search(get_engine(importer), importer.config, summary.search_mode)
+            run.seconds["import and index"] = time.perf_counter() - started
+            progress(f"{site}: imported and indexed in {run.seconds['import and index']:.1f} s")
 
         apps = {richest: importer}
         sessions: dict[str, Session] = {}
         rankers: dict[str, Ranker] = {}
         conn: sqlite3.Connection | None = None
         try:
-            if richest != "lexical" and ranking_available(importer, richest)[0]:
-                run.seconds["embed"] = embed_vectors(importer, site)
+            if not kept:
+                if richest != "lexical" and ranking_available(importer, richest)[0]:
+                    run.seconds["embed"] = embed_vectors(importer, site)
+                if data is not None:
+                    ready.write_text(richest, encoding="utf-8")
             for ranking in rankings:
                 app = apps.get(ranking) or _app(tmp, ranking)
                 apps[ranking] = app
@@ -629,6 +667,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--budget", type=float, default=300.0, help="seconds of queries per site at most"
     )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="keep each site's database, index and vectors here and reuse them on later runs",
+    )
     parser.add_argument("--output", type=Path, default=None, help="where to write the table")
     parser.add_argument(
         "--readme", action="store_true", help="also put the table in bench/README.md"
@@ -659,6 +703,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             budget=args.budget,
             unavailable=unavailable,
+            data=args.data,
         )
         for site in sites
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -21,7 +22,7 @@ from forum.search import words as word_forms
 from forum.search.backends import close_backends, get_backend, search_config
 from forum.search.base import SORTS, TIME_LIMIT, Backend, Hit, Results
 from forum.search.documents import build_documents
-from forum.search.query import Query, QueryRefused, parse
+from forum.search.query import All, Any_, Node, Query, QueryRefused, Word, parse
 from forum.services.visibility import visible_post_ids
 
 __all__ = [
@@ -33,6 +34,8 @@ __all__ = [
     "Results",
     "backend_status",
     "close_backends",
+    "corrected",
+    "correctable_words",
     "delete",
     "evidence",
     "fuse",
@@ -46,6 +49,8 @@ __all__ = [
     "search_config",
     "similar",
     "suggest",
+    "with_corrections",
+    "with_leaders",
 ]
 
 
@@ -117,6 +122,9 @@ def search(
 ) -> Page:
     """Run the query language ``text``: results, facets, did-you-mean.
 
+    A word no post has is searched as itself or its did-you-mean correction (``word OR
+    correction``), by the lexical ranking and, corrected, by the semantic one.
+
     A member's search that finds nothing is recorded (once per member, query and day);
     visitors' searches are not.
     """
@@ -137,24 +145,28 @@ def search(
     result.query = parsed
     backend = session_backend(session)
     mode = result.ranking
-    free = free_text(text) if parsed.clauses else ""
+    # Unknown words are searched as themselves or their correction (did-you-mean's), by
+    # both rankings: "kuberentes ingress" finds what "kubernetes ingress" finds.
+    corrections = backend.correct(session, correctable_words(parsed))
+    searched = with_corrections(parsed, corrections)
+    free = corrected(free_text(text), corrections) if parsed.clauses else ""
     if not parsed.is_empty and mode != "lexical" and free and result.sort == "relevance":
         result.results = _fused_search(
-            session, backend, parsed, free, mode, offset=(page - 1) * per_page, limit=per_page
+            session, backend, searched, free, mode, offset=(page - 1) * per_page, limit=per_page
         )
         result.results = _without_removed(session, result.results)
     elif not parsed.is_empty:
         result.results = backend.search(
             session,
-            parsed,
+            searched,
             sort=result.sort,
             offset=(page - 1) * per_page,
             limit=per_page,
             time_limit=_time_limit(session),
         )
         result.results = _without_removed(session, result.results)
-    if result.results.total == 0 or result.results.complete == 0:
-        result.suggestion = suggest(session, text, parsed=parsed)
+    fixed = corrected(text, corrections)
+    result.suggestion = fixed if fixed != text else None
     if result.results.total == 0 and record_zero and page == 1 and member_id is not None:
         record_zero_result(session, member_id, text)
     return result
@@ -199,25 +211,73 @@ def record_zero_result(session: Session, member_id: int, text: str) -> None:
 
 
 def suggest(session: Session, text: str, *, parsed: Query | None = None) -> str | None:
-    """ "Did you mean": ``text`` with unknown or rare words replaced by common close ones."""
+    """ "Did you mean": ``text`` with unknown words replaced by common close ones."""
     try:
         parsed = parsed or parse(text)
     except QueryRefused:
         return None
-    words = parsed.words()
+    words = correctable_words(parsed)
     if not words:
         return None
     corrections = session_backend(session).correct(session, words)
     if not corrections:
         return None
-    import re
+    fixed = corrected(text, corrections)
+    return fixed if fixed != text else None
+
+
+#: A word of the query text that a correction may replace: letters only, not an operator's
+#: value (``tag:x``) and not glued to other word characters.
+_CORRECTABLE = re.compile(r"(?<![:\w])[^\W\d_]+(?![:\w])")
+
+
+def corrected(text: str, corrections: Mapping[str, str]) -> str:
+    """``text`` with each word that has a correction replaced by it."""
+    if not corrections:
+        return text
 
     def replace(match: re.Match[str]) -> str:
         word = match.group(0)
         return corrections.get(word.lower(), word)
 
-    corrected = re.sub(r"(?<![:\w])[^\W\d_]+(?![:\w])", replace, text)
-    return corrected if corrected != text else None
+    return _CORRECTABLE.sub(replace, text)
+
+
+def correctable_words(parsed: Query) -> list[str]:
+    """The query's plain words, without repeats, that a correction may stand beside: words
+    and alternatives (``a OR b``), not phrases, prefixes (``kube*``) or excluded words."""
+    out: dict[str, None] = {}
+
+    def walk(node: Node) -> None:
+        if isinstance(node, Word):
+            if not node.prefix and word_forms.correctable(node.text):
+                out.setdefault(node.text, None)
+        elif isinstance(node, (Any_, All)):
+            for part in node.parts:
+                walk(part)
+
+    for clause in parsed.clauses:
+        walk(clause)
+    return list(out)
+
+
+def with_corrections(parsed: Query, corrections: Mapping[str, str]) -> Query:
+    """``parsed`` with each corrected word matching itself or its correction (``word OR
+    correction``): a document with the correction counts as having the word."""
+    if not corrections:
+        return parsed
+
+    def rewrite(node: Node) -> Node:
+        if isinstance(node, Word):
+            fix = None if node.prefix else corrections.get(node.text)
+            return Any_((node, Word(fix))) if fix and fix != node.text else node
+        if isinstance(node, Any_):
+            return Any_(tuple(rewrite(n) for n in node.parts))
+        if isinstance(node, All):
+            return All(tuple(rewrite(n) for n in node.parts))
+        return node
+
+    return dataclasses.replace(parsed, clauses=[rewrite(c) for c in parsed.clauses])
 
 
 #: What the ask page's similar-posts box lists: questions and articles.
@@ -318,6 +378,12 @@ def _storage_status(config: dict[str, Any] | Any) -> dict[str, Any]:
 RRF_K = 60
 #: How many hits of each ranking are fused.
 FUSED = 50
+#: Each ranking's first LEADERS hits are always among the fused first LEADERS_PAGE (the
+#: first page): reciprocal rank fusion alone ranks a post first by words but unseen by
+#: meaning (a title's exact words, a name the model does not know) below every post both
+#: rankings found in their top 50 or so.
+LEADERS = 2
+LEADERS_PAGE = 10
 #: Nearest vectors read before filters (tags, kinds, ...) are applied.
 SEMANTIC_POOL = 200
 #: Below this cosine similarity a post is not offered on meaning alone (a query of unknown
@@ -370,11 +436,38 @@ def fuse(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[tuple[int, f
     return sorted(scores.items(), key=lambda pair: (-pair[1], order[pair[0]]))
 
 
+def with_leaders(
+    fused: Sequence[tuple[int, float]],
+    rankings: Sequence[Sequence[int]],
+    lead: int = LEADERS,
+    page: int = LEADERS_PAGE,
+) -> list[tuple[int, float]]:
+    """``fused`` with the first ``lead`` of every ranking among its first ``page``: a post
+    one ranking puts first but the other never saw keeps a place on the first page, in the
+    places of the lowest fused posts that are no ranking's leaders (order otherwise kept)."""
+    leaders = list(dict.fromkeys(item for ranked in rankings for item in ranked[:lead]))
+    top = list(fused[:page])
+    shown = {item for item, _ in top}
+    missing = [item for item in leaders if item not in shown]
+    if not missing:
+        return list(fused)
+    chosen = set(leaders)
+    replaceable = [pair for pair in top if pair[0] not in chosen]
+    dropped = {item for item, _ in replaceable[len(replaceable) - len(missing) :]}
+    scores = dict(fused)
+    head = [pair for pair in top if pair[0] not in dropped]
+    head += [(item, scores[item]) for item in missing][: page - len(head)]
+    placed = {item for item, _ in head}
+    return head + [pair for pair in fused if pair[0] not in placed]
+
+
 def _fused_hits(lexical: list[Hit], meaning: list[Hit]) -> list[Hit]:
-    """Both lists fused; a post found by both keeps the lexical hit (its highlighting)."""
+    """Both lists fused, each one's leaders on the first page; a post found by both keeps
+    the lexical hit (its highlighting)."""
     by_id = {h.id: h for h in meaning}
     by_id.update({h.id: h for h in lexical})
-    fused = fuse([[h.id for h in lexical], [h.id for h in meaning]])
+    rankings = [[h.id for h in lexical], [h.id for h in meaning]]
+    fused = with_leaders(fuse(rankings), rankings)
     out = []
     for item, score in fused:
         hit = by_id[item]

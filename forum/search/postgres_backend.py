@@ -434,10 +434,8 @@ class PostgresBackend:
         """Offer for each unknown word the closest, most used word of the index (titles,
         tags, the start of bodies) within ``words.max_edits``; known words are left alone."""
         out: dict[str, str] = {}
-        for word in words_:
-            word = word.lower()
-            if not words.correctable(word) or self._known(session, word):
-                continue
+        asked = [w for w in dict.fromkeys(w.lower() for w in words_) if words.correctable(w)]
+        for word in self._unknown(session, asked):
             candidates = self._close_words(session, word)
 
             def frequency(found: Sequence[str]) -> dict[str, int]:
@@ -449,16 +447,21 @@ class PostgresBackend:
         return out
 
     @staticmethod
-    def _known(session: Session, word: str) -> bool:
-        """Whether a document has ``word`` (any form of it), or it is a stop word."""
-        row = session.execute(
+    def _unknown(session: Session, words_: Sequence[str]) -> list[str]:
+        """Those of ``words_`` that no document has in any form (stop words are known), in
+        order; one statement (every search asks)."""
+        if not words_:
+            return []
+        rows = session.execute(
             text(
-                "SELECT numnode(plainto_tsquery('english', :w)) = 0 OR EXISTS (SELECT 1"
-                " FROM search_documents WHERE document @@ plainto_tsquery('english', :w))"
+                "SELECT w FROM unnest(CAST(:words AS text[])) WITH ORDINALITY AS u(w, n)"
+                " WHERE numnode(plainto_tsquery('english', w)) > 0 AND NOT EXISTS (SELECT 1"
+                " FROM search_documents WHERE document @@ plainto_tsquery('english', w))"
+                " ORDER BY n"
             ),
-            {"w": word},
-        ).scalar()
-        return bool(row)
+            {"words": list(words_)},
+        ).scalars()
+        return [str(w) for w in rows]
 
     def _uses_trigrams(self, session: Session) -> bool:
         """Whether the words table has its pg_trgm index (the migration's choice)."""

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 
 import Stemmer
+from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
 _LOCAL = threading.local()
@@ -75,6 +76,20 @@ def max_edits(word: str) -> int:
 def distance(a: str, b: str, limit: int = 2) -> int:
     """Damerau-Levenshtein distance (a swap of neighbours is one edit), ``limit + 1`` beyond."""
     return int(DamerauLevenshtein.distance(a, b, score_cutoff=limit))
+
+
+def within(word: str, vocabulary: Sequence[str]) -> list[str]:
+    """The words of ``vocabulary`` within ``max_edits`` of ``word`` (compared in C)."""
+    if not vocabulary:
+        return []
+    found = process.extract(
+        word,
+        vocabulary,
+        scorer=DamerauLevenshtein.distance,
+        score_cutoff=max_edits(word),
+        limit=None,
+    )
+    return [str(match[0]) for match in found]
 
 
 def best_correction(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from types import ModuleType
 from xml.etree import ElementTree as ET
@@ -122,11 +122,14 @@ def test_a_malformed_paraphrase_line_is_refused_with_its_place(tmp_path: Path) -
         relevance.load_paraphrases(path)
 
 
-def _questions(posts: Path) -> Iterator[tuple[int, str]]:
-    for _event, element in ET.iterparse(posts):
-        if element.tag == "row" and element.get("PostTypeId") == "1":
-            yield int(element.get("Id", "0")), element.get("Title", "")
-        element.clear()
+def _questions(posts: Path) -> Generator[tuple[int, str], None, None]:
+    # The file is closed even when the caller stops early (iterparse left it to the garbage
+    # collector, whose ResourceWarning failed whichever later test it fell in).
+    with posts.open("rb") as f:
+        for _event, element in ET.iterparse(f):
+            if element.tag == "row" and element.get("PostTypeId") == "1":
+                yield int(element.get("Id", "0")), element.get("Title", "")
+            element.clear()
 
 
 @pytest.mark.parametrize("site", relevance.SITES)
@@ -137,11 +140,15 @@ def test_paraphrase_files_parse_and_name_questions_of_their_dump(site: str) -> N
     assert len(set(ids)) == len(ids)
     wanted = set(ids)
     titles: dict[int, str] = {}
-    for question_id, title in _questions(relevance.dumps_dir() / site / "Posts.xml"):
-        if question_id in wanted:
-            titles[question_id] = title
-            if len(titles) == len(wanted):
-                break
+    questions = _questions(relevance.dumps_dir() / site / "Posts.xml")
+    try:
+        for question_id, title in questions:
+            if question_id in wanted:
+                titles[question_id] = title
+                if len(titles) == len(wanted):
+                    break
+    finally:
+        questions.close()
     assert wanted - set(titles) == set(), "paraphrase targets missing from the dump"
     for question_id, query in pairs:
         title_words = relevance.words_of(titles[question_id])
@@ -241,3 +248,13 @@ def test_unknown_options_are_refused(capsys: pytest.CaptureFixture[str]) -> None
             relevance.main(argv)
         assert exc.value.code == 2
     assert "--rankings: choose from lexical, semantic, hybrid" in capsys.readouterr().err
+
+
+def test_a_kept_site_directory_is_cleared_of_an_unfinished_import(tmp_path: Path) -> None:
+    for name in ("relevance.db", "relevance.db-wal", relevance.READY, "notes.txt"):
+        (tmp_path / name).write_text("x")
+    for name in ("search-index", "search-vectors"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "segment").write_text("x")
+    relevance._clear(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]

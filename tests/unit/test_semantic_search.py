@@ -218,6 +218,21 @@ def test_reciprocal_rank_fusion() -> None:
     assert search.fuse([]) == []
 
 
+def test_each_rankings_leaders_stay_on_the_first_page() -> None:
+    lexical = [100, *range(1, 12)]  # 100: first by words, never seen by meaning
+    meaning = [200, *range(1, 12)]
+    fused = search.fuse([lexical, meaning])
+    assert [i for i, _ in fused].index(100) >= 10  # fusion alone pushes it off the page
+    kept = search.with_leaders(fused, [lexical, meaning], lead=2, page=10)
+    first = [i for i, _ in kept[:10]]
+    assert {100, 200, 1} <= set(first)
+    # The lowest fused posts gave their places; the others keep their order and scores.
+    assert first == [1, 2, 3, 4, 5, 6, 7, 8, 100, 200]
+    assert dict(kept) == dict(fused) and len(kept) == len(fused)
+    # Leaders already on the page: nothing moves.
+    assert search.with_leaders(fused[:5], [[1, 2], [2, 3]]) == fused[:5]
+
+
 def test_free_text_drops_operators() -> None:
     text_ = 'undo "schema upgrade" tag:db is:question -broken (a OR b) user:amara'
     assert search.free_text(text_) == "undo schema upgrade a b"
@@ -265,6 +280,14 @@ def test_filters_apply_to_the_semantic_part(app: Flask, session: Session) -> Non
         c.migration.id,
         c.migration_answer.id,
     }
+
+
+def test_a_mistyped_word_is_corrected_for_both_rankings(app: Flask, session: Session) -> None:
+    c = build(session)
+    page = search.search(session, "alembic revisoin")
+    assert page.suggestion == "alembic revision"
+    assert page.results.hits[0].id in {c.migration.id, c.migration_answer.id}
+    assert page.results.complete >= 1
 
 
 def test_unrelated_query_finds_nothing_by_meaning(app: Flask, session: Session) -> None:
