@@ -69,10 +69,20 @@ def on_starting(server: Any) -> None:
 
 
 def when_ready(server: Any) -> None:
-    """Load the embedding model before the workers fork: they share its memory (read-only).
+    """Import forum's code and load the embedding model before the workers fork.
 
-    Skipped when search ranks lexically or the ``semantic`` extra is not installed.
+    The workers then share those pages (code, and the model's read-only weights) instead of
+    each holding a copy. No app is made here: no connection, no thread crosses the fork. The
+    model is skipped when search ranks lexically or the ``semantic`` extra is missing.
     """
+    import importlib
+    import pkgutil
+
+    import forum
+
+    for module in pkgutil.walk_packages(forum.__path__, "forum."):
+        if not module.name.startswith(("forum.demo", "forum.cli")):
+            importlib.import_module(module.name)
     if (os.environ.get("FORUM_SEARCH_RANKING") or "hybrid").strip().lower() == "lexical":
         return
     from forum.search import embeddings
