@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from forum.markdown import render_markdown  # noqa: E402
 from forum.models import Comment, Post, Revision, Tag, User, Vote, post_tags  # noqa: E402
+from forum.services.tags import tag_counts_statement  # noqa: E402
 
 SEED = 20261125
 BATCH = 2000
@@ -321,6 +322,8 @@ def generate(
                 batch,
             )
         write(post_tags, tag_rows)
+        # The tags' stored counts, as the app keeps them.
+        conn.execute(tag_counts_statement())
         write(
             Revision.__table__,
             (
