@@ -281,7 +281,17 @@ def tag_counts_statement(tag_ids: Collection[int] | None = None) -> Update:
 def _store_counts(session: Session, tag_ids: Collection[int] | None) -> None:
     if tag_ids is not None and not tag_ids:
         return
-    session.connection().execute(tag_counts_statement(tag_ids))
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # The count reads its statement's snapshot: lock the tags first (in id order), so a
+        # concurrent change to the same tags commits before this count starts, and is in
+        # it. The lock lets posts still reference the tags (foreign keys take KEY SHARE).
+        locked = select(Tag.id).order_by(Tag.id).with_for_update(key_share=True)
+        if tag_ids is not None:
+            locked = locked.where(Tag.id.in_(sorted(tag_ids)))
+        connection.execute(locked)
+    # SQLite runs one writer at a time: the count sees every committed change.
+    connection.execute(tag_counts_statement(tag_ids))
 
 
 def _expire_counts(session: Session, tag_ids: Collection[int] | None) -> None:

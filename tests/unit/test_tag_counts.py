@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 from click.testing import Result
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
+from forum.db import new_session
 from forum.models import Role, Tag
 from forum.services import article_life, articles, questions, tags
 from tests.factories import make_answer, make_article, make_question, make_user
@@ -137,3 +140,54 @@ def test_the_recount_command_checks_and_repairs(app: Flask, session: Session) ->
     again: Result = runner.invoke(args=["tags", "recount", "--check"])
     assert again.exit_code == 0 and "no drift" in again.output
     check(session, {"python": (1, 0)})
+
+
+def test_concurrent_questions_on_one_tag_both_count(app: Flask, session: Session) -> None:
+    """A count made while another transaction's question on the tag is uncommitted still
+    ends up counting both: the second count waits for the first transaction to commit."""
+    asker = make_user(session, reputation=1000)
+    tags.tags_named(session, ["python"])
+    session.commit()
+    make_question(session, asker, tags=("python",))  # flushed and counted, not committed
+    started = threading.Event()
+    failures: list[BaseException] = []
+
+    def ask_meanwhile() -> None:
+        try:
+            with new_session(app, writes=True) as other:
+                started.set()
+                questions.ask(
+                    other,
+                    author=other.get(type(asker), asker.id),
+                    title="Another question about python here",
+                    body_md="Details.",
+                    tags=["python"],
+                )
+                other.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            failures.append(exc)
+
+    worker = threading.Thread(target=ask_meanwhile)
+    worker.start()
+    assert started.wait(30)
+    if session.get_bind().dialect.name == "postgresql":
+        # The other transaction waits for this one's lock on the tag before counting.
+        deadline = time.monotonic() + 30
+        while not _waiting_for_a_lock(app) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _waiting_for_a_lock(app)
+    session.commit()
+    worker.join(60)
+    assert not worker.is_alive() and failures == []
+    check(session, {"python": (2, 0)})
+
+
+def _waiting_for_a_lock(app: Flask) -> bool:
+    with new_session(app) as probe:
+        waiting = probe.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+    return bool(waiting)
