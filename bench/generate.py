@@ -39,6 +39,7 @@ from forum.models import (  # noqa: E402
     Vote,
     post_tags,
 )
+from forum.services.tags import tag_counts_statement  # noqa: E402
 
 SEED = 20261125
 BATCH = 2000
@@ -442,6 +443,8 @@ def generate(
                 batch,
             )
         write(post_tags, tag_rows)
+        # The tags' stored counts, as the app keeps them.
+        conn.execute(tag_counts_statement())
         write(
             Revision.__table__,
             (

@@ -90,6 +90,7 @@ def register_subscribers(app: Flask) -> None:
         reputation,
         scim,
         suggested_edits,
+        tags,
         tokens,
     )
     from forum.services import webhooks as webhook_events
@@ -120,6 +121,7 @@ def register_subscribers(app: Flask) -> None:
         ),
     )
     badges.follow_commits(db.session_factory(app))
+    tags.keep_counts(db.session_factory(app))
     tokens.attribute_flushes(db.session_factory(app))
     scim.attribute_flushes(db.session_factory(app))
     search.init_app(app)

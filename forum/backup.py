@@ -52,6 +52,7 @@ from sqlalchemy.schema import Column
 
 from forum.db import Base
 from forum.files import PRIVATE_FILE, create_private_file, make_private_dir
+from forum.services.tags import tag_counts_statement
 from forum.services.uploads import NAME_PATTERN as UPLOAD_NAME
 
 FORMAT = "forum-backup"
@@ -415,6 +416,8 @@ def restore(
                     if table.name in present:
                         conn.execute(delete(table))
             _load(conn, folder, archived, known, summary, progress)
+            # Stored counts follow the restored posts (an older archive has none).
+            conn.execute(tag_counts_statement())
             for name, rows in expected.items():
                 if summary.tables.get(name) != rows:
                     raise BackupError(

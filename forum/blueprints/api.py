@@ -747,7 +747,7 @@ def get_tag(name: str) -> s.Tag:
     """A tag (a synonym leads to its tag) with its counts."""
     token_member()
     db = get_session()
-    return _tag(tag_service.summary(db, tag_service.get_tag(db, name)))
+    return _tag(tag_service.summary(tag_service.get_tag(db, name)))
 
 
 @api.operation(

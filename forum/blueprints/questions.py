@@ -101,6 +101,7 @@ def index() -> ResponseReturnValue:
             per_page=per_page,
             count_limit=limit,
             open_bounties=open_bounties,
+            followed_tags=followed,
         )
         return render_template(
             "questions/_listing.html",

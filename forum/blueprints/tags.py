@@ -91,7 +91,7 @@ def _render_detail(
     page = page_number()
     per_page = int(current_app.config["QUESTIONS_PER_PAGE"])
     limit = max(questions.COUNT_LIMIT, page * per_page)
-    summary = tag_service.summary(db, tag)
+    summary = tag_service.summary(tag)
     # The summary counted the tag's questions already (from the tag's side, which is cheap);
     # only the lists that filter further need a count of their own.
     known = summary.questions if tab in (Tab.NEWEST, Tab.ACTIVE, Tab.TOP_ALL) else None

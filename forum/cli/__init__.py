@@ -18,6 +18,7 @@ from forum.cli import (
     ops,
     recognition,
     search,
+    tags,
     tokens,
     uploads,
     users,
@@ -57,5 +58,6 @@ def init_app(app: Flask) -> None:
         mail.mail_group,
         bounties.bounties_group,
         tokens.tokens_group,
+        tags.tags_group,
     ):
         app.cli.add_command(command)

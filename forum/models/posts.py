@@ -59,6 +59,11 @@ class Tag(Base):
     description_md: Mapped[str | None] = mapped_column(Text)
     description_html: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[CreatedAt]
+    # Live (not deleted) questions and articles carrying the tag, kept by every flush that
+    # changes a post's tags or liveness (forum.services.tags.recount): list pages read them
+    # instead of counting post_tags on every view.
+    question_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    article_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
     def __repr__(self) -> str:
         return f"<Tag {self.name}>"
@@ -77,6 +82,8 @@ class Post(Base):
         Index("ix_posts_kind_last_activity_at", "kind", "last_activity_at"),
         Index("ix_posts_kind_score_created_at", "kind", "score", "created_at"),
         Index("ix_posts_duplicate_of_id", "duplicate_of_id"),
+        # Articles by last update (/articles?sort=updated, 0038).
+        Index("ix_posts_kind_updated_at", "kind", "updated_at"),
         CheckConstraint("answer_count >= 0", name="answer_count_nonnegative"),
     )
 

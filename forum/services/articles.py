@@ -286,19 +286,26 @@ def list_articles(
     page: int = 1,
     per_page: int = 20,
 ) -> tuple[list[Article], int]:
-    """One page of live articles, filtered by tag and type, and the total count."""
+    """One page of live articles, filtered by tag and type, and the total count.
+
+    A tag's articles are counted already (the tag's stored count): only a type needs a count.
+    """
     query: Select[Article] = select(Article).where(Article.deleted_at.is_(None))
+    known: int | None = None
     if tag:
+        found = session.scalar(select(Tag).where(Tag.name == tag.lower()))
+        if found is None:
+            return [], 0
+        known = found.article_count
         query = query.where(
-            Article.id.in_(
-                select(post_tags.c.post_id)
-                .join(Tag, Tag.id == post_tags.c.tag_id)
-                .where(Tag.name == tag.lower())
-            )
+            Article.id.in_(select(post_tags.c.post_id).where(post_tags.c.tag_id == found.id))
         )
     if article_type in {t.value for t in ArticleType}:
         query = query.where(Article.article_type == ArticleType(str(article_type)))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        known = None
+    if known is None:
+        known = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    total = known
     order: tuple[ColumnElement[Any], ...]
     if sort == "top":
         order = (Article.score.desc(), Article.created_at.desc())

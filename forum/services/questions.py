@@ -615,8 +615,13 @@ def _list_statements(
     if tab is Tab.UNANSWERED:
         where.append(unanswered())
     if tab is Tab.FEATURED:
-        # Questions with an open bounty.
-        where.append(exists().where(Bounty.open_question_id == Question.id))
+        # Questions with an open bounty, found from the bounties (few) rather than by probing
+        # every question for one.
+        where.append(
+            Question.id.in_(
+                select(Bounty.open_question_id).where(Bounty.open_question_id.is_not(None))
+            )
+        )
     if tab in _TOP_PERIODS:
         where.append(Question.created_at >= bindparam("since", type_=Question.created_at.type))
     counted = select(Question.id).where(*where, *counted_tagged)
@@ -660,8 +665,12 @@ def list_questions(
     count_limit: int | None = None,
     total: int | None = None,
     open_bounties: dict[int, int] | None = None,
+    followed_tags: Sequence[Tag] | None = None,
 ) -> tuple[list[Question], int]:
     """One page of a question list (with authors and tags loaded) and the total.
+
+    "My tags" is empty, with no statement, for a visitor and for a member whose
+    ``followed_tags`` (when the caller has them) are none: there is nothing to look through.
 
     ``open_bounties``, when given, receives the open bounty's amount of each listed question
     that has one.
@@ -670,6 +679,8 @@ def list_questions(
     the limit means "more than the limit". A caller that knows the total (a tag page knows
     its tag's questions) passes it as ``total`` and nothing is counted.
     """
+    if tab is Tab.MY_TAGS and (viewer is None or (followed_tags is not None and not followed_tags)):
+        return [], 0
     now = now or utcnow()
     listed, total_of = _list_statements(
         tab, tag is not None, count_limit is not None, total is not None

@@ -5,12 +5,28 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Integer, Select, and_, bindparam, delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    Update,
+    bindparam,
+    delete,
+    event,
+    func,
+    inspect,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session, sessionmaker
 
-from forum.models import Post, PostKind, Tag, TagFollow, TagSynonym, User, post_tags
+from forum.db import first_listen
+from forum.models import Answer, Post, PostKind, Tag, TagFollow, TagSynonym, User, post_tags
 from forum.services import mentions, posts, reputation
 from forum.services.errors import Forbidden, NotFound, ValidationError
 
@@ -100,13 +116,7 @@ CLOSEST_OFFERED = 5
 def closest_tags(session: Session, names: list[str]) -> list[str]:
     """Existing tag names closest to ``names``: shared beginnings first, then similar spelling."""
     pool = list(
-        session.scalars(
-            select(Tag.name)
-            .join(post_tags, post_tags.c.tag_id == Tag.id, isouter=True)
-            .group_by(Tag.id, Tag.name)
-            .order_by(func.count(post_tags.c.post_id).desc(), Tag.name)
-            .limit(CLOSEST_POOL)
-        )
+        session.scalars(select(Tag.name).order_by(_uses().desc(), Tag.name).limit(CLOSEST_POOL))
     )
     found: list[str] = []
     for name in names:
@@ -202,15 +212,9 @@ def get_tag(session: Session, name: str) -> Tag:
     return tag
 
 
-def _counts_query() -> Select[int, int, int]:
-    live = and_(Post.deleted_at.is_(None), Post.id == post_tags.c.post_id)
-    questions = func.count(Post.id).filter(Post.kind == PostKind.QUESTION)
-    articles = func.count(Post.id).filter(Post.kind == PostKind.ARTICLE)
-    return (
-        select(post_tags.c.tag_id, questions, articles)
-        .join(Post, live)
-        .group_by(post_tags.c.tag_id)
-    )
+def _uses() -> ColumnElement[int]:
+    """How many live questions and articles carry a tag (from its stored counts)."""
+    return Tag.question_count + Tag.article_count
 
 
 def list_tags(
@@ -221,35 +225,151 @@ def list_tags(
     page: int = 1,
     per_page: int = 60,
 ) -> tuple[list[TagSummary], int]:
-    """Tags with their counts, most used (or by name) first, optionally filtered by a prefix."""
-    counts = _counts_query().subquery()
-    stmt = select(
-        Tag,
-        func.coalesce(counts.c[1], 0).label("questions"),
-        func.coalesce(counts.c[2], 0).label("articles"),
-    ).outerjoin(counts, counts.c.tag_id == Tag.id)
+    """Tags with their counts, most used (or by name) first, optionally filtered by a prefix.
+
+    The counts are the tags' stored ones: the page reads the tags table only.
+    """
+    stmt = select(Tag)
     if query:
         stmt = stmt.where(Tag.name.like(query.strip().lower().replace("%", "") + "%"))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     if sort == "name":
         stmt = stmt.order_by(Tag.name)
     else:
-        used = func.coalesce(counts.c[1], 0) + func.coalesce(counts.c[2], 0)
-        stmt = stmt.order_by(used.desc(), Tag.name)
-    rows = session.execute(stmt.limit(per_page).offset((max(page, 1) - 1) * per_page)).all()
-    return [TagSummary(tag, int(q), int(a)) for tag, q, a in rows], total
+        stmt = stmt.order_by(_uses().desc(), Tag.name)
+    rows = session.scalars(stmt.limit(per_page).offset((max(page, 1) - 1) * per_page)).all()
+    return [summary(tag) for tag in rows], total
 
 
-@functools.cache
-def _summary_statement() -> Select[int, int, int]:
-    """One tag's counts (built once; the tag is a parameter)."""
-    return _counts_query().where(post_tags.c.tag_id == bindparam("tag_id", type_=Integer))
+def summary(tag: Tag) -> TagSummary:
+    """One tag's counts (stored on the tag: no statement)."""
+    return TagSummary(tag, tag.question_count, tag.article_count)
 
 
-def summary(session: Session, tag: Tag) -> TagSummary:
-    """One tag's counts."""
-    row = session.execute(_summary_statement(), {"tag_id": tag.id}).first()
-    return TagSummary(tag, int(row[1]) if row else 0, int(row[2]) if row else 0)
+def _live_count(kind: PostKind) -> Any:
+    """The number of live posts of ``kind`` carrying the tag of the row being updated."""
+    return (
+        select(func.count())
+        .select_from(post_tags)
+        .join(Post, Post.id == post_tags.c.post_id)
+        .where(post_tags.c.tag_id == Tag.id, Post.kind == kind, Post.deleted_at.is_(None))
+        .scalar_subquery()
+    )
+
+
+def recount(session: Session, tag_ids: Collection[int] | None = None) -> None:
+    """Store the live question and article counts of these tags (every tag when None).
+
+    Counted from post_tags, so the stored counts equal the derived ones whatever came before;
+    each tag costs one pass over its own posts.
+    """
+    _store_counts(session, tag_ids)
+    _expire_counts(session, tag_ids)
+
+
+def tag_counts_statement(tag_ids: Collection[int] | None = None) -> Update:
+    """The UPDATE storing these tags' live question and article counts (every tag when None)."""
+    statement = update(Tag).values(
+        question_count=_live_count(PostKind.QUESTION),
+        article_count=_live_count(PostKind.ARTICLE),
+    )
+    if tag_ids is not None:
+        statement = statement.where(Tag.id.in_(sorted(tag_ids)))
+    return statement
+
+
+def _store_counts(session: Session, tag_ids: Collection[int] | None) -> None:
+    if tag_ids is not None and not tag_ids:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # The count reads its statement's snapshot: lock the tags first (in id order), so a
+        # concurrent change to the same tags commits before this count starts, and is in
+        # it. The lock lets posts still reference the tags (foreign keys take KEY SHARE).
+        locked = select(Tag.id).order_by(Tag.id).with_for_update(key_share=True)
+        if tag_ids is not None:
+            locked = locked.where(Tag.id.in_(sorted(tag_ids)))
+        connection.execute(locked)
+    # SQLite runs one writer at a time: the count sees every committed change.
+    connection.execute(tag_counts_statement(tag_ids))
+
+
+def _expire_counts(session: Session, tag_ids: Collection[int] | None) -> None:
+    """Loaded tags read their stored counts again on next access."""
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Tag) and (tag_ids is None or obj.id in tag_ids):
+            session.expire(obj, ["question_count", "article_count"])
+
+
+@dataclass(frozen=True)
+class CountDrift:
+    """A tag whose stored counts differ from what its posts say."""
+
+    name: str
+    stored: tuple[int, int]
+    derived: tuple[int, int]
+
+
+def count_drift(session: Session) -> list[CountDrift]:
+    """Tags whose stored (questions, articles) counts differ from their live posts, by name."""
+    questions = _live_count(PostKind.QUESTION)
+    articles = _live_count(PostKind.ARTICLE)
+    rows = session.execute(
+        select(Tag.name, Tag.question_count, Tag.article_count, questions, articles)
+        .where(or_(Tag.question_count != questions, Tag.article_count != articles))
+        .order_by(Tag.name)
+    )
+    return [CountDrift(str(n), (int(q), int(a)), (int(dq), int(da))) for n, q, a, dq, da in rows]
+
+
+def _counted_tag_ids(session: Session) -> set[int]:
+    """Tags whose counts this flush may change: posts added, removed, retagged or (un)deleted.
+
+    Runs after the flush (ids are known) while the objects still carry their history.
+    """
+    tag_ids: set[int] = set()
+    post_ids: set[int] = set()
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if not isinstance(obj, Post) or isinstance(obj, Answer):
+            continue
+        state = inspect(obj)
+        tags = state.attrs.tags.history
+        tag_ids.update(t.id for t in (*tags.added, *tags.deleted) if t.id is not None)
+        if obj in session.deleted:
+            tag_ids.update(t.id for t in tags.unchanged if t.id is not None)
+        elif obj not in session.new and state.attrs.deleted_at.history.has_changes():
+            post_ids.add(obj.id)
+    if post_ids:
+        tag_ids.update(
+            session.connection().scalars(
+                select(post_tags.c.tag_id).where(post_tags.c.post_id.in_(sorted(post_ids)))
+            )
+        )
+    return tag_ids
+
+
+_RECOUNTED = "tags.recounted"
+
+
+def _after_flush(session: Session, _context: Any) -> None:
+    tag_ids = _counted_tag_ids(session)
+    if tag_ids:
+        _store_counts(session, tag_ids)
+        session.info.setdefault(_RECOUNTED, set()).update(tag_ids)
+
+
+def _after_flush_postexec(session: Session, _context: Any) -> None:
+    # Expired only now: the flush has finished with the objects it wrote (new tags included).
+    tag_ids = session.info.pop(_RECOUNTED, None)
+    if tag_ids:
+        _expire_counts(session, tag_ids)
+
+
+def keep_counts(sessions: sessionmaker[Session]) -> None:
+    """Keep tags' stored counts in step with the flushes of this factory's sessions."""
+    if first_listen(sessions, __name__):
+        event.listen(sessions, "after_flush", _after_flush)
+        event.listen(sessions, "after_flush_postexec", _after_flush_postexec)
 
 
 @functools.cache
@@ -390,4 +510,6 @@ def merge(session: Session, *, moderator: User, source: Tag, target: Tag) -> Non
     session.flush()
     session.add(TagSynonym(name=name, tag_id=target.id))
     session.flush()
+    # The posts moved with Core statements, which no flush sees.
+    recount(session, [target.id])
     session.expire_all()
