@@ -35,7 +35,8 @@ from flask import Flask, Response, current_app, g, request, session
 from markupsafe import Markup
 from sqlalchemy import Engine, event
 
-#: Endpoints whose visitor pages are kept: what people open daily.
+#: Endpoints whose visitor pages are kept: what people open daily. (Search results are kept as
+#: a part inside the view, after its rate limit: a kept page would answer before the limit.)
 CACHEABLE_ENDPOINTS = frozenset(
     {
         "main.index",
@@ -44,7 +45,6 @@ CACHEABLE_ENDPOINTS = frozenset(
         "tags.detail",
         "wiki.index",
         "wiki.detail",
-        "search.index",
         "users.profile",
     }
 )
@@ -262,23 +262,24 @@ def keep_page(response: Response) -> Response:
     return response
 
 
-def kept_fragment(name: str, render: Callable[[], str]) -> Markup:
+def kept_fragment(name: str, render: Callable[[], str | tuple[str, bool]]) -> Markup:
     """A part of a page that reads the same for everyone (members too), kept like pages.
 
     ``name`` must say everything the part depends on (list, page number...); ``render``
-    makes it, queries included, when no kept copy of this generation is at hand. The part
-    must hold nothing personal: no CSRF token, no "you", nothing only some may see.
+    makes it, queries included, when no kept copy of this generation is at hand, and may
+    answer ``(html, False)`` for a part not to keep (its making has an effect each time).
+    The part must hold nothing personal: no CSRF token, no "you", nothing only some may see.
     """
     cache = page_cache()
-    if cache is None:
-        return Markup(render())
-    generation = cache.generation.read()
+    generation = cache.generation.read() if cache is not None else b""
     key = "\x00" + name
-    kept = cache.get(key, generation)
+    kept = cache.get(key, generation) if cache is not None else None
     if kept is not None:
         return Markup(kept.body.decode())
-    html = render()
-    cache.put(key, generation, KeptPage(html.encode(), "text/html", "", time.monotonic()))
+    made = render()
+    html, keep = made if isinstance(made, tuple) else (made, True)
+    if cache is not None and keep:
+        cache.put(key, generation, KeptPage(html.encode(), "text/html", "", time.monotonic()))
     return Markup(html)
 
 

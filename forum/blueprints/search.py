@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from forum import search
+from forum import pagecache, search
 from forum.db import get_session
 from forum.extensions import limiter
 from forum.limits import search_limit
@@ -39,23 +39,36 @@ def index() -> ResponseReturnValue:
     """Results for the query language in ``q``, with facets, snippets and "did you mean"."""
     text = request.args.get("q", "")[:2000]
     sort = request.args.get("sort", "relevance")
+    page_no = page_number()
     db = get_session()
     viewer = current_viewer()
-    page = search.search(
-        db,
-        text,
-        sort=sort,
-        page=page_number(),
-        per_page=PER_PAGE,
-        member_id=viewer.id if viewer is not None else None,
-    )
-    db.commit()  # a member's zero-result query was recorded
+
+    def content() -> tuple[str, bool]:
+        page = search.search(
+            db,
+            text,
+            sort=sort,
+            page=page_no,
+            per_page=PER_PAGE,
+            member_id=viewer.id if viewer is not None else None,
+        )
+        db.commit()  # a member's zero-result query was recorded
+        html = render_template(
+            "search/_content.html",
+            result=page,
+            tips=TIPS,
+            sorts=search.SORTS,
+            ask_url=url_for("questions.ask"),
+        )
+        # Results read the same for everyone; a search that found nothing is made again each
+        # time, so every member's fruitless search is recorded (the knowledge gaps count them),
+        # and so is one cut short by the time limit.
+        return html, page.results.total > 0 and not page.results.timed_out
+
     return render_template(
         "search/index.html",
-        result=page,
-        tips=TIPS,
-        sorts=search.SORTS,
-        ask_url=url_for("questions.ask"),
+        text=text,
+        content=pagecache.kept_fragment(f"{request.full_path}:{PER_PAGE}", content),
     )
 
 

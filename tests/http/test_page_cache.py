@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from forum import pagecache
 from forum.db import get_engine, new_session
+from forum.models import User
 from forum.services import votes
 from tests.conftest import CSRF_META, TEST_PASSWORD, Browser
 from tests.factories import make_question, make_user
@@ -306,3 +307,38 @@ def test_members_share_the_tag_lists_and_see_writes_at_once(app: Flask, session:
     session.commit()
     assert "2 questions" in ana.get("/tags").get_data(as_text=True)
     assert "Where do parcels" in ana.get("/tags/office").get_data(as_text=True)
+
+
+def test_members_share_results_but_every_fruitless_search_is_recorded(
+    app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from forum import search
+    from forum.models import ZeroResultQuery
+
+    make_question(session, make_user(session, "asker"), title="Where is the incident runbook?")
+    for name in ("ana", "ben"):
+        make_user(session, name)
+    session.commit()
+    searches: list[str] = []
+    real = search.search
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        searches.append(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(search, "search", counting)
+    ana, ben = Browser(app.test_client()), Browser(app.test_client())
+    ana.login("ana")
+    ben.login("ben")
+    assert "Where is the incident" in ana.get("/search?q=runbook").get_data(as_text=True)
+    page = ben.get("/search?q=runbook").get_data(as_text=True)
+    assert "Where is the incident" in page and "ben" in page and "ana" not in page
+    assert searches == ["runbook"]
+    for browser in (ana, ben):
+        browser.get("/search?q=wibblefrotz")
+    assert searches == ["runbook", "wibblefrotz", "wibblefrotz"]
+    session.expire_all()
+    recorded = session.scalars(select(ZeroResultQuery.user_id)).all()
+    assert sorted(recorded) == sorted(
+        session.scalars(select(User.id).where(User.username.in_(["ana", "ben"]))).all()
+    )
