@@ -69,11 +69,11 @@ def on_starting(server: Any) -> None:
 
 
 def when_ready(server: Any) -> None:
-    """Import forum's code and load the embedding model before the workers fork.
+    """Import forum's code before the workers fork: they share those pages.
 
-    The workers then share those pages (code, and the model's read-only weights) instead of
-    each holding a copy. No app is made here: no connection, no thread crosses the fork. The
-    model is skipped when search ranks lexically or the ``semantic`` extra is missing.
+    No app is made here (no connection, no thread crosses the fork), and the embedding model
+    is left to each worker: an onnxruntime session does not survive a fork (the child aborts
+    when it exits).
     """
     import importlib
     import pkgutil
@@ -83,11 +83,6 @@ def when_ready(server: Any) -> None:
     for module in pkgutil.walk_packages(forum.__path__, "forum."):
         if not module.name.startswith(("forum.demo", "forum.cli")):
             importlib.import_module(module.name)
-    if (os.environ.get("FORUM_SEARCH_RANKING") or "hybrid").strip().lower() == "lexical":
-        return
-    from forum.search import embeddings
-
-    embeddings.get_embedder(int(os.environ.get("FORUM_SEARCH_EMBED_THREADS") or 1))
 
 
 def child_exit(server: Any, worker: Any) -> None:
