@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import delete, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
@@ -123,11 +124,9 @@ def write(session: Session, model: Embedder | PoolEmbedder, docs: Sequence[Searc
         return 0
     texts = [doc_text(d) for d in docs]
     vectors = model.embed(texts)
-    ids = [d.id for d in docs]
     # A transaction that read and then writes fails at once on SQLite when another
     # connection wrote meanwhile: end the reads, and let the writes start a new one.
     session.commit()
-    session.execute(delete(PostVector).where(PostVector.post_id.in_(ids)))
     now = utcnow()
     rows = [
         {
@@ -139,8 +138,19 @@ def write(session: Session, model: Embedder | PoolEmbedder, docs: Sequence[Searc
         }
         for d, t, v in zip(docs, texts, vectors, strict=True)
     ]
-    session.execute(insert(PostVector), rows)
-    if session.get_bind().dialect.name == "postgresql" and pgvector_ready(session):
+    # An upsert: another worker may store the same post's vector at the same moment (two
+    # changes to one post drained in two processes); the later write wins, neither fails.
+    dialect = session.get_bind().dialect.name
+    upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(PostVector)
+    replaced = {name: upsert.excluded[name] for name in ("model_key", "content_hash", "vector")}
+    session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[PostVector.post_id],
+            set_={**replaced, "updated_at": upsert.excluded["updated_at"]},
+        ),
+        rows,
+    )
+    if dialect == "postgresql" and pgvector_ready(session):
         session.execute(
             text("UPDATE post_vectors SET embedding = CAST(:v AS vector) WHERE post_id = :id"),
             [{"v": _pg_literal(v), "id": d.id} for d, v in zip(docs, vectors, strict=True)],

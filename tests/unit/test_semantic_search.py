@@ -597,3 +597,47 @@ def test_a_change_while_the_process_exits_is_left_for_sync(
     finally:
         engine.dispose()
     assert vectors._WAITING == {}
+
+
+def test_two_workers_storing_one_posts_vector_at_once_both_succeed(
+    app: Flask, session: Session
+) -> None:
+    """Two changes to one post drained in two processes: both store its vector, neither fails."""
+    import threading
+
+    from forum.db import new_session
+    from forum.search.documents import build_documents
+
+    corpus = build(session)
+    model = embeddings.get_embedder()
+    assert model is not None
+    first, second = new_session(app), new_session(app)
+    try:
+        docs = list(build_documents(first, [corpus.cake.id]).values())
+        later_docs = list(build_documents(second, [corpus.cake.id]).values())
+        first.commit()
+        second.commit()
+        vectors.write(first, model, docs)  # not committed yet: holds the post's row
+        errors: list[BaseException] = []
+
+        def other_worker() -> None:
+            try:
+                vectors.write(second, model, later_docs)
+                second.commit()
+            except Exception as exc:  # noqa: BLE001 - the test reports it
+                errors.append(exc)
+                second.rollback()
+
+        thread = threading.Thread(target=other_worker)
+        thread.start()
+        thread.join(1.0)
+        first.commit()
+        thread.join(60)
+        assert not thread.is_alive()
+        assert errors == []
+    finally:
+        first.close()
+        second.close()
+    session.expire_all()
+    stored = session.scalars(select(PostVector).where(PostVector.post_id == corpus.cake.id)).all()
+    assert len(stored) == 1 and stored[0].model_key == model.key
