@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -297,9 +297,10 @@ def similar(
     if mode == "lexical":
         return live_hits(session, backend.similar(session, title, limit, kinds))
     pool = max(limit * 4, 20)
+    started = start_semantic(session, title)
     lexical = backend.similar(session, title, pool, kinds) if mode == "hybrid" else []
     meaning = semantic_hits(
-        session, title, pool, kinds=kinds, min_similarity=SIMILAR_MIN_SIMILARITY
+        session, title, pool, kinds=kinds, min_similarity=SIMILAR_MIN_SIMILARITY, started=started
     )
     return live_hits(session, _fused_hits(lexical, meaning))[:limit]
 
@@ -476,6 +477,21 @@ def _fused_hits(lexical: list[Hit], meaning: list[Hit]) -> list[Hit]:
     return out
 
 
+#: What waits for the SEMANTIC_POOL posts nearest to a text (see :func:`start_semantic`).
+Nearest = Callable[[], list[tuple[int, float]]]
+
+
+def start_semantic(session: Session, text: str) -> Nearest | None:
+    """Start finding the SEMANTIC_POOL posts nearest in meaning to ``text`` on another thread
+    (embedding the text, then the vectors searched), so that a lexical search runs at the
+    same time; None when semantic ranking is off or there is no text."""
+    config = session.info.get(outbox.CONFIG_KEY) or {}
+    model = vectors.embedder(config)
+    if model is None or not text.strip():
+        return None
+    return vectors.start_nearest(session, config, model, text, SEMANTIC_POOL)
+
+
 def semantic_hits(
     session: Session,
     text: str,
@@ -485,14 +501,15 @@ def semantic_hits(
     kinds: Sequence[str] | None = None,
     min_similarity: float = MIN_SIMILARITY,
     known_authors: bool = False,
+    started: Nearest | None = None,
 ) -> list[Hit]:
     """Up to ``limit`` posts nearest in meaning to ``text`` that pass ``query``'s filters and
-    are of ``kinds``, best first (empty when semantic ranking is off)."""
-    config = session.info.get(outbox.CONFIG_KEY) or {}
-    model = vectors.embedder(config)
-    if model is None or not text.strip():
+    are of ``kinds``, best first (empty when semantic ranking is off). ``started`` is the
+    search :func:`start_semantic` began for ``text``, if it was begun already."""
+    started = started or start_semantic(session, text)
+    if started is None:
         return []
-    near = vectors.nearest(session, config, model.embed_one(text), SEMANTIC_POOL)
+    near = started()
     near = [(i, score) for i, score in near if score >= min_similarity]
     backend = session_backend(session)
     hits: list[Hit] = []
@@ -533,8 +550,9 @@ def _fused_search(
     """One page of results ranked by meaning (``semantic``) or by both rankings fused
     (``hybrid``): the lexical top FUSED and the semantic top FUSED, then the rest of the
     lexical ranking."""
-    meaning = semantic_hits(session, free, FUSED, query=parsed)
+    started = start_semantic(session, free)
     if mode == "semantic":
+        meaning = semantic_hits(session, free, FUSED, query=parsed, started=started)
         results = Results(hits=meaning[offset : offset + limit], total=len(meaning))
         results.complete = results.total
         kinds: dict[str, int] = {}
@@ -557,6 +575,7 @@ def _fused_search(
         time_limit=time_limit,
         highlight=False,
     )
+    meaning = semantic_hits(session, free, FUSED, query=parsed, started=started)
     fused = _fused_hits(lexical.hits, meaning)
     lexical_ids = {h.id for h in lexical.hits}
     only_meaning = [h.id for h in meaning if h.id not in lexical_ids]
@@ -611,13 +630,20 @@ def evidence(session: Session, query: Query, text: str, limit: int) -> list[Hit]
     """Answers and articles by known (not anonymous) authors about ``query``: the lexical
     evidence, fused with the nearest in meaning when semantic ranking is on."""
     backend = session_backend(session)
-    lexical = backend.experts_evidence(session, query, limit)
     mode = ranking(session)
     free = free_text(text) if query.clauses else ""
+    started = start_semantic(session, free) if mode != "lexical" and free else None
+    lexical = backend.experts_evidence(session, query, limit)
     if mode == "lexical" or not free:
         return live_hits(session, lexical)
     meaning = semantic_hits(
-        session, free, limit, query=query, kinds=("answer", "article"), known_authors=True
+        session,
+        free,
+        limit,
+        query=query,
+        kinds=("answer", "article"),
+        known_authors=True,
+        started=started,
     )
     if mode == "semantic":
         return live_hits(session, meaning)

@@ -4,6 +4,7 @@ the fallback to lexical ranking without the model or without pgvector."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -197,6 +198,31 @@ def test_worker_processes_give_the_same_vectors() -> None:
     assert np.allclose(spread, model.embed(texts), atol=1e-5)
 
 
+def test_a_large_product_split_between_threads_gives_the_same_scores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(7)
+    matrix = rng.standard_normal((1001, embeddings.DIMENSIONS)).astype(np.float32)
+    vector = rng.standard_normal(embeddings.DIMENSIONS).astype(np.float32)
+    whole = vectors.scores_of(matrix, vector)
+    monkeypatch.setattr(vectors, "SPLIT_ROWS", 100)
+    split = vectors.scores_of(matrix, vector)
+    assert split.shape == (1001,)
+    assert np.array_equal(split, whole)
+    assert np.allclose(split, matrix @ vector, atol=1e-4)
+
+
+def test_a_forked_process_starts_its_own_threads() -> None:
+    vectors._pools()
+    assert vectors._LEGS is not None
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child's code
+        os._exit(0 if vectors._LEGS is None and vectors._HALVES is None else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert vectors._LEGS is not None
+
+
 def test_vectors_are_stored_as_float16_bytes() -> None:
     vector = np.linspace(-1, 1, embeddings.DIMENSIONS).astype(np.float32)
     data = embeddings.to_bytes(vector)
@@ -303,6 +329,25 @@ def test_semantic_ranking_alone(app: Flask, session: Session) -> None:
     assert page.ranking == "semantic"
     assert ids(page)[0] == c.migration.id
     assert page.results.total == len(page.results.hits)
+
+
+def test_nearest_found_while_the_lexical_search_runs_are_the_same(
+    app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c = build(session)
+    model = embeddings.get_embedder()
+    assert model is not None
+    config = session.info[search.outbox.CONFIG_KEY]
+    alone = vectors.nearest(session, config, model.embed_one(PARAPHRASE), 5)
+    monkeypatch.setattr(vectors, "SPLIT_ROWS", 2)
+    started = vectors.start_nearest(session, config, model, PARAPHRASE, 5)
+    assert started() == alone
+    assert alone[0][0] == c.migration.id
+    waiting = search.start_semantic(session, PARAPHRASE)
+    assert waiting is not None
+    hits = search.semantic_hits(session, PARAPHRASE, 3, started=waiting)
+    assert [h.id for h in hits] == [h.id for h in search.semantic_hits(session, PARAPHRASE, 3)]
+    assert search.start_semantic(session, "  ") is None
 
 
 def test_similar_and_related_use_meaning(app: Flask, session: Session) -> None:
