@@ -295,9 +295,16 @@ def _store_counts(session: Session, tag_ids: Collection[int] | None) -> None:
 
 
 def _expire_counts(session: Session, tag_ids: Collection[int] | None) -> None:
-    """Loaded tags read their stored counts again on next access."""
+    """Loaded tags read their stored counts again on next access.
+
+    Tags are matched by their identity key, never by loading ``id``: a tag whose row a
+    rollback removed may still be in the identity map, expired.
+    """
     for obj in list(session.identity_map.values()):
-        if isinstance(obj, Tag) and (tag_ids is None or obj.id in tag_ids):
+        if not isinstance(obj, Tag):
+            continue
+        identity = inspect(obj).identity
+        if identity is not None and (tag_ids is None or identity[0] in tag_ids):
             session.expire(obj, ["question_count", "article_count"])
 
 

@@ -191,3 +191,14 @@ def _waiting_for_a_lock(app: Flask) -> bool:
             )
         )
     return bool(waiting)
+
+
+def test_a_question_rolled_back_then_asked_again_counts_once(session: Session) -> None:
+    """The first ask's new tag is gone with the rollback but may linger in the session."""
+    asker = make_user(session, "asker")
+    session.commit()
+    make_question(session, asker, tags=("fresh",))
+    session.rollback()
+    make_question(session, asker, tags=("fresh",))
+    session.commit()
+    check(session, {"fresh": (1, 0)})
