@@ -8,6 +8,12 @@ votes, every answer count equal to its answers, and the search index consistent 
 ``forum search sync``.
 Exits non-zero when a check fails.
 
+By default each member clicks again the moment a page arrives (``--think-seconds 0``): the
+server is saturated and what members wait is mostly the queue (by Little's law, members
+divided by throughput). ``--think-seconds S`` makes members pause between actions as people
+do, for a random time (exponential with mean S, at most 4 S), so the latency measured is
+what a member waits for a page at that pace.
+
     python bench/load_test.py --database-url postgresql+psycopg://postgres@127.0.0.1/forum_load
     python bench/load_test.py --database-url sqlite:////tmp/forum-load.db --server threaded
 """
@@ -185,8 +191,17 @@ class Member:
                     self.stats.votes += 1
 
 
-def run_members(port: int, count: int, seconds: float, seed: int) -> Stats:
-    """Run ``count`` members until the deadline (bounded)."""
+def pause(rng: random.Random, mean: float) -> float:
+    """A member's pause before the next action: exponential with ``mean``, at most 4 × mean."""
+    if mean <= 0:
+        return 0.0
+    return min(rng.expovariate(1.0 / mean), 4.0 * mean)
+
+
+def run_members(
+    port: int, count: int, seconds: float, seed: int, think_seconds: float = 0.0
+) -> Stats:
+    """Run ``count`` members until the deadline (bounded), pausing ``think_seconds`` on average."""
     stats = Stats()
     deadline = time.monotonic() + seconds
     failures: list[str] = []
@@ -199,6 +214,9 @@ def run_members(port: int, count: int, seconds: float, seed: int) -> Stats:
         member.request("list", "GET", "/questions")
         while time.monotonic() < deadline:
             member.step()
+            wait = pause(member.rng, think_seconds)
+            if wait:
+                time.sleep(min(wait, max(0.0, deadline - time.monotonic())))
 
     threads = [threading.Thread(target=life, args=(i,)) for i in range(1, count + 1)]
     for thread in threads:
@@ -280,7 +298,13 @@ def summary_markdown(report: dict[str, Any]) -> str:
     lines = [
         f"Run {report['started_at']} on {m['cpus']} cores, {report['database']}, search "
         f"{report['search_backend']}, {report['server']}, "
-        f"{report['members']} members for {report['seconds']} s (load average "
+        f"{report['members']} members for {report['seconds']} s, "
+        + (
+            f"pausing {report['think_seconds']} s on average between actions"
+            if report.get("think_seconds")
+            else "each clicking again as soon as a page arrives"
+        )
+        + " (load average "
         f"{', '.join(str(x) for x in report['load_average_1_5_15'])} at the end).",
         "",
         "| figure | value |",
@@ -321,6 +345,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--posts", type=int, default=3000, help="posts generated beforehand")
     parser.add_argument("--search-backend", default="whoosh", choices=["whoosh", "postgres"])
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--think-seconds",
+        type=float,
+        default=0.0,
+        help="mean pause between a member's actions (0: none, the server is saturated)",
+    )
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="forum-load-"))
@@ -380,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         wait_until_up(port, "/healthz", server)
         print(f"{args.members} members for {args.seconds:.0f} s ...", flush=True)
         started = time.monotonic()
-        stats = run_members(port, args.members, args.seconds, args.seed)
+        stats = run_members(port, args.members, args.seconds, args.seed, args.think_seconds)
         elapsed = time.monotonic() - started
     finally:
         if server is not None:
@@ -433,6 +463,7 @@ def main(argv: list[str] | None = None) -> int:
             + (f" × {args.threads} threads" if args.threads > 1 else "")
         ),
         "members": args.members,
+        "think_seconds": args.think_seconds,
         "seconds": round(elapsed, 1),
         "requests": requests,
         "throughput": round(requests / elapsed, 1),
@@ -467,6 +498,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     report["passed"] = passed
     section = "load-threaded" if args.server == "threaded" else "load"
+    if args.think_seconds > 0:
+        section += "-think"
     update_readme(summary_markdown(report), section)
     RESULTS.mkdir(exist_ok=True)
     text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
