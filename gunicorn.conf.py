@@ -68,12 +68,19 @@ def on_starting(server: Any) -> None:
     folder.mkdir(parents=True, exist_ok=True)
 
 
-def when_ready(server: Any) -> None:
-    """Import forum's code before the workers fork: they share those pages.
+# The embedding model runs once per host, in a process of its own that the master starts
+# (a new program, not a fork: an onnxruntime session does not survive a fork) and restarts
+# if it dies; the workers embed through its Unix socket (SEARCH_EMBED_SOCKET). Set
+# FORUM_EMBED_SERVICE=off to have each worker load the model instead.
+_embed_service: list[Any] = []
 
-    No app is made here (no connection, no thread crosses the fork), and the embedding model
-    is left to each worker: an onnxruntime session does not survive a fork (the child aborts
-    when it exits).
+
+def when_ready(server: Any) -> None:
+    """Import forum's code before the workers fork (they share those pages), and start the
+    host's embedding service.
+
+    No app is made here (no connection crosses the fork). The workers learn the service's
+    socket from FORUM_SEARCH_EMBED_SOCKET, set here before they are forked.
     """
     import importlib
     import pkgutil
@@ -84,6 +91,25 @@ def when_ready(server: Any) -> None:
         if not module.name.startswith(("forum.demo", "forum.cli")):
             importlib.import_module(module.name)
 
+    from forum import locations
+    from forum.search import embed_service
+
+    if not embed_service.service_wanted(os.environ):
+        return
+    path = os.environ.get("FORUM_SEARCH_EMBED_SOCKET") or str(
+        locations.instance_path() / "embed.sock"
+    )
+    if len(os.fsencode(path)) > 100:
+        server.log.warning("embedding service not started: socket path too long: %s", path)
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    supervisor = embed_service.Supervisor(path)
+    supervisor.start()
+    _embed_service.append(supervisor)
+    if not supervisor.wait_ready():
+        server.log.warning("the embedding service is not answering; workers may load the model")
+    os.environ["FORUM_SEARCH_EMBED_SOCKET"] = path
+
 
 def child_exit(server: Any, worker: Any) -> None:
     """Drop a dead worker's live gauges from the metrics."""
@@ -93,6 +119,9 @@ def child_exit(server: Any, worker: Any) -> None:
 
 
 def on_exit(server: Any) -> None:
-    """Remove the metrics folder this configuration created for itself."""
+    """Stop the embedding service, and remove the metrics folder this configuration created
+    for itself."""
+    for supervisor in _embed_service:
+        supervisor.stop()
     if _own_metrics_dir:
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

@@ -410,27 +410,41 @@ def averaged(first: Measurement, last: Measurement) -> Measurement:
     )
 
 
+def _children(master_pid: int, field: str) -> list[tuple[bool, float]]:
+    """Each child of a gunicorn master: whether it is the embedding service, and ``field``
+    of its memory in MB."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+            if field == "Pss":
+                text += (status.parent / "smaps_rollup").read_text()
+            cmdline = (status.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = re.search(r"^PPid:\s+(\d+)", text, re.M)
+        kb = re.search(rf"^{field}:\s+(\d+) kB", text, re.M)
+        if ppid and kb and int(ppid.group(1)) == master_pid:
+            found.append((b"embed_service" in cmdline, round(int(kb.group(1)) / 1024, 1)))
+    return found
+
+
 def worker_rss_mb(master_pid: int, field: str = "VmRSS") -> list[float]:
-    """Resident memory of each worker of a gunicorn master, in MB.
+    """Resident memory of each worker of a gunicorn master, in MB (the embedding service the
+    master also starts is not a worker: see :func:`embed_service_mb`).
 
     ``field="RssAnon"`` gives the workers' own memory, without the file pages they map
     (shared libraries and any memory-mapped file: the page cache, shared by all).
     ``field="Pss"`` counts each page shared between processes once in all (split between
     them): the model the master loads before forking is not counted again in every worker.
     """
-    rss = []
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            text = status.read_text()
-            if field == "Pss":
-                text += (status.parent / "smaps_rollup").read_text()
-        except OSError:
-            continue
-        ppid = re.search(r"^PPid:\s+(\d+)", text, re.M)
-        kb = re.search(rf"^{field}:\s+(\d+) kB", text, re.M)
-        if ppid and kb and int(ppid.group(1)) == master_pid:
-            rss.append(round(int(kb.group(1)) / 1024, 1))
-    return sorted(rss)
+    return sorted(mb for service, mb in _children(master_pid, field) if not service)
+
+
+def embed_service_mb(master_pid: int, field: str = "VmRSS") -> float | None:
+    """The same for the host's embedding service (None when the master runs none)."""
+    found = [mb for service, mb in _children(master_pid, field) if service]
+    return found[0] if found else None
 
 
 @dataclass
@@ -782,6 +796,7 @@ def markdown_table(report: dict[str, Any]) -> str:
         f"{', '.join(f'{r:.0f} MB' for r in report.get('rss_anon_mb_per_worker') or [])}; "
         f"proportional, shared pages counted once in all: "
         f"{', '.join(f'{r:.0f} MB' for r in report.get('pss_mb_per_worker') or [])}). "
+        f"{_service_line(report.get('embed_service_mb') or {})}"
         f"Load average (1, 5, 15 min) before measuring: "
         f"{', '.join(str(x) for x in report['load_average_1_5_15']['before'])}; after: "
         f"{', '.join(str(x) for x in report['load_average_1_5_15']['after'])}.",
@@ -813,6 +828,15 @@ def markdown_table(report: dict[str, Any]) -> str:
         + "; ".join(f"{k}: {'met' if v else 'missed'}" for k, v in report["goals"].items()),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _service_line(service: dict[str, float | None]) -> str:
+    if service.get("rss") is None:
+        return "No embedding service: each worker that embeds loads the model. "
+    return (
+        f"The embedding service (one per host): RSS {service['rss']:.0f} MB, PSS "
+        f"{service.get('pss') or 0:.0f} MB. "
+    )
 
 
 def update_readme(table: str, section: str = "results") -> None:
@@ -1038,6 +1062,10 @@ def main(argv: list[str] | None = None) -> None:
         rss = worker_rss_mb(forum.pid)
         rss_anon = worker_rss_mb(forum.pid, "RssAnon")
         pss = worker_rss_mb(forum.pid, "Pss")
+        service = {
+            "rss": embed_service_mb(forum.pid),
+            "pss": embed_service_mb(forum.pid, "Pss"),
+        }
         load_after = [round(x, 2) for x in os.getloadavg()]
     finally:
         for server in servers:
@@ -1072,6 +1100,8 @@ def main(argv: list[str] | None = None) -> None:
         "rss_mb_per_worker": rss,
         "rss_anon_mb_per_worker": rss_anon,
         "pss_mb_per_worker": pss,
+        # The embedding model's process, one per host (null: each worker loads the model).
+        "embed_service_mb": service,
         "pages_left_out": problems,
         "server_closes_connections": server_closes,
         "client_cost": {

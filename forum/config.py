@@ -92,6 +92,12 @@ DEFAULTS: dict[str, Any] = {
     "SEARCH_RANKING": "hybrid",
     # onnxruntime threads per process for embedding (the CLI's sync and rebuild use 2).
     "SEARCH_EMBED_THREADS": 1,
+    # The Unix socket of the host's embedding service (gunicorn.conf.py starts one and sets
+    # this): queries and new posts are embedded there, so the model's memory counts once per
+    # host. Unset: each process loads the model itself. SEARCH_EMBED_TIMEOUT: seconds to wait
+    # for one text's vector (0.25 more per further text) before embedding in this process.
+    "SEARCH_EMBED_SOCKET": None,
+    "SEARCH_EMBED_TIMEOUT": 1.0,
     "PREVIEW_RATE_LIMIT": "60 per minute",
     "SUGGEST_RATE_LIMIT": "120 per minute",
     "ARTICLE_RATE_LIMIT": "60 per hour",

@@ -45,9 +45,11 @@ def rebuild_index(backend: Backend) -> int:
 
 def _vector_config() -> dict[str, str]:
     """The search config with two embedding threads (the CLI may use both cores; embedding
-    every post uses two single-threaded processes instead)."""
+    every post uses two single-threaded processes instead), without the web workers' shared
+    embedding service (sized for queries, not for every post)."""
     config = search_config(current_app.config)
     config["embed_threads"] = str(max(2, int(config["embed_threads"])))
+    config["embed_socket"] = ""
     return config
 
 

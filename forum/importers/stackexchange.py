@@ -1094,6 +1094,7 @@ def _embed(engine: Engine, config: Mapping[str, Any]) -> str:
     if vectors.ranking(settings) == "lexical":
         return ""
     settings["embed_threads"] = "2"
+    settings["embed_socket"] = ""  # bulk work: the model in this process and two others
     started = time.monotonic()
     count = vectors.sync(engine, settings, processes=2)
     return f" Vectors: {count} embedded in {time.monotonic() - started:.1f} s."

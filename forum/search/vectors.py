@@ -34,9 +34,10 @@ from sqlalchemy.orm import Session
 
 from forum.db import utcnow
 from forum.models import PostVector
-from forum.search import embeddings
+from forum.search import embed_service, embeddings
 from forum.search.base import Hit
 from forum.search.documents import SearchDoc, build_documents, iter_all_documents
+from forum.search.embed_service import EmbedClient
 from forum.search.embeddings import DIMENSIONS, Embedder, PoolEmbedder
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,9 @@ log = logging.getLogger(__name__)
 TEXT_CHARS = 1500
 BATCH = 64
 RANKINGS = ("hybrid", "lexical", "semantic")
+
+#: What embeds texts here: the model in this process, or the host's embedding service.
+Model = Embedder | EmbedClient
 
 
 def doc_text(doc: SearchDoc) -> str:
@@ -68,9 +72,24 @@ def ranking(config: Mapping[str, str]) -> str:
     return wanted
 
 
-def embedder(config: Mapping[str, str]) -> Embedder | None:
-    """The process's embedder with the configured threads (None without the model)."""
-    return embeddings.get_embedder(int(config.get("embed_threads", "1") or 1))
+def embedder(config: Mapping[str, str]) -> Model | None:
+    """The process's embedder with the configured threads (None without the model): a client
+    of the host's embedding service when ``embed_socket`` names one (the model in this
+    process while the service cannot be reached)."""
+    threads = int(config.get("embed_threads", "1") or 1)
+    socket_path = config.get("embed_socket") or ""
+    if socket_path:
+        timeout = float(config.get("embed_timeout") or embed_service.TIMEOUT_SECONDS)
+        return embed_service.get_client(socket_path, threads, timeout)
+    return embeddings.get_embedder(threads)
+
+
+def embedder_status(config: Mapping[str, str]) -> str:
+    """Which embedder this process uses, for /healthz: "shared", "in-process" or why not
+    the shared one."""
+    return embed_service.status(
+        config.get("embed_socket") or "", int(config.get("embed_threads", "1") or 1)
+    )
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------
@@ -118,7 +137,7 @@ def stored_hashes(session: Session) -> dict[int, tuple[str, str]]:
     return {r.post_id: (r.model_key, r.content_hash) for r in rows}
 
 
-def write(session: Session, model: Embedder | PoolEmbedder, docs: Sequence[SearchDoc]) -> int:
+def write(session: Session, model: Model | PoolEmbedder, docs: Sequence[SearchDoc]) -> int:
     """Embed ``docs`` and store their vectors (replacing older ones); return how many."""
     if not docs:
         return 0
@@ -163,7 +182,7 @@ def sync(
     config: Mapping[str, str],
     post_ids: Iterable[int] | None = None,
     *,
-    model: Embedder | None = None,
+    model: Model | None = None,
     progress: Callable[[int], None] | None = None,
     processes: int = 1,
 ) -> int:
@@ -186,7 +205,7 @@ def _sync(
     engine: Engine,
     config: Mapping[str, str],
     post_ids: Iterable[int] | None,
-    model: Embedder,
+    model: Model,
     progress: Callable[[int], None] | None,
     processes: int,
     pool: list[PoolEmbedder],
@@ -195,7 +214,7 @@ def _sync(
     batches = 0
     wanted: list[int] = []
 
-    def runner() -> Embedder | PoolEmbedder:
+    def runner() -> Model | PoolEmbedder:
         if processes > 1 and batches > 0 and not pool:
             pool.append(PoolEmbedder(processes, model.key))
         return pool[0] if pool else model
@@ -486,7 +505,7 @@ os.register_at_fork(after_in_child=_forget_pools)
 
 
 def start_nearest(
-    session: Session, config: Mapping[str, str], model: Embedder, text: str, limit: int
+    session: Session, config: Mapping[str, str], model: Model, text: str, limit: int
 ) -> Callable[[], list[tuple[int, float]]]:
     """Start looking for the ``limit`` posts nearest to ``text`` on another thread (the text
     embedded, then, on SQLite, the matrix searched) and return what waits for them: the
