@@ -96,8 +96,11 @@ def when_ready(server: Any) -> None:
 
     if not embed_service.service_wanted(os.environ):
         return
+    # One socket per master: after a binary upgrade (USR2) the new master starts its own
+    # service beside the old one's instead of finding the socket taken. (gunicorn re-executes
+    # with the environment it started with, so the variable set below does not carry over.)
     path = os.environ.get("FORUM_SEARCH_EMBED_SOCKET") or str(
-        locations.instance_path() / "embed.sock"
+        embed_service.master_socket(locations.instance_path(), os.getpid())
     )
     if len(os.fsencode(path)) > 100:
         server.log.warning("embedding service not started: socket path too long: %s", path)

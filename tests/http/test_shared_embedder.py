@@ -97,7 +97,7 @@ def test_gunicorn_workers_embed_through_one_shared_service(
                 assert server.poll() is None, "gunicorn exited"
                 assert time.monotonic() < deadline, "gunicorn did not start"
                 time.sleep(0.2)
-        socket_path = instance / "embed.sock"
+        socket_path = instance / f"embed-{server.pid}.sock"
         assert socket_path.is_socket()
         assert socket_path.stat().st_mode & 0o777 == 0o600
         processes = children(server.pid)
@@ -124,4 +124,4 @@ def test_gunicorn_workers_embed_through_one_shared_service(
     while service_pid and alive(service_pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert service_pid and not alive(service_pid), "the embedding service outlived gunicorn"
-    assert not (instance / "embed.sock").exists()
+    assert not list(instance.glob("embed-*.sock"))

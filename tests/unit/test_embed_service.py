@@ -12,6 +12,7 @@ import signal
 import socket
 import stat
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -327,3 +328,22 @@ def test_search_and_health_use_the_shared_embedder(
     finally:
         search.close_backends()
         embeddings.reset()
+
+
+def test_each_master_has_its_own_socket_and_dead_masters_sockets_go(tmp_path: Path) -> None:
+    from forum.search.embed_service import master_socket
+
+    gone = subprocess.Popen(["true"])  # a process that is surely gone once waited for
+    gone.wait()
+    stale = tmp_path / f"embed-{gone.pid}.sock"
+    stale.touch()
+    live = tmp_path / f"embed-{os.getppid()}.sock"  # another master, still running
+    live.touch()
+    other = tmp_path / "embed-notapid.sock"
+    other.touch()
+    mine = master_socket(tmp_path, os.getpid())
+    assert mine == tmp_path / f"embed-{os.getpid()}.sock"
+    assert master_socket(tmp_path, os.getppid()) != mine
+    assert not stale.exists()
+    assert live.exists()
+    assert other.exists()
