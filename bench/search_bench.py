@@ -128,16 +128,12 @@ def percentile(values: list[float], p: float) -> float:
 # -- the database -----------------------------------------------------------------------
 
 
-def load_database(url: str, tmp: Path, data: dict[str, Any]) -> Any:
-    """Migrate ``url`` and bulk-load the posts (Core inserts: no outbox rows)."""
-    from sqlalchemy import insert
-
-    from forum import create_app, migrate
-    from forum.db import get_engine
-    from forum.models import Post, Tag, User, post_tags
+def bench_app(url: str, tmp: Path, **extra: Any) -> Any:
+    """The app on ``url`` (not migrated)."""
+    from forum import create_app
     from tests.conftest import TEST_HASH_METHOD
 
-    app = create_app(
+    return create_app(
         {
             "TESTING": True,
             "SECRET_KEY": "bench",
@@ -145,8 +141,20 @@ def load_database(url: str, tmp: Path, data: dict[str, Any]) -> Any:
             "SEARCH_INDEX_DIR": str(tmp / "index"),
             "PASSWORD_HASH_METHOD": TEST_HASH_METHOD,
             "RATELIMIT_ENABLED": False,
+            **extra,
         }
     )
+
+
+def load_database(url: str, tmp: Path, data: dict[str, Any], **extra: Any) -> Any:
+    """Migrate ``url`` and bulk-load the posts (Core inserts: no outbox rows)."""
+    from sqlalchemy import insert
+
+    from forum import migrate
+    from forum.db import get_engine
+    from forum.models import Post, Tag, User, post_tags
+
+    app = bench_app(url, tmp, **extra)
     migrate.upgrade(app)
     engine = get_engine(app)
     now = dt.datetime.now(dt.UTC)
@@ -403,6 +411,325 @@ def bench_semantic(app: Any, data: dict[str, Any], embed: int) -> dict[str, Any]
     return result
 
 
+# -- semantic ranking on PostgreSQL (pgvector) -------------------------------------------------
+
+#: The scratch database ``--pg-keep`` leaves in place between runs.
+KEPT_DATABASE = "forum_bench_pgvec"
+
+
+def _pg_server_cpu(engine: Any) -> float:
+    """CPU seconds used so far by the server processes of ``engine``'s database (from /proc:
+    the server runs on this machine; 10 ms ticks, so only sums over many queries mean much)."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        pids = conn.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid()"
+            )
+        ).scalars()
+        total = 0.0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _pg_vectors(engine: Any, config: dict[str, str], ids: list[int], embed: int) -> dict[str, Any]:
+    """Embed the first ``embed`` posts, give the others random unit vectors, then build the
+    HNSW index afresh (timed; as `CREATE INDEX` after a bulk load)."""
+    import numpy as np
+    from sqlalchemy import text
+
+    from forum.search import embeddings, vectors
+
+    model = vectors.embedder(config)
+    assert model is not None
+    out: dict[str, Any] = {}
+    started = time.perf_counter()
+    out["embedded"] = vectors.sync(engine, config, ids[:embed], model=model, processes=2)
+    out["embed_per_s"] = out["embedded"] / (time.perf_counter() - started)
+    rng = np.random.default_rng(SEED)
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as conn:
+        conn.execute(text("DROP INDEX ix_post_vectors_embedding"))
+    rest = ids[embed:]
+    for start in range(0, len(rest), 5000):
+        chunk = rest[start : start + 5000]
+        matrix = rng.standard_normal((len(chunk), embeddings.DIMENSIONS)).astype(np.float32)
+        matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+        rows = [
+            {
+                "post_id": i,
+                "model_key": model.key,
+                "content_hash": "bench",
+                "vector": embeddings.to_bytes(v),
+                "updated_at": now,
+                "embedding": str(v.tolist()),
+            }
+            for i, v in zip(chunk, matrix, strict=True)
+        ]
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO post_vectors (post_id, model_key, content_hash, vector,"
+                    " updated_at, embedding) VALUES (:post_id, :model_key, :content_hash,"
+                    " :vector, :updated_at, CAST(:embedding AS vector))"
+                ),
+                rows,
+            )
+    with engine.begin() as conn:
+        # The server's defaults (64 MB would spill the graph); two cores, one helper.
+        conn.execute(text("SET maintenance_work_mem = '1GB'"))
+        conn.execute(text("SET max_parallel_maintenance_workers = 1"))
+        started = time.perf_counter()
+        conn.execute(
+            text(
+                "CREATE INDEX ix_post_vectors_embedding ON post_vectors"
+                " USING hnsw (embedding vector_cosine_ops)"
+            )
+        )
+        out["hnsw_build_s"] = time.perf_counter() - started
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE post_vectors"))
+    return out
+
+
+def _pg_index_facts(engine: Any) -> dict[str, Any]:
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT pg_relation_size('ix_post_vectors_embedding'),"
+                " pg_total_relation_size('post_vectors'),"
+                " (SELECT count(*) FROM post_vectors WHERE embedding IS NOT NULL)"
+            )
+        ).one()
+    return {"hnsw_bytes": int(row[0]), "table_bytes": int(row[1]), "vectors": int(row[2])}
+
+
+def _pg_database(admin_url: str, name: str, fresh: bool) -> tuple[str, bool]:
+    """The URL of scratch database ``name`` and whether it was there already (kept)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = bool(
+            conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
+        )
+        if fresh or not exists:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            exists = False
+    admin.dispose()
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False), exists
+
+
+def _drop_pg_database(admin_url: str, name: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def bench_pg_semantic(
+    admin_url: str, data: dict[str, Any], embed: int, tmp: Path, keep: bool
+) -> dict[str, Any] | None:
+    """The results page (lexical, hybrid, semantic only) and similar questions while typing
+    with the PostgreSQL backend and pgvector's HNSW index, as :func:`bench_semantic` measures
+    them on SQLite; then recall@10 of the index against exact nearest neighbours. With
+    ``keep`` the scratch database stays (KEPT_DATABASE) and a later run with as many posts
+    reuses it."""
+    from sqlalchemy import func, select
+
+    from forum import search
+    from forum.db import get_engine, new_session
+    from forum.models import Post
+    from forum.search import outbox, vectors
+
+    name = KEPT_DATABASE if keep else f"forum_bench_{os.getpid()}"
+    extra = {"SEARCH_BACKEND": "postgres", "SEARCH_RANKING": "hybrid"}
+    try:
+        url, kept = _pg_database(admin_url, name, fresh=not keep)
+    except Exception as exc:  # noqa: BLE001 - the benchmark runs without PostgreSQL too
+        print(f"PostgreSQL semantic figures skipped: {type(exc).__name__}")
+        return None
+    result: dict[str, Any] = {"kept": kept}
+    try:
+        if kept:
+            app = bench_app(url, tmp / "pgvec", **extra)
+            engine = get_engine(app)
+            with engine.connect() as conn:
+                posts = conn.execute(select(func.count()).select_from(Post)).scalar()
+            kept = posts == len(data["posts"]) and _pg_index_facts(engine)["vectors"] == posts
+            if not kept:
+                engine.dispose()
+                url, _ = _pg_database(admin_url, name, fresh=True)
+        if not kept:
+            app = load_database(url, tmp / "pgvec", data, **extra)
+            engine = get_engine(app)
+            config = search.search_config(app.config)
+            backend = search.get_backend(config)
+            started = time.perf_counter()
+            outbox.rebuild(engine, backend, None)
+            result["lexical_build_s"] = time.perf_counter() - started
+            with engine.connect() as conn:
+                ids = list(conn.execute(select(Post.id).order_by(Post.id)).scalars())
+            result.update(_pg_vectors(engine, dict(config, embed_threads="2"), ids, embed))
+            print(
+                f"PostgreSQL: lexical index {result['lexical_build_s']:.1f} s, HNSW index"
+                f" {result['hnsw_build_s']:.1f} s",
+                flush=True,
+            )
+        result.update(_pg_index_facts(engine))
+        result["settings"] = vectors.pg_settings()
+        session = new_session(app)
+        assert vectors.pgvector_ready(session)
+        info = session.info[outbox.CONFIG_KEY]
+
+        def page(terms: list[str], tag: str | None) -> Any:
+            text_ = " ".join(terms) + (f" tag:{tag}" if tag else "")
+            found = search.search(session, text_, per_page=10, record_zero=False)
+            session.rollback()
+            return found
+
+        titles = [p["title"] for p in data["posts"] if p["title"]][:QUERIES]
+
+        def typing(_terms: list[str], _tag: str | None) -> Any:
+            hits = search.similar(session, titles[len(LAST_CPU) % len(titles)], 5, search.ASK_KINDS)
+            session.rollback()
+            return hits
+
+        for key, ranking, run in (
+            ("lexical", "lexical", page),
+            ("hybrid", "hybrid", page),
+            ("semantic", "semantic", page),
+            ("similar", "hybrid", typing),
+        ):
+            info["ranking"] = ranking
+            server = _pg_server_cpu(engine)
+            result[key] = timed_queries(run, data["queries"])
+            result[key + "_cpu"] = list(LAST_CPU)
+            result[key + "_server_cpu_mean_ms"] = (
+                (_pg_server_cpu(engine) - server) / len(data["queries"]) * 1000
+            )
+        session.close()
+        result.update(_pg_recall(app, data))
+        engine.dispose()
+        return result
+    finally:
+        if not keep:
+            _drop_pg_database(admin_url, name)
+
+
+def _pg_recall(app: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """Recall@10 of the HNSW search (the settings in use) against exact nearest neighbours
+    (a sequential scan) for the bench's queries; with their tag, both ways of filtering:
+    in the index scan (``tags``) and after it (the SEMANTIC_POOL nearest, then the tag)."""
+    from sqlalchemy import text
+
+    from forum import search
+    from forum.db import new_session
+    from forum.search import vectors
+
+    config = search.search_config(app.config)
+    model = vectors.embedder(config)
+    assert model is not None
+    session = new_session(app)
+    out: dict[str, Any] = {}
+    found = {"plain": [0, 0], "tag": [0, 0], "tag_after": [0, 0]}
+    times: dict[str, list[float]] = {"plain": [], "tag": [], "tag_after": []}
+
+    def timed(key: str, run: Callable[[], list[tuple[int, float]]]) -> set[int]:
+        started = time.perf_counter()
+        ids = {i for i, _ in run()}
+        times[key].append(time.perf_counter() - started)
+        session.rollback()
+        return ids
+
+    tagged: dict[str, set[int]] = {}
+    for terms, tag in data["queries"]:
+        vector = model.embed_one(" ".join(terms))
+        tags = (tag,) if tag else ()
+        session.execute(text("SET LOCAL enable_indexscan = off"))
+        exact = {i for i, _ in vectors.nearest(session, config, vector, 10, tags=tags)}
+        session.rollback()
+        key = "tag" if tag else "plain"
+        near = timed(key, lambda v=vector, t=tags: vectors.nearest(session, config, v, 10, tags=t))
+        found[key][0] += len(near & exact)
+        found[key][1] += len(exact)
+        if tag:
+            if tag not in tagged:
+                tagged[tag] = set(
+                    session.execute(
+                        text(
+                            "SELECT p.id FROM posts AS p JOIN post_tags AS pt"
+                            " ON pt.post_id = coalesce(p.parent_id, p.id)"
+                            " JOIN tags AS t ON t.id = pt.tag_id WHERE t.name = :t"
+                        ),
+                        {"t": tag},
+                    ).scalars()
+                )
+                session.rollback()
+
+            def after(v: Any = vector, wanted: set[int] = tagged[tag]) -> list[tuple[int, float]]:
+                pool = vectors.nearest(session, config, v, search.SEMANTIC_POOL)
+                return [(i, d) for i, d in pool if i in wanted][:10]
+
+            near = timed("tag_after", after)
+            found["tag_after"][0] += len(near & exact)
+            found["tag_after"][1] += len(exact)
+    for key in found:
+        out[f"recall10_{key}"] = found[key][0] / max(1, found[key][1])
+        out[f"nearest10_{key}"] = times[key]
+    session.close()
+    return out
+
+
+def _report_pg_semantic(posts: int, r: dict[str, Any]) -> None:
+    print()
+    print(f"Semantic ranking on PostgreSQL (pgvector HNSW over {r['vectors']} vectors):")
+    if not r["kept"]:
+        print(
+            f"  lexical index {r['lexical_build_s']:.1f} s; embedding {r['embed_per_s']:.1f}"
+            f" posts/s ({r['embedded']} posts); HNSW build {r['hnsw_build_s']:.1f} s"
+        )
+    print(
+        f"  HNSW index {r['hnsw_bytes'] / 2**20:.0f} MB, table {r['table_bytes'] / 2**20:.0f} MB;"
+        f" settings {r['settings']}"
+    )
+    for label, key in (
+        ("results page, lexical (top 10, facets)", "lexical"),
+        ("results page, hybrid (top 10, facets)", "hybrid"),
+        ("results page, semantic only", "semantic"),
+        ("similar questions while typing (embeds the title)", "similar"),
+    ):
+        print(
+            f"  {label}: p50 {percentile(r[key], 50):.1f} ms, p95 {percentile(r[key], 95):.1f} ms;"
+            f" CPU p95 {percentile(r[key + '_cpu'], 95):.1f} ms,"
+            f" server CPU mean {r[key + '_server_cpu_mean_ms']:.1f} ms"
+        )
+    for key, label in (
+        ("plain", "no filter"),
+        ("tag", "the tag in the index scan"),
+        ("tag_after", f"the tag after the nearest {200}"),
+    ):
+        times = r["nearest10_" + key]
+        print(
+            f"  nearest 10, {label}: recall@10 {r['recall10_' + key]:.3f},"
+            f" p50 {percentile(times, 50):.1f} ms, p95 {percentile(times, 95):.1f} ms"
+        )
+    print("Goals at 100k posts: results page p95 <= 25 ms, similar p95 <= 50 ms.")
+
+
 def _poster(config: dict[str, Any], number: int, seconds: float, rate: float, out: Any) -> None:
     """Post ``rate`` questions a second; report how long each took to become searchable."""
     from forum import create_app, search
@@ -486,7 +813,39 @@ def main(argv: list[str] | None = None) -> None:
         default=1000,
         help="posts embedded to measure throughput (0 skips semantic figures)",
     )
+    parser.add_argument(
+        "--pg-semantic",
+        action="store_true",
+        help="only the semantic figures on PostgreSQL with pgvector (results page, similar"
+        " questions, recall of the HNSW index); posts beyond --semantic-embed get random vectors",
+    )
+    parser.add_argument(
+        "--pg-keep",
+        action="store_true",
+        help=f"with --pg-semantic: keep the scratch database ({KEPT_DATABASE}) and reuse it"
+        " when it holds as many posts",
+    )
+    parser.add_argument("--pg-ef-search", type=int, help="hnsw.ef_search (vectors.PG_EF_SEARCH)")
+    parser.add_argument(
+        "--pg-iterative-scan",
+        choices=["off", "relaxed_order", "strict_order"],
+        help="hnsw.iterative_scan (vectors.PG_ITERATIVE_SCAN)",
+    )
+    parser.add_argument(
+        "--pg-own-connection",
+        choices=["on", "off"],
+        help="search the index on the semantic leg's own connection (vectors.PG_OWN_CONNECTION)",
+    )
+    parser.add_argument(
+        "--pg-tag-filter",
+        choices=["in-index", "after"],
+        help="apply a query's tag in the index scan, or only to the nearest posts found",
+    )
     args = parser.parse_args(argv)
+    _pg_settings(args)
+    if args.pg_semantic:
+        _main_pg_semantic(args)
+        return
 
     load_at_start = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="forum-bench-"))
@@ -516,6 +875,73 @@ def main(argv: list[str] | None = None) -> None:
             + f" ({os.cpu_count()} cores)"
         )
         _save(args.posts, fts5, whoosh, pg, fresh, load_at_start, load_before, semantic)
+    finally:
+        from forum import search
+
+        search.close_backends()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _pg_settings(args: argparse.Namespace) -> None:
+    """Override the pgvector settings of forum.search.vectors (to compare them)."""
+    from forum.search import vectors
+
+    if args.pg_ef_search is not None:
+        vectors.PG_EF_SEARCH = args.pg_ef_search
+    if args.pg_iterative_scan is not None:
+        vectors.PG_ITERATIVE_SCAN = args.pg_iterative_scan
+    if args.pg_own_connection is not None:
+        vectors.PG_OWN_CONNECTION = args.pg_own_connection == "on"
+    if args.pg_tag_filter == "after":
+        start = vectors.start_nearest
+
+        def untagged(*args_: Any, tags: Any = (), **kwargs: Any) -> Any:
+            return start(*args_, **kwargs)
+
+        vectors.start_nearest = untagged  # type: ignore[assignment]
+
+
+def _main_pg_semantic(args: argparse.Namespace) -> None:
+    """Only the PostgreSQL semantic figures (``--pg-semantic``)."""
+    import json
+
+    load_at_start = os.getloadavg()
+    tmp = Path(tempfile.mkdtemp(prefix="forum-bench-"))
+    try:
+        print(f"Generating {args.posts} posts (seed {SEED}) and {QUERIES} queries…", flush=True)
+        data = generate(args.posts)
+        result = bench_pg_semantic(args.pg_url, data, args.semantic_embed, tmp, args.pg_keep)
+        if result is None:
+            return
+        load_end = os.getloadavg()
+        _report_pg_semantic(args.posts, result)
+        print(
+            "Load average (1, 5, 15 min) at the start: "
+            + ", ".join(f"{v:.2f}" for v in load_at_start)
+            + "; before the report: "
+            + ", ".join(f"{v:.2f}" for v in load_end)
+            + f" ({os.cpu_count()} cores)"
+        )
+        summary: dict[str, Any] = {}
+        for key, value in result.items():
+            if isinstance(value, list):
+                summary[key] = {"p50_ms": percentile(value, 50), "p95_ms": percentile(value, 95)}
+            else:
+                summary[key] = value
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S+0000")
+        out = ROOT / "bench" / "results" / f"search-pgvector-{stamp}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "run": stamp,
+            "posts": args.posts,
+            "queries": QUERIES,
+            "cores": os.cpu_count(),
+            "load_average_start": load_at_start,
+            "load_average_end": load_end,
+            "postgres_semantic": summary,
+        }
+        out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        print(f"Figures written to {out.relative_to(ROOT)}")
     finally:
         from forum import search
 

@@ -48,6 +48,8 @@ class SearchDocument(Base):
         Index("ix_search_documents_kind_created_at", "kind", "created_at"),
         # GIN on PostgreSQL (created by the migration); a plain index on the unused SQLite table.
         Index("ix_search_documents_document", "document", postgresql_using="gin"),
+        # Similar questions read the posts sharing a typed title's words through this one.
+        Index("ix_search_documents_title_document", "title_document", postgresql_using="gin"),
     )
 
     post_id: Mapped[int] = mapped_column(

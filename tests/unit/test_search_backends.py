@@ -779,6 +779,55 @@ def test_similar_ranks_by_shared_content_words(session: Session) -> None:
 
 
 @postgres_only
+def test_similar_reads_titles_first_and_documents_only_when_titles_are_few(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Posts sharing the typed title's words in their title come through the title's GIN
+    index; the documents of the others are read only when the title matches are fewer than
+    the pool (a title's common words match most documents, each read out of line)."""
+    from sqlalchemy import event, text
+
+    from forum.search import postgres_backend
+
+    author = make_user(session)
+    in_title = search_question(session, author, "Zeppelin mooring masts", "Old airships.")
+    in_body = search_question(session, author, "Airship history", "The zeppelin era ended.")
+    session.commit()
+    found = [h.id for h in search.similar(session, "zeppelin mooring questions")]
+    assert found == [in_title.id, in_body.id]
+    monkeypatch.setattr(postgres_backend, "SIMILAR_POOL", 1)
+    statements: list[tuple[str, Any]] = []
+
+    def seen(_c: Any, _cursor: Any, statement: str, values: Any, *_: Any) -> None:
+        statements.append((statement, values))
+
+    conn = session.connection()
+    event.listen(conn, "before_cursor_execute", seen)
+    try:
+        assert [h.id for h in search.similar(session, "zeppelin mooring questions")] == [
+            in_title.id
+        ]
+    finally:
+        event.remove(conn, "before_cursor_execute", seen)
+    statement, values = next((s, v) for s, v in statements if "WITH pool" in s)
+    plan = [
+        str(line)
+        for line in conn.exec_driver_sql("EXPLAIN (ANALYZE, COSTS OFF) " + statement, values)
+        .scalars()
+        .all()
+    ]
+    index = conn.execute(
+        text(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_search_documents_title_document'"
+        )
+    ).scalar()
+    assert index is not None and "gin (title_document)" in index
+    # The title match filled the pool of one: the other part's scan never ran.
+    assert any("on search_documents" in line and "never executed" in line for line in plan)
+    session.rollback()
+
+
+@postgres_only
 def test_corrections_without_trigrams_look_among_words_of_the_first_letter(
     session: Session, corpus: Corpus, monkeypatch: pytest.MonkeyPatch
 ) -> None:

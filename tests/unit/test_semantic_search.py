@@ -4,6 +4,7 @@ the fallback to lexical ranking without the model or without pgvector."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, delete, select, text
+from sqlalchemy import create_engine, delete, event, select, text
 from sqlalchemy.orm import Session
 
 from forum import search
@@ -588,6 +589,165 @@ def test_pgvector_present_uses_the_hnsw_index(app: Flask, session: Session) -> N
     config = session.info[search.outbox.CONFIG_KEY]
     near = vectors.nearest(session, config, model.embed_one(PARAPHRASE), 3)
     assert near[0][0] == c.migration.id
+
+
+#: A query whose words no post below shares: only meaning can find them.
+BUDGET = "quarterly budget spreadsheet"
+
+
+@dataclass
+class Crowd:
+    query: np.ndarray[Any, Any]
+    #: Questions tagged "common", nearest to the query (closest first).
+    near: list[int]
+    #: Questions tagged "rare" and an answer to the first, farther away (closest first).
+    tagged: list[int]
+
+
+def crowd(session: Session, untagged: int = 60) -> Crowd:
+    """``untagged`` questions nearly the query's meaning, then a few with the tag "rare"
+    farther from it, their vectors set directly (cosine 0.95 down, 0.6 down)."""
+    model = embeddings.get_embedder()
+    assert model is not None
+    author = make_user(session, "crowd")
+    near = [
+        search_question(session, author, f"Filler number {i}", tags=("common",))
+        for i in range(untagged)
+    ]
+    rare = [search_question(session, author, f"Rare topic {i}", tags=("rare",)) for i in range(3)]
+    answer = search_answer(session, rare[0], author, "An answer under the rare question.")
+    commit(session)
+    query = model.embed_one(BUDGET)
+    rng = np.random.default_rng(7)
+
+    def at(cosine: float) -> str:
+        other = rng.standard_normal(query.size)
+        other -= other.dot(query) * query
+        other /= np.linalg.norm(other)
+        v = cosine * query + np.sqrt(1 - cosine**2) * other
+        return "[" + ",".join(f"{x:.6f}" for x in v) + "]"
+
+    order = [(q.id, 0.95 - 0.001 * n) for n, q in enumerate(near)]
+    tagged = [answer.id, *(q.id for q in rare)]
+    order += [(post_id, 0.65 - 0.02 * n) for n, post_id in enumerate(tagged)]
+    session.execute(
+        text("UPDATE post_vectors SET embedding = CAST(:v AS vector) WHERE post_id = :id"),
+        [{"v": at(cosine), "id": post_id} for post_id, cosine in order],
+    )
+    session.commit()
+    return Crowd(query, [q.id for q in near], tagged)
+
+
+@contextlib.contextmanager
+def capture_statements(session: Session) -> Iterator[list[tuple[str, Any]]]:
+    """The statements run on ``session``'s connection meanwhile, with their values."""
+    found: list[tuple[str, Any]] = []
+    conn = session.connection()
+
+    def seen(
+        _conn: Any, clause: Any, multiparams: Any, params: Any, execution_options: Any
+    ) -> None:
+        found.append((str(clause), params))
+
+    event.listen(conn, "before_execute", seen)
+    try:
+        yield found
+    finally:
+        event.remove(conn, "before_execute", seen)
+
+
+@postgres_only
+@pytest.mark.parametrize("exact_rows", [0, 5_000], ids=["index-scan", "exact"])
+def test_a_tag_is_applied_while_the_nearest_are_found(
+    app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch, exact_rows: int
+) -> None:
+    """The 60 nearest posts lack the tag: filtering after an HNSW search of ef_search (40)
+    candidates would leave nothing. Many tagged posts: the index is scanned with the filter,
+    iteratively, until tagged posts are found; few: they are compared one by one. Either way
+    an answer has its question's tag."""
+    c = crowd(session)
+    monkeypatch.setattr(vectors, "PG_EXACT_ROWS", exact_rows)
+    config = session.info[search.outbox.CONFIG_KEY]
+    # At 100k posts the planner walks the index in distance order and looks up each post's
+    # tags; on 64 rows it would sort the few tagged ones instead.
+    session.execute(text("SET LOCAL enable_sort = off"))
+    with capture_statements(session) as statements:
+        near = vectors.nearest(session, config, c.query, 3, tags=["rare"])
+    assert [i for i, _ in near] == c.tagged[:3]
+    assert [round(score, 2) for _, score in near] == [0.65, 0.63, 0.61]
+    statement, values = statements[-1]
+    plan = "\n".join(session.execute(text("EXPLAIN " + statement), values).scalars())
+    if exact_rows:
+        assert "ix_post_vectors_embedding" not in plan
+    else:
+        assert "Index Scan using ix_post_vectors_embedding" in plan
+    assert vectors.nearest(session, config, c.query, 3, tags=["rare", "common"]) == []
+    assert vectors.nearest(session, config, c.query, 3, tags=["absent"]) == []
+    plain = vectors.nearest(session, config, c.query, 3)
+    assert [i for i, _ in plain] == c.near[:3]
+    session.rollback()
+
+
+@postgres_only
+def test_semantic_results_with_a_tag_are_not_crowded_out(
+    app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More untagged posts than the semantic pool lie nearer than any tagged one: the page
+    for ``tag:rare`` still lists the tagged ones, by meaning."""
+    c = crowd(session, untagged=45)
+    monkeypatch.setattr(search, "SEMANTIC_POOL", 20)
+    session.info[search.outbox.CONFIG_KEY]["ranking"] = "semantic"
+    page = search.search(session, f"{BUDGET} tag:rare")
+    assert ids(page) == c.tagged
+    session.info[search.outbox.CONFIG_KEY]["ranking"] = "hybrid"
+    assert ids(search.search(session, f"{BUDGET} tag:rare")) == c.tagged
+
+
+@postgres_only
+def test_pgvector_settings_last_one_transaction(app: Flask, session: Session) -> None:
+    c = crowd(session, untagged=5)
+    config = session.info[search.outbox.CONFIG_KEY]
+
+    def settings(bind: Any) -> list[str]:
+        return list(
+            bind.execute(
+                text(
+                    "SELECT current_setting('hnsw.ef_search'),"
+                    " current_setting('hnsw.iterative_scan')"
+                )
+            ).one()
+        )
+
+    assert vectors.nearest(session, config, c.query, 200)
+    assert settings(session) == ["200", "relaxed_order"]
+    session.commit()
+    assert settings(session) == ["40", "off"]
+    # The leg's own connection: back in the pool without the settings.
+    model = embeddings.get_embedder()
+    assert model is not None
+    engine = get_engine(app)
+    assert vectors.start_nearest(session, config, model, BUDGET, 5, tags=["rare"])()
+    assert settings(session) == ["40", "off"]
+    for _ in range(3):
+        with engine.connect() as conn:
+            assert settings(conn) == ["40", "off"]
+    session.rollback()
+
+
+@postgres_only
+def test_without_iterative_scan_as_many_candidates_as_rows_asked(
+    app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without an iterative scan HNSW returns at most ef_search rows: it is raised to the
+    rows asked for."""
+    c = crowd(session)
+    monkeypatch.setattr(vectors, "PG_ITERATIVE_SCAN", "off")
+    config = session.info[search.outbox.CONFIG_KEY]
+    session.execute(text("SET LOCAL enable_seqscan = off"))
+    near = vectors.nearest(session, config, c.query, 64)
+    assert len(near) == 64
+    assert session.execute(text("SELECT current_setting('hnsw.ef_search')")).scalar() == "64"
+    session.rollback()
 
 
 @postgres_only
