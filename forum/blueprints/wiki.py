@@ -197,7 +197,7 @@ def detail(slug: str) -> ResponseReturnValue:
     """An article with its backlinks, helpful share and freshness."""
     db = get_session()
     viewer = current_viewer()
-    article = articles.get_by_slug(db, slug, viewer=viewer, with_tags=False)
+    article = articles.get_by_slug(db, slug, viewer=viewer, for_page=True)
     context = articles.page_context(db, article, viewer, with_backlinks=False)
     threads, mine, followed = comments.threads_and_marks(db, [article], viewer=viewer)
     # Kept only while the article is live: a deleted or unpublished one is seen by few.

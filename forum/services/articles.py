@@ -274,26 +274,26 @@ def _apply(
 
 
 @functools.cache
-def _by_slug_statement(with_tags: bool) -> Select[Article]:
-    query = (
-        select(Article)
-        .where(Article.slug == bindparam("slug", type_=String))
-        .options(joinedload(Article.author), joinedload(Article.owner))
-    )
-    return query.options(selectinload(Article.tags)) if with_tags else query
+def _by_slug_statement(for_page: bool) -> Select[Article]:
+    query = select(Article).where(Article.slug == bindparam("slug", type_=String))
+    if for_page:
+        # Not for an article about to be locked for an edit: FOR UPDATE refuses outer joins.
+        return query.options(joinedload(Article.author), joinedload(Article.owner))
+    return query.options(selectinload(Article.tags))
 
 
 def get_by_slug(
-    session: Session, slug: str, *, viewer: User | None = None, with_tags: bool = True
+    session: Session, slug: str, *, viewer: User | None = None, for_page: bool = False
 ) -> Article:
-    """The live article with this slug (its author and owner loaded); NotFound otherwise.
+    """The live article with this slug; NotFound otherwise.
 
-    ``with_tags=False`` leaves its tags to load when read (a page that keeps them rendered).
+    ``for_page=True`` (the article's page) loads its author and owner along and leaves its
+    tags to load when read (the page keeps them rendered); otherwise its tags come loaded.
 
     Moderators (and the author) also get a deleted or hidden article, so flagged content they
     hid stays reviewable; everyone else gets NotFound for it.
     """
-    article = session.scalar(_by_slug_statement(with_tags), {"slug": slug})
+    article = session.scalar(_by_slug_statement(for_page), {"slug": slug})
     if article is None:
         raise NotFound("There is no article at this address.")
     if not visibility.can_view(session, viewer, article):
