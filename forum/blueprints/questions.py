@@ -114,13 +114,15 @@ def index() -> ResponseReturnValue:
             bounties=open_bounties,
         )
 
+    # Every list reads the same for everyone who sees it (the pager's links carry the
+    # address's arguments: the whole address names the part); "my tags" reads the same for
+    # every member following the same tags, so their ids name it too.
+    name = f"{request.full_path}:{per_page}"
+    if tab == Tab.MY_TAGS:
+        name += ":tags=" + ",".join(str(tag_id) for tag_id in sorted(t.id for t in followed))
     return render_template(
         "questions/index.html",
-        # Every list but the member's own tags reads the same for everyone (the pager's links
-        # carry the address's arguments: the whole address names the part).
-        listing=listing()
-        if tab == Tab.MY_TAGS
-        else pagecache.kept_fragment(f"{request.full_path}:{per_page}", listing),
+        listing=pagecache.kept_fragment(name, listing),
         tab=tab,
         tabs=TAB_LABELS,
         followed=followed,

@@ -19,15 +19,24 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_login import login_required
+from flask_login import current_user, login_required
 
+from forum import pagecache
 from forum.db import get_session
 from forum.extensions import limiter
 from forum.forms.wiki import ArticleForm, HandOverForm, RemoveArticleForm, ReviewByForm
 from forum.interchange import markdown_io
 from forum.limits import article_writes_limited, history_limited, member_key, preview_limit
 from forum.models import Article, Draft, PostKind
-from forum.services import article_life, articles, comments, drafts, revisions, wikilinks
+from forum.services import (
+    article_life,
+    articles,
+    comments,
+    drafts,
+    questions,
+    revisions,
+    wikilinks,
+)
 from forum.services.errors import ValidationError
 from forum.web import current_member, current_viewer, form_checks_csrf, page_number, submit
 
@@ -57,15 +66,34 @@ def index() -> ResponseReturnValue:
     sort = request.args.get("sort", "newest")
     if sort not in articles.SORTS:
         sort = "newest"
-    items, total = articles.list_articles(
-        get_session(), tag=tag, article_type=article_type, sort=sort, page=page, per_page=PER_PAGE
-    )
+    member = current_user.is_authenticated
+
+    def listing() -> str:
+        items, total = articles.list_articles(
+            get_session(),
+            tag=tag,
+            article_type=article_type,
+            sort=sort,
+            page=page,
+            per_page=PER_PAGE,
+        )
+        return render_template(
+            "wiki/_listing.html",
+            items=items,
+            total=total,
+            page=page,
+            pages=max(1, math.ceil(total / PER_PAGE)),
+            tag=tag,
+            article_type=article_type,
+            member=member,
+        )
+
+    # The list reads the same for everyone who sees it (the pager's links carry the address's
+    # arguments: the whole address names the part; only an empty list differs for members).
+    name = f"{request.full_path}:{PER_PAGE}:{'member' if member else 'visitor'}"
     return render_template(
         "wiki/index.html",
-        items=items,
-        total=total,
-        page=page,
-        pages=max(1, math.ceil(total / PER_PAGE)),
+        listing=pagecache.kept_fragment(name, listing),
         tag=tag,
         article_type=article_type,
         sort=sort,
@@ -169,18 +197,36 @@ def detail(slug: str) -> ResponseReturnValue:
     """An article with its backlinks, helpful share and freshness."""
     db = get_session()
     viewer = current_viewer()
-    article = articles.get_by_slug(db, slug, viewer=viewer)
-    context = articles.page_context(db, article, viewer)
-    threads, mine = comments.threads_for(db, [article], viewer=viewer)
+    article = articles.get_by_slug(db, slug, viewer=viewer, for_page=True)
+    context = articles.page_context(db, article, viewer, with_backlinks=False)
+    threads, mine, followed = comments.threads_and_marks(db, [article], viewer=viewer)
+    # Kept only while the article is live: a deleted or unpublished one is seen by few.
+    live = article.deleted_at is None
+
+    def byline() -> tuple[str, bool]:
+        questions.load_tags(db, [article])
+        html = render_template("wiki/_byline.html", article=article, ctx=context)
+        return html, live
+
+    def links() -> tuple[str, bool]:
+        context.backlinks = articles.backlinks(db, article)
+        return render_template("wiki/_links.html", article=article, ctx=context), live
+
+    # The byline, tags and what links here read the same for everyone who may see the article:
+    # kept until the next write (its staleness, which moves with time alone, names the part).
+    part = f"wiki.detail:{article.id}:{'stale' if context.is_stale else 'fresh'}"
     return render_template(
         "wiki/detail.html",
         article=article,
         ctx=context,
         viewer=viewer,
         my_vote=mine.get(article.id, 0),
+        following=article.id in followed,
         comment_nodes=threads.get(article.id, []),
         can_manage=article_life.can_manage(viewer, article),
         is_draft=article_life.is_draft(article),
+        byline=pagecache.kept_fragment(part + ":byline", byline),
+        links=pagecache.kept_fragment(part + ":links", links),
     )
 
 

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
 import merge3
-from sqlalchemy import ColumnElement, Select, and_, func, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    ScalarSelect,
+    Select,
+    String,
+    and_,
+    bindparam,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from forum import events
 from forum.db import utcnow
@@ -261,15 +273,27 @@ def _apply(
 # ---------------------------------------------------------------- reading
 
 
-def get_by_slug(session: Session, slug: str, *, viewer: User | None = None) -> Article:
+@functools.cache
+def _by_slug_statement(for_page: bool) -> Select[Article]:
+    query = select(Article).where(Article.slug == bindparam("slug", type_=String))
+    if for_page:
+        # Not for an article about to be locked for an edit: FOR UPDATE refuses outer joins.
+        return query.options(joinedload(Article.author), joinedload(Article.owner))
+    return query.options(selectinload(Article.tags))
+
+
+def get_by_slug(
+    session: Session, slug: str, *, viewer: User | None = None, for_page: bool = False
+) -> Article:
     """The live article with this slug; NotFound otherwise.
+
+    ``for_page=True`` (the article's page) loads its author and owner along and leaves its
+    tags to load when read (the page keeps them rendered); otherwise its tags come loaded.
 
     Moderators (and the author) also get a deleted or hidden article, so flagged content they
     hid stays reviewable; everyone else gets NotFound for it.
     """
-    article = session.scalar(
-        select(Article).where(Article.slug == slug).options(selectinload(Article.tags))
-    )
+    article = session.scalar(_by_slug_statement(for_page), {"slug": slug})
     if article is None:
         raise NotFound("There is no article at this address.")
     if not visibility.can_view(session, viewer, article):
@@ -358,13 +382,45 @@ def stale_articles(session: Session, now: dt.datetime | None = None) -> list[Art
 
 def helpful_summary(session: Session, article: Post) -> HelpfulSummary:
     """How many members found the article helpful, and how many did not."""
-    rows = session.execute(
-        select(ArticleFeedback.helpful, func.count())
-        .where(ArticleFeedback.article_id == article.id)
-        .group_by(ArticleFeedback.helpful)
-    ).all()
-    counts = {bool(helpful): int(n) for helpful, n in rows}
-    return HelpfulSummary(yes=counts.get(True, 0), no=counts.get(False, 0))
+    return feedback_of(session, article, None)[0]
+
+
+@functools.cache
+def _feedback_statement() -> Select[int, int, ArticleFeedback]:
+    """The article's yes and no counts and the viewer's own answer (or None), in one row."""
+    article_id = bindparam("article_id", type_=Integer)
+    mine = aliased(ArticleFeedback, name="mine")
+
+    def answered(helpful: bool) -> ScalarSelect[int]:
+        return (
+            select(func.count())
+            .where(ArticleFeedback.article_id == article_id, ArticleFeedback.helpful.is_(helpful))
+            .scalar_subquery()
+        )
+
+    posts = Post.__table__
+    return (
+        select(answered(True), answered(False), mine)
+        .select_from(posts)
+        .outerjoin(
+            mine,
+            and_(
+                mine.article_id == posts.c.id, mine.user_id == bindparam("viewer_id", type_=Integer)
+            ),
+        )
+        .where(posts.c.id == article_id)
+    )
+
+
+def feedback_of(
+    session: Session, article: Post, viewer: User | None
+) -> tuple[HelpfulSummary, ArticleFeedback | None]:
+    """The article's "Was this helpful?" counts and the viewer's own answer, in one statement."""
+    row = session.execute(
+        _feedback_statement(), {"article_id": article.id, "viewer_id": viewer.id if viewer else -1}
+    ).one()
+    yes, no, mine = row
+    return HelpfulSummary(yes=int(yes or 0), no=int(no or 0)), mine
 
 
 def can_see_private_feedback(article: Post, viewer: User | None) -> bool:
@@ -372,19 +428,20 @@ def can_see_private_feedback(article: Post, viewer: User | None) -> bool:
     return viewer is not None and (viewer.id == article.owner_id or viewer.is_moderator)
 
 
-def page_context(session: Session, article: Article, viewer: User | None) -> ArticlePage:
-    """Backlinks, helpful counts, the viewer's own feedback and, for the owner, the notes."""
+def page_context(
+    session: Session, article: Article, viewer: User | None, *, with_backlinks: bool = True
+) -> ArticlePage:
+    """Backlinks, helpful counts, the viewer's own feedback and, for the owner, the notes.
+
+    ``with_backlinks=False`` leaves the backlinks out (a caller that keeps them rendered).
+    """
+    helpful, mine = feedback_of(session, article, viewer)
     context = ArticlePage(
-        backlinks=backlinks(session, article),
-        helpful=helpful_summary(session, article),
+        backlinks=backlinks(session, article) if with_backlinks else [],
+        helpful=helpful,
+        my_feedback=mine,
         is_stale=is_stale(article),
     )
-    if viewer is not None:
-        context.my_feedback = session.scalar(
-            select(ArticleFeedback).where(
-                ArticleFeedback.article_id == article.id, ArticleFeedback.user_id == viewer.id
-            )
-        )
     if can_see_private_feedback(article, viewer):
         context.private_feedback = list(
             session.scalars(

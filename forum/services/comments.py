@@ -276,8 +276,18 @@ def threads_for(
     session: Session, post_list: list[Post], *, viewer: User | None
 ) -> tuple[dict[int, list[CommentNode]], dict[int, int]]:
     """Comment threads and the viewer's votes for some posts (an article page): two queries."""
+    threads, mine, _followed = threads_and_marks(session, post_list, viewer=viewer)
+    return threads, mine
+
+
+def threads_and_marks(
+    session: Session, post_list: list[Post], *, viewer: User | None
+) -> tuple[dict[int, list[CommentNode]], dict[int, int], set[int]]:
+    """Comment threads, the viewer's votes and which of the posts the viewer follows: two
+    queries (the votes and follows come together)."""
     comments = load(session, [p.id for p in post_list])
-    mine, voted = votes.viewer_votes(
-        session, viewer, [p.id for p in post_list], [c.id for c in comments]
+    post_ids = [p.id for p in post_list]
+    mine, voted, followed = votes.viewer_marks(
+        session, viewer, post_ids, [c.id for c in comments], post_ids
     )
-    return build_threads(comments, viewer=viewer, voted=voted), mine
+    return build_threads(comments, viewer=viewer, voted=voted), mine, followed

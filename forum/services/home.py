@@ -1,16 +1,30 @@
 """The front page: what waits for a member and what changed for them, or what the forum holds.
 
 Every block is one statement whose work is bounded (a page of rows, a capped count, a member's
-most recently active posts), so the most visited page stays as cheap as a question page.
+most recently active posts), so the most visited page stays as cheap as a question page. A
+member's statements are built once, with the member, the moment and the department as bound
+parameters: building them cost more than running them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, exists, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    ScalarSelect,
+    Select,
+    String,
+    bindparam,
+    exists,
+    func,
+    select,
+)
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from forum.db import utcnow
@@ -116,6 +130,14 @@ class NextSession:
 
 
 @dataclass(frozen=True)
+class PathLink:
+    """A learning path as a link: its id and title."""
+
+    id: int
+    title: str
+
+
+@dataclass(frozen=True)
 class MemberHome:
     """Everything a member's front page shows."""
 
@@ -130,7 +152,7 @@ class MemberHome:
     next_session: NextSession | None
     enrolments: list[tuple[LearningPath, Progress]]
     #: The department's onboarding path, suggested when the member follows no path.
-    suggested_path: LearningPath | None
+    suggested_path: PathLink | None
 
 
 def profile_complete(user: User) -> bool:
@@ -138,61 +160,105 @@ def profile_complete(user: User) -> bool:
     return bool((user.job_title or user.department) and (user.bio or "").strip())
 
 
-def checklist(session: Session, user: User) -> Checklist:
-    """Which first steps ``user`` has taken, in one statement."""
+_ME = bindparam("me", type_=Integer)
+_SINCE = bindparam("since", type_=Post.created_at.type)
+
+
+@functools.cache
+def _first_steps_statement() -> Select[Any]:
+    """The checklist's steps and the department's onboarding path, in one statement."""
 
     def wrote(kind: PostKind) -> ColumnElement[bool]:
-        return exists().where(
-            Post.author_id == user.id, Post.kind == kind, Post.deleted_at.is_(None)
+        return exists().where(Post.author_id == _ME, Post.kind == kind, Post.deleted_at.is_(None))
+
+    def onboarding(column: Any) -> ScalarSelect[Any]:
+        department = bindparam("department", type_=String)
+        return (
+            select(column)
+            .where(LearningPath.onboarding_department == department)
+            .order_by(LearningPath.id)
+            .limit(1)
+            .scalar_subquery()
         )
 
+    return select(
+        exists().where(TagFollow.user_id == _ME),
+        wrote(PostKind.QUESTION),
+        wrote(PostKind.ANSWER),
+        exists().where(CircleMember.user_id == _ME),
+        onboarding(LearningPath.id),
+        onboarding(LearningPath.title),
+    )
+
+
+def first_steps(session: Session, user: User) -> tuple[Checklist, PathLink | None]:
+    """Which first steps ``user`` has taken and their department's onboarding path, if any."""
     row = session.execute(
-        select(
-            exists().where(TagFollow.user_id == user.id),
-            wrote(PostKind.QUESTION),
-            wrote(PostKind.ANSWER),
-            exists().where(CircleMember.user_id == user.id),
-        )
+        _first_steps_statement(), {"me": user.id, "department": user.department or None}
     ).one()
-    follows, asked, answered, joined = (bool(value) for value in row)
-    return Checklist(profile_complete(user), follows, asked, answered, joined)
+    follows, asked, answered, joined = (bool(value) for value in row[:4])
+    path = PathLink(int(row[4]), str(row[5])) if row[4] is not None else None
+    return Checklist(profile_complete(user), follows, asked, answered, joined), path
+
+
+def checklist(session: Session, user: User) -> Checklist:
+    """Which first steps ``user`` has taken, in one statement."""
+    return first_steps(session, user)[0]
+
+
+@functools.cache
+def _waiting_statement(in_followed_tags: bool) -> Select[Question]:
+    query = (
+        select(Question)
+        .where(
+            Question.deleted_at.is_(None),
+            Question.closed_at.is_(None),
+            func.coalesce(Question.author_id, 0) != _ME,
+            questions.unanswered(),
+        )
+        .options(joinedload(Question.author))
+        .order_by(Question.created_at.desc(), Question.id.desc())
+        .limit(bindparam("limit", type_=Integer))
+    )
+    if in_followed_tags:
+        followed = select(TagFollow.tag_id).where(TagFollow.user_id == _ME)
+        query = query.where(
+            exists().where(post_tags.c.post_id == Question.id, post_tags.c.tag_id.in_(followed))
+        )
+    return query
 
 
 def waiting_questions(
     session: Session, user: User, *, in_followed_tags: bool, limit: int = WAITING_LIMIT
 ) -> list[Question]:
     """The newest open questions of others still waiting for an answer (authors loaded)."""
-    query = (
-        select(Question)
-        .where(
-            Question.deleted_at.is_(None),
-            Question.closed_at.is_(None),
-            func.coalesce(Question.author_id, 0) != user.id,
-            questions.unanswered(),
-        )
-        .options(joinedload(Question.author))
-        .order_by(Question.created_at.desc(), Question.id.desc())
-        .limit(limit)
-    )
-    if in_followed_tags:
-        followed = select(TagFollow.tag_id).where(TagFollow.user_id == user.id)
-        query = query.where(
-            exists().where(post_tags.c.post_id == Question.id, post_tags.c.tag_id.in_(followed))
-        )
-    return list(session.scalars(query))
+    statement = _waiting_statement(in_followed_tags)
+    return list(session.scalars(statement, {"me": user.id, "limit": limit}))
 
 
-def latest_articles(session: Session, limit: int = ARTICLE_LIMIT) -> list[Article]:
-    """The newest live tips and tutorials (authors loaded)."""
-    return list(
-        session.scalars(
-            select(Article)
-            .where(Article.deleted_at.is_(None))
-            .options(joinedload(Article.author))
-            .order_by(Article.created_at.desc(), Article.id.desc())
-            .limit(limit)
-        )
+@functools.cache
+def _latest_articles_statement() -> Select[Article]:
+    return (
+        select(Article)
+        .where(Article.deleted_at.is_(None))
+        .options(joinedload(Article.author))
+        .order_by(Article.created_at.desc(), Article.id.desc())
+        .limit(bindparam("limit", type_=Integer))
     )
+
+
+def latest_articles(
+    session: Session, limit: int = ARTICLE_LIMIT, *, tags_with: Sequence[Post] | None = None
+) -> list[Article]:
+    """The newest live tips and tutorials (authors loaded).
+
+    With ``tags_with``, their tags are loaded too, and those of the posts given in the same
+    statement (a front page loads its waiting questions' tags along).
+    """
+    found = list(session.scalars(_latest_articles_statement(), {"limit": limit}))
+    if tags_with is not None:
+        questions.load_tags(session, [*tags_with, *found])
+    return found
 
 
 def since_moment(user: User, now: dt.datetime) -> tuple[dt.datetime, bool]:
@@ -202,15 +268,10 @@ def since_moment(user: User, now: dt.datetime) -> tuple[dt.datetime, bool]:
     return now - FIRST_VISIT_LOOKBACK, True
 
 
-def changes_since(
-    session: Session, user: User, since: dt.datetime, limit: int = CHANGE_LIMIT
-) -> list[Change]:
-    """Others' answers, comments, edits and votes on ``user``'s live questions and articles.
-
-    One statement over the member's ``CHANGE_WINDOW`` most recently active posts; only the
-    member sees it, so anonymous questions are listed like any other of theirs.
-    """
-    me = user.id
+@functools.cache
+def _changes_statement() -> Select[Post, int, int, int, int, int]:
+    """Others' work on the member's most recently active posts since a moment, counted."""
+    me, since = _ME, _SINCE
     answer = aliased(Post, name="new_answer")
     answered = aliased(Post, name="answered")
 
@@ -257,44 +318,69 @@ def changes_since(
         .order_by(Post.last_activity_at.desc(), Post.id.desc())
         .limit(CHANGE_WINDOW)
     )
-    rows = session.execute(
+    return (
         select(Post, answers, on_post, on_answers, edits, votes)
         .where(Post.id.in_(recent.scalar_subquery()))
         .order_by(Post.last_activity_at.desc(), Post.id.desc())
     )
+
+
+def changes_since(
+    session: Session, user: User, since: dt.datetime, limit: int = CHANGE_LIMIT
+) -> list[Change]:
+    """Others' answers, comments, edits and votes on ``user``'s live questions and articles.
+
+    One statement over the member's ``CHANGE_WINDOW`` most recently active posts; only the
+    member sees it, so anonymous questions are listed like any other of theirs.
+    """
+    rows = session.execute(_changes_statement(), {"me": user.id, "since": since})
     found = [
         Change(post, int(a), int(c1) + int(c2), int(e), int(v)) for post, a, c1, c2, e, v in rows
     ]
     return [change for change in found if change.any][:limit]
 
 
-def next_session(session: Session, user: User, now: dt.datetime) -> NextSession | None:
-    """The first session still to start in any of the member's circles, not cancelled."""
-    row = session.execute(
+@functools.cache
+def _next_session_statement() -> Select[CircleSession, int, str]:
+    return (
         select(CircleSession, Circle.id, Circle.name)
         .join(Circle, Circle.id == CircleSession.circle_id)
         .join(CircleMember, CircleMember.circle_id == CircleSession.circle_id)
         .where(
-            CircleMember.user_id == user.id,
-            CircleSession.starts_at >= now,
+            CircleMember.user_id == _ME,
+            CircleSession.starts_at >= bindparam("now", type_=CircleSession.starts_at.type),
             CircleSession.cancelled_at.is_(None),
         )
         .order_by(CircleSession.starts_at, CircleSession.id)
         .limit(1)
-    ).first()
+    )
+
+
+def next_session(session: Session, user: User, now: dt.datetime) -> NextSession | None:
+    """The first session still to start in any of the member's circles, not cancelled."""
+    row = session.execute(_next_session_statement(), {"me": user.id, "now": now}).first()
     if row is None:
         return None
     item, circle_id, name = row
     return NextSession(item, int(circle_id), str(name))
 
 
-def member_home(session: Session, user: User, now: dt.datetime | None = None) -> MemberHome:
-    """The member's front page in a fixed, small number of statements."""
+def member_home(
+    session: Session, user: User, now: dt.datetime | None = None, *, with_articles: bool = True
+) -> MemberHome:
+    """The member's front page in a fixed, small number of statements.
+
+    ``with_articles=False`` leaves the latest articles out (``articles`` is empty), and the
+    waiting questions' tags unloaded: the articles read the same for every member, so a caller
+    that keeps them rendered asks for them apart (``latest_articles(tags_with=waiting)`` when
+    it renders them, else ``questions.load_tags(waiting)``).
+    """
     now = now or utcnow()
-    steps = checklist(session, user)
+    steps, onboarding = first_steps(session, user)
     waiting = waiting_questions(session, user, in_followed_tags=steps.follows_tags)
-    articles = latest_articles(session)
-    questions.load_tags(session, [*waiting, *articles])
+    articles: list[Article] = []
+    if with_articles:
+        articles = latest_articles(session, tags_with=waiting)
     since, first_visit = since_moment(user, now)
     enrolments = paths.enrolments_of(session, user)
     return MemberHome(
@@ -306,7 +392,7 @@ def member_home(session: Session, user: User, now: dt.datetime | None = None) ->
         changes=changes_since(session, user, since),
         next_session=next_session(session, user, now),
         enrolments=enrolments,
-        suggested_path=None if enrolments else paths.onboarding_path_for(session, user),
+        suggested_path=None if enrolments else onboarding,
     )
 
 

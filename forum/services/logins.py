@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import Integer, Select, String, bindparam, case, delete, select, update
 from sqlalchemy.orm import Session
 
 from forum.db import utcnow
@@ -58,6 +59,20 @@ def start(
     return secret
 
 
+@functools.cache
+def _load_statement() -> Select[User, LoginSession]:
+    """Built once (every signed-in request runs it): the member and secret are parameters."""
+    return (
+        select(User, LoginSession)
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .where(
+            LoginSession.key_hash == bindparam("key_hash", type_=String),
+            LoginSession.revoked_at.is_(None),
+            User.id == bindparam("member_id", type_=Integer),
+        )
+    )
+
+
 def load(
     session: Session, user_id: str, secret: str, *, idle_limit: dt.timedelta | None = None
 ) -> tuple[User, LoginSession] | None:
@@ -70,13 +85,7 @@ def load(
     if not member_id.isdigit() or not token or not secret:
         return None
     row = session.execute(
-        select(User, LoginSession)
-        .join(LoginSession, LoginSession.user_id == User.id)
-        .where(
-            LoginSession.key_hash == _hash(secret),
-            LoginSession.revoked_at.is_(None),
-            User.id == int(member_id),
-        )
+        _load_statement(), {"key_hash": _hash(secret), "member_id": int(member_id)}
     ).first()
     if row is None:
         return None

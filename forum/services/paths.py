@@ -7,12 +7,14 @@ may have one onboarding path (chosen by admins) that is suggested to its new mem
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, Select, bindparam, func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from forum.db import utcnow
@@ -411,8 +413,9 @@ def mark_step(
     return progress
 
 
-def enrolments_of(session: Session, user: User) -> list[tuple[LearningPath, Progress]]:
-    """The paths a member is enrolled in, with their progress."""
+@functools.cache
+def _enrolments_statement() -> Select[Any]:
+    """Built once (the front page runs it for every member): the member is a parameter."""
     steps = (
         select(func.count())
         .where(PathStep.path_id == PathEnrolment.path_id)
@@ -425,10 +428,15 @@ def enrolments_of(session: Session, user: User) -> list[tuple[LearningPath, Prog
         .correlate(PathEnrolment)
         .scalar_subquery()
     )
-    rows = session.execute(
+    return (
         select(LearningPath, steps, done)
         .join(PathEnrolment, PathEnrolment.path_id == LearningPath.id)
-        .where(PathEnrolment.user_id == user.id)
+        .where(PathEnrolment.user_id == bindparam("user_id", type_=Integer))
         .order_by(LearningPath.title)
     )
+
+
+def enrolments_of(session: Session, user: User) -> list[tuple[LearningPath, Progress]]:
+    """The paths a member is enrolled in, with their progress."""
+    rows = session.execute(_enrolments_statement(), {"user_id": user.id})
     return [(path, Progress(int(d), int(n))) for path, n, d in rows]

@@ -585,7 +585,7 @@ _TOP_PERIODS = {Tab.TOP_WEEK: dt.timedelta(days=7), Tab.TOP_MONTH: dt.timedelta(
 
 @functools.cache
 def _list_statements(
-    tab: Tab, tagged: bool, capped: bool, known_total: bool
+    tab: Tab, tagged: bool, capped: bool, known_total: bool, followed_ids: bool = False
 ) -> tuple[Select[Question, int, int | None], Select[int]]:
     """A question list's page statement and its count, built once per shape of list.
 
@@ -606,8 +606,13 @@ def _list_statements(
             Question.id.in_(select(post_tags.c.post_id).where(post_tags.c.tag_id == tag_id))
         )
     if tab is Tab.MY_TAGS:
-        followed = select(TagFollow.tag_id).where(
-            TagFollow.user_id == bindparam("viewer_id", type_=Integer)
+        # The followed tags' ids when the caller has them (the list is then theirs alone).
+        followed: Any = (
+            bindparam("followed_ids", expanding=True)
+            if followed_ids
+            else select(TagFollow.tag_id).where(
+                TagFollow.user_id == bindparam("viewer_id", type_=Integer)
+            )
         )
         where.append(
             exists().where(post_tags.c.post_id == Question.id, post_tags.c.tag_id.in_(followed))
@@ -671,6 +676,8 @@ def list_questions(
 
     "My tags" is empty, with no statement, for a visitor and for a member whose
     ``followed_tags`` (when the caller has them) are none: there is nothing to look through.
+    With ``followed_tags`` the list reads those tags alone (not the viewer's follows again),
+    so it is the same for every member following the same tags.
 
     ``open_bounties``, when given, receives the open bounty's amount of each listed question
     that has one.
@@ -682,12 +689,14 @@ def list_questions(
     if tab is Tab.MY_TAGS and (viewer is None or (followed_tags is not None and not followed_tags)):
         return [], 0
     now = now or utcnow()
+    by_ids = tab is Tab.MY_TAGS and followed_tags is not None
     listed, total_of = _list_statements(
-        tab, tag is not None, count_limit is not None, total is not None
+        tab, tag is not None, count_limit is not None, total is not None, by_ids
     )
     params: dict[str, Any] = {
         "tag_id": tag.id if tag is not None else None,
         "viewer_id": viewer.id if viewer else -1,
+        "followed_ids": sorted(t.id for t in followed_tags or ()),
         "since": now - _TOP_PERIODS.get(tab, dt.timedelta()),
         "count_cap": (count_limit or 0) + 1,
         "known_total": total,

@@ -342,3 +342,192 @@ def test_members_share_results_but_every_fruitless_search_is_recorded(
     assert sorted(recorded) == sorted(
         session.scalars(select(User.id).where(User.username.in_(["ana", "ben"]))).all()
     )
+
+
+def _members(app: Flask, *names: str) -> list[Browser]:
+    browsers = []
+    for name in names:
+        browser = Browser(app.test_client())
+        browser.login(name)
+        browsers.append(browser)
+    return browsers
+
+
+def test_members_following_the_same_tags_share_their_list(app: Flask, session: Session) -> None:
+    from forum.services import tags as tag_service
+
+    asker = make_user(session, "asker")
+    make_question(session, asker, title="How do I request a staging database?", tags=("infra",))
+    make_question(session, asker, title="Where is the brand font licence?", tags=("design",))
+    for name in ("ana", "ben", "cai"):
+        make_user(session, name)
+    session.flush()
+    infra, design = tag_service.tags_named(session, ["infra", "design"])
+    ana_user, ben_user, cai_user = (
+        session.scalars(select(User).where(User.username == n)).one() for n in ("ana", "ben", "cai")
+    )
+    tag_service.follow(session, user=ana_user, tag=infra)
+    tag_service.follow(session, user=ben_user, tag=infra)
+    tag_service.follow(session, user=cai_user, tag=design)
+    # Asked anonymously by a member who follows the tag: nobody's list names her.
+    anonymous = make_question(
+        session,
+        ana_user,
+        title="Is it fine to ask for a raise now?",
+        tags=("infra",),
+        anonymous=True,
+    )
+    session.commit()
+    ana, ben, cai = _members(app, "ana", "ben", "cai")
+    with counted(app) as first:
+        ana_page = ana.get("/questions?tab=my-tags").get_data(as_text=True)
+    with counted(app) as second:
+        ben_page = ben.get("/questions?tab=my-tags").get_data(as_text=True)
+    # The list is HTML (not text), and the same for both: read once.
+    assert '<ol class="question-list">' in ben_page
+    assert f'<a href="/questions/{anonymous.id}/' in ben_page
+    assert not any("FROM posts" in statement for statement in second)
+    assert len(second) < len(first)
+    for page, me in ((ana_page, "ana"), (ben_page, "ben")):
+        assert "staging database" in page and "brand font" not in page
+        assert page.count("Anonymous colleague") == 1
+        assert "/users/ana" not in page.split('<ol class="question-list">')[1].split("</ol>")[0]
+        assert f"/users/{me}" in page  # the header names the reader, from their own request
+    cai_page = cai.get("/questions?tab=my-tags").get_data(as_text=True)
+    assert "brand font" in cai_page and "staging database" not in cai_page
+    # Following another tag changes the member's list at once.
+    ben.post("/tags/design/follow")
+    ben_page = ben.get("/questions?tab=my-tags").get_data(as_text=True)
+    assert "brand font" in ben_page and "staging database" in ben_page
+    assert "brand font" not in ana.get("/questions?tab=my-tags").get_data(as_text=True)
+
+
+def test_members_share_the_article_list_and_see_new_articles_at_once(
+    app: Flask, session: Session
+) -> None:
+    from tests.factories import make_article
+
+    writer = make_user(session, "writer")
+    make_article(session, writer, title="Reading the on-call rota")
+    for name in ("ana", "ben"):
+        make_user(session, name)
+    session.commit()
+    ana, ben = _members(app, "ana", "ben")
+    with counted(app) as first:
+        assert "Reading the on-call rota" in ana.get("/articles").get_data(as_text=True)
+    with counted(app) as second:
+        page = ben.get("/articles").get_data(as_text=True)
+    assert "Reading the on-call rota" in page and "/users/ben" in page
+    assert not any("FROM posts" in statement for statement in second)
+    assert len(second) < len(first)
+    make_article(session, writer, title="Booking a desk abroad")
+    session.commit()
+    assert "Booking a desk abroad" in ben.get("/articles").get_data(as_text=True)
+
+
+def test_the_front_page_shares_the_latest_articles_and_nothing_personal(
+    app: Flask, session: Session
+) -> None:
+    from tests.factories import make_article
+
+    writer = make_user(session, "writer")
+    make_article(session, writer, title="Reading the on-call rota")
+    make_user(session, "ana", unread_notifications=3)
+    make_user(session, "ben")
+    session.commit()
+    ana, ben = _members(app, "ana", "ben")
+    with counted(app) as first:
+        ana_page = ana.get("/").get_data(as_text=True)
+    with counted(app) as second:
+        ben_page = ben.get("/").get_data(as_text=True)
+    assert "Reading the on-call rota" in ana_page and "Reading the on-call rota" in ben_page
+    assert len(second) < len(first)
+    assert "3 unread" in ana_page and "3 unread" not in ben_page
+    assert "/users/ana" not in ben_page and "/users/ben" in ben_page
+    assert ana.csrf_token("/") != ben.csrf_token("/")
+    assert ana.csrf_token("/") not in ben.get("/").get_data(as_text=True)
+    make_article(session, writer, title="Booking a desk abroad")
+    session.commit()
+    assert "Booking a desk abroad" in ben.get("/").get_data(as_text=True)
+
+
+def test_members_share_an_articles_byline_and_links_but_keep_their_own_marks(
+    app: Flask, session: Session
+) -> None:
+    from forum.services import articles
+    from tests.factories import make_article
+
+    writer = make_user(session, "writer")
+    article = make_article(session, writer, title="Deploying on Fridays", tags="ops")
+    make_article(session, writer, title="Release checklist", body="See [[Deploying on Fridays]].")
+    make_user(session, "ana", reputation=1000)
+    make_user(session, "ben", reputation=1000)
+    session.commit()
+    ana, ben = _members(app, "ana", "ben")
+    path = f"/articles/{article.slug}"
+    ana.post(f"/posts/{article.id}/follow", {"follow": "1"})
+    ana.post(path + "/helpful", {"helpful": "yes"})
+    ana.post(f"/posts/{article.id}/vote", {"value": "1"})
+    ana_page = ana.get(path).get_data(as_text=True)
+    assert "Unfollow" in ana_page and "You answered yes" in ana_page
+    assert "vote-button--up is-active" in ana_page
+    with counted(app) as first:
+        ana.get(path)
+    with counted(app) as second:
+        ben_page = ben.get(path).get_data(as_text=True)
+    assert len(second) == len(first)
+    assert not any("article_links" in statement for statement in second)
+    # Ben's own marks: he follows nothing, answered nothing, voted nothing.
+    assert "Unfollow" not in ben_page and ">Follow<" in ben_page
+    assert "You answered" not in ben_page and "is-active" not in ben_page
+    assert "Release checklist" in ben_page and "/users/writer" in ben_page
+    assert "100% of 1 colleague found this helpful" in ben_page
+    assert ana.csrf_token(path) not in ben_page
+    # An edit shows at once: title, tags and byline.
+    articles.edit_article(
+        session,
+        article,
+        editor=writer,
+        data=articles.ArticleData(
+            title="Deploying on Fridays, carefully",
+            body_md=article.body_md,
+            tags_text="ops release",
+            article_type="tip",
+        ),
+        base_revision=article.revision_count,
+        allow_new_tags=True,
+    )
+    session.commit()
+    page = ben.get(path).get_data(as_text=True)
+    assert "Deploying on Fridays, carefully" in page and "?tag=release" in page
+    assert "2 revisions" in page
+
+
+def test_parts_are_not_kept_when_the_cache_is_off(
+    app_config: dict[str, Any], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from forum import create_app
+    from tests.factories import make_article
+
+    monkeypatch.setenv("FORUM_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app({**app_config, "PAGE_CACHE": False})
+    try:
+        db = new_session(app)
+        article = make_article(db, make_user(db, "writer"), title="Deploying on Fridays")
+        make_user(db, "ana")
+        db.commit()
+        slug = article.slug
+        db.close()
+        [ana] = _members(app, "ana")
+        for path in ("/", f"/articles/{slug}", "/articles", "/questions?tab=my-tags"):
+            ana.get(path)
+            with counted(app) as first:
+                ana.get(path)
+            with counted(app) as again:
+                ana.get(path)
+            assert len(again) == len(first), path
+        with counted(app) as statements:
+            ana.get(f"/articles/{slug}")
+        assert any("article_links" in statement for statement in statements)
+    finally:
+        get_engine(app).dispose()

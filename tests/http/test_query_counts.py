@@ -304,8 +304,80 @@ def test_member_front_page_is_bounded(app: Flask, browser: Browser, session: Ses
         assert "Session 0" in page and "Path 0" in page
         assert len(statements) <= 8, "\n\n".join(statements)
         measured.append(len(statements))
+        # Until the next write, the latest articles (with their tags) come from the kept part.
+        with counted(app) as again:
+            assert 'id="latest-articles"' in browser.get("/").get_data(as_text=True)
+        assert len(again) <= 7, "\n\n".join(again)
     assert measured[0] == measured[1]
     print(f"\nfront page (member): {measured[0]} statements")
+
+
+def test_member_front_page_with_the_onboarding_suggestion_is_bounded(
+    app: Flask, browser: Browser, session: Session
+) -> None:
+    """A member in no path is offered their department's onboarding path: no statement more."""
+    from forum.services import paths
+
+    admin = make_user(session, "admin", role=Role.ADMIN)
+    member = make_user(session, "newcomer", department="Data")
+    path = paths.create_path(session, owner=admin, title="Data onboarding", description_md="Go")
+    paths.set_onboarding(session, path, actor=admin, department="Data")
+    tags.follow(session, user=member, tag=tags.tags_named(session, ["python"])[0])
+    for n in range(4):
+        make_question(session, admin, tags=("python",))
+        make_article(session, admin, tags=f"python topic{n}")
+    session.commit()
+    browser.login("newcomer")
+    browser.get("/")
+    make_article(session, admin, title="Fresh from the press")
+    session.commit()
+    with counted(app) as statements:
+        page = browser.get("/").get_data(as_text=True)
+    assert "Data onboarding" in page and "Fresh from the press" in page
+    assert len(statements) <= 8, "\n\n".join(statements)
+    with counted(app) as again:
+        browser.get("/")
+    assert len(again) <= 7, "\n\n".join(again)
+
+
+def test_member_article_page_is_bounded(app: Flask, browser: Browser, session: Session) -> None:
+    """A member's article page: the same statements however many comments, votes and links."""
+    from forum.services import articles, follows
+
+    writer = make_user(session, "writer", reputation=1000)
+    reader = make_user(session, "reader", reputation=1000)
+    article = make_article(session, writer, title="Deploying on Fridays", tags="ops python")
+    session.commit()
+    browser.login("reader")
+    measured = []
+    for n in (2, 6):
+        made = []
+        for k in range(n):
+            make_article(session, writer, body=f"See [[Deploying on Fridays]] ({k}).")
+            made.append(make_comment(session, article, writer))
+            make_comment(session, article, reader, parent=made[-1])
+        session.commit()
+        for comment in made:
+            votes.cast_on_comment(session, voter=reader, comment_id=comment.id)
+            session.commit()
+        if n == 2:
+            votes.cast(session, voter=reader, post_id=article.id, value=1)
+            follows.follow(session, reader, article.id)
+            articles.set_feedback(session, article, member=reader, helpful=True, comment="Nice")
+            session.commit()
+        with counted(app) as statements:
+            response = browser.get(f"/articles/{article.slug}")
+        assert response.status_code == 200
+        page = response.get_data(as_text=True)
+        assert "Unfollow" in page and "You answered yes" in page and "Linked from" in page
+        assert len(statements) <= 8, "\n\n".join(statements)
+        measured.append(len(statements))
+        # Until the next write, the byline, tags and links come from the kept parts.
+        with counted(app) as again:
+            browser.get(f"/articles/{article.slug}")
+        assert len(again) <= 5, "\n\n".join(again)
+    assert measured[0] == measured[1]
+    print(f"\narticle page (member): {measured[0]} statements")
 
 
 def test_visitor_front_page_is_bounded(app: Flask, client: Any, session: Session) -> None:
