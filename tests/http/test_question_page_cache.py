@@ -19,12 +19,13 @@ from tests.factories import make_answer, make_comment, make_question, make_user
 from tests.http.test_query_counts import PAGE_LOAD
 
 THREADS = "questions/_answers.html"
-#: Every viewer of the thread below, and who shares their audience (a second viewer of it).
-VIEWERS = {
-    "visitor": None,
-    "asker": None,
-    "answerer": None,
-    "commenter": None,
+#: Every kind of viewer of the thread below, with a member of the same role and reputation
+#: privileges who wrote nothing there (the asker, the answerer and the commenter did).
+PEERS = {
+    "visitor": "visitor",
+    "asker": "newcomer",
+    "answerer": "newcomer",
+    "commenter": "newcomer",
     "member": "member_two",
     "newcomer": "newcomer_two",
     "moderator": "moderator_two",
@@ -112,20 +113,20 @@ def thread(session: Session) -> dict[str, Any]:
     return {"people": people, "question": question, "path": f"/questions/{question.id}"}
 
 
-@pytest.mark.parametrize("first", list(VIEWERS))
+@pytest.mark.parametrize("viewer", list(PEERS))
 def test_a_kept_thread_reads_as_a_fresh_render_for_every_viewer(
-    app: Flask, thread: dict[str, Any], first: str
+    app: Flask, thread: dict[str, Any], viewer: str
 ) -> None:
     path = thread["path"]
-    viewer = VIEWERS[first] or first
     # (Logging in is a write: everyone logs in before the pages are kept.)
-    client = _client(app, None if first == "visitor" else viewer)
-    other = _client(app, None if first == "visitor" else first)
+    client = _client(app, None if viewer == "visitor" else viewer)
+    peer = _client(app, None if viewer == "visitor" else PEERS[viewer])
     with cache_off(app), rendered(app) as names:
         fresh = _page(client, path)
     assert THREADS in names
-    # Someone of the audience sees the page first; the viewer then gets the kept threads.
-    _page(other, path)
+    # A peer sees the page first, then the viewer (twice: the second time from kept parts).
+    _page(peer, path)
+    _page(client, path)
     with rendered(app) as names:
         kept = _page(client, path)
     assert THREADS not in names, "the threads were rendered again"
@@ -150,11 +151,12 @@ def test_the_hidden_asker_stays_hidden_from_everyone_else(
     app: Flask, thread: dict[str, Any]
 ) -> None:
     path = thread["path"]
-    own = _page(_client(app, "asker"), path)
+    clients = {name: _client(app, name) for name in ("asker", "member", "newcomer", "answerer")}
+    own = _page(clients.pop("asker"), path)
     # The asker's own view has their actions on their own answer and comments...
     assert "you asked anonymously" in own and "/edit" in own
-    for viewer in ("member", "newcomer", "answerer", None):
-        page = _page(_client(app, viewer), path)
+    for client in [*clients.values(), app.test_client()]:
+        page = _page(client, path)
         # ...which no one else's shows, nor their name.
         assert "Hidden Asker" not in page and "/users/asker" not in page
         assert "you asked anonymously" not in page
@@ -162,16 +164,21 @@ def test_the_hidden_asker_stays_hidden_from_everyone_else(
 
 def test_owners_see_their_own_actions_and_others_do_not(app: Flask, thread: dict[str, Any]) -> None:
     path = thread["path"]
-    answerer = _page(_client(app, "answerer"), path)
+    names = ("answerer", "asker", "newcomer", "member", "moderator")
+    clients = {name: _client(app, name) for name in names}
+    answerer = _page(clients["answerer"], path)
     assert "A wrong first try." in answerer  # their own deleted answer
     assert "Accept</button>" not in answerer
-    asker = _page(_client(app, "asker"), path)
+    asker = _page(clients["asker"], path)
     assert "Accept</button>" in asker and "A wrong first try." not in asker
-    for viewer in ("member", "newcomer"):
-        page = _page(_client(app, viewer), path)
+    # Members who may edit others' posts see "Edit" where newcomers see "Suggest edit" (on the
+    # question and both live answers), whoever came first.
+    for viewer, suggestions in (("member", 0), ("newcomer", 3)):
+        page = _page(clients[viewer], path)
         assert "A wrong first try." not in page and "Accept</button>" not in page
         assert "Delete…" not in page
-    assert "A wrong first try." in _page(_client(app, "moderator"), path)
+        assert page.count("Suggest edit") == suggestions
+    assert "A wrong first try." in _page(clients["moderator"], path)
 
 
 def test_writes_show_at_once(app: Flask, session: Session, thread: dict[str, Any]) -> None:
