@@ -15,6 +15,11 @@ own token goes in when it is served. A page is kept at most ``PAGE_CACHE_SECONDS
 times such as "5 minutes ago" age even when nothing is written). Kept pages carry an ETag,
 so a browser that asks again with ``If-None-Match`` gets a 304.
 
+Parts of a page can be kept too: ``kept_fragment`` for a part that reads the same for
+everyone, ``kept_shared_fragment`` for one that reads the same for an audience (the viewers a
+part's template cannot tell apart) but for a few marked spots each request fills for its
+viewer, such as which vote arrows show pressed, and its CSRF token.
+
 With several app hosts, each host's generation moves only with its own writes: set
 ``FORUM_PAGE_CACHE=false`` there, or share the instance folder.
 """
