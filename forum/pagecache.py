@@ -15,6 +15,11 @@ own token goes in when it is served. A page is kept at most ``PAGE_CACHE_SECONDS
 times such as "5 minutes ago" age even when nothing is written). Kept pages carry an ETag,
 so a browser that asks again with ``If-None-Match`` gets a 304.
 
+Parts of a page can be kept too: ``kept_fragment`` for a part that reads the same for
+everyone, ``kept_shared_fragment`` for one that reads the same for an audience (the viewers a
+part's template cannot tell apart) but for a few marked spots each request fills for its
+viewer, such as which vote arrows show pressed, and its CSRF token.
+
 With several app hosts, each host's generation moves only with its own writes: set
 ``FORUM_PAGE_CACHE=false`` there, or share the instance folder.
 """
@@ -23,10 +28,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +66,10 @@ _VISITOR_SESSION_KEYS = frozenset({"csrf_token"})
 _WRITE_VERBS = frozenset(
     {"INSERT", "UPDATE", "DELETE", "REPLACE", "MERGE", "CREATE", "DROP", "ALTER", "TRUNCATE"}
 )
+#: A spot of a shared part that each request fills for its viewer (``mark``): the random word
+#: (new in every process) keeps text that members write from ever reading as one.
+_MARK_WORD = os.urandom(8).hex()
+_MARK = re.compile("\x00" + _MARK_WORD + r":([a-z]+):(\d+)\x00")
 _DIRTY = "forum.pagecache.dirty"
 _EXTENSION_KEY = "forum.pagecache"
 _STATE = "forum.pagecache.state"
@@ -283,8 +293,71 @@ def kept_fragment(name: str, render: Callable[[], str | tuple[str, bool]]) -> Ma
     return Markup(html)
 
 
+def mark(kind: str, ident: int = 0) -> Markup:
+    """A spot of a shared part (:func:`kept_shared_fragment`) that each viewer's request fills:
+    ``kind`` says what goes there (``fill`` answers it), ``ident`` for which post or comment."""
+    return Markup(f"\x00{_MARK_WORD}:{kind}:{ident}\x00")
+
+
+def current_generation() -> bytes:
+    """The generation now (empty with the cache off): read it before loading what a
+    :func:`kept_shared_fragment` renders."""
+    cache = page_cache()
+    return cache.generation.read() if cache is not None else b""
+
+
+def kept_shared_fragment(
+    name: str,
+    render: Callable[[bool], str],
+    fill: Mapping[str, Callable[[int], str]],
+    *,
+    loaded_in: bytes,
+) -> Markup:
+    """A part of a page that reads the same for a whole audience but for a few marked spots.
+
+    ``name`` must say everything the part depends on, the audience it is rendered for
+    included: everything about the viewer it branches on. ``render(True)`` renders it with a
+    :func:`mark` wherever the viewer's own state goes (which vote arrows show pressed);
+    ``fill[kind](ident)`` answers each mark for the current viewer, in one pass over the kept
+    text. The CSRF token is cut out when the part is kept and the viewer's own goes in, as on
+    kept pages. With the cache off, ``render(False)`` renders it for the viewer as it is.
+
+    ``loaded_in`` is the generation read (:func:`current_generation`) before what ``render``
+    shows was loaded: when a write came since (the visit's own view count, or anyone's
+    vote), that may be older than the generation now, so the part is rendered for this
+    viewer alone, as with the cache off, and not kept.
+    """
+    cache = page_cache()
+    if cache is None:
+        return Markup(render(False))
+    generation = cache.generation.read()
+    if generation != loaded_in:
+        return Markup(render(False))
+    from forum.web import csrf_token
+
+    key = "\x01" + name
+    kept = cache.get(key, generation)
+    if kept is not None:
+        html = kept.body.decode()
+    else:
+        html = render(True)
+        if g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")):
+            html = html.replace(csrf_token(), mark("csrf"))
+        cache.put(key, generation, KeptPage(html.encode(), "text/html", "", time.monotonic()))
+
+    csrf_mark = mark("csrf")
+    if csrf_mark in html:
+        html = html.replace(csrf_mark, csrf_token())
+
+    def filled(found: re.Match[str]) -> str:
+        return fill[found.group(1)](int(found.group(2)))
+
+    return Markup(_MARK.sub(filled, html))
+
+
 def init_app(app: Flask) -> None:
     """Keep visitors' pages when ``PAGE_CACHE`` is on (after the access checks are wired)."""
+    app.add_template_global(mark, "kept_mark")
     if not app.config["PAGE_CACHE"]:
         return
     from forum.db import get_engine

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 
 from flask import (
     Blueprint,
@@ -18,6 +19,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
+from markupsafe import Markup
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -172,17 +174,62 @@ def _render_detail(
 ) -> ResponseReturnValue:
     db = get_session()
     viewer = current_viewer()
+    loaded_in = pagecache.current_generation()
     data = questions.page(db, question_id, viewer=viewer)
+    bounty = bounties.panel(db, data.question, viewer)
     return (
         render_template(
             "questions/detail.html",
             page=data,
             question=data.question,
             answer_form=answer_form or AnswerForm(),
-            bounty=bounties.panel(db, data.question, viewer),
+            bounty=bounty,
+            **_threads(data, viewer, bounty, loaded_in),
         ),
         status,
     )
+
+
+def _threads(
+    data: questions.QuestionPage,
+    viewer: User | None,
+    bounty: bounties.BountyPanel,
+    loaded_in: bytes,
+) -> dict[str, Markup]:
+    """The page's answers and the question's comments, rendered once per audience and kept
+    until the next write; each request fills in its viewer's votes (and CSRF token).
+    ``loaded_in``: the page cache's generation before ``data`` was loaded."""
+    audience = questions.audience(
+        data, viewer, awards_bounty=bounty.open is not None and bounty.open.can_award
+    )
+    name = f"question:{data.question.id}:{request.full_path}:{audience!r}"
+    mine, voted = data.my_votes, data.my_comment_votes
+
+    def pressed(on: bool) -> str:
+        return "true" if on else "false"
+
+    fill: dict[str, Callable[[int], str]] = {
+        "up": lambda post_id: " is-active" if mine.get(post_id) == 1 else "",
+        "upon": lambda post_id: pressed(mine.get(post_id) == 1),
+        "down": lambda post_id: " is-active" if mine.get(post_id) == -1 else "",
+        "downon": lambda post_id: pressed(mine.get(post_id) == -1),
+        "comment": lambda comment_id: " is-active" if comment_id in voted else "",
+        "commenton": lambda comment_id: pressed(comment_id in voted),
+    }
+
+    def part(template: str) -> Callable[[bool], str]:
+        return lambda marked: render_template(
+            template, page=data, question=data.question, bounty=bounty, marked=marked
+        )
+
+    return {
+        "question_comments": pagecache.kept_shared_fragment(
+            name + ":comments", part("questions/_question_comments.html"), fill, loaded_in=loaded_in
+        ),
+        "answers_part": pagecache.kept_shared_fragment(
+            name + ":answers", part("questions/_answers.html"), fill, loaded_in=loaded_in
+        ),
+    }
 
 
 @bp.get("/questions/<int:question_id>")
@@ -199,6 +246,7 @@ def detail(question_id: int, slug: str | None = None) -> ResponseReturnValue:
             counted = _count_view(db, question_id, None)
             if not counted:
                 return kept
+    loaded_in = pagecache.current_generation()
     data = questions.page(db, question_id, viewer=viewer)
     bounty = bounties.panel(db, data.question, viewer)
     if bounty.due:
@@ -225,6 +273,7 @@ def detail(question_id: int, slug: str | None = None) -> ResponseReturnValue:
         shown_views=data.question.view_count + (1 if counted_after_read else 0),
         related=_related(data.question),
         bounty=bounty,
+        **_threads(data, viewer, bounty, loaded_in),
     )
 
 

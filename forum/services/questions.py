@@ -243,6 +243,8 @@ class QuestionPage:
     can_moderate: bool = False
     #: A member with the "vote to close" privilege (no query: reputation is on the member).
     can_vote_close: bool = False
+    #: The comments the viewer voted up.
+    my_comment_votes: frozenset[int] = frozenset()
 
 
 #: The posts table under a second name, for subqueries on the table a statement selects from
@@ -440,7 +442,39 @@ def page(session: Session, question_id: int, *, viewer: User | None) -> Question
         can_accept=is_own,
         can_moderate=viewer is not None and viewer.is_moderator,
         can_vote_close=posts.can(viewer, "vote_close"),
+        my_comment_votes=frozenset(voted),
     )
+
+
+def audience(page: QuestionPage, viewer: User | None, *, awards_bounty: bool) -> tuple[Any, ...]:
+    """Whom the page's threads (its answers and comments) read alike for, their votes aside.
+
+    Visitors see them alike; so do members who wrote nothing on the page, by role and by the
+    one reputation privilege the threads branch on ("edit_others": Edit or Suggest edit). A
+    member who wrote the question, an answer or a comment there, or who may award its bounty,
+    sees the owner's actions (edit, delete, accept, award), their deleted answers and no flag
+    on their own posts: an audience of their own, which also changes once one of their
+    comments can no longer be edited.
+    """
+    if viewer is None:
+        return ("visitor",)
+    shared: tuple[Any, ...] = ("member", viewer.is_moderator, posts.can(viewer, "edit_others"))
+    own_comments: list[CommentNode] = []
+    pending = [node for nodes in page.threads.values() for node in nodes]
+    while pending:
+        node = pending.pop()
+        pending.extend(node.replies)
+        if node.comment.author_id == viewer.id:
+            own_comments.append(node)
+    if (
+        awards_bounty
+        or page.question.author_id == viewer.id
+        or own_comments
+        or any(view.answer.author_id == viewer.id for view in page.answers)
+    ):
+        editable = tuple(sorted(node.comment.id for node in own_comments if node.can_edit))
+        return (*shared, "own", viewer.id, editable)
+    return shared
 
 
 def viewer_key(user: User | None, address: str | None, secret: str) -> str:
