@@ -92,6 +92,9 @@ DEFAULTS: dict[str, Any] = {
     "SEARCH_RANKING": "hybrid",
     # onnxruntime threads per process for embedding (the CLI's sync and rebuild use 2).
     "SEARCH_EMBED_THREADS": 1,
+    # Word pieces of a post read by the model (0: the model's own 128). Changing it changes
+    # every vector's model key: `forum search sync` re-embeds every post.
+    "SEARCH_EMBED_TOKENS": 0,
     "PREVIEW_RATE_LIMIT": "60 per minute",
     "SUGGEST_RATE_LIMIT": "120 per minute",
     "ARTICLE_RATE_LIMIT": "60 per hour",

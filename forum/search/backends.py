@@ -28,6 +28,7 @@ def search_config(config: Mapping[str, Any]) -> dict[str, str]:
             config.get("SEARCH_VECTOR_DIR") or config["SEARCH_INDEX_DIR"] + "-vectors"
         ),
         "embed_threads": str(int(config.get("SEARCH_EMBED_THREADS") or 1)),
+        "embed_tokens": str(int(config.get("SEARCH_EMBED_TOKENS") or 0)),
     }
 
 

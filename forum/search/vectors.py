@@ -37,13 +37,14 @@ from forum.models import PostVector
 from forum.search import embeddings
 from forum.search.base import Hit
 from forum.search.documents import SearchDoc, build_documents, iter_all_documents
-from forum.search.embeddings import DIMENSIONS, Embedder, PoolEmbedder
+from forum.search.embeddings import DIMENSIONS, Embedder, PoolEmbedder, Vectors
 
 log = logging.getLogger(__name__)
 
 #: Characters of a post given to the model (it reads the first MAX_TOKENS word pieces).
 TEXT_CHARS = 1500
-BATCH = 64
+#: Posts embedded per round of `sync` (sorted by length within it, stored together).
+BATCH = 256
 RANKINGS = ("hybrid", "lexical", "semantic")
 
 
@@ -70,7 +71,10 @@ def ranking(config: Mapping[str, str]) -> str:
 
 def embedder(config: Mapping[str, str]) -> Embedder | None:
     """The process's embedder with the configured threads (None without the model)."""
-    return embeddings.get_embedder(int(config.get("embed_threads", "1") or 1))
+    return embeddings.get_embedder(
+        int(config.get("embed_threads", "1") or 1),
+        int(config.get("embed_tokens", "0") or embeddings.MAX_TOKENS),
+    )
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------
@@ -123,7 +127,15 @@ def write(session: Session, model: Embedder | PoolEmbedder, docs: Sequence[Searc
     if not docs:
         return 0
     texts = [doc_text(d) for d in docs]
-    vectors = model.embed(texts)
+    return store(session, model.key, docs, texts, model.embed(texts))
+
+
+def store(
+    session: Session, key: str, docs: Sequence[SearchDoc], texts: Sequence[str], vectors: Vectors
+) -> int:
+    """Store the vectors of ``docs`` made by the model ``key`` from ``texts``; return how many."""
+    if not docs:
+        return 0
     # A transaction that read and then writes fails at once on SQLite when another
     # connection wrote meanwhile: end the reads, and let the writes start a new one.
     session.commit()
@@ -131,8 +143,8 @@ def write(session: Session, model: Embedder | PoolEmbedder, docs: Sequence[Searc
     rows = [
         {
             "post_id": d.id,
-            "model_key": model.key,
-            "content_hash": content_hash(model.key, t),
+            "model_key": key,
+            "content_hash": content_hash(key, t),
             "vector": embeddings.to_bytes(v),
             "updated_at": now,
         }
@@ -192,13 +204,28 @@ def _sync(
     pool: list[PoolEmbedder],
 ) -> int:
     done = 0
-    batches = 0
     wanted: list[int] = []
+    # One window is embedded (in the worker processes) while the next is read and the last
+    # stored: the processes never wait for the database.
+    running: tuple[list[SearchDoc], list[str], Callable[[], Vectors]] | None = None
 
-    def runner() -> Embedder | PoolEmbedder:
-        if processes > 1 and batches > 0 and not pool:
-            pool.append(PoolEmbedder(processes, model.key))
-        return pool[0] if pool else model
+    def start(docs: list[SearchDoc]) -> tuple[list[SearchDoc], list[str], Callable[[], Vectors]]:
+        texts = [doc_text(d) for d in docs]
+        if processes > 1 and (pool or len(docs) >= BATCH):
+            # A whole window (more may follow): worth starting the processes.
+            if not pool:
+                pool.append(PoolEmbedder(processes, model))
+            return docs, texts, pool[0].start(texts)
+        vectors = model.embed(texts)
+        return docs, texts, lambda: vectors
+
+    def finish(job: tuple[list[SearchDoc], list[str], Callable[[], Vectors]] | None) -> int:
+        if job is None:
+            return 0
+        docs, texts, collect = job
+        count = store(session, model.key, docs, texts, collect())
+        session.commit()
+        return count
 
     with Session(engine) as session:
         known = stored_hashes(session)
@@ -224,18 +251,18 @@ def _sync(
             if known.get(doc.id) != (model.key, content_hash(model.key, doc_text(doc))):
                 pending.append(doc)
             if len(pending) >= BATCH:
-                done += write(session, runner(), pending)
-                session.commit()
-                batches += 1
+                job = start(pending)
+                done += finish(running)
+                running = job
                 pending = []
             if progress is not None:
                 progress(seen)
-        done += write(session, runner(), pending)
-        session.commit()
+        done += finish(running)
+        done += finish(start(pending) if pending else None)
         if live is not None:
             extra = sorted(known.keys() - live)
-            for start in range(0, len(extra), 500):
-                chunk = extra[start : start + 500]
+            for start_at in range(0, len(extra), 500):
+                chunk = extra[start_at : start_at + 500]
                 session.execute(delete(PostVector).where(PostVector.post_id.in_(chunk)))
         session.commit()
     if engine.dialect.name != "postgresql":
