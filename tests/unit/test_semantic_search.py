@@ -244,6 +244,9 @@ def test_the_cut_is_part_of_the_model_key() -> None:
     short, long = "How do I deploy a Flask app?", "deploy flask gunicorn nginx " * 40
     assert np.allclose(full.embed([short]), cut.embed([short]), atol=1e-5)
     assert float(full.embed([long])[0] @ cut.embed([long])[0]) < 0.999
+    assert full.embed(["word " * 2000]).shape == (1, embeddings.DIMENSIONS)
+    with pytest.raises(ValueError, match="1 to 512"):
+        embeddings.Embedder(1, tokens=0)
 
 
 def test_a_large_product_split_between_threads_gives_the_same_scores(
@@ -479,6 +482,14 @@ def test_a_new_cut_makes_every_long_vector_stale_and_sync_re_embeds(
     engine = get_engine(app)
     config = dict(session.info[search.outbox.CONFIG_KEY])
     assert vectors.verify(engine, config).ok
+    # The default setting (0) reads the default cut.
+    assert config["embed_tokens"] == "0"
+    model = vectors.embedder(config)
+    assert model is not None and model.tokens == embeddings.MAX_TOKENS
+    assert {k.rsplit("/", 1)[1] for k in session.scalars(select(PostVector.model_key))} == {
+        f"t{embeddings.MAX_TOKENS}"
+    }
+    session.commit()
     config["embed_tokens"] = "32"
     drift = vectors.verify(engine, config)
     assert drift.stale and drift.other_model == len(drift.stale)
