@@ -420,12 +420,17 @@ def _clear(folder: Path) -> None:
         shutil.rmtree(folder / name, ignore_errors=True)
 
 
+#: Word pieces the model reads per post (``--embed-tokens``; 0: forum's default).
+EMBED_TOKENS = [0]
+
+
 def _app(tmp: str, ranking: str) -> Any:
     return create_app(
         {
             "DATABASE_URL": f"sqlite:///{tmp}/relevance.db",
             "SEARCH_INDEX_DIR": f"{tmp}/search-index",
             "SEARCH_RANKING": ranking,
+            "SEARCH_EMBED_TOKENS": EMBED_TOKENS[0],
             "SECRET_KEY": "bench",
         }
     )
@@ -484,9 +489,10 @@ def measure(
         rankers: dict[str, Ranker] = {}
         conn: sqlite3.Connection | None = None
         try:
+            if richest != "lexical" and ranking_available(importer, richest)[0]:
+                # Kept vectors made with another model key (another cut) are embedded again.
+                run.seconds["embed"] = embed_vectors(importer, site)
             if not kept:
-                if richest != "lexical" and ranking_available(importer, richest)[0]:
-                    run.seconds["embed"] = embed_vectors(importer, site)
                 if data is not None:
                     ready.write_text(richest, encoding="utf-8")
             for ranking in rankings:
@@ -673,11 +679,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="keep each site's database, index and vectors here and reuse them on later runs",
     )
+    parser.add_argument(
+        "--embed-tokens",
+        type=int,
+        default=0,
+        help="word pieces the model reads per post (SEARCH_EMBED_TOKENS; 0: forum's default)",
+    )
     parser.add_argument("--output", type=Path, default=None, help="where to write the table")
     parser.add_argument(
         "--readme", action="store_true", help="also put the table in bench/README.md"
     )
     args = parser.parse_args(argv)
+    EMBED_TOKENS[0] = args.embed_tokens
     sites = [s for s in args.sites.split(",") if s]
     rankings = [r for r in args.rankings.split(",") if r]
     kinds = [k for k in args.kinds.split(",") if k]

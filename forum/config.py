@@ -98,6 +98,9 @@ DEFAULTS: dict[str, Any] = {
     # for one text's vector (0.25 more per further text) before embedding in this process.
     "SEARCH_EMBED_SOCKET": None,
     "SEARCH_EMBED_TIMEOUT": 1.0,
+    # Word pieces of a post read by the model (0: the model's own 128). Changing it changes
+    # every vector's model key: `forum search sync` re-embeds every post.
+    "SEARCH_EMBED_TOKENS": 0,
     "PREVIEW_RATE_LIMIT": "60 per minute",
     "SUGGEST_RATE_LIMIT": "120 per minute",
     "ARTICLE_RATE_LIMIT": "60 per hour",

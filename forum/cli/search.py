@@ -60,6 +60,13 @@ def _semantic_off() -> str | None:
         return semantic_off(session, _vector_config())
 
 
+def _rate(item: tuple[int, float] | None) -> str | None:
+    """A progress bar's posts per second (``item``: posts seen, seconds since the start)."""
+    if item is None or item[1] <= 0:
+        return None
+    return f"{item[0] / item[1]:.1f} posts/s"
+
+
 def embed_all(label: str = "Embedding") -> int:
     """Bring every post's vector up to date with a progress bar (posts whose vector matches
     the model and their text are skipped: an interrupted run resumes); return how many
@@ -72,12 +79,17 @@ def embed_all(label: str = "Embedding") -> int:
     with new_session() as session:
         total = count_documents(session)
     started = time.monotonic()
-    with click.progressbar(length=total, label=label, show_pos=True) as bar:
+    # Position, posts per second and the time left (posts already up to date pass quickly,
+    # so a resumed run's first figures are high).
+    with click.progressbar(
+        length=total, label=label, show_pos=True, show_eta=True, item_show_func=_rate
+    ) as bar:
         last = 0
 
         def progress(done: int) -> None:
             nonlocal last
-            bar.update(max(0, done - last))
+            elapsed = time.monotonic() - started
+            bar.update(max(0, done - last), current_item=(done, elapsed))
             last = done
 
         count = vectors.sync(engine, _vector_config(), progress=progress, processes=2)

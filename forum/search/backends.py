@@ -30,6 +30,7 @@ def search_config(config: Mapping[str, Any]) -> dict[str, str]:
         "embed_threads": str(int(config.get("SEARCH_EMBED_THREADS") or 1)),
         "embed_socket": str(config.get("SEARCH_EMBED_SOCKET") or ""),
         "embed_timeout": str(float(config.get("SEARCH_EMBED_TIMEOUT") or 1.0)),
+        "embed_tokens": str(int(config.get("SEARCH_EMBED_TOKENS") or 0)),
     }
 
 

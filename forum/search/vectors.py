@@ -38,13 +38,14 @@ from forum.search import embed_service, embeddings
 from forum.search.base import Hit
 from forum.search.documents import SearchDoc, build_documents, iter_all_documents
 from forum.search.embed_service import EmbedClient
-from forum.search.embeddings import DIMENSIONS, Embedder, PoolEmbedder
+from forum.search.embeddings import DIMENSIONS, Embedder, PoolEmbedder, Vectors
 
 log = logging.getLogger(__name__)
 
 #: Characters of a post given to the model (it reads the first MAX_TOKENS word pieces).
 TEXT_CHARS = 1500
-BATCH = 64
+#: Posts embedded per round of `sync` (sorted by length within it, stored together).
+BATCH = 256
 RANKINGS = ("hybrid", "lexical", "semantic")
 
 #: What embeds texts here: the model in this process, or the host's embedding service.
@@ -73,15 +74,16 @@ def ranking(config: Mapping[str, str]) -> str:
 
 
 def embedder(config: Mapping[str, str]) -> Model | None:
-    """The process's embedder with the configured threads (None without the model): a client
-    of the host's embedding service when ``embed_socket`` names one (the model in this
-    process while the service cannot be reached)."""
+    """The process's embedder with the configured threads and cut (None without the model): a
+    client of the host's embedding service when ``embed_socket`` names one (the model in this
+    process while the service cannot be reached or reads another cut)."""
     threads = int(config.get("embed_threads", "1") or 1)
+    tokens = int(config.get("embed_tokens") or 0) or embeddings.MAX_TOKENS
     socket_path = config.get("embed_socket") or ""
     if socket_path:
         timeout = float(config.get("embed_timeout") or embed_service.TIMEOUT_SECONDS)
-        return embed_service.get_client(socket_path, threads, timeout)
-    return embeddings.get_embedder(threads)
+        return embed_service.get_client(socket_path, threads, timeout, tokens)
+    return embeddings.get_embedder(threads, tokens)
 
 
 def embedder_status(config: Mapping[str, str]) -> str:
@@ -159,7 +161,15 @@ def write(session: Session, model: Model | PoolEmbedder, docs: Sequence[SearchDo
     if not docs:
         return 0
     texts = [doc_text(d) for d in docs]
-    vectors = model.embed(texts)
+    return store(session, model.key, docs, texts, model.embed(texts))
+
+
+def store(
+    session: Session, key: str, docs: Sequence[SearchDoc], texts: Sequence[str], vectors: Vectors
+) -> int:
+    """Store the vectors of ``docs`` made by the model ``key`` from ``texts``; return how many."""
+    if not docs:
+        return 0
     # A transaction that read and then writes fails at once on SQLite when another
     # connection wrote meanwhile: end the reads, and let the writes start a new one.
     session.commit()
@@ -167,8 +177,8 @@ def write(session: Session, model: Model | PoolEmbedder, docs: Sequence[SearchDo
     rows = [
         {
             "post_id": d.id,
-            "model_key": model.key,
-            "content_hash": content_hash(model.key, t),
+            "model_key": key,
+            "content_hash": content_hash(key, t),
             "vector": embeddings.to_bytes(v),
             "updated_at": now,
         }
@@ -228,13 +238,29 @@ def _sync(
     pool: list[PoolEmbedder],
 ) -> int:
     done = 0
-    batches = 0
     wanted: list[int] = []
+    # One window is embedded (in the worker processes) while the next is read and the last
+    # stored: the processes never wait for the database.
+    running: tuple[list[SearchDoc], list[str], Callable[[], Vectors]] | None = None
 
-    def runner() -> Model | PoolEmbedder:
-        if processes > 1 and batches > 0 and not pool:
-            pool.append(PoolEmbedder(processes, model.key))
-        return pool[0] if pool else model
+    def start(docs: list[SearchDoc]) -> tuple[list[SearchDoc], list[str], Callable[[], Vectors]]:
+        texts = [doc_text(d) for d in docs]
+        if processes > 1 and isinstance(model, Embedder) and (pool or len(docs) >= BATCH):
+            # A whole window (more may follow): worth starting the processes. (The processes
+            # load the model themselves; a client of the host's service embeds there.)
+            if not pool:
+                pool.append(PoolEmbedder(processes, model))
+            return docs, texts, pool[0].start(texts)
+        vectors = model.embed(texts)
+        return docs, texts, lambda: vectors
+
+    def finish(job: tuple[list[SearchDoc], list[str], Callable[[], Vectors]] | None) -> int:
+        if job is None:
+            return 0
+        docs, texts, collect = job
+        count = store(session, model.key, docs, texts, collect())
+        session.commit()
+        return count
 
     with Session(engine) as session:
         known = stored_hashes(session)
@@ -260,18 +286,18 @@ def _sync(
             if known.get(doc.id) != (model.key, content_hash(model.key, doc_text(doc))):
                 pending.append(doc)
             if len(pending) >= BATCH:
-                done += write(session, runner(), pending)
-                session.commit()
-                batches += 1
+                job = start(pending)
+                done += finish(running)
+                running = job
                 pending = []
             if progress is not None:
                 progress(seen)
-        done += write(session, runner(), pending)
-        session.commit()
+        done += finish(running)
+        done += finish(start(pending) if pending else None)
         if live is not None:
             extra = sorted(known.keys() - live)
-            for start in range(0, len(extra), 500):
-                chunk = extra[start : start + 500]
+            for start_at in range(0, len(extra), 500):
+                chunk = extra[start_at : start_at + 500]
                 session.execute(delete(PostVector).where(PostVector.post_id.in_(chunk)))
         session.commit()
     if engine.dialect.name != "postgresql":

@@ -347,3 +347,13 @@ def test_each_master_has_its_own_socket_and_dead_masters_sockets_go(tmp_path: Pa
     assert not stale.exists()
     assert live.exists()
     assert other.exists()
+
+
+def test_a_service_reading_another_cut_is_not_used(server: EmbedServer) -> None:
+    """Its vectors would carry another model key than this app's: the model runs here."""
+    same = embed_service.get_client(str(server.path), 1, 1.0, embeddings.MAX_TOKENS)
+    assert isinstance(same, EmbedClient)
+    embed_service.reset()
+    other = embed_service.get_client(str(server.path), 1, 1.0, 32)
+    assert isinstance(other, embeddings.Embedder)
+    assert other.key == f"{same.key}/t32"

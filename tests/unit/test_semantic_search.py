@@ -190,13 +190,66 @@ def test_worker_processes_give_the_same_vectors() -> None:
     model = embeddings.get_embedder()
     assert model is not None
     texts = [f"question {i} about " + "deploying flask apps " * (i % 7) for i in range(20)]
-    pool = embeddings.PoolEmbedder(2, model.key)
+    pool = embeddings.PoolEmbedder(2, model)
     try:
         spread = pool.embed(texts, batch=3)
     finally:
         pool.close()
     assert pool.key == model.key
     assert np.allclose(spread, model.embed(texts), atol=1e-5)
+
+
+def test_batches_sorted_by_length_come_back_in_the_callers_order() -> None:
+    """Texts of very different lengths are embedded in batches sorted by word pieces and
+    padded: each vector is the one its text gets alone (no padding, no neighbour)."""
+    model = embeddings.get_embedder()
+    assert model is not None
+    texts = [
+        "deploying flask apps behind nginx " * (1 + (i * 7) % 17) + f"question {i}"
+        for i in range(13)
+    ]
+    texts[5] = ""
+    lengths = [len(e) for e in model.encode(texts)]
+    assert lengths != sorted(lengths) and max(lengths) == model.tokens
+    alone = np.vstack([model.run(*embeddings.padded([e])) for e in model.encode(texts)])
+    assert np.allclose(model.embed(texts, batch=4), alone, atol=1e-5)
+    chunks = embeddings.by_length(model.encode(texts), 4)
+    assert sorted(i for c in chunks for i in c) == list(range(13))
+    assert [lengths[i] for c in chunks for i in c] == sorted(lengths)
+
+
+def test_worker_processes_run_while_the_caller_works() -> None:
+    """`start` returns at once; windows collected out of order are each in their own order."""
+    model = embeddings.get_embedder()
+    assert model is not None
+    first = [f"rolling back migration {i} " * (1 + i % 5) for i in range(10)]
+    second = [f"baking bread at home {i} " * (1 + i % 3) for i in range(7)]
+    pool = embeddings.PoolEmbedder(2, model)
+    try:
+        collect_first = pool.start(first, batch=3)
+        collect_second = pool.start(second, batch=3)
+        late, early = collect_second(), collect_first()
+    finally:
+        pool.close()
+    assert np.allclose(early, model.embed(first), atol=1e-5)
+    assert np.allclose(late, model.embed(second), atol=1e-5)
+
+
+def test_the_cut_is_part_of_the_model_key() -> None:
+    """Reading fewer word pieces changes long posts' vectors, so it changes the key."""
+    full = embeddings.get_embedder()
+    cut = embeddings.get_embedder(1, 32)
+    assert full is not None and cut is not None and cut is not full
+    # The model's own cut keeps the key vectors had before the cut was a setting.
+    assert "/t" not in full.key and cut.key == f"{full.key}/t32"
+    assert embeddings.cut_of(full.key) == embeddings.MAX_TOKENS
+    assert embeddings.cut_of(cut.key) == 32
+    short, long = "How do I deploy a Flask app?", "deploy flask gunicorn nginx " * 40
+    assert np.allclose(full.embed([short]), cut.embed([short]), atol=1e-5)
+    assert float(full.embed([long])[0] @ cut.embed([long])[0]) < 0.999
+    assert full.embed(["word " * 2000]).shape == (1, embeddings.DIMENSIONS)
+    with pytest.raises(ValueError, match="1 to 512"):
+        embeddings.Embedder(1, tokens=0)
 
 
 def test_a_large_product_split_between_threads_gives_the_same_scores(
@@ -425,6 +478,30 @@ def test_verify_and_sync_cover_vectors_and_model_changes(
     assert vectors.verify(engine, config).ok
 
 
+def test_a_new_cut_makes_every_long_vector_stale_and_sync_re_embeds(
+    app: Flask, session: Session
+) -> None:
+    build(session)
+    engine = get_engine(app)
+    config = dict(session.info[search.outbox.CONFIG_KEY])
+    assert vectors.verify(engine, config).ok
+    # The default setting (0) reads the default cut.
+    assert config["embed_tokens"] == "0"
+    model = vectors.embedder(config)
+    assert model is not None and model.tokens == embeddings.MAX_TOKENS
+    assert {k.rsplit("/", 1)[1] for k in session.scalars(select(PostVector.model_key))} == {
+        f"t{embeddings.MAX_TOKENS}"
+    }
+    session.commit()
+    config["embed_tokens"] = "32"
+    drift = vectors.verify(engine, config)
+    assert drift.stale and drift.other_model == len(drift.stale)
+    assert vectors.sync(engine, config) == len(drift.stale)
+    assert vectors.verify(engine, config).ok
+    session.expire_all()
+    assert {k.rsplit("/", 1)[1] for k in session.scalars(select(PostVector.model_key))} == {"t32"}
+
+
 @sqlite_only
 def test_sync_in_worker_processes_embeds_every_post(
     app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch
@@ -505,6 +582,13 @@ def test_cli_verify_and_rebuild_report_vectors(app: Flask, session: Session) -> 
     assert result.exit_code == 0, result.output
 
 
+def test_embedding_progress_shows_posts_per_second() -> None:
+    from forum.cli.search import _rate
+
+    assert _rate((300, 4.0)) == "75.0 posts/s"
+    assert _rate(None) is None and _rate((0, 0.0)) is None
+
+
 # --- without the model, without pgvector ----------------------------------------------------
 
 
@@ -514,7 +598,7 @@ def test_without_the_model_search_is_lexical(
 ) -> None:
     c = build(session)
 
-    def missing(_threads: int) -> embeddings.Embedder:
+    def missing(_threads: int, _tokens: int = 0) -> embeddings.Embedder:
         raise ImportError("No module named 'onnxruntime'")
 
     monkeypatch.setattr(embeddings, "load", missing)
