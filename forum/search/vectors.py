@@ -421,13 +421,46 @@ def patch_matrix(engine: Engine, config: Mapping[str, str], post_ids: Iterable[i
     return len(at) + len(added)
 
 
+class _View:
+    """One opening of the matrix files: the ids and the rows they name, and (made when
+    first needed) the ids sorted with their row numbers, to find the rows of given posts."""
+
+    def __init__(self, ids: np.ndarray[Any, Any], matrix: np.ndarray[Any, Any]) -> None:
+        self.ids = ids
+        self.matrix = matrix
+        self._sorted: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]] | None = None
+
+    def rows_of(self, post_ids: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """The rows of ``post_ids`` in ascending order (posts without a row left out)."""
+        found = self._sorted
+        if found is None:
+            order = np.argsort(self.ids, kind="stable")
+            found = self._sorted = (order, self.ids[order])
+        order, sorted_ids = found
+        wanted = np.asarray(post_ids, dtype=np.int64)
+        if not sorted_ids.size or not wanted.size:
+            return np.zeros(0, dtype=np.int64)
+        at = np.minimum(np.searchsorted(sorted_ids, wanted), sorted_ids.size - 1)
+        hit = (sorted_ids[at] == wanted) & (wanted >= 0)
+        return np.sort(order[at[hit]])
+
+
 class _Matrix:
     """The memory-mapped matrix, reopened when the file changes."""
 
     def __init__(self) -> None:
         self.stamp: tuple[float, int, float] | None = None
-        self.ids: np.ndarray[Any, Any] = np.zeros(0, dtype=np.int64)
-        self.matrix: np.ndarray[Any, Any] = np.zeros((0, DIMENSIONS), dtype="<f4")
+        self.view = _View(np.zeros(0, dtype=np.int64), np.zeros((0, DIMENSIONS), dtype="<f4"))
+
+    @property
+    def ids(self) -> np.ndarray[Any, Any]:
+        """The post id of each row (-1: a removed post's zeroed row)."""
+        return self.view.ids
+
+    @property
+    def matrix(self) -> np.ndarray[Any, Any]:
+        """The rows (float32, unit length)."""
+        return self.view.matrix
 
 
 _MATRICES: dict[str, _Matrix] = {}
@@ -446,11 +479,11 @@ def _open_matrix(config: Mapping[str, str]) -> _Matrix:
         if stamp != held.stamp:
             ids = np.fromfile(ids_path, dtype=np.int64)
             if a.st_size == ids.size * DIMENSIONS * 4 and ids.size:
-                # The rows the ids name: rows appended meanwhile wait for their ids.
-                held.matrix = np.memmap(
-                    matrix_path, dtype="<f4", mode="r", shape=(ids.size, DIMENSIONS)
+                # The rows the ids name: rows appended meanwhile wait for their ids. Replaced
+                # in one assignment: a search under way keeps the view it took.
+                held.view = _View(
+                    ids, np.memmap(matrix_path, dtype="<f4", mode="r", shape=(ids.size, DIMENSIONS))
                 )
-                held.ids = ids
                 held.stamp = stamp
         return held
 
@@ -486,17 +519,25 @@ os.register_at_fork(after_in_child=_forget_pools)
 
 
 def start_nearest(
-    session: Session, config: Mapping[str, str], model: Embedder, text: str, limit: int
+    session: Session,
+    config: Mapping[str, str],
+    model: Embedder,
+    text: str,
+    limit: int,
+    within: np.ndarray[Any, Any] | None = None,
 ) -> Callable[[], list[tuple[int, float]]]:
     """Start looking for the ``limit`` posts nearest to ``text`` on another thread (the text
     embedded, then, on SQLite, the matrix searched) and return what waits for them: the
     caller runs its lexical search meanwhile. On PostgreSQL the index is searched on
-    ``session`` when waited for (a session belongs to one thread)."""
+    ``session`` when waited for (a session belongs to one thread). ``within``: on SQLite,
+    only these posts are candidates (see :func:`nearest_in_matrix`)."""
     legs, _ = _pools()
     if session.get_bind().dialect.name == "postgresql":
         vector = legs.submit(model.embed_one, text)
         return lambda: nearest(session, config, vector.result(), limit)
-    found = legs.submit(lambda: nearest_in_matrix(config, model.embed_one(text), limit))
+    found = legs.submit(
+        lambda: nearest_in_matrix(config, model.embed_one(text), limit, within=within)
+    )
     return found.result
 
 
@@ -523,18 +564,44 @@ def nearest(
     return nearest_in_matrix(config, vector, limit)
 
 
+#: A search restricted to some posts multiplies only their rows (copied out of the matrix
+#: first) when they are fewer than this share of the matrix; otherwise every row, then
+#: keeps theirs. Copying a row out and multiplying it costs about twice as much as
+#: multiplying it where it lies (measured at 100k rows).
+RESTRICTED_SHARE = 0.25
+
+
 def nearest_in_matrix(
-    config: Mapping[str, str], vector: np.ndarray[Any, Any], limit: int
+    config: Mapping[str, str],
+    vector: np.ndarray[Any, Any],
+    limit: int,
+    *,
+    within: np.ndarray[Any, Any] | None = None,
 ) -> list[tuple[int, float]]:
-    """:func:`nearest` on the matrix file (SQLite)."""
-    held = _open_matrix(config)
-    if not held.ids.size:
+    """:func:`nearest` on the matrix file (SQLite). ``within`` (post ids): only those posts'
+    rows are candidates, such as the posts with a tag the query asks for (a filter applied
+    after taking the nearest of every post would leave few of them)."""
+    view = _open_matrix(config).view
+    ids, matrix = view.ids, view.matrix
+    if not ids.size:
         return []
-    scores = scores_of(held.matrix, vector.astype("<f4"))
+    vector = vector.astype("<f4")
+    if within is None:
+        scores = scores_of(matrix, vector)
+        row_ids = ids
+    else:
+        rows = view.rows_of(within)
+        if not rows.size:
+            return []
+        if rows.size < RESTRICTED_SHARE * ids.size:
+            scores = scores_of(np.asarray(matrix[rows]), vector)
+        else:
+            scores = scores_of(matrix, vector)[rows]
+        row_ids = ids[rows]
     k = min(limit, scores.size)
     top = np.argpartition(-scores, k - 1)[:k]
     top = top[np.argsort(-scores[top], kind="stable")]
-    return [(int(held.ids[i]), float(scores[i])) for i in top if held.ids[i] >= 0]
+    return [(int(row_ids[i]), float(scores[i])) for i in top if row_ids[i] >= 0]
 
 
 def scores_of(matrix: np.ndarray[Any, Any], vector: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
