@@ -482,13 +482,19 @@ def test_matrix_file_is_patched_not_rewritten(app: Flask, session: Session) -> N
     assert sorted(rows()) == sorted(i for i in after if i >= 0)
 
 
-@pytest.mark.parametrize("share", [0.0, 1.0], ids=["every-row", "copied-rows"])
+@pytest.mark.parametrize(
+    ("share", "split"),
+    [(0.0, 20_000), (1.0, 20_000), (1.0, 2)],
+    ids=["every-row", "copied-rows", "copied-rows-two-threads"],
+)
 def test_nearest_within_some_posts(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, share: float
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, share: float, split: int
 ) -> None:
     """Only the given posts' rows are candidates, ranked as the whole matrix ranks them;
     a zeroed (removed) row and posts without a row never come back."""
     monkeypatch.setattr(vectors, "RESTRICTED_SHARE", share)
+    monkeypatch.setattr(vectors, "SPLIT_ROWS", split)
+    monkeypatch.setattr(vectors, "GATHER_ROWS", 2)
     rng = np.random.default_rng(7)
     matrix = rng.standard_normal((60, embeddings.DIMENSIONS)).astype("<f4")
     matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
