@@ -483,17 +483,29 @@ def _fused_hits(lexical: list[Hit], meaning: list[Hit]) -> list[Hit]:
 Nearest = Callable[[], list[tuple[int, float]]]
 
 
-def start_semantic(session: Session, text: str, tags: Sequence[str] = ()) -> Nearest | None:
+def start_semantic(session: Session, text: str, query: Query | None = None) -> Nearest | None:
     """Start finding the SEMANTIC_POOL posts nearest in meaning to ``text`` on another thread
     (embedding the text, then the vectors searched), so that a lexical search runs at the
-    same time; None when semantic ranking is off or there is no text. ``tags``: the query's
-    tag filter, applied while the index is searched on PostgreSQL (the pool then holds posts
-    with those tags, however few of the nearest overall have them)."""
+    same time; None when semantic ranking is off or there is no text. With ``query``'s tag
+    filter only the posts with those tags are candidates (on the matrix file: their rows; on
+    PostgreSQL: applied while the index is searched, so the pool holds posts with those tags
+    however few of the nearest overall have them)."""
     config = session.info.get(outbox.CONFIG_KEY) or {}
     model = vectors.embedder(config)
     if model is None or not text.strip():
         return None
-    return vectors.start_nearest(session, config, model, text, SEMANTIC_POOL, tags=tags)
+    within = _tagged(session, query) if query is not None else None
+    tags = tuple(query.tags) if query is not None else ()
+    return vectors.start_nearest(session, config, model, text, SEMANTIC_POOL, within, tags=tags)
+
+
+def _tagged(session: Session, query: Query) -> Any:
+    """The ids of the indexed posts with every tag ``query`` asks for (None: no tag asked, or
+    the backend cannot tell, or the vectors are searched in PostgreSQL)."""
+    if not query.tags or session.get_bind().dialect.name == "postgresql":
+        return None
+    find = getattr(session_backend(session), "tagged_ids", None)
+    return None if find is None else find(session, query.tags)
 
 
 def semantic_hits(
@@ -510,7 +522,7 @@ def semantic_hits(
     """Up to ``limit`` posts nearest in meaning to ``text`` that pass ``query``'s filters and
     are of ``kinds``, best first (empty when semantic ranking is off). ``started`` is the
     search :func:`start_semantic` began for ``text``, if it was begun already."""
-    started = started or start_semantic(session, text, query.tags if query is not None else ())
+    started = started or start_semantic(session, text, query)
     if started is None:
         return []
     near = started()
@@ -554,7 +566,7 @@ def _fused_search(
     """One page of results ranked by meaning (``semantic``) or by both rankings fused
     (``hybrid``): the lexical top FUSED and the semantic top FUSED, then the rest of the
     lexical ranking."""
-    started = start_semantic(session, free, parsed.tags)
+    started = start_semantic(session, free, parsed)
     if mode == "semantic":
         meaning = semantic_hits(session, free, FUSED, query=parsed, started=started)
         results = Results(hits=meaning[offset : offset + limit], total=len(meaning))
@@ -636,7 +648,7 @@ def evidence(session: Session, query: Query, text: str, limit: int) -> list[Hit]
     backend = session_backend(session)
     mode = ranking(session)
     free = free_text(text) if query.clauses else ""
-    started = start_semantic(session, free, query.tags) if mode != "lexical" and free else None
+    started = start_semantic(session, free, query) if mode != "lexical" and free else None
     lexical = backend.experts_evidence(session, query, limit)
     if mode == "lexical" or not free:
         return live_hits(session, lexical)

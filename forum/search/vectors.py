@@ -483,13 +483,46 @@ def patch_matrix(engine: Engine, config: Mapping[str, str], post_ids: Iterable[i
     return len(at) + len(added)
 
 
+class _View:
+    """One opening of the matrix files: the ids and the rows they name, and (made when
+    first needed) the ids sorted with their row numbers, to find the rows of given posts."""
+
+    def __init__(self, ids: np.ndarray[Any, Any], matrix: np.ndarray[Any, Any]) -> None:
+        self.ids = ids
+        self.matrix = matrix
+        self._sorted: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]] | None = None
+
+    def rows_of(self, post_ids: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """The rows of ``post_ids`` in ascending order (posts without a row left out)."""
+        found = self._sorted
+        if found is None:
+            order = np.argsort(self.ids, kind="stable")
+            found = self._sorted = (order, self.ids[order])
+        order, sorted_ids = found
+        wanted = np.asarray(post_ids, dtype=np.int64)
+        if not sorted_ids.size or not wanted.size:
+            return np.zeros(0, dtype=np.int64)
+        at = np.minimum(np.searchsorted(sorted_ids, wanted), sorted_ids.size - 1)
+        hit = (sorted_ids[at] == wanted) & (wanted >= 0)
+        return np.sort(order[at[hit]])
+
+
 class _Matrix:
     """The memory-mapped matrix, reopened when the file changes."""
 
     def __init__(self) -> None:
         self.stamp: tuple[float, int, float] | None = None
-        self.ids: np.ndarray[Any, Any] = np.zeros(0, dtype=np.int64)
-        self.matrix: np.ndarray[Any, Any] = np.zeros((0, DIMENSIONS), dtype="<f4")
+        self.view = _View(np.zeros(0, dtype=np.int64), np.zeros((0, DIMENSIONS), dtype="<f4"))
+
+    @property
+    def ids(self) -> np.ndarray[Any, Any]:
+        """The post id of each row (-1: a removed post's zeroed row)."""
+        return self.view.ids
+
+    @property
+    def matrix(self) -> np.ndarray[Any, Any]:
+        """The rows (float32, unit length)."""
+        return self.view.matrix
 
 
 _MATRICES: dict[str, _Matrix] = {}
@@ -508,11 +541,11 @@ def _open_matrix(config: Mapping[str, str]) -> _Matrix:
         if stamp != held.stamp:
             ids = np.fromfile(ids_path, dtype=np.int64)
             if a.st_size == ids.size * DIMENSIONS * 4 and ids.size:
-                # The rows the ids name: rows appended meanwhile wait for their ids.
-                held.matrix = np.memmap(
-                    matrix_path, dtype="<f4", mode="r", shape=(ids.size, DIMENSIONS)
+                # The rows the ids name: rows appended meanwhile wait for their ids. Replaced
+                # in one assignment: a search under way keeps the view it took.
+                held.view = _View(
+                    ids, np.memmap(matrix_path, dtype="<f4", mode="r", shape=(ids.size, DIMENSIONS))
                 )
-                held.ids = ids
                 held.stamp = stamp
         return held
 
@@ -553,6 +586,7 @@ def start_nearest(
     model: Model,
     text: str,
     limit: int,
+    within: np.ndarray[Any, Any] | None = None,
     *,
     tags: Sequence[str] = (),
 ) -> Callable[[], list[tuple[int, float]]]:
@@ -561,7 +595,9 @@ def start_nearest(
     lexical search meanwhile. On PostgreSQL the HNSW index is searched on a connection of the
     thread's own (a session belongs to one thread), at the same time as the lexical search
     on the session; a session bound to one connection (tests) searches when waited for.
-    ``tags``: on PostgreSQL, only posts with every one of these tags (see :func:`nearest`)."""
+    ``tags``: on PostgreSQL, only posts with every one of these tags (see :func:`nearest`).
+    ``within``: on the matrix file, only these posts are candidates (see
+    :func:`nearest_in_matrix`)."""
     legs, _ = _pools()
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
@@ -578,7 +614,9 @@ def start_nearest(
             return legs.submit(leg).result
         vector = legs.submit(model.embed_one, text)
         return lambda: nearest(session, config, vector.result(), limit, tags=tags)
-    found = legs.submit(lambda: nearest_in_matrix(config, model.embed_one(text), limit))
+    found = legs.submit(
+        lambda: nearest_in_matrix(config, model.embed_one(text), limit, within=within)
+    )
     return found.result
 
 
@@ -692,18 +730,44 @@ def pg_nearest(
     return [(int(r.post_id), float(r.score)) for r in rows]
 
 
+#: A search restricted to some posts multiplies only their rows (copied out of the matrix
+#: first) when they are fewer than this share of the matrix; otherwise every row, then
+#: keeps theirs. Copying a row out and multiplying it costs about twice as much as
+#: multiplying it where it lies (measured at 100k rows).
+RESTRICTED_SHARE = 0.25
+
+
 def nearest_in_matrix(
-    config: Mapping[str, str], vector: np.ndarray[Any, Any], limit: int
+    config: Mapping[str, str],
+    vector: np.ndarray[Any, Any],
+    limit: int,
+    *,
+    within: np.ndarray[Any, Any] | None = None,
 ) -> list[tuple[int, float]]:
-    """:func:`nearest` on the matrix file (SQLite)."""
-    held = _open_matrix(config)
-    if not held.ids.size:
+    """:func:`nearest` on the matrix file (SQLite). ``within`` (post ids): only those posts'
+    rows are candidates, such as the posts with a tag the query asks for (a filter applied
+    after taking the nearest of every post would leave few of them)."""
+    view = _open_matrix(config).view
+    ids, matrix = view.ids, view.matrix
+    if not ids.size:
         return []
-    scores = scores_of(held.matrix, vector.astype("<f4"))
+    vector = vector.astype("<f4")
+    if within is None:
+        scores = scores_of(matrix, vector)
+        row_ids = ids
+    else:
+        rows = view.rows_of(within)
+        if not rows.size:
+            return []
+        if rows.size < RESTRICTED_SHARE * ids.size:
+            scores = scores_of_rows(matrix, rows, vector)
+        else:
+            scores = scores_of(matrix, vector)[rows]
+        row_ids = ids[rows]
     k = min(limit, scores.size)
     top = np.argpartition(-scores, k - 1)[:k]
     top = top[np.argsort(-scores[top], kind="stable")]
-    return [(int(held.ids[i]), float(scores[i])) for i in top if held.ids[i] >= 0]
+    return [(int(row_ids[i]), float(scores[i])) for i in top if row_ids[i] >= 0]
 
 
 def scores_of(matrix: np.ndarray[Any, Any], vector: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -720,6 +784,33 @@ def scores_of(matrix: np.ndarray[Any, Any], vector: np.ndarray[Any, Any]) -> np.
     half = rows // 2
     second = halves.submit(np.einsum, "ij,j->i", matrix[half:], vector)
     first = np.einsum("ij,j->i", matrix[:half], vector)
+    return np.concatenate([first, second.result()])
+
+
+#: Rows copied out of the matrix at a time by :func:`scores_of_rows` (6 MB).
+GATHER_ROWS = 4096
+
+
+def scores_of_rows(
+    matrix: np.ndarray[Any, Any], rows: np.ndarray[Any, Any], vector: np.ndarray[Any, Any]
+) -> np.ndarray[Any, Any]:
+    """The dot products of ``rows`` of ``matrix`` with ``vector``: the rows copied out
+    GATHER_ROWS at a time (never a copy of them all), from SPLIT_ROWS rows half of them on
+    another thread, as :func:`scores_of` does."""
+
+    def part(chunk: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        out = np.empty(chunk.size, dtype="<f4")
+        for start in range(0, chunk.size, GATHER_ROWS):
+            block = np.asarray(matrix[chunk[start : start + GATHER_ROWS]])
+            out[start : start + GATHER_ROWS] = np.einsum("ij,j->i", block, vector)
+        return out
+
+    if rows.size < SPLIT_ROWS:
+        return part(rows)
+    _, halves = _pools()
+    half = rows.size // 2
+    second = halves.submit(part, rows[half:])
+    first = part(rows[:half])
     return np.concatenate([first, second.result()])
 
 

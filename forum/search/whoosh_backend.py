@@ -777,6 +777,22 @@ class WhooshBackend:
                     out[post_id] = _stored_hit(searcher, docnum, 0.0, texts)
         return out
 
+    def tagged_ids(self, session: Session, tags: Sequence[str]) -> NDArray[np.int64]:
+        """The ids of the indexed posts with every one of ``tags``, ascending (what the tag
+        filter of :meth:`search` lets through, as the index has them now)."""
+        if not tags:
+            raise ValueError("no tags given")
+        wanted = query.And([query.Term("tags", t) for t in tags])
+        parts: list[NDArray[np.int64]] = []
+        with self._searching() as searcher:
+            for seg in whoosh_arrays.segments(searcher):
+                mask = whoosh_arrays.evaluate(seg, wanted, False)[1] & seg.live()
+                found = _post_ids(seg)[mask]
+                parts.append(found[found >= 0])
+        if not parts:
+            return np.zeros(0, dtype=np.int64)
+        return np.unique(np.concatenate(parts))
+
     def correct(self, session: Session, words_: Sequence[str]) -> dict[str, str]:
         """Offer for each unknown word the closest, most used word of the index (titles,
         tags, the start of bodies) within ``words.max_edits``; known words are left alone."""
@@ -984,6 +1000,25 @@ def _best_documents(searcher: Any, whoosh_q: query.Query, limit: int) -> list[tu
             scores = np.zeros(seg.size, dtype=np.float32)
         parts.append(_top(seg, mask & seg.live(), [scores], limit, scores))
     return _merged(parts, limit)
+
+
+def _post_ids(seg: whoosh_arrays.Segment) -> NDArray[np.int64]:
+    """Each document's post id (-1 for none), from the ``id`` terms: read once per segment
+    reader and kept with it (segments never change)."""
+    reader = seg.reader
+    cached = reader.__dict__.get("_forum_post_ids")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    ids = np.full(seg.size, -1, dtype=np.int64)
+    for text, info in reader.iter_field("id"):
+        post_id = int(text)
+        if info.doc_frequency() == 1:
+            ids[info.min_id()] = post_id
+        else:
+            # An edited post's older (deleted) version may share the segment.
+            ids[whoosh_arrays.decode(reader, "id", text).ids] = post_id
+    reader.__dict__["_forum_post_ids"] = ids
+    return ids
 
 
 def _stored_hit(searcher: Any, docnum: int, score: float, texts: dict[int, str]) -> Hit:

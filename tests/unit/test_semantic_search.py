@@ -23,12 +23,18 @@ from sqlalchemy import create_engine, delete, event, select, text
 from sqlalchemy.orm import Session
 
 from forum import search
-from forum.db import get_engine
+from forum.db import get_engine, utcnow
 from forum.models import PostVector
 from forum.search import embeddings, vectors
 from forum.services import close_votes, experts
 from tests.conftest import NO_PG, PG_URL, _truncate_all, base_config
-from tests.factories import make_user, search_answer, search_article, search_question
+from tests.factories import (
+    make_user,
+    search_answer,
+    search_article,
+    search_question,
+    search_tags,
+)
 
 pg = pytest.mark.skipif(PG_URL is None, reason=NO_PG)
 SEARCH_SETUPS = [
@@ -552,6 +558,75 @@ def test_matrix_file_is_patched_not_rewritten(app: Flask, session: Session) -> N
     # sync writes the files afresh, without the removed row.
     vectors.export_matrix(get_engine(app), config)
     assert sorted(rows()) == sorted(i for i in after if i >= 0)
+
+
+@pytest.mark.parametrize(
+    ("share", "split"),
+    [(0.0, 20_000), (1.0, 20_000), (1.0, 2)],
+    ids=["every-row", "copied-rows", "copied-rows-two-threads"],
+)
+def test_nearest_within_some_posts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, share: float, split: int
+) -> None:
+    """Only the given posts' rows are candidates, ranked as the whole matrix ranks them;
+    a zeroed (removed) row and posts without a row never come back."""
+    monkeypatch.setattr(vectors, "RESTRICTED_SHARE", share)
+    monkeypatch.setattr(vectors, "SPLIT_ROWS", split)
+    monkeypatch.setattr(vectors, "GATHER_ROWS", 2)
+    rng = np.random.default_rng(7)
+    matrix = rng.standard_normal((60, embeddings.DIMENSIONS)).astype("<f4")
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    post_ids = np.arange(100, 160, dtype=np.int64)
+    post_ids[-1] = 5  # appended by a patch: the ids are not in order
+    post_ids[10] = -1  # a removed post's row, zeroed
+    matrix[10] = 0
+    matrix.tofile(tmp_path / "vectors.f32")
+    post_ids.tofile(tmp_path / "ids.i64")
+    config = {"vector_dir": str(tmp_path)}
+    vector = matrix[3] + matrix[59] + matrix[20]
+    vector /= np.linalg.norm(vector)
+    everything = vectors.nearest_in_matrix(config, vector, 60)
+    assert len(everything) == 59 and {103, 5, 120} == {i for i, _ in everything[:3]}
+    within = np.array([5, 120, 140, 141, 110, -1, 999], dtype=np.int64)
+    found = vectors.nearest_in_matrix(config, vector, 4, within=within)
+    expected = [pair for pair in everything if pair[0] in set(within.tolist())][:4]
+    assert [i for i, _ in found] == [i for i, _ in expected]
+    assert [s for _, s in found] == pytest.approx([s for _, s in expected], abs=1e-6)
+    assert 103 not in {i for i, _ in found}
+    assert vectors.nearest_in_matrix(config, vector, 4, within=np.array([999, -1])) == []
+
+
+@sqlite_only
+def test_a_tag_filter_takes_the_nearest_posts_with_the_tag(
+    app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c = build(session)
+    session.info[search.outbox.CONFIG_KEY]["ranking"] = "semantic"
+    monkeypatch.setattr(search, "SEMANTIC_POOL", 1)
+    # The article is not the post nearest to the text, but the nearest with its tag.
+    assert ids(search.search(session, PARAPHRASE)) == [c.migration.id]
+    assert ids(search.search(session, f"{PARAPHRASE} tag:operations")) == [c.article.id]
+    backend = search.session_backend(session)
+    # An answer is indexed with its question's tags.
+    assert backend.tagged_ids(session, ["databases"]).tolist() == sorted(
+        [c.migration.id, c.migration_answer.id]
+    )
+    assert backend.tagged_ids(session, ["databases", "food"]).tolist() == []
+    # Re-tagged and removed after the matrix was written (it is left as it was): the tags
+    # and removals the index has now decide.
+    monkeypatch.setattr(vectors, "enqueue", lambda *args, **kwargs: None)
+    matrix_file = Path(session.info[search.outbox.CONFIG_KEY]["vector_dir"]) / "vectors.f32"
+    written = matrix_file.stat().st_mtime_ns
+    c.migration.tags = search_tags(session, ("operations",))
+    c.article.deleted_at = utcnow()
+    commit(session)
+    assert matrix_file.stat().st_mtime_ns == written
+    assert c.migration.id in backend.tagged_ids(session, ["operations"]).tolist()
+    assert c.article.id not in backend.tagged_ids(session, ["operations"]).tolist()
+    assert ids(search.search(session, f"{PARAPHRASE} tag:operations")) == [c.migration.id]
+    assert c.migration.id not in ids(search.search(session, f"{PARAPHRASE} tag:databases"))
+    session.info[search.outbox.CONFIG_KEY]["ranking"] = "hybrid"
+    assert c.article.id not in ids(search.search(session, "reverting releases tag:operations"))
 
 
 def test_highlighting_only_the_hits_shown(app: Flask, session: Session) -> None:
