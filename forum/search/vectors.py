@@ -122,8 +122,11 @@ PG_MAX_SCAN_TUPLES = 20_000
 #: With a tag filter, at most this many tagged posts are compared one by one (exact); more,
 #: and the HNSW index is scanned with the filter.
 PG_EXACT_ROWS = 5_000
-#: Search the index on a connection of the semantic leg's own, beside the lexical search.
-PG_OWN_CONNECTION = True
+#: Search the index on a connection of the semantic leg's own, beside the lexical search. Off:
+#: a request would then hold two of the pool's connections at once, and under a burst every
+#: request can hold one while waiting for a second until the pool times out (a simultaneous
+#: writes test caught it on PostgreSQL). The leg searches on the request's session instead.
+PG_OWN_CONNECTION = False
 
 
 def _pg_literal(vector: np.ndarray[Any, Any]) -> str:

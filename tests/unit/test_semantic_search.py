@@ -863,7 +863,9 @@ def test_semantic_results_with_a_tag_are_not_crowded_out(
 
 
 @postgres_only
-def test_pgvector_settings_last_one_transaction(app: Flask, session: Session) -> None:
+def test_pgvector_settings_last_one_transaction(
+    app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
     c = crowd(session, untagged=5)
     config = session.info[search.outbox.CONFIG_KEY]
 
@@ -881,7 +883,8 @@ def test_pgvector_settings_last_one_transaction(app: Flask, session: Session) ->
     assert settings(session) == ["200", "relaxed_order"]
     session.commit()
     assert settings(session) == ["40", "off"]
-    # The leg's own connection: back in the pool without the settings.
+    # The leg's own connection (when switched on): back in the pool without the settings.
+    monkeypatch.setattr(vectors, "PG_OWN_CONNECTION", True)
     model = embeddings.get_embedder()
     assert model is not None
     engine = get_engine(app)
