@@ -34,7 +34,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -341,8 +340,7 @@ class EmbedClient:
         self.timeout = timeout
         self._local = threading.local()
         self._conns: set[socket.socket] = set()
-        self._cache: OrderedDict[str, Vectors] = OrderedDict()
-        self._cache_lock = threading.Lock()
+        self._queries = embeddings.QueryCache()
         self._state_lock = threading.Lock()
         self._retry_at = 0.0
         self._warned = False
@@ -379,18 +377,7 @@ class EmbedClient:
 
     def embed_one(self, text: str) -> Vectors:
         """The vector of one text (read-only); the last QUERY_CACHE texts are remembered."""
-        with self._cache_lock:
-            cached = self._cache.get(text)
-            if cached is not None:
-                self._cache.move_to_end(text)
-                return cached
-        vector: Vectors = self.embed([text])[0]
-        vector.setflags(write=False)
-        with self._cache_lock:
-            self._cache[text] = vector
-            while len(self._cache) > embeddings.QUERY_CACHE:
-                self._cache.popitem(last=False)
-        return vector
+        return self._queries.vector(text, self.embed)
 
     def _remote(self, texts: Sequence[str]) -> Vectors:
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)

@@ -40,6 +40,31 @@ Vectors = npt.NDArray[np.float32]
 Ids = npt.NDArray[np.int64]
 
 
+class QueryCache:
+    """The vectors of the last ``size`` texts embedded one at a time, shared by a process's
+    threads: a query paged through, or a title retyped, is embedded once."""
+
+    def __init__(self, size: int | None = None) -> None:
+        self.size = QUERY_CACHE if size is None else size
+        self._vectors: OrderedDict[str, Vectors] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def vector(self, text: str, embed: Callable[[Sequence[str]], Vectors]) -> Vectors:
+        """The kept vector of ``text``, or ``embed([text])[0]`` kept read-only."""
+        with self._lock:
+            cached = self._vectors.get(text)
+            if cached is not None:
+                self._vectors.move_to_end(text)
+                return cached
+        vector: Vectors = embed([text])[0]
+        vector.setflags(write=False)
+        with self._lock:
+            self._vectors[text] = vector
+            while len(self._vectors) > self.size:
+                self._vectors.popitem(last=False)
+        return vector
+
+
 class Embedder:
     """Texts in, unit vectors out (float32, ``DIMENSIONS`` wide)."""
 
@@ -82,8 +107,7 @@ class Embedder:
         self._lock: contextlib.AbstractContextManager[Any] = (
             threading.Lock() if serial else contextlib.nullcontext()
         )
-        self._cache: OrderedDict[str, Vectors] = OrderedDict()
-        self._cache_lock = threading.Lock()
+        self._queries = QueryCache()
         self.threads = threads
         #: Word pieces read per text.
         self.tokens = tokens
@@ -109,18 +133,7 @@ class Embedder:
     def embed_one(self, text: str) -> Vectors:
         """The vector of one text (shape ``(DIMENSIONS,)``, read-only). The last QUERY_CACHE
         texts are remembered: a query paged through, or a title retyped, is embedded once."""
-        with self._cache_lock:
-            cached = self._cache.get(text)
-            if cached is not None:
-                self._cache.move_to_end(text)
-                return cached
-        vector: Vectors = self.embed([text])[0]
-        vector.setflags(write=False)
-        with self._cache_lock:
-            self._cache[text] = vector
-            while len(self._cache) > QUERY_CACHE:
-                self._cache.popitem(last=False)
-        return vector
+        return self._queries.vector(text, self.embed)
 
     def run(self, ids: Ids, mask: Ids) -> Vectors:
         """The unit vectors of a batch of padded word-piece ids (see :func:`padded`)."""

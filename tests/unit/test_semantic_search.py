@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,6 +190,25 @@ def test_query_vectors_are_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
     for i in range(3):
         model.embed_one(f"query {i}")
     assert model.embed_one("roll back a migration") is not first
+
+
+def test_the_query_cache_embeds_each_text_once_and_forgets_the_oldest() -> None:
+    calls: list[str] = []
+
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        calls.extend(texts)
+        return np.full((len(texts), 2), float(len(calls)), dtype=np.float32)
+
+    cache = embeddings.QueryCache(2)
+    first = cache.vector("a", embed)
+    assert cache.vector("a", embed) is first and not first.flags.writeable
+    cache.vector("b", embed)
+    cache.vector("a", embed)  # "a" is now the newest, "b" the oldest
+    cache.vector("c", embed)
+    assert calls == ["a", "b", "c"]
+    assert cache.vector("a", embed) is first
+    cache.vector("b", embed)
+    assert calls == ["a", "b", "c", "b"]
 
 
 def test_worker_processes_give_the_same_vectors() -> None:
