@@ -208,6 +208,12 @@ def run_members(
 
     def life(index: int) -> None:
         member = Member(port, f"member{index}", stats, random.Random(seed + index))
+        # Members pausing between actions arrive the same way: not all at the same instant.
+        first = pause(member.rng, think_seconds)
+        if first:
+            time.sleep(min(first, max(0.0, deadline - time.monotonic())))
+            if time.monotonic() >= deadline:
+                return  # arrived too late to act
         if not member.login():
             failures.append(member.username)
             return

@@ -55,10 +55,21 @@ def protect_data_folders(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     """Database, login, CSRF, rate limits and security headers."""
-    from forum import access, body_limits, db, observability, pagecache, request_guard, security
+    from forum import (
+        access,
+        aftercommit,
+        body_limits,
+        db,
+        observability,
+        pagecache,
+        request_guard,
+        security,
+    )
     from forum.extensions import csrf, limiter, login_manager
     from forum.web import init_login, init_templates
 
+    # Before every other hook: work after a request's commits waits for its response.
+    aftercommit.init_app(app)
     # First, so every later hook (and its log lines) already sees the request id.
     observability.init_app(app)
     body_limits.init_app(app)

@@ -6,6 +6,11 @@ needs a second connection at the same moment: with as many busy threads as the p
 every thread holds one connection and waits for another until the pool times out. So such
 listeners only ``defer`` their work; it runs when the root transaction has ended and its
 connection is back in the pool, one job after another, each with at most one connection.
+
+Inside a web request the jobs wait a little longer: until the response has been sent
+(``init_app``). The member who voted or posted gets the answer without waiting for badges, the
+search index or mail; the request's worker does that work next. Outside a request (commands,
+threads of their own) they run when the transaction ends.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from collections.abc import Callable, Hashable, Iterable
 from functools import partial
 from typing import Any
 
+from flask import Flask, Response, has_request_context, request
+from flask.testing import FlaskClient
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
@@ -146,13 +153,56 @@ def _run_jobs(session: Session, transaction: SessionTransaction) -> None:
     # Taken first, so that a job deferring on this session again cannot loop; a rolled
     # back or closed transaction drops its jobs.
     jobs: list[Job] = session.info.pop(JOBS_KEY, [])
-    if not committed:
+    if not committed or not jobs:
         return
+    if has_request_context() and not request.environ.get(_RESPONDED, False):
+        request.environ.setdefault(_RESPONSE_JOBS, []).extend(jobs)
+        return
+    _run(jobs)
+
+
+def _run(jobs: Iterable[Job]) -> None:
     for job in jobs:
         try:
             job()
         except Exception:  # noqa: BLE001 - the commit stands; a failed follow-up is only logged
             log.exception("Work after commit failed: %r", job)
+
+
+#: WSGI environ keys: the jobs of a request's commits, and whether its response is on its way.
+_RESPONSE_JOBS = "forum.after_response_jobs"
+_RESPONDED = "forum.after_response_sent"
+
+
+def init_app(app: Flask) -> None:
+    """Run the jobs of a request's commits once its response has been sent: a WSGI server
+    closes the response after writing it, so the client has it while the worker goes on.
+    Register before other ``after_request`` hooks: Flask runs the first registered last, so
+    commits made by the others are handed over too. The app's test client reads responses
+    whole (:class:`WholeResponseClient`), so a test's call returns after that work as well."""
+
+    @app.after_request
+    def _hand_over(response: Response) -> Response:
+        request.environ[_RESPONDED] = True  # later commits (teardown) run their jobs at once
+        jobs: list[Job] = request.environ.pop(_RESPONSE_JOBS, [])
+        if jobs:
+            response.call_on_close(partial(_run, jobs))
+        return response
+
+    @app.teardown_request
+    def _leftovers(_error: BaseException | None) -> None:
+        # Response processing failed before handing the jobs over: run them now.
+        _run(request.environ.pop(_RESPONSE_JOBS, []))
+
+    app.test_client_class = WholeResponseClient
+
+
+class WholeResponseClient(FlaskClient):
+    """Flask's test client, reading every response whole (``buffered``) and closing it, as
+    an HTTP client receives it: what runs after a response has run when a call returns."""
+
+    def open(self, *args: Any, buffered: bool = True, **kwargs: Any) -> Any:
+        return super().open(*args, buffered=buffered, **kwargs)
 
 
 def attach(sessions: sessionmaker[Session]) -> None:

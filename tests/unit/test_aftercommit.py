@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask, request
 from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.test import EnvironBuilder
 
 from forum import aftercommit
 from forum.db import PoolSettings, make_engine
@@ -162,3 +164,50 @@ def test_work_left_by_a_runner_that_ended_is_taken_over() -> None:
     aftercommit._run_merged(key, {2}, lambda batch: seen.append(set(batch)))
     assert seen == [{1, 2}]
     assert key not in aftercommit._MERGING and key not in aftercommit._RUNNERS
+
+
+def test_in_a_request_the_jobs_wait_until_the_response_is_sent(
+    sessions: sessionmaker[Session],
+) -> None:
+    seen: list[str] = []
+    app = Flask(__name__)
+    aftercommit.init_app(app)
+
+    def commit(label: str) -> None:
+        with sessions() as session:
+            session.execute(text("INSERT INTO t VALUES (1)"))
+            _defer_on_commit(session, lambda: seen.append(f"{label} job"))
+            session.commit()
+            seen.append(f"{label} committed")
+
+    @app.post("/commit")
+    def view() -> str:
+        commit("view")
+        return "done"
+
+    @app.teardown_request
+    def after(_error: BaseException | None) -> None:
+        if request.args.get("teardown"):
+            commit("teardown")  # the response has gone: its jobs run at once
+
+    statuses: list[str] = []
+    environ = EnvironBuilder(path="/commit", method="POST").get_environ()
+    answer = app(environ, lambda status, _headers, _exc=None: statuses.append(status))
+    assert b"".join(answer) == b"done" and statuses == ["200 OK"]
+    # The whole response is out and the work has not run: the server runs it on close.
+    assert seen == ["view committed"]
+    answer.close()  # type: ignore[attr-defined]
+    assert seen == ["view committed", "view job"]
+
+    seen.clear()
+    environ = EnvironBuilder(path="/commit?teardown=1", method="POST").get_environ()
+    answer = app(environ, lambda status, _headers, _exc=None: None)
+    assert seen == ["view committed", "teardown job", "teardown committed"]
+    answer.close()  # type: ignore[attr-defined]
+    assert seen == ["view committed", "teardown job", "teardown committed", "view job"]
+
+    # The app's test client reads each response whole and closes it, like an HTTP client:
+    # a call returns once the work has run.
+    seen.clear()
+    assert app.test_client().post("/commit").text == "done"
+    assert seen == ["view committed", "view job"]

@@ -6,6 +6,7 @@ import importlib.util
 import random
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -47,11 +48,14 @@ class _Site(BaseHTTPRequestHandler):
     """Answers like forum's pages as far as a member looks: a token, a login redirect."""
 
     requests = 0
+    logins: list[float] = []
     lock = threading.Lock()
 
     def _answer(self) -> None:
         with _Site.lock:
             _Site.requests += 1
+            if self.command == "POST" and self.path == "/login":
+                _Site.logins.append(time.monotonic())
         if self.command == "POST":
             length = int(self.headers.get("Content-Length") or 0)
             self.rfile.read(length)
@@ -73,9 +77,13 @@ class _Site(BaseHTTPRequestHandler):
         pass
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 64  # members connecting at once are not held back by the backlog
+
+
 @pytest.fixture
 def site() -> Iterator[int]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Site)
+    server = _Server(("127.0.0.1", 0), _Site)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -85,9 +93,10 @@ def site() -> Iterator[int]:
         server.server_close()
 
 
-def _requests(port: int, think: float) -> int:
+def _requests(port: int, think: float, members: int = 3, seconds: float = 1.0) -> int:
     _Site.requests = 0
-    stats = load_test.run_members(port, 3, 1.0, seed=5, think_seconds=think)
+    _Site.logins = []
+    stats = load_test.run_members(port, members, seconds, seed=5, think_seconds=think)
     assert not stats.server_errors
     return _Site.requests
 
@@ -100,3 +109,15 @@ def test_members_pausing_make_far_fewer_requests(site: int) -> None:
     assert busy > 60
     assert pausing < 3 * 4 + 3 * 8
     assert pausing < busy / 3
+
+
+def test_members_pausing_arrive_one_by_one(site: int) -> None:
+    _requests(site, 0.0, members=10, seconds=0.2)
+    together = max(_Site.logins) - min(_Site.logins)
+    _requests(site, 0.3, members=10, seconds=1.5)
+    arrivals = sorted(_Site.logins)
+    # Without pauses every member logs in at once; pausing ones arrive over about a second
+    # (each after a first pause: exponential, mean 0.3 s, at most 1.2 s).
+    assert together < 0.15
+    assert len(arrivals) >= 5
+    assert arrivals[-1] - arrivals[0] > 0.3
