@@ -121,3 +121,11 @@ def test_members_pausing_arrive_one_by_one(site: int) -> None:
     assert together < 0.15
     assert len(arrivals) >= 5
     assert arrivals[-1] - arrivals[0] > 0.3
+
+
+def test_percentiles_in_milliseconds() -> None:
+    ordered = [i / 1000 for i in range(1, 101)]  # 1 ms … 100 ms
+    assert load_test.percentile_ms(ordered, 0.5) == 51.0
+    assert load_test.percentile_ms(ordered, 0.99) == 100.0
+    assert load_test.percentile_ms([0.25], 0.99) == 250.0
+    assert load_test.percentile_ms([], 0.99) is None
