@@ -452,7 +452,7 @@ def page_context(
                     ArticleFeedback.comment != "",
                 )
                 .order_by(ArticleFeedback.updated_at.desc())
-                .options(selectinload(ArticleFeedback.user))
+                .options(joinedload(ArticleFeedback.user))
             )
         )
     return context

@@ -451,3 +451,39 @@ def test_list_pages_run_the_same_statements_however_much_there_is(
     grown = {path: counts for path, counts in measured.items() if counts[0] != counts[1]}
     assert grown == {}
     print("\n" + "\n".join(f"{path}: {counts[0]} statements" for path, counts in measured.items()))
+
+
+@pytest.mark.parametrize("who", ["writer", "moderator"])
+def test_article_page_for_its_owner_or_a_moderator_is_bounded(
+    app: Flask, browser: Browser, session: Session, who: str
+) -> None:
+    """Its owner and the moderators also read the readers' feedback notes: still the same
+    statements however many notes, comments and links there are."""
+    from forum.models import Role
+    from forum.services import articles
+
+    writer = make_user(session, "writer", reputation=1000)
+    make_user(session, "moderator", role=Role.MODERATOR)
+    article = make_article(session, writer, title="Deploying on Fridays", tags="ops python")
+    session.commit()
+    browser.login(who)
+    measured = []
+    for n in (2, 6):
+        for k in range(n):
+            reader = make_user(session, f"reader{n}x{k}")
+            make_article(session, writer, body=f"See [[Deploying on Fridays]] ({n}, {k}).")
+            make_comment(session, article, reader)
+            articles.set_feedback(
+                session, article, member=reader, helpful=k % 2 == 0, comment=f"Note {n}.{k}"
+            )
+        session.commit()
+        with counted(app) as statements:
+            response = browser.get(f"/articles/{article.slug}")
+        assert response.status_code == 200
+        page = response.get_data(as_text=True)
+        assert f"Note {n}.{n - 1}" in page and "Linked from" in page
+        # A member's 8, the notes with their writers, and a moderator's open flag count.
+        assert len(statements) <= (9 if who == "writer" else 10), "\n\n".join(statements)
+        measured.append(len(statements))
+    assert measured[0] == measured[1]
+    print(f"\narticle page ({who}): {measured[0]} statements")
