@@ -22,7 +22,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 from sqlalchemy import and_, event, false, func, inspect, or_, select
@@ -98,13 +98,29 @@ class Badge:
     #: What the metric counts, for progress ("3 of 10 accepted answers").
     unit: str = ""
 
-    def grants(self, session: Session, user_ids: Collection[int] | None) -> list[Grant]:
-        """Every award the rule says these members have earned (held ones included)."""
+    def grants(
+        self,
+        session: Session,
+        user_ids: Collection[int] | None,
+        measured: dict[Any, Any] | None = None,
+    ) -> list[Grant]:
+        """Every award the rule says these members have earned (held ones included).
+
+        ``measured`` keeps each metric's result for these members: badges that share a metric
+        (Nice, Good and Great Answer) run its query once."""
+
+        def measure(metric: Any) -> Any:
+            if measured is None:
+                return metric(session, user_ids)
+            if metric not in measured:
+                measured[metric] = metric(session, user_ids)
+            return measured[metric]
+
         if self.member_metric is not None:
-            values = self.member_metric(session, user_ids)
+            values = measure(self.member_metric)
             return [Grant(uid) for uid, n in values.items() if n >= self.threshold]
         if self.post_metric is not None:
-            rows = sorted(self.post_metric(session, user_ids), key=lambda r: (r[0], r[1]))
+            rows = sorted(measure(self.post_metric), key=lambda r: (r[0], r[1]))
             if self.repeatable:
                 return [
                     Grant(uid, f"post:{pid}", post_id=pid)
@@ -119,7 +135,7 @@ class Badge:
         assert self.tag_metric is not None
         return [
             Grant(uid, f"tag:{name}", tag_id=tid)
-            for uid, tid, name, n in self.tag_metric(session, user_ids)
+            for uid, tid, name, n in measure(self.tag_metric)
             if n >= self.threshold
         ]
 
@@ -151,6 +167,7 @@ def _grouped(session: Session, query: Any) -> dict[int, int]:
     return {int(uid): int(n) for uid, n in session.execute(query) if uid is not None}
 
 
+@cache
 def posts_of(
     kind: PostKind, *, min_score: int | None = None, article_type: ArticleType | None = None
 ) -> MemberMetric:
@@ -239,6 +256,7 @@ def reviews(session: Session, user_ids: Collection[int] | None) -> dict[int, int
     )
 
 
+@cache
 def comments(*, min_score: int = 0) -> MemberMetric:
     """Comments a member wrote (scored at least ``min_score``) that are not deleted."""
 
@@ -258,6 +276,7 @@ def comments(*, min_score: int = 0) -> MemberMetric:
     return metric
 
 
+@cache
 def votes_cast(value: int | None) -> MemberMetric:
     """Votes a member has standing on posts: up (1), down (-1) or either (None)."""
 
@@ -287,6 +306,7 @@ def profile_complete(session: Session, user_ids: Collection[int] | None) -> dict
     )
 
 
+@cache
 def post_scores(kind: PostKind) -> PostMetric:
     """Each counting post of ``kind`` with its score."""
 
@@ -313,6 +333,7 @@ def question_views(
     return [(int(u), int(p), int(n)) for u, p, n in rows if u is not None]
 
 
+@cache
 def helpful_marks(article_type: ArticleType) -> PostMetric:
     """Each counting article of ``article_type`` with how many members marked it helpful."""
 
@@ -615,8 +636,9 @@ def award(
         held_query = held_query.where(BadgeAward.user_id.in_(wanted))
     held = {(int(u), str(k), str(s)) for u, k, s in session.execute(held_query)}
     new: list[BadgeAward] = []
+    measured: dict[Any, Any] = {}
     for badge in badges:
-        for grant in badge.grants(session, wanted):
+        for grant in badge.grants(session, wanted, measured):
             if (grant.user_id, badge.key, grant.subject) in held:
                 continue
             held.add((grant.user_id, badge.key, grant.subject))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import importlib
 from collections.abc import Callable
@@ -469,3 +470,32 @@ def test_releasing_a_savepoint_defers_awarding_to_the_real_commit(app: Flask) ->
             session.scalars(select(BadgeAward.badge_key).where(BadgeAward.user_id == member.id))
         )
     assert held == {"curious"}
+
+
+def test_badges_sharing_a_metric_run_it_once_per_award(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    member = make_user(session, "counted")
+    session.flush()
+    runs: dict[object, int] = {}
+    declared = list(badges.BADGES.values())
+    for badge in declared:
+        for field in ("member_metric", "post_metric", "tag_metric"):
+            metric = getattr(badge, field)
+            if metric is None or metric in runs:
+                continue
+            runs[metric] = 0
+
+            def counting(s: Session, ids: object, _metric: object = metric) -> object:
+                runs[_metric] += 1
+                return _metric(s, ids)  # type: ignore[operator]
+
+            for other in declared:
+                if getattr(other, field) is metric:
+                    monkeypatch.setitem(
+                        badges.BADGES, other.key, dataclasses.replace(other, **{field: counting})
+                    )
+    badges.award(session, [member.id])
+    assert runs and set(runs.values()) == {1}
+    # Nice, Good and Great Answer share one metric, and so do other families.
+    assert len(runs) < len(declared) - 10
