@@ -185,8 +185,12 @@ def init_app(app: Flask) -> None:
     def _hand_over(response: Response) -> Response:
         request.environ[_RESPONDED] = True  # later commits (teardown) run their jobs at once
         jobs: list[Job] = request.environ.pop(_RESPONSE_JOBS, [])
-        if jobs:
+        if not jobs:
+            return response
+        if closes_when_written(request.environ):
             response.call_on_close(partial(_run, jobs))
+        else:
+            _run(jobs)
         return response
 
     @app.teardown_request
@@ -195,6 +199,14 @@ def init_app(app: Flask) -> None:
         _run(request.environ.pop(_RESPONSE_JOBS, []))
 
     app.test_client_class = WholeResponseClient
+
+
+def closes_when_written(environ: dict[str, Any]) -> bool:
+    """Whether the WSGI server closes a response as soon as it has written it (gunicorn,
+    and the test client). Werkzeug's development server (``forum run``) first reads what the
+    client may still send on the connection, which can wait on a browser keeping it open:
+    there the work runs before the response, as outside a request."""
+    return not str(environ.get("SERVER_SOFTWARE", "")).startswith("Werkzeug/")
 
 
 class WholeResponseClient(FlaskClient):
