@@ -155,7 +155,11 @@ def _run_jobs(session: Session, transaction: SessionTransaction) -> None:
     jobs: list[Job] = session.info.pop(JOBS_KEY, [])
     if not committed or not jobs:
         return
-    if has_request_context() and not request.environ.get(_RESPONDED, False):
+    if (
+        has_request_context()
+        and not request.environ.get(_RESPONDED, False)
+        and closes_when_written(request.environ)
+    ):
         request.environ.setdefault(_RESPONSE_JOBS, []).extend(jobs)
         return
     _run(jobs)
@@ -185,12 +189,8 @@ def init_app(app: Flask) -> None:
     def _hand_over(response: Response) -> Response:
         request.environ[_RESPONDED] = True  # later commits (teardown) run their jobs at once
         jobs: list[Job] = request.environ.pop(_RESPONSE_JOBS, [])
-        if not jobs:
-            return response
-        if closes_when_written(request.environ):
+        if jobs:
             response.call_on_close(partial(_run, jobs))
-        else:
-            _run(jobs)
         return response
 
     @app.teardown_request
@@ -205,7 +205,7 @@ def closes_when_written(environ: dict[str, Any]) -> bool:
     """Whether the WSGI server closes a response as soon as it has written it (gunicorn,
     and the test client). Werkzeug's development server (``forum run``) first reads what the
     client may still send on the connection, which can wait on a browser keeping it open:
-    there the work runs before the response, as outside a request."""
+    there the work runs when the transaction ends, as outside a request."""
     return not str(environ.get("SERVER_SOFTWARE", "")).startswith("Werkzeug/")
 
 

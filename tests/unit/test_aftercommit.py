@@ -210,14 +210,14 @@ def test_in_a_request_the_jobs_wait_until_the_response_is_sent(
     assert seen == ["view committed", "teardown job", "teardown committed", "view job"]
 
     # Werkzeug's development server may wait on the client before closing a response: there
-    # the work runs before the response goes out.
+    # the work runs when the transaction ends, before the response goes out.
     seen.clear()
     development = {"SERVER_SOFTWARE": "Werkzeug/3.1.3"}
     environ = EnvironBuilder(path="/commit", method="POST", environ_base=development).get_environ()
     answer = app(environ, lambda status, _headers, _exc=None: None)
-    assert seen == ["view committed", "view job"]
+    assert seen == ["view job", "view committed"]
     answer.close()  # type: ignore[attr-defined]
-    assert seen == ["view committed", "view job"]
+    assert seen == ["view job", "view committed"]
 
     # The app's test client reads each response whole and closes it, like an HTTP client:
     # a call returns once the work has run.
