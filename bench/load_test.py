@@ -522,6 +522,8 @@ def main(argv: list[str] | None = None) -> int:
     section = "load-threaded" if args.server == "threaded" else "load"
     if args.think_seconds > 0:
         section += "-think"
+    if report["database"] == "postgresql":
+        section += "-postgresql"
     update_readme(summary_markdown(report), section)
     RESULTS.mkdir(exist_ok=True)
     text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
