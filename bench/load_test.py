@@ -75,11 +75,17 @@ class Stats:
     created_questions: list[int] = field(default_factory=list)
     created_answers: list[int] = field(default_factory=list)
     votes: int = 0
+    #: Until when (time.monotonic()) requests are a warm-up: served and checked, not timed.
+    warm_from: float = 0.0
+    #: The latencies of requests sent after the warm-up.
+    warm: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
 
     def record(self, action: str, status: int, seconds: float, detail: str = "") -> None:
         """Count one request."""
         with self.lock:
             self.latencies[action].append(seconds)
+            if time.monotonic() - seconds >= self.warm_from:
+                self.warm[action].append(seconds)
             self.statuses[f"{action} {status}"] += 1
             if status >= 500 or status == 0:
                 self.server_errors.append(f"{action} {status} {detail}"[:300])
@@ -199,10 +205,15 @@ def pause(rng: random.Random, mean: float) -> float:
 
 
 def run_members(
-    port: int, count: int, seconds: float, seed: int, think_seconds: float = 0.0
+    port: int,
+    count: int,
+    seconds: float,
+    seed: int,
+    think_seconds: float = 0.0,
+    warmup: float = 0.0,
 ) -> Stats:
     """Run ``count`` members until the deadline (bounded), pausing ``think_seconds`` on average."""
-    stats = Stats()
+    stats = Stats(warm_from=time.monotonic() + warmup)
     deadline = time.monotonic() + seconds
     failures: list[str] = []
 
@@ -326,6 +337,15 @@ def summary_markdown(report: dict[str, Any]) -> str:
         f"| p50 / p99 seen by members | {report['p50_ms']} / {report['p99_ms']} ms |",
         f"| p50 / p99 seen by members once signed in (sign-in left out) | "
         f"{report.get('signed_in_p50_ms')} / {report.get('signed_in_p99_ms')} ms |",
+        *(
+            [
+                f"| the same after the first {report['warmup_seconds']:g} s "
+                f"({report['warm_requests']} requests) | {report['warm_p50_ms']} / "
+                f"{report['warm_p99_ms']} ms |"
+            ]
+            if report.get("warmup_seconds")
+            else []
+        ),
         f"| p50 / p99 inside the workers | {report['server_p50_ms']} / "
         f"{report['server_p99_ms']} ms |",
         f"| questions asked, answers posted, votes cast | {report['questions_asked']}, "
@@ -360,6 +380,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--posts", type=int, default=3000, help="posts generated beforehand")
     parser.add_argument("--search-backend", default="whoosh", choices=["whoosh", "postgres"])
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=0.0,
+        help="seconds at the start whose requests are also reported apart (workers warming "
+        "up, members arriving and signing in)",
+    )
     parser.add_argument(
         "--think-seconds",
         type=float,
@@ -425,7 +452,9 @@ def main(argv: list[str] | None = None) -> int:
         wait_until_up(port, "/healthz", server)
         print(f"{args.members} members for {args.seconds:.0f} s ...", flush=True)
         started = time.monotonic()
-        stats = run_members(port, args.members, args.seconds, args.seed, args.think_seconds)
+        stats = run_members(
+            port, args.members, args.seconds, args.seed, args.think_seconds, args.warmup
+        )
         elapsed = time.monotonic() - started
     finally:
         if server is not None:
@@ -461,6 +490,8 @@ def main(argv: list[str] | None = None) -> int:
     signed_in = sorted(
         t for action, values in stats.latencies.items() if action != "login" for t in values
     )
+    # The same once the first seconds are over: workers warm, the arrivals' sign-ins done.
+    warm = sorted(t for action, values in stats.warm.items() if action != "login" for t in values)
     per_action = {
         action: {
             "requests": len(values),
@@ -493,6 +524,10 @@ def main(argv: list[str] | None = None) -> int:
         else None,
         "signed_in_p50_ms": percentile_ms(signed_in, 0.5),
         "signed_in_p99_ms": percentile_ms(signed_in, 0.99),
+        "warmup_seconds": args.warmup,
+        "warm_requests": len(warm),
+        "warm_p50_ms": percentile_ms(warm, 0.5),
+        "warm_p99_ms": percentile_ms(warm, 0.99),
         "server_p50_ms": served[len(served) // 2] if served else None,
         "server_p99_ms": served[int(len(served) * 0.99)] if served else None,
         "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],

@@ -129,3 +129,12 @@ def test_percentiles_in_milliseconds() -> None:
     assert load_test.percentile_ms(ordered, 0.99) == 100.0
     assert load_test.percentile_ms([0.25], 0.99) == 250.0
     assert load_test.percentile_ms([], 0.99) is None
+
+
+def test_requests_of_the_warm_up_are_kept_apart() -> None:
+    stats = load_test.Stats(warm_from=time.monotonic() + 60)
+    stats.record("list", 200, 0.01)
+    assert stats.latencies["list"] == [0.01] and not stats.warm["list"]
+    stats.warm_from = time.monotonic() - 60
+    stats.record("list", 200, 0.02)
+    assert stats.latencies["list"] == [0.01, 0.02] and stats.warm["list"] == [0.02]
