@@ -29,7 +29,6 @@ import random
 import re
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -495,8 +494,8 @@ def main(argv: list[str] | None = None) -> int:
     per_action = {
         action: {
             "requests": len(values),
-            "p50_ms": round(statistics.median(values) * 1000, 1),
-            "p99_ms": round(sorted(values)[int(len(values) * 0.99)] * 1000, 1),
+            "p50_ms": percentile_ms(sorted(values), 0.5),
+            "p99_ms": percentile_ms(sorted(values), 0.99),
         }
         for action, values in sorted(stats.latencies.items())
         if values
@@ -518,10 +517,8 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(elapsed, 1),
         "requests": requests,
         "throughput": round(requests / elapsed, 1),
-        "p50_ms": round(statistics.median(all_latencies) * 1000, 1) if all_latencies else None,
-        "p99_ms": round(all_latencies[int(len(all_latencies) * 0.99)] * 1000, 1)
-        if all_latencies
-        else None,
+        "p50_ms": percentile_ms(all_latencies, 0.5),
+        "p99_ms": percentile_ms(all_latencies, 0.99),
         "signed_in_p50_ms": percentile_ms(signed_in, 0.5),
         "signed_in_p99_ms": percentile_ms(signed_in, 0.99),
         "warmup_seconds": args.warmup,

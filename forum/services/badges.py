@@ -109,12 +109,12 @@ class Badge:
         ``measured`` keeps each metric's result for these members: badges that share a metric
         (Nice, Good and Great Answer) run its query once."""
 
+        kept = {} if measured is None else measured
+
         def measure(metric: Any) -> Any:
-            if measured is None:
-                return metric(session, user_ids)
-            if metric not in measured:
-                measured[metric] = metric(session, user_ids)
-            return measured[metric]
+            if metric not in kept:
+                kept[metric] = metric(session, user_ids)
+            return kept[metric]
 
         if self.member_metric is not None:
             values = measure(self.member_metric)
