@@ -345,6 +345,18 @@ def writer_options(timeout_ms: int | None = None) -> dict[str, Any]:
     return options
 
 
+def begin_writing(session: Session, timeout_ms: int | None = None) -> None:
+    """End ``session``'s transaction, which only read, and begin one that will write.
+
+    For a request that reads (GET) and then writes: on SQLite, a transaction that read
+    cannot write once another connection has committed since its first read ("database is
+    locked" at once, whatever the busy timeout). A new transaction that is a writer from
+    its start waits for its turn instead. The session's loaded objects stay usable.
+    """
+    session.commit()
+    session.connection(execution_options=writer_options(timeout_ms))
+
+
 def new_session(
     app: Flask | None = None, *, writes: bool = False, bind: Engine | Connection | None = None
 ) -> Session:

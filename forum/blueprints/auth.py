@@ -24,7 +24,7 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.wrappers import Response
 
 from forum import demo, sso
-from forum.db import get_session, utcnow
+from forum.db import begin_writing, get_session, utcnow
 from forum.extensions import client_address, limiter
 from forum.forms.accounts import (
     ClaimForm,
@@ -390,6 +390,7 @@ def logout() -> ResponseReturnValue:
 def verify_email(token: str) -> ResponseReturnValue:
     """Confirm a member's address with the link sent to it."""
     db = get_session()
+    begin_writing(db)
     try:
         user = access.verify_email(db, verification_signer(), token)
     except ValidationError as exc:

@@ -18,7 +18,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
 
-from forum.db import get_session
+from forum.db import begin_writing, get_session
 from forum.forms.circles import (
     AttendanceForm,
     CircleForm,
@@ -596,6 +596,7 @@ def circle_calendar(circle_id: int) -> ResponseReturnValue:
 def my_calendar() -> ResponseReturnValue:
     """The member's personal feed address, to subscribe to from a calendar app."""
     db = get_session()
+    begin_writing(db)  # the secret is created on the first visit
     token = circles.calendar_token(db, current_member())
     db.commit()
     feed = url_for("circles.member_calendar", token=token, _external=True)

@@ -24,7 +24,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from forum import pagecache, search
-from forum.db import get_session, writer_options
+from forum.db import begin_writing, get_session
 from forum.extensions import client_address
 from forum.forms.questions import (
     AnswerForm,
@@ -302,9 +302,8 @@ def _settle_bounty(question: PostRow, viewer: User | None) -> bounties.BountyPan
     A busy database leaves it to the command: the page never fails for it.
     """
     db = get_session()
-    db.commit()
     try:
-        db.connection(execution_options=writer_options())
+        begin_writing(db)
         bounties.settle_due(db, question_id=question.id)
         db.commit()
     except OperationalError:

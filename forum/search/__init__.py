@@ -15,7 +15,7 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from forum.db import carry, get_engine, session_factory, utcnow
+from forum.db import begin_writing, carry, get_engine, session_factory, utcnow
 from forum.models import SearchOutbox, ZeroResultQuery
 from forum.search import outbox, vectors
 from forum.search import words as word_forms
@@ -125,8 +125,9 @@ def search(
     A word no post has is searched as itself or its did-you-mean correction (``word OR
     correction``), by the lexical ranking and, corrected, by the semantic one.
 
-    A member's search that finds nothing is recorded (once per member, query and day);
-    visitors' searches are not.
+    A member's search that finds nothing is recorded (once per member, query and day), in a
+    writing transaction of its own: the session's reading one is committed first. Visitors'
+    searches are not recorded.
     """
     text = text.strip()
     result = Page(
@@ -168,6 +169,7 @@ def search(
     fixed = corrected(text, corrections)
     result.suggestion = fixed if fixed != text else None
     if result.results.total == 0 and record_zero and page == 1 and member_id is not None:
+        begin_writing(session)
         record_zero_result(session, member_id, text)
     return result
 
