@@ -419,26 +419,38 @@ def bench_semantic(app: Any, data: dict[str, Any], embed: int) -> dict[str, Any]
 KEPT_DATABASE = "forum_bench_pgvec"
 
 
-def _pg_server_cpu(engine: Any) -> float:
-    """CPU seconds used so far by the server processes of ``engine``'s database (from /proc:
-    the server runs on this machine; 10 ms ticks, so only sums over many queries mean much)."""
-    from sqlalchemy import text
+def _pg_server_cpu(engine: Any) -> dict[int, float]:
+    """CPU seconds used so far by each server process of ``engine``'s database (from /proc:
+    the server runs on this machine; 10 ms ticks, so only sums over many queries mean much).
 
-    with engine.connect() as conn:
+    Asked on a connection of its own, never one of ``engine``'s pool: the asking process is
+    left out, and a pooled one would leave out the very work being measured."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    own = create_engine(engine.url, poolclass=NullPool)
+    with own.connect() as conn:
         pids = conn.execute(
             text(
                 "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
                 " AND pid <> pg_backend_pid()"
             )
         ).scalars()
-        total = 0.0
+        used: dict[int, float] = {}
         for pid in pids:
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+            used[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own.dispose()
+    return used
+
+
+def _pg_server_cpu_since(engine: Any, before: dict[int, float]) -> float:
+    """Server CPU seconds used since ``before`` by the processes still connected (one that
+    ended meanwhile is not counted, so the figure is a lower bound, never negative)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in _pg_server_cpu(engine).items())
 
 
 def _pg_vectors(engine: Any, config: dict[str, str], ids: list[int], embed: int) -> dict[str, Any]:
@@ -621,7 +633,7 @@ def bench_pg_semantic(
             result[key] = timed_queries(run, data["queries"])
             result[key + "_cpu"] = list(LAST_CPU)
             result[key + "_server_cpu_mean_ms"] = (
-                (_pg_server_cpu(engine) - server) / len(data["queries"]) * 1000
+                _pg_server_cpu_since(engine, server) / len(data["queries"]) * 1000
             )
         session.close()
         result.update(_pg_recall(app, data))

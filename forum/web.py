@@ -349,6 +349,8 @@ def _load_user(user_id: str) -> User | None:
     user, login = found
     if logins.needs_touch(login):
         g.setdefault(_TOUCH_KEY, (login.id, user.id))
+        # The cookie's expiry moves with the server's last-seen time.
+        flask.session.modified = True
     return user
 
 

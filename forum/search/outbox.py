@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from sqlalchemy import delete, event, false, func, insert, inspect, select, update
+from sqlalchemy import delete, event, func, insert, inspect, select, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from forum import aftercommit
-from forum.db import first_listen, utcnow
+from forum.db import first_listen, utcnow, writer_options
 from forum.models import Comment, Post, SearchOutbox
 from forum.search import vectors
 from forum.search.backends import get_backend
@@ -196,23 +197,18 @@ def _apply_batch(
 
     Quarantined rows and those in ``skip`` are left alone; a failure raises _RowsFailed.
     ``indexed`` is told the post ids applied, after the commit (their vectors follow).
+
+    On SQLite the rows and documents are read in a transaction that only reads, which ends
+    before the index is written; the applied rows are then removed in a short writing
+    transaction. SQLite has one write lock for the whole database: held while the index
+    commits, it would keep every member's vote and post waiting. A post changed meanwhile
+    has a newer outbox row, which the next drain applies (the index writer, which this drain
+    holds throughout, keeps drains from overtaking each other).
     """
-    conn = session.connection()
+    apart = session.connection().dialect.name == "sqlite"
     tried: list[int] = []
-    previous: Any = None
     index_done = False
-
-    def restore() -> None:
-        if previous is not None:
-            conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(previous)}")
-
     try:
-        if conn.dialect.name == "sqlite":
-            # Take SQLite's write lock first: a transaction that reads and then writes fails
-            # at once if another process wrote in between. Wait briefly, not a request's 10 s.
-            previous = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
-            conn.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_CLAIM_TIMEOUT_MS}")
-            session.execute(delete(SearchOutbox).where(false()))
         query = select(SearchOutbox.id, SearchOutbox.post_id).where(
             SearchOutbox.quarantined_at.is_(None)
         )
@@ -221,25 +217,32 @@ def _apply_batch(
         rows = session.execute(query.order_by(SearchOutbox.id).limit(batch)).all()
         tried = [r.id for r in rows]
         if not rows:
-            restore()
+            index_done = True
             if commit_empty:
-                index_done = True
                 writer.commit()
                 session.commit()
             else:
-                index_done = True
                 writer.cancel()
                 session.rollback()
             return 0
         ids = affected_ids(session, {r.post_id for r in rows})
         docs = build_documents(session, sorted(ids))
+        if apart:
+            session.rollback()
         writer.update(list(docs.values()))
         writer.delete(sorted(ids - docs.keys()))
         index_done = True
         writer.commit()
+        if apart:
+            try:
+                session.connection(execution_options=writer_options(SQLITE_CLAIM_TIMEOUT_MS))
+            except OperationalError:
+                # The index has them; the rows are applied again by the next drain.
+                session.rollback()
+                log.warning("search outbox rows %s stay for the next drain: database busy", tried)
+                return 0
         # Rows are removed only after the index has them: a crash in between replays them.
-        session.execute(delete(SearchOutbox).where(SearchOutbox.id.in_([r.id for r in rows])))
-        restore()
+        session.execute(delete(SearchOutbox).where(SearchOutbox.id.in_(tried)))
         session.commit()
         if indexed is not None:
             indexed(ids)
@@ -247,10 +250,7 @@ def _apply_batch(
     except BaseException as exc:
         if not index_done:
             writer.cancel()
-        try:
-            restore()
-        finally:
-            session.rollback()
+        session.rollback()
         if tried and isinstance(exc, Exception) and not isinstance(exc, Busy):
             raise _RowsFailed(tried) from exc
         raise

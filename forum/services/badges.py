@@ -627,6 +627,20 @@ def award(
     Idempotent: awards already held are skipped, and the unique key turns a concurrent
     duplicate into a no-op rather than an error.
     """
+    new: list[BadgeAward] = []
+    for badge, grant in earned(session, user_ids, keys=keys):
+        row = _insert_once(session, badge.key, grant)
+        if row is not None:
+            new.append(row)
+            events.emit(session, events.BadgeAwarded(grant.user_id, badge.key, badge.name))
+    session.flush()
+    return new
+
+
+def earned(
+    session: Session, user_ids: Iterable[int] | None = None, *, keys: Iterable[str] | None = None
+) -> list[tuple[Badge, Grant]]:
+    """The awards these members (None: everyone) have earned and don't hold yet: reads only."""
     wanted = sorted(set(user_ids)) if user_ids is not None else None
     if wanted is not None and not wanted:
         return []
@@ -635,19 +649,15 @@ def award(
     if wanted is not None:
         held_query = held_query.where(BadgeAward.user_id.in_(wanted))
     held = {(int(u), str(k), str(s)) for u, k, s in session.execute(held_query)}
-    new: list[BadgeAward] = []
+    found: list[tuple[Badge, Grant]] = []
     measured: dict[Any, Any] = {}
     for badge in badges:
         for grant in badge.grants(session, wanted, measured):
             if (grant.user_id, badge.key, grant.subject) in held:
                 continue
             held.add((grant.user_id, badge.key, grant.subject))
-            row = _insert_once(session, badge.key, grant)
-            if row is not None:
-                new.append(row)
-                events.emit(session, events.BadgeAwarded(grant.user_id, badge.key, badge.name))
-    session.flush()
-    return new
+            found.append((badge, grant))
+    return found
 
 
 def award_in_batches(
@@ -806,11 +816,24 @@ def _award_noted(
     comment_ids: set[int],
     actions: set[tuple[int, int]],
 ) -> None:
-    """Award the noted members' badges in a transaction of their own."""
+    """Award the noted members' badges in a transaction of their own.
+
+    Most commits earn nothing: that is found out in a transaction that only reads, which on
+    SQLite leaves the write lock to the members' own requests. Only when something was
+    earned does a writing transaction measure again and award it.
+    """
+    try:
+        with Session(bind=bind, expire_on_commit=False, info=carried) as reading:
+            members = _members_of(reading, members, comment_ids, actions)
+            if not earned(reading, members):
+                return
+    except Exception:
+        log.exception("Awarding badges after commit failed")
+        return
     for attempt in range(1, AWARD_ATTEMPTS + 1):
         with Session(bind=writing(bind), expire_on_commit=False, info=carried) as awarding:
             try:
-                _award_members(awarding, members, comment_ids, actions)
+                award(awarding, members)
                 awarding.commit()
                 return
             except OperationalError:
@@ -828,14 +851,14 @@ def _award_noted(
                 return
 
 
-def _award_members(
+def _members_of(
     session: Session,
     members: set[int],
     comment_ids: set[int],
     actions: set[tuple[int, int]],
-) -> None:
-    """Award the badges of these members, of the authors of these comments and of the members
-    who took these (member, post) actions, leaving out whoever acted under the anonymous mask."""
+) -> set[int]:
+    """These members, the authors of these comments and the members who took these (member,
+    post) actions, leaving out whoever acted under the anonymous mask."""
     if comment_ids:
         actions = actions | {
             (int(a), int(p))
@@ -847,8 +870,7 @@ def _award_members(
             if a is not None
         }
     hidden = masked_pairs(session, actions)
-    members = members | {member for member, post in actions if (member, post) not in hidden}
-    award(session, members)
+    return members | {member for member, post in actions if (member, post) not in hidden}
 
 
 def _forget(session: Session, previous: Any) -> None:

@@ -12,7 +12,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from forum.models import Comment, Post, PostKind, TutorialRequest, User
@@ -98,7 +98,7 @@ def visible_posts_clause(viewer: User | None = None, post: Any = Post) -> Column
         return true()
     if viewer is None and post is Post:
         return _public_posts_clause()
-    return _visible_clause(viewer, post)
+    return _visible_clause(viewer.id if viewer is not None else None, post)
 
 
 @functools.cache
@@ -107,15 +107,16 @@ def _public_posts_clause() -> ColumnElement[bool]:
     return _visible_clause(None, Post)
 
 
-def _visible_clause(viewer: User | None, post: Any) -> ColumnElement[bool]:
-    """The visibility rule for ``viewer`` over ``post``, built afresh."""
+def _visible_clause(author_id: Any, post: Any) -> ColumnElement[bool]:
+    """The visibility rule over ``post`` for the member ``author_id`` (an id or a bound
+    parameter; None: the public rule), built afresh."""
     question = aliased(Post, name="visible_question")
 
     def shown(target: Any) -> ColumnElement[bool]:
         live: ColumnElement[bool] = target.deleted_at.is_(None)
-        if viewer is None:
+        if author_id is None:
             return live
-        return or_(live, target.author_id == viewer.id)
+        return or_(live, target.author_id == author_id)
 
     return and_(
         shown(post),
@@ -130,11 +131,28 @@ def visible_post_ids(session: Session, viewer: User | None, post_ids: set[int]) 
     """Which of ``post_ids`` ``viewer`` may see, in one query."""
     if not post_ids:
         return set()
+    wanted = {"ids": sorted(post_ids)}
+    if viewer is None:
+        return set(session.scalars(_visible_ids_statement(public=True), wanted))
+    if viewer.is_moderator:
+        return set(session.scalars(_existing_ids_statement(), wanted))
     return set(
-        session.scalars(
-            select(Post.id).where(Post.id.in_(sorted(post_ids)), visible_posts_clause(viewer))
-        )
+        session.scalars(_visible_ids_statement(public=False), {**wanted, "viewer_id": viewer.id})
     )
+
+
+@functools.cache
+def _visible_ids_statement(*, public: bool) -> Select[int]:
+    """Which of the posts ``ids`` the public (or the member ``viewer_id``) may see: built once
+    per process, with the ids and the member as parameters."""
+    rule = _public_posts_clause() if public else _visible_clause(bindparam("viewer_id"), Post)
+    return select(Post.id).where(Post.id.in_(bindparam("ids", expanding=True)), rule)
+
+
+@functools.cache
+def _existing_ids_statement() -> Select[int]:
+    """Which of the posts ``ids`` exist (moderators see removed posts too)."""
+    return select(Post.id).where(Post.id.in_(bindparam("ids", expanding=True)))
 
 
 def _notification_targets(

@@ -140,6 +140,38 @@ def test_last_seen_is_written_at_most_every_few_minutes(
     assert seen is not None and seen.replace(tzinfo=dt.UTC) > stale + logins.TOUCH_INTERVAL
 
 
+def test_the_cookie_is_sent_again_only_when_last_seen_is_written(
+    app: Flask, browser: Browser, session: Session
+) -> None:
+    make_user(session, "grace")
+    session.commit()
+    browser.login("grace")
+    browser.get("/")  # the CSRF secret, if the login page did not make one
+
+    def cookie_sent() -> str | None:
+        headers = browser.get("/").headers.getlist("Set-Cookie")
+        sent = [h for h in headers if h.startswith(f"{COOKIE}=")]
+        assert len(sent) <= 1
+        return sent[0] if sent else None
+
+    # Nothing changed: the cookie the browser holds stays as it is.
+    assert cookie_sent() is None
+    # The login session's last-seen time is written: the cookie comes again with an expiry
+    # a lifetime from now, as the server counts idle time from that moment too.
+    stale = dt.datetime.now(dt.UTC) - logins.TOUCH_INTERVAL - dt.timedelta(minutes=1)
+    session.execute(update(LoginSession).values(last_seen_at=stale))
+    session.commit()
+    refreshed = cookie_sent()
+    assert refreshed is not None
+    expires = dt.datetime.strptime(
+        refreshed.split("Expires=", 1)[1].split(";", 1)[0], "%a, %d %b %Y %H:%M:%S GMT"
+    ).replace(tzinfo=dt.UTC)
+    expected = dt.datetime.now(dt.UTC) + app.permanent_session_lifetime
+    assert abs(expires - expected) < dt.timedelta(minutes=1)
+    assert _logged_in(browser)
+    assert cookie_sent() is None
+
+
 def test_session_protection_makes_no_claim_it_cannot_keep() -> None:
     """'strong' does nothing for permanent sessions; server-side sessions replace it."""
     assert login_manager.session_protection is None

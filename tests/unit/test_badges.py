@@ -7,14 +7,15 @@ import datetime as dt
 import importlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from forum.db import new_session, utcnow
+from forum.db import WRITE_OPTION, get_engine, new_session, utcnow
 from forum.models import (
     Answer,
     Article,
@@ -389,21 +390,16 @@ def test_after_commit_awarding_tries_again_when_the_database_is_busy(
         member = make_user(session)
         session.commit()
         member_id = member.id
-    real = badges._award_members
+    real = badges.award
     calls: list[set[int]] = []
 
-    def busy_once(
-        session: Session,
-        members: set[int],
-        comment_ids: set[int],
-        actions: set[tuple[int, int]],
-    ) -> None:
-        calls.append(set(members))
+    def busy_once(session: Session, user_ids: Any = None, **kwargs: Any) -> Any:
+        calls.append(set(user_ids))
         if len(calls) == 1:
             raise OperationalError("INSERT", {}, Exception("database is locked"))
-        real(session, members, comment_ids, actions)
+        return real(session, user_ids, **kwargs)
 
-    monkeypatch.setattr(badges, "_award_members", busy_once)
+    monkeypatch.setattr(badges, "award", busy_once)
     with new_session(app) as session:
         member = session.get(User, member_id)
         assert member is not None
@@ -414,6 +410,42 @@ def test_after_commit_awarding_tries_again_when_the_database_is_busy(
         )
     assert calls == [{member_id}, {member_id}]
     assert "curious" in held
+
+
+def test_after_commit_awarding_writes_only_when_a_badge_was_earned(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit that earns nothing is checked in a reading transaction only: on SQLite the
+    write lock stays free for the members' requests."""
+    real = badges.award
+    writes: list[set[int]] = []
+
+    def counted(session: Session, user_ids: Any = None, **kwargs: Any) -> Any:
+        writes.append(set(user_ids))
+        return real(session, user_ids, **kwargs)
+
+    monkeypatch.setattr(badges, "award", counted)
+    writers: list[bool] = []
+
+    def began(connection: Any) -> None:
+        writers.append(bool(connection.get_execution_options().get(WRITE_OPTION)))
+
+    with new_session(app) as session:
+        member = make_user(session)
+        session.commit()
+        member_id = member.id
+        question(session, member)
+        session.commit()  # earns "curious"
+        assert writes == [{member_id}]
+        event.listen(get_engine(app), "begin", began)
+        try:
+            question(session, member)
+            session.commit()  # a second question earns nothing new
+        finally:
+            event.remove(get_engine(app), "begin", began)
+    assert writes == [{member_id}]
+    # Neither the question's transaction nor the check after its commit was a writer.
+    assert writers and not any(writers)
 
 
 def test_posting_and_editing_a_profile_award_after_commit(app: Flask) -> None:

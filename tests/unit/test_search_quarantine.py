@@ -15,6 +15,7 @@ from forum.models import SearchOutbox
 from forum.search import documents, outbox
 from tests.factories import make_user, search_answer, search_question
 from tests.unit.test_search_backends import (  # noqa: F401 - fixtures
+    SEARCH_SETUPS,
     _close_search_backends,
     app_config,
     database_url,
@@ -131,3 +132,39 @@ def test_a_threads_answers_and_comments_are_capped_per_field(
     assert len(doc.body) <= 1000 and len(doc.answers) <= 1000
     # Answers past the cap are not even reduced to plain text.
     assert len([c for c in calls if c.startswith("Dig deeper.")]) == 1
+
+
+@pytest.mark.parametrize("search_setup", [SEARCH_SETUPS[0]], indirect=True)
+def test_on_sqlite_the_write_lock_is_free_while_the_index_commits(
+    app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Members' writes never wait for a drain's index commit: SQLite has one write lock."""
+    import sqlite3
+
+    from forum.search import whoosh_backend
+
+    posts = _queue(app, session, ["Pangolin scales", "Numbat diet"])
+    engine: Any = session.get_bind()
+    backend = search.session_backend(session)
+    path = engine.url.database
+    took_the_lock: list[bool] = []
+    real_commit = whoosh_backend._WhooshWriter.commit
+
+    def commit(self: Any) -> None:
+        # Another process writing now gets the lock at once (no busy wait).
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            took_the_lock.append(True)
+        except sqlite3.OperationalError:
+            took_the_lock.append(False)
+        finally:
+            other.close()
+        real_commit(self)
+
+    monkeypatch.setattr(whoosh_backend._WhooshWriter, "commit", commit)
+    assert outbox.drain(engine, backend, timeout=5) == len(posts)
+    assert took_the_lock == [True]
+    assert _rows(session) == []
+    assert set(_ids(session, "pangolin OR numbat")) == {p.id for p in posts}
