@@ -28,7 +28,12 @@ class SearchOutbox(Base):
     """A post whose search document must be refreshed; written in the changing transaction."""
 
     __tablename__ = "search_outbox"
-    __table_args__ = (Index("ix_search_outbox_created_at", "created_at"),)
+    __table_args__ = (
+        Index("ix_search_outbox_created_at", "created_at"),
+        # Ids are never used twice: a drain deletes the rows it applied by id, after the index
+        # has them, in a later transaction (see forum.search.outbox).
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[IntPK]
     # No foreign key: the row must outlive a hard-deleted post so its document is removed.

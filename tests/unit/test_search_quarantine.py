@@ -168,3 +168,45 @@ def test_on_sqlite_the_write_lock_is_free_while_the_index_commits(
     assert took_the_lock == [True]
     assert _rows(session) == []
     assert set(_ids(session, "pangolin OR numbat")) == {p.id for p in posts}
+
+
+@pytest.mark.parametrize("search_setup", [SEARCH_SETUPS[0]], indirect=True)
+def test_a_drain_never_deletes_a_row_written_after_it_read_its_own(
+    app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a drain writes the index, another drain may apply and delete its rows, and a new
+    change add one: the new row has an id of its own, so the first drain leaves it."""
+    import sqlite3
+
+    from forum.search import whoosh_backend
+
+    posts = _queue(app, session, ["Pangolin scales", "Numbat diet"])
+    read = [r.id for r in _rows(session)]
+    assert read == [1, 2]  # a new table: a plain rowid would start again at 1
+    engine: Any = session.get_bind()
+    backend = search.session_backend(session)
+    real_commit = whoosh_backend._WhooshWriter.commit
+    added: list[int] = []
+
+    def commit(self: Any) -> None:
+        real_commit(self)
+        if added:
+            return
+        other = sqlite3.connect(engine.url.database, isolation_level=None)
+        try:
+            other.execute("DELETE FROM search_outbox")  # applied by another drain
+            cursor = other.execute(
+                "INSERT INTO search_outbox (post_id, created_at, attempts)"
+                " VALUES (?, CURRENT_TIMESTAMP, 0)",
+                (posts[0].id,),
+            )
+            added.append(int(cursor.lastrowid or 0))
+        finally:
+            other.close()
+
+    monkeypatch.setattr(whoosh_backend._WhooshWriter, "commit", commit)
+    outbox.drain(engine, backend, timeout=5, max_batches=1)
+    assert added and added[0] not in read
+    session.rollback()
+    left = session.execute(select(SearchOutbox.id, SearchOutbox.post_id)).all()
+    assert [tuple(row) for row in left] == [(added[0], posts[0].id)]
