@@ -627,12 +627,20 @@ def award(
     Idempotent: awards already held are skipped, and the unique key turns a concurrent
     duplicate into a no-op rather than an error.
     """
+    return grant(session, earned(session, user_ids, keys=keys))
+
+
+def grant(session: Session, found: Iterable[tuple[Badge, Grant]]) -> list[BadgeAward]:
+    """Insert these earned awards (those held meanwhile are skipped); emit ``BadgeAwarded``.
+
+    Badges are never taken back, so awards measured in an earlier transaction still hold.
+    """
     new: list[BadgeAward] = []
-    for badge, grant in earned(session, user_ids, keys=keys):
-        row = _insert_once(session, badge.key, grant)
+    for badge, earned_grant in found:
+        row = _insert_once(session, badge.key, earned_grant)
         if row is not None:
             new.append(row)
-            events.emit(session, events.BadgeAwarded(grant.user_id, badge.key, badge.name))
+            events.emit(session, events.BadgeAwarded(earned_grant.user_id, badge.key, badge.name))
     session.flush()
     return new
 
@@ -652,11 +660,11 @@ def earned(
     found: list[tuple[Badge, Grant]] = []
     measured: dict[Any, Any] = {}
     for badge in badges:
-        for grant in badge.grants(session, wanted, measured):
-            if (grant.user_id, badge.key, grant.subject) in held:
+        for earned_grant in badge.grants(session, wanted, measured):
+            if (earned_grant.user_id, badge.key, earned_grant.subject) in held:
                 continue
-            held.add((grant.user_id, badge.key, grant.subject))
-            found.append((badge, grant))
+            held.add((earned_grant.user_id, badge.key, earned_grant.subject))
+            found.append((badge, earned_grant))
     return found
 
 
@@ -816,24 +824,30 @@ def _award_noted(
     comment_ids: set[int],
     actions: set[tuple[int, int]],
 ) -> None:
-    """Award the noted members' badges in a transaction of their own.
+    """Award the noted members' badges.
 
-    Most commits earn nothing: that is found out in a transaction that only reads, which on
-    SQLite leaves the write lock to the members' own requests. Only when something was
-    earned does a writing transaction measure again and award it.
+    What they earned is measured in a transaction that only reads: on SQLite the write lock
+    stays free for the members' own requests meanwhile. Most commits earn nothing; what was
+    earned is inserted in a short writing transaction (badges are never taken back, so it
+    still holds). Should that fail otherwise than on a busy database (a post deleted in
+    between), the writing transaction measures again itself.
     """
     try:
         with Session(bind=bind, expire_on_commit=False, info=carried) as reading:
             members = _members_of(reading, members, comment_ids, actions)
-            if not earned(reading, members):
-                return
+            found: list[tuple[Badge, Grant]] | None = earned(reading, members)
     except Exception:
         log.exception("Awarding badges after commit failed")
+        return
+    if not found:
         return
     for attempt in range(1, AWARD_ATTEMPTS + 1):
         with Session(bind=writing(bind), expire_on_commit=False, info=carried) as awarding:
             try:
-                award(awarding, members)
+                if found is None:
+                    award(awarding, members)
+                else:
+                    grant(awarding, found)
                 awarding.commit()
                 return
             except OperationalError:
@@ -844,9 +858,12 @@ def _award_noted(
                 if attempt == AWARD_ATTEMPTS:
                     log.exception("Awarding badges after commit failed %d times", attempt)
             except Exception:
+                awarding.rollback()
+                if found is not None:
+                    found = None  # measure again, under the lock
+                    continue
                 # The member's own change is already committed; badges catch up at the next
                 # event or with `forum badges award --all`.
-                awarding.rollback()
                 log.exception("Awarding badges after commit failed")
                 return
 

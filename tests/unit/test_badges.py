@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from forum.db import WRITE_OPTION, get_engine, new_session, utcnow
+from forum.db import new_session, utcnow
 from forum.models import (
     Answer,
     Article,
@@ -390,16 +390,16 @@ def test_after_commit_awarding_tries_again_when_the_database_is_busy(
         member = make_user(session)
         session.commit()
         member_id = member.id
-    real = badges.award
+    real = badges.grant
     calls: list[set[int]] = []
 
-    def busy_once(session: Session, user_ids: Any = None, **kwargs: Any) -> Any:
-        calls.append(set(user_ids))
+    def busy_once(session: Session, found: Any) -> Any:
+        calls.append({given.user_id for _badge, given in found})
         if len(calls) == 1:
             raise OperationalError("INSERT", {}, Exception("database is locked"))
-        return real(session, user_ids, **kwargs)
+        return real(session, found)
 
-    monkeypatch.setattr(badges, "award", busy_once)
+    monkeypatch.setattr(badges, "grant", busy_once)
     with new_session(app) as session:
         member = session.get(User, member_id)
         assert member is not None
@@ -412,40 +412,73 @@ def test_after_commit_awarding_tries_again_when_the_database_is_busy(
     assert "curious" in held
 
 
+def test_after_commit_awarding_measures_again_when_inserting_fails(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Awards measured before the write are inserted as they are; if that fails otherwise
+    than on a busy database, the writing transaction measures again."""
+    with new_session(app) as session:
+        member = make_user(session)
+        session.commit()
+        member_id = member.id
+    real = badges.grant
+    measured_again: list[set[int]] = []
+    real_award = badges.award
+
+    def broken(session: Session, found: Any) -> Any:
+        raise IntegrityError("INSERT", {}, Exception("a post was deleted meanwhile"))
+
+    def award(session: Session, user_ids: Any = None, **kwargs: Any) -> Any:
+        measured_again.append(set(user_ids))
+        monkeypatch.setattr(badges, "grant", real)
+        return real_award(session, user_ids, **kwargs)
+
+    monkeypatch.setattr(badges, "grant", broken)
+    monkeypatch.setattr(badges, "award", award)
+    with new_session(app) as session:
+        member = session.get(User, member_id)
+        assert member is not None
+        question(session, member)
+        session.commit()
+        held = set(
+            session.scalars(select(BadgeAward.badge_key).where(BadgeAward.user_id == member_id))
+        )
+    assert measured_again == [{member_id}]
+    assert "curious" in held
+
+
 def test_after_commit_awarding_writes_only_when_a_badge_was_earned(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A commit that earns nothing is checked in a reading transaction only: on SQLite the
     write lock stays free for the members' requests."""
-    real = badges.award
+    real = badges.grant
     writes: list[set[int]] = []
 
-    def counted(session: Session, user_ids: Any = None, **kwargs: Any) -> Any:
-        writes.append(set(user_ids))
-        return real(session, user_ids, **kwargs)
+    def counted(session: Session, found: Any) -> Any:
+        writes.append({given.user_id for _badge, given in found})
+        return real(session, found)
 
-    monkeypatch.setattr(badges, "award", counted)
-    writers: list[bool] = []
+    real_writing = badges.writing
+    writers: list[Any] = []
 
-    def began(connection: Any) -> None:
-        writers.append(bool(connection.get_execution_options().get(WRITE_OPTION)))
+    def writing(bind: Any) -> Any:
+        writers.append(bind)
+        return real_writing(bind)
 
+    monkeypatch.setattr(badges, "grant", counted)
+    monkeypatch.setattr(badges, "writing", writing)
     with new_session(app) as session:
         member = make_user(session)
         session.commit()
         member_id = member.id
         question(session, member)
         session.commit()  # earns "curious"
-        assert writes == [{member_id}]
-        event.listen(get_engine(app), "begin", began)
-        try:
-            question(session, member)
-            session.commit()  # a second question earns nothing new
-        finally:
-            event.remove(get_engine(app), "begin", began)
+        assert writes == [{member_id}] and len(writers) == 1
+        question(session, member)
+        session.commit()  # a second question earns nothing new
     assert writes == [{member_id}]
-    # Neither the question's transaction nor the check after its commit was a writer.
-    assert writers and not any(writers)
+    assert len(writers) == 1
 
 
 def test_posting_and_editing_a_profile_award_after_commit(app: Flask) -> None:
