@@ -383,6 +383,18 @@ def test_badges_are_awarded_after_commit_without_any_view_calling(app: Flask) ->
         )
 
 
+def _asks_a_question(app: Flask, member_id: int) -> set[str]:
+    """The member asks a question (its commit awards after-commit); the badges they hold."""
+    with new_session(app) as session:
+        member = session.get(User, member_id)
+        assert member is not None
+        question(session, member)
+        session.commit()
+        return set(
+            session.scalars(select(BadgeAward.badge_key).where(BadgeAward.user_id == member_id))
+        )
+
+
 def test_after_commit_awarding_tries_again_when_the_database_is_busy(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -400,14 +412,7 @@ def test_after_commit_awarding_tries_again_when_the_database_is_busy(
         return real(session, found)
 
     monkeypatch.setattr(badges, "grant", busy_once)
-    with new_session(app) as session:
-        member = session.get(User, member_id)
-        assert member is not None
-        question(session, member)
-        session.commit()
-        held = set(
-            session.scalars(select(BadgeAward.badge_key).where(BadgeAward.user_id == member_id))
-        )
+    held = _asks_a_question(app, member_id)
     assert calls == [{member_id}, {member_id}]
     assert "curious" in held
 
@@ -435,14 +440,7 @@ def test_after_commit_awarding_measures_again_when_inserting_fails(
 
     monkeypatch.setattr(badges, "grant", broken)
     monkeypatch.setattr(badges, "award", award)
-    with new_session(app) as session:
-        member = session.get(User, member_id)
-        assert member is not None
-        question(session, member)
-        session.commit()
-        held = set(
-            session.scalars(select(BadgeAward.badge_key).where(BadgeAward.user_id == member_id))
-        )
+    held = _asks_a_question(app, member_id)
     assert measured_again == [{member_id}]
     assert "curious" in held
 
